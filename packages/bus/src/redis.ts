@@ -1,0 +1,208 @@
+import { type Clock, type ClockTimer, type Disposable, optionalNumber, optionalString, systemClock } from '@edgekit/core';
+import type { Cluster, Redis } from 'ioredis';
+import { LocalDispatch, checkChannel, randomNodeId } from './local.js';
+import type { Bus, BusMeta } from './types.js';
+
+const SCOPE = '@edgekit/bus';
+
+/** Options for {@link createRedisBus}. */
+export interface RedisBusOptions {
+  /** An ioredis client (standalone `Redis` or `Cluster`) used to publish. The bus opens its own subscriber connection. */
+  redis: Redis | Cluster;
+  /** Prefix of the Redis channel names. Default: `edgekit:bus:`. */
+  prefix?: string;
+  /** This node's identifier. Default: a random `node-xxxxxxxx`. */
+  nodeId?: string;
+  /** How long `publish()` waits for Redis before rejecting, in ms. Default: 1000. */
+  publishTimeout?: number;
+  /** Largest encoded message accepted, in bytes; larger ones are refused on publish and ignored on receipt. Default: 65536. */
+  maxMessageBytes?: number;
+  /** Delay before a Cluster subscriber tries the next node after losing its connection, in ms. Default: 200. */
+  reconnectDelay?: number;
+  /** Time source for `sentAt` and reconnect timers. Default: the system clock. */
+  clock?: Clock;
+}
+
+/** Defaults of {@link RedisBusOptions}. */
+export const REDIS_BUS_DEFAULTS = {
+  prefix: 'edgekit:bus:',
+  publishTimeout: 1000,
+  maxMessageBytes: 65_536,
+  reconnectDelay: 200,
+} as const;
+
+interface Envelope {
+  o: string;
+  t: number;
+  p: unknown;
+}
+
+function isCluster(client: Redis | Cluster): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}
+
+function isEnvelope(value: unknown): value is Envelope {
+  return typeof value === 'object' && value !== null && typeof (value as Envelope).o === 'string' && typeof (value as Envelope).t === 'number';
+}
+
+/**
+ * A {@link Bus} over Redis pub/sub (standalone or Cluster). The subscriber connection is managed here,
+ * not by ioredis' automatic resubscription, so the bus knows exactly when it may have missed messages:
+ * it emits `gap` with `disconnected` when the subscriber drops, and `reconnected` only after every
+ * channel is subscribed again.
+ */
+export function createRedisBus(options: RedisBusOptions): Bus {
+  if (!options || typeof options !== 'object' || !options.redis || typeof options.redis.publish !== 'function') {
+    throw new TypeError(`${SCOPE}: option "redis" must be an ioredis Redis or Cluster client`);
+  }
+  const publisher = options.redis;
+  const prefix = optionalString(SCOPE, 'prefix', options.prefix, REDIS_BUS_DEFAULTS.prefix);
+  const nodeId = optionalString(SCOPE, 'nodeId', options.nodeId, randomNodeId());
+  const publishTimeout = optionalNumber(SCOPE, 'publishTimeout', options.publishTimeout, REDIS_BUS_DEFAULTS.publishTimeout, { min: 1 });
+  const maxMessageBytes = optionalNumber(SCOPE, 'maxMessageBytes', options.maxMessageBytes, REDIS_BUS_DEFAULTS.maxMessageBytes, { min: 64, integer: true });
+  const reconnectDelay = optionalNumber(SCOPE, 'reconnectDelay', options.reconnectDelay, REDIS_BUS_DEFAULTS.reconnectDelay, { min: 0 });
+  const clock = options.clock ?? systemClock;
+  const local = new LocalDispatch();
+  const reportError = (error: unknown): void => {
+    local.events.emit('error', error instanceof Error ? error : new Error(String(error)));
+  };
+
+  let subscriber: Redis | undefined;
+  let connected = false;
+  let everConnected = false;
+  let closed = false;
+  let reconnectTimer: ClockTimer | undefined;
+  let clusterNodeIndex = 0;
+
+  const onMessage = (redisChannel: string, message: string): void => {
+    if (!redisChannel.startsWith(prefix) || message.length > maxMessageBytes) return;
+    let envelope: unknown;
+    try {
+      envelope = JSON.parse(message);
+    } catch {
+      reportError(new Error(`${SCOPE}: ignored a message that is not JSON on ${redisChannel}`));
+      return;
+    }
+    if (!isEnvelope(envelope)) return;
+    // Our own messages were already delivered locally at publish time.
+    if (envelope.o === nodeId) return;
+    const meta: BusMeta = { origin: envelope.o, sentAt: envelope.t, local: false };
+    local.dispatch(redisChannel.slice(prefix.length), envelope.p, meta);
+  };
+
+  const markDisconnected = (): void => {
+    if (!connected) return;
+    connected = false;
+    local.events.emit('gap', { kind: 'disconnected', at: clock.now() });
+  };
+
+  const resubscribe = async (client: Redis): Promise<void> => {
+    const channels = local.channels().map((c) => prefix + c);
+    try {
+      if (channels.length > 0) await client.subscribe(...channels);
+    } catch (error) {
+      reportError(error);
+      return;
+    }
+    if (client !== subscriber || closed || client.status !== 'ready') return;
+    connected = true;
+    if (everConnected) local.events.emit('gap', { kind: 'reconnected', at: clock.now() });
+    everConnected = true;
+  };
+
+  const clusterNode = (cluster: Cluster): Redis | undefined => {
+    const nodes = cluster.nodes('all');
+    if (nodes.length === 0) return undefined;
+    return nodes[clusterNodeIndex++ % nodes.length];
+  };
+
+  const connectSubscriber = (): void => {
+    if (closed) return;
+    let client: Redis;
+    if (isCluster(publisher)) {
+      // Redis Cluster broadcasts PUBLISH to every node, so one node's subscription hears everything.
+      const node = clusterNode(publisher);
+      if (!node) {
+        // The cluster has not discovered its nodes yet; try again shortly.
+        reconnectTimer = clock.setTimeout(connectSubscriber, reconnectDelay);
+        return;
+      }
+      client = node.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true, retryStrategy: () => null });
+      client.once('end', () => {
+        markDisconnected();
+        if (!closed) reconnectTimer = clock.setTimeout(connectSubscriber, reconnectDelay);
+      });
+    } else {
+      client = publisher.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true });
+    }
+    subscriber = client;
+    client.on('message', onMessage);
+    client.on('ready', () => void resubscribe(client));
+    client.on('close', markDisconnected);
+    client.on('error', () => {
+      // Connection errors surface as close/end; the bus reports them as gaps.
+    });
+  };
+
+  connectSubscriber();
+
+  const bus: Bus = {
+    nodeId,
+    get connected() {
+      return connected && !closed;
+    },
+    async publish(channel, payload) {
+      checkChannel(SCOPE, channel);
+      if (closed) throw new Error(`${SCOPE}: publish on a closed bus`);
+      const sentAt = clock.now();
+      const message = JSON.stringify({ o: nodeId, t: sentAt, p: payload } satisfies Envelope);
+      if (Buffer.byteLength(message) > maxMessageBytes) {
+        throw new RangeError(`${SCOPE}: message on "${channel}" is larger than maxMessageBytes (${maxMessageBytes})`);
+      }
+      local.dispatch(channel, JSON.parse(message).p, { origin: nodeId, sentAt, local: true });
+      let timer: ClockTimer | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = clock.setTimeout(() => reject(new Error(`${SCOPE}: publish on "${channel}" timed out after ${publishTimeout} ms`)), publishTimeout);
+      });
+      try {
+        await Promise.race([publisher.publish(prefix + channel, message), timeout]);
+      } finally {
+        clock.clearTimeout(timer);
+      }
+    },
+    subscribe<T>(channel: string, handler: (payload: T, meta: BusMeta) => void): Disposable {
+      checkChannel(SCOPE, channel);
+      return local.add(
+        channel,
+        handler as (payload: unknown, meta: BusMeta) => void,
+        (c) => {
+          if (subscriber?.status === 'ready') subscriber.subscribe(prefix + c).catch(reportError);
+        },
+        (c) => {
+          if (subscriber?.status === 'ready') subscriber.unsubscribe(prefix + c).catch(reportError);
+        },
+      );
+    },
+    on(event, listener) {
+      return local.events.on(event, listener);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      connected = false;
+      clock.clearTimeout(reconnectTimer);
+      const client = subscriber;
+      subscriber = undefined;
+      local.clear();
+      if (client) {
+        client.removeAllListeners();
+        client.on('error', () => {});
+        client.disconnect();
+      }
+    },
+    [Symbol.asyncDispose]() {
+      return bus.close();
+    },
+  };
+  return bus;
+}

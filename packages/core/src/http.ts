@@ -1,0 +1,50 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+
+/** An RFC 9457 problem details object. */
+export interface ProblemDetails {
+  /** A URI reference that identifies the problem type; `about:blank` when omitted. */
+  type?: string;
+  /** A short, human-readable summary of the problem type. */
+  title: string;
+  /** The HTTP status code. */
+  status: number;
+  /** A human-readable explanation specific to this occurrence. */
+  detail?: string;
+  /** A URI reference that identifies this occurrence. */
+  instance?: string;
+  /** Extension members. */
+  [extension: string]: unknown;
+}
+
+/** The media type of RFC 9457 bodies. */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/**
+ * Writes `problem` as an `application/problem+json` response. When headers were already sent the
+ * response is destroyed instead, because a second status line cannot be written.
+ */
+export function sendProblem(res: ServerResponse, problem: ProblemDetails, headers: Record<string, string | number> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify({ type: 'about:blank', ...problem });
+  res.statusCode = problem.status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader('content-type', PROBLEM_CONTENT_TYPE);
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+/** The first value of a request header, or `undefined`. Node joins most duplicates; this handles arrays too. */
+export function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Every value of a header joined with `, ` (the list form of RFC 9110 §5.3), or `undefined`. */
+export function joinedHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}

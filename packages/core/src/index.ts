@@ -1,0 +1,16 @@
+export { type Clock, type ClockTimer, type ManualClock, createManualClock, delay, systemClock } from './clock.js';
+export { type Disposable, toDisposable } from './disposable.js';
+export { EdgekitError } from './errors.js';
+export { type EventMap, type Listener, TypedEmitter, type TypedEmitterOptions } from './events.js';
+export { PROBLEM_CONTENT_TYPE, type ProblemDetails, firstHeader, joinedHeader, sendProblem } from './http.js';
+export {
+  type NumberRule,
+  checkNumber,
+  checkOptionsObject,
+  describeValue,
+  optionalBoolean,
+  optionalFunction,
+  optionalNumber,
+  optionalOneOf,
+  optionalString,
+} from './options.js';

@@ -1,0 +1,34 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultServerConditions } from 'vite';
+import { defineConfig } from 'vitest/config';
+
+// Workspace packages resolve to their TypeScript sources, so tests never need a build.
+const conditions = ['@edgekit/source', ...defaultServerConditions];
+
+// One project per package and example that has a test/ folder.
+const projects = ['packages', 'examples'].flatMap((group) =>
+  readdirSync(group, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(group, entry.name, 'test')))
+    .map((entry) => ({
+      extends: true as const,
+      test: {
+        name: `${group === 'packages' ? '' : 'example-'}${entry.name}`,
+        root: join(group, entry.name),
+        include: ['test/**/*.test.ts'],
+      },
+    })),
+);
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
+  test: {
+    projects,
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+    // Suites start real servers; keep the 2-core CI machines from oversubscribing.
+    maxWorkers: 2,
+    minWorkers: 1,
+  },
+});
