@@ -1,0 +1,12 @@
+// Helpers usable outside Vitest: benchmarks and child processes import this entry.
+export { closeServer, freePort, isPortFree, listen } from './net.js';
+export { type TsChild, spawnTs, tsNodeArgs } from './process.js';
+export {
+  type RedisAvailability,
+  type RedisClusterHandle,
+  type RedisServerHandle,
+  redisAvailability,
+  startRedis,
+  startRedisCluster,
+} from './redis.js';
+export { type LoadResult, type LoadSettings, type NginxHandle, hasNginx, hasWrk, markdownTable, parseWrk, runWrk, startNginx } from './bench.js';
