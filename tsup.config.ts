@@ -9,5 +9,6 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   platform: 'node',
-  shims: false,
+  // `import.meta.url` works in the CJS build too (lazy `createRequire` of optional data).
+  shims: true,
 });
