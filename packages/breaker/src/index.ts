@@ -1,0 +1,44 @@
+import { CircuitBreaker } from './circuit-breaker.js';
+
+export {
+  type BreakerAction,
+  type BreakerEvents,
+  type BreakerSnapshot,
+  type BreakerState,
+  type BreakerStateChange,
+  type BreakerStatsSummary,
+  CircuitBreaker,
+} from './circuit-breaker.js';
+export { type CacheTransport, MemoryCache } from './cache.js';
+export {
+  BreakerError,
+  type BreakerErrorCode,
+  OpenCircuitError,
+  SemaphoreLockedError,
+  ShutdownError,
+  TimeoutError,
+  isOurError,
+} from './errors.js';
+export {
+  type BreakerJSON,
+  type BreakerMode,
+  type BreakerStateJSON,
+  type CircuitBreakerOptions,
+  type CoalesceResetEvent,
+  DEFAULTS,
+  type ResolvedBreakerOptions,
+} from './options.js';
+export type { BreakerPermit } from './permit.js';
+export {
+  type BreakerRegistry,
+  type BreakerRegistryOptions,
+  type BreakerTask,
+  type RegistryBreaker,
+  type RegistryBreakerOptions,
+  type RegistryStateChange,
+  createBreakerRegistry,
+} from './registry.js';
+export { type Bucket, type BucketCounter, STATUS_DEFAULTS, type Stats, Status, type StatusOptions } from './status.js';
+
+/** opossum-style default export: `import CircuitBreaker from '@edgekit/breaker'`. */
+export default CircuitBreaker;

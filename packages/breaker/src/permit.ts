@@ -1,0 +1,75 @@
+import type { DeadlineEntry } from './deadlines.js';
+
+/**
+ * Permission for one call, from `breaker.tryAcquire()`, for callers that run the call themselves
+ * and decide its outcome (a streaming proxy calls `success()` once response headers look good).
+ * Settle it exactly once; later calls are ignored, and so is anything after the breaker's
+ * `timeout` has already counted it as a timeout.
+ */
+export interface BreakerPermit {
+  /** The call worked: counts a success (and may close a half-open breaker). */
+  success(): void;
+  /** The call failed: counts a failure unless `errorFilter(error)` says otherwise. */
+  failure(error?: unknown): void;
+  /** Neither: the call was abandoned (the client went away). Frees the slot without counting. */
+  release(): void;
+  /** Aborts when the breaker's `timeout` elapses before the permit is settled. */
+  readonly signal: AbortSignal;
+}
+
+/** How an {@link Attempt} ended: {@link SUCCESS}, {@link FAILURE} or {@link RELEASE}. */
+export type Outcome = 0 | 1 | 2;
+export const SUCCESS = 0;
+export const FAILURE = 1;
+export const RELEASE = 2;
+
+/** Callbacks an {@link Attempt} reports to; implemented by the breaker that admitted it. */
+export interface AttemptOwner {
+  settle(attempt: Attempt, outcome: Outcome, value: unknown): void;
+  signalOf(attempt: Attempt): AbortSignal;
+}
+
+/**
+ * One admitted call that needs tracking beyond a plain `await`: a permit, or a `fire()` with a
+ * timeout or a per-call signal. Lives in the breaker's deadline queue while a timeout applies.
+ */
+export class Attempt implements BreakerPermit, DeadlineEntry {
+  deadline = 0;
+  prev: DeadlineEntry | undefined = undefined;
+  next: DeadlineEntry | undefined = undefined;
+  queued = false;
+  settled = false;
+  controller: AbortController | undefined = undefined;
+  /** For `fire()`: the arguments, the coalescing key and the resolve function of the returned promise. */
+  args: unknown[] = [];
+  key: string | undefined = undefined;
+  resolve: ((value: unknown) => void) | undefined = undefined;
+
+  constructor(
+    readonly owner: AttemptOwner,
+    /** Clock time the call started. */
+    readonly start: number,
+    /** Admitted as a half-open probe. */
+    readonly probe: boolean,
+    /** The breaker's state epoch at admission. */
+    readonly epoch: number,
+    /** Part of the latency sample. */
+    readonly sampled: boolean,
+  ) {}
+
+  success(): void {
+    if (!this.settled) this.owner.settle(this, SUCCESS, undefined);
+  }
+
+  failure(error?: unknown): void {
+    if (!this.settled) this.owner.settle(this, FAILURE, error);
+  }
+
+  release(): void {
+    if (!this.settled) this.owner.settle(this, RELEASE, undefined);
+  }
+
+  get signal(): AbortSignal {
+    return this.owner.signalOf(this);
+  }
+}

@@ -1,0 +1,393 @@
+import { EventEmitter } from 'node:events';
+import { type Clock, checkOptionsObject, optionalBoolean, optionalNumber, systemClock } from '@edgekit/core';
+
+/** Counters of one slice of the rolling window, in opossum's shape. */
+export interface Bucket {
+  failures: number;
+  fallbacks: number;
+  successes: number;
+  rejects: number;
+  fires: number;
+  timeouts: number;
+  cacheHits: number;
+  cacheMisses: number;
+  coalesceCacheHits: number;
+  coalesceCacheMisses: number;
+  semaphoreRejections: number;
+  /** Always `{}` in a bucket; filled in {@link Stats}. */
+  percentiles: { [percentile: number]: number };
+  /** Latency samples in milliseconds (see `latencySampleSize`). */
+  latencyTimes: number[];
+  /** Present once the breaker opened (`true`) or closed (`false`) during this slice. */
+  isCircuitBreakerOpen?: boolean;
+}
+
+/** Totals over the rolling window: the bucket counters plus latency percentiles and mean. */
+export interface Stats extends Bucket {
+  /** Mean of the latency samples; `-1` when `rollingPercentilesEnabled` is false. */
+  latencyMean: number;
+}
+
+/** Names of the numeric counters of a {@link Bucket}. */
+export type BucketCounter =
+  | 'failures'
+  | 'fallbacks'
+  | 'successes'
+  | 'rejects'
+  | 'fires'
+  | 'timeouts'
+  | 'cacheHits'
+  | 'cacheMisses'
+  | 'coalesceCacheHits'
+  | 'coalesceCacheMisses'
+  | 'semaphoreRejections';
+
+const COUNTERS: readonly BucketCounter[] = [
+  'failures',
+  'fallbacks',
+  'successes',
+  'rejects',
+  'fires',
+  'timeouts',
+  'cacheHits',
+  'cacheMisses',
+  'coalesceCacheHits',
+  'coalesceCacheMisses',
+  'semaphoreRejections',
+];
+
+const PERCENTILES = [0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 1] as const;
+
+/** Options of {@link Status} (and of `CircuitBreaker.newStatus`). */
+export interface StatusOptions {
+  /** Length of the rolling window in milliseconds. Default `10000`. */
+  rollingCountTimeout?: number | undefined;
+  /** Number of slices of the window. Default `10`. */
+  rollingCountBuckets?: number | undefined;
+  /** Keep latency samples and compute percentiles. Default `true`. */
+  rollingPercentilesEnabled?: boolean | undefined;
+  /** Emit `snapshot` once per slice while someone listens. Default `true`. */
+  enableSnapshots?: boolean | undefined;
+  /** An emitter whose `rotate` events advance the window instead of the clock. */
+  rotateBucketController?: EventEmitter | undefined;
+  /** Counters to start from (for example `toJSON().status` of an earlier breaker). */
+  stats?: Partial<Stats> | undefined;
+  /** Most latency samples kept per slice; beyond it a uniform random sample is kept. Default `1000`. */
+  latencySampleSize?: number | undefined;
+  /** Time source for slicing the window. Default `systemClock`. */
+  clock?: Clock | undefined;
+}
+
+/** Defaults of {@link StatusOptions}. */
+export const STATUS_DEFAULTS = Object.freeze({
+  rollingCountTimeout: 10_000,
+  rollingCountBuckets: 10,
+  rollingPercentilesEnabled: true,
+  enableSnapshots: true,
+  latencySampleSize: 1000,
+});
+
+const SCOPE = '@edgekit/breaker Status';
+
+
+/** One slice of the window. Internal: the breaker increments its fields directly. */
+export class Slot {
+  failures = 0;
+  fallbacks = 0;
+  successes = 0;
+  rejects = 0;
+  fires = 0;
+  timeouts = 0;
+  cacheHits = 0;
+  cacheMisses = 0;
+  coalesceCacheHits = 0;
+  coalesceCacheMisses = 0;
+  semaphoreRejections = 0;
+  latencyTimes: number[] = [];
+  isCircuitBreakerOpen: boolean | undefined = undefined;
+
+  reset(): void {
+    for (const counter of COUNTERS) this[counter] = 0;
+    this.latencyTimes = [];
+    this.isCircuitBreakerOpen = undefined;
+  }
+
+  isEmpty(): boolean {
+    for (const counter of COUNTERS) if (this[counter] !== 0) return false;
+    return this.isCircuitBreakerOpen === undefined;
+  }
+
+  toBucket(): Bucket {
+    const bucket = emptyBucket();
+    for (const counter of COUNTERS) bucket[counter] = this[counter];
+    bucket.latencyTimes = this.latencyTimes.slice();
+    if (this.isCircuitBreakerOpen !== undefined) bucket.isCircuitBreakerOpen = this.isCircuitBreakerOpen;
+    return bucket;
+  }
+}
+
+function emptyBucket(): Bucket {
+  return {
+    failures: 0,
+    fallbacks: 0,
+    successes: 0,
+    rejects: 0,
+    fires: 0,
+    timeouts: 0,
+    cacheHits: 0,
+    cacheMisses: 0,
+    coalesceCacheHits: 0,
+    coalesceCacheMisses: 0,
+    semaphoreRejections: 0,
+    percentiles: {},
+    latencyTimes: [],
+  };
+}
+
+// opossum's percentile rule, kept so stats read the same.
+function percentile(p: number, sorted: readonly number[]): number {
+  if (p === 0) return sorted[0] ?? 0;
+  return sorted[Math.ceil(p * sorted.length) - 1] ?? 0;
+}
+
+/**
+ * The rolling statistical window of a breaker (opossum's `Status`): `rollingCountBuckets` slices of
+ * `rollingCountTimeout / rollingCountBuckets` ms each. The window advances on a clock timer that
+ * stops while the window is empty, so an idle breaker schedules nothing. Emits `snapshot` with
+ * {@link Status.stats} once per slice while someone listens.
+ */
+export class Status extends EventEmitter {
+  /** @internal The newest slice; the breaker increments it in place. */
+  bucket: Slot;
+  /** @internal True while no rotation timer runs (idle window); call {@link Status.wake} before recording. */
+  sleeping = true;
+
+  readonly #slots: Slot[];
+  #head = 0;
+  readonly #bucketMs: number;
+  readonly #clock: Clock;
+  readonly #percentilesEnabled: boolean;
+  readonly #enableSnapshots: boolean;
+  readonly #sampleSize: number;
+  readonly #controller: EventEmitter | undefined;
+  #controllerAttached = false;
+  #timer: unknown = undefined;
+  // Reservoir sampling per slice (Li's algorithm L): calls to skip before the next sampled one,
+  // calls sampled so far, and the running weight. Unsampled calls never read the clock.
+  #skip = 1;
+  #sampled = 0;
+  #weight = 0;
+  #shutdown = false;
+
+  constructor(options: StatusOptions = {}) {
+    super();
+    const opts = checkOptionsObject<StatusOptions>(SCOPE, options);
+    const windowMs = optionalNumber(SCOPE, 'rollingCountTimeout', opts.rollingCountTimeout, STATUS_DEFAULTS.rollingCountTimeout, {
+      min: 1,
+    });
+    const buckets = optionalNumber(SCOPE, 'rollingCountBuckets', opts.rollingCountBuckets, STATUS_DEFAULTS.rollingCountBuckets, {
+      min: 1,
+      integer: true,
+    });
+    if (windowMs / buckets < 1) {
+      throw new RangeError(
+        `${SCOPE}: option "rollingCountBuckets" must leave slices of at least 1 ms (got ${buckets} buckets over ${windowMs} ms)`,
+      );
+    }
+    this.#bucketMs = Math.floor(windowMs / buckets);
+    this.#percentilesEnabled = optionalBoolean(SCOPE, 'rollingPercentilesEnabled', opts.rollingPercentilesEnabled, true);
+    this.#enableSnapshots = optionalBoolean(SCOPE, 'enableSnapshots', opts.enableSnapshots, true);
+    this.#sampleSize = optionalNumber(SCOPE, 'latencySampleSize', opts.latencySampleSize, STATUS_DEFAULTS.latencySampleSize, {
+      min: 1,
+      integer: true,
+    });
+    this.#clock = opts.clock ?? systemClock;
+    const controller = opts.rotateBucketController;
+    if (controller !== undefined && (typeof controller !== 'object' || controller === null || typeof controller.on !== 'function')) {
+      throw new TypeError(`${SCOPE}: option "rotateBucketController" must be an EventEmitter`);
+    }
+    this.#controller = controller;
+    this.#slots = Array.from({ length: buckets }, () => new Slot());
+    this.bucket = this.#slots[0] as Slot;
+    if (opts.stats !== undefined) this.#seed(opts.stats);
+    if (controller !== undefined) {
+      this.sleeping = false;
+      this.attachController();
+    } else if (!this.bucket.isEmpty()) {
+      this.wake();
+    }
+  }
+
+  /** Totals over the window, with latency percentiles and mean (opossum's `stats`). */
+  get stats(): Stats {
+    const totals = emptyBucket() as Stats;
+    let latencies: number[] = [];
+    for (const slot of this.#slots) {
+      for (const counter of COUNTERS) totals[counter] += slot[counter];
+      if (this.#percentilesEnabled && slot.latencyTimes.length > 0) latencies = latencies.concat(slot.latencyTimes);
+    }
+    if (this.#percentilesEnabled) {
+      latencies.sort((a, b) => a - b);
+      totals.latencyTimes = latencies;
+      let sum = 0;
+      for (const latency of latencies) sum += latency;
+      totals.latencyMean = latencies.length > 0 ? sum / latencies.length : 0;
+      for (const p of PERCENTILES) totals.percentiles[p] = percentile(p, latencies);
+    } else {
+      totals.latencyMean = -1;
+      for (const p of PERCENTILES) totals.percentiles[p] = -1;
+    }
+    return totals;
+  }
+
+  /** Copies of the slices, newest first. */
+  get window(): Bucket[] {
+    const out: Bucket[] = [];
+    const n = this.#slots.length;
+    for (let i = 0; i < n; i++) out.push((this.#slots[(this.#head + i) % n] as Slot).toBucket());
+    return out;
+  }
+
+  /** Length of one slice in milliseconds. */
+  get bucketInterval(): number {
+    return this.#bucketMs;
+  }
+
+  /** Sum of one counter over the window, without building {@link Status.stats}. */
+  sum(counter: BucketCounter): number {
+    let total = 0;
+    for (const slot of this.#slots) total += slot[counter];
+    return total;
+  }
+
+  /**
+   * @internal Whether the call starting now is part of the newest slice's latency sample. Every
+   * call is while the slice holds fewer than `latencySampleSize` samples; after that a uniform
+   * random subset is (Li's algorithm L), so under load only a few calls read the clock.
+   */
+  shouldTime(): boolean {
+    if (--this.#skip > 0 || !this.#percentilesEnabled) return false;
+    const size = this.#sampleSize;
+    if (++this.#sampled < size) {
+      this.#skip = 1;
+      return true;
+    }
+    this.#weight = (this.#weight === 0 ? 1 : this.#weight) * Math.exp(Math.log(1 - Math.random()) / size);
+    this.#skip = Math.floor(Math.log(1 - Math.random()) / Math.log(1 - this.#weight)) + 1;
+    return true;
+  }
+
+  /** @internal Stores the latency of a sampled call: appended while the slice has room, else over a random sample. */
+  recordLatency(ms: number): void {
+    if (!this.#percentilesEnabled) return;
+    const samples = this.bucket.latencyTimes;
+    if (samples.length < this.#sampleSize) samples.push(ms);
+    else samples[Math.floor(Math.random() * this.#sampleSize)] = ms;
+  }
+
+  /** @internal Marks the newest slice with the breaker's state change. */
+  markOpen(open: boolean): void {
+    if (this.sleeping) this.wake();
+    this.bucket.isCircuitBreakerOpen = open;
+  }
+
+  /** @internal Starts the rotation timer after an idle period. */
+  wake(): void {
+    if (!this.sleeping || this.#shutdown) return;
+    this.sleeping = false;
+    this.#timer = this.#clock.setTimeout(this.#tick, this.#bucketMs);
+  }
+
+  /** Advances the window by one slice: the oldest slice is dropped and an empty one becomes the newest. */
+  rotate(): void {
+    const n = this.#slots.length;
+    this.#head = (this.#head + n - 1) % n;
+    const slot = this.#slots[this.#head] as Slot;
+    slot.reset();
+    this.bucket = slot;
+    this.#skip = 1;
+    this.#sampled = 0;
+    this.#weight = 0;
+  }
+
+  /** @internal Listens to `rotateBucketController` again (after `enable()`). */
+  attachController(): void {
+    if (this.#controller === undefined || this.#controllerAttached || this.#shutdown) return;
+    this.#controllerAttached = true;
+    this.#controller.on('rotate', this.#onRotate);
+  }
+
+  /** @internal Stops listening to `rotateBucketController` (while the breaker is disabled). */
+  detachController(): void {
+    if (this.#controller === undefined || !this.#controllerAttached) return;
+    this.#controllerAttached = false;
+    this.#controller.removeListener('rotate', this.#onRotate);
+  }
+
+  /** Stops the rotation timer and removes every listener. */
+  shutdown(): void {
+    this.#shutdown = true;
+    this.#clock.clearTimeout(this.#timer as never);
+    this.#timer = undefined;
+    this.sleeping = true;
+    this.detachController();
+    this.removeAllListeners();
+  }
+
+  // A `snapshot` listener needs the timer running even while the window is empty.
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener);
+    if (event === 'snapshot') this.wake();
+    return this;
+  }
+
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
+  }
+
+  override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.prependListener(event, listener);
+    if (event === 'snapshot') this.wake();
+    return this;
+  }
+
+  #wantsSnapshots(): boolean {
+    return this.#enableSnapshots && this.listenerCount('snapshot') > 0;
+  }
+
+  #snapshot(): void {
+    if (this.#wantsSnapshots()) this.emit('snapshot', this.stats);
+  }
+
+  readonly #onRotate = (): void => {
+    this.rotate();
+    this.#snapshot();
+  };
+
+  readonly #tick = (): void => {
+    this.#timer = undefined;
+    if (this.#shutdown) return;
+    this.rotate();
+    this.#snapshot();
+    if (this.#shutdown) return;
+    if (!this.#wantsSnapshots() && this.#slots.every((slot) => slot.isEmpty())) {
+      this.sleeping = true;
+      return;
+    }
+    this.#timer = this.#clock.setTimeout(this.#tick, this.#bucketMs);
+  };
+
+  #seed(stats: Partial<Stats>): void {
+    if (typeof stats !== 'object' || stats === null) {
+      throw new TypeError(`${SCOPE}: option "stats" must be an object of counters`);
+    }
+    const slot = this.bucket;
+    for (const counter of COUNTERS) {
+      const value = stats[counter];
+      if (typeof value === 'number' && Number.isFinite(value) && value >= 0) slot[counter] = value;
+    }
+    if (Array.isArray(stats.latencyTimes)) {
+      slot.latencyTimes = stats.latencyTimes.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    }
+  }
+}

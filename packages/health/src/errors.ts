@@ -1,0 +1,27 @@
+import { EdgekitError } from '@edgekit/core';
+
+/**
+ * Stable codes of {@link HealthCheckError}:
+ * - `ETIMEDOUT`: the probe did not finish within `timeout` and was aborted.
+ * - `EBADSTATUS`: the HTTP status is not in `expect.status`.
+ * - `EBADBODY`: `expect.body` returned false or threw, or the body exceeded `maxBodyBytes`.
+ * - `EPROBEFAILED`: the connection failed, or a custom probe threw or returned `false`.
+ * - `ECLOSED`: the checker was closed.
+ * - `EDEPENDENCY`: a readiness dependency failed or timed out.
+ */
+export type HealthErrorCode = 'ETIMEDOUT' | 'EBADSTATUS' | 'EBADBODY' | 'EPROBEFAILED' | 'ECLOSED' | 'EDEPENDENCY';
+
+/** Why a probe or a readiness dependency failed; `target` names the region or dependency. */
+export class HealthCheckError extends EdgekitError {
+  declare readonly code: HealthErrorCode;
+  /** The target (or dependency) name. */
+  readonly target: string;
+  /** The HTTP status, when a response arrived. */
+  readonly status: number | undefined;
+
+  constructor(code: HealthErrorCode, target: string, message: string, options: { cause?: unknown; status?: number } = {}) {
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.target = target;
+    this.status = options.status;
+  }
+}

@@ -1,0 +1,109 @@
+import { EdgekitError } from '@edgekit/core';
+import { Agent, type Dispatcher } from 'undici';
+import { HealthCheckError } from './errors.js';
+import { type CompiledExpectation, statusAccepted } from './expect.js';
+
+/** Settings of the built-in HTTP probe, resolved by the checker. */
+export interface HttpProbeSettings {
+  method: 'GET' | 'HEAD';
+  headers: Record<string, string>;
+  expectation: CompiledExpectation;
+  maxBodyBytes: number;
+  keepAliveTimeout: number;
+  connections: number;
+}
+
+/** Where one target is probed: `origin` plus the full request path. */
+export interface HttpProbeTarget {
+  readonly name: string;
+  readonly origin: string;
+  readonly path: string;
+}
+
+/**
+ * Probes targets over HTTP with one small keep-alive undici `Agent` shared by every target. The
+ * agent is created on first use; request timeouts are the checker's business (through `signal`),
+ * so undici's own header and body timers are disabled.
+ */
+export class HttpProber {
+  readonly #settings: HttpProbeSettings;
+  #agent: Agent | undefined;
+
+  constructor(settings: HttpProbeSettings) {
+    this.#settings = settings;
+  }
+
+  /** Resolves with the status when the target passes; rejects with the reason it does not. */
+  async probe(target: HttpProbeTarget, signal: AbortSignal): Promise<number> {
+    const settings = this.#settings;
+    this.#agent ??= new Agent({
+      keepAliveTimeout: settings.keepAliveTimeout,
+      connections: settings.connections,
+      pipelining: 1,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    const response = await this.#agent.request({
+      origin: target.origin,
+      path: target.path,
+      method: settings.method,
+      headers: settings.headers,
+      signal,
+    });
+    const { statusCode, body } = response;
+    const expectation = settings.expectation;
+    if (!statusAccepted(expectation, statusCode)) {
+      await body.dump().catch(ignore);
+      throw new HealthCheckError('EBADSTATUS', target.name, `${target.name}: status ${statusCode} is not one of ${expectation.description}`, {
+        status: statusCode,
+      });
+    }
+    if (expectation.body === undefined) {
+      // Reads what is left so the keep-alive connection can be reused.
+      await body.dump();
+      return statusCode;
+    }
+    const text = await readLimited(target.name, body, settings.maxBodyBytes, statusCode);
+    let passed: boolean;
+    try {
+      passed = (await expectation.body(text, { status: statusCode, headers: response.headers })) === true;
+    } catch (error) {
+      throw new HealthCheckError('EBADBODY', target.name, `${target.name}: expect.body threw: ${messageOf(error)}`, { cause: error, status: statusCode });
+    }
+    if (!passed) throw new HealthCheckError('EBADBODY', target.name, `${target.name}: expect.body rejected the response body`, { status: statusCode });
+    return statusCode;
+  }
+
+  /** Destroys the agent and its sockets; probes in flight must already be aborted. */
+  async close(): Promise<void> {
+    const agent = this.#agent;
+    this.#agent = undefined;
+    if (agent !== undefined && !agent.destroyed) await agent.destroy();
+  }
+}
+
+async function readLimited(name: string, body: Dispatcher.ResponseData['body'], limit: number, status: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw new HealthCheckError('EBADBODY', name, `${name}: response body exceeds maxBodyBytes (${limit})`, { status });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+function ignore(): void {}
+
+/** The message of an error-like value, for error messages and `reason` strings. */
+export function messageOf(error: unknown): string {
+  if (error instanceof EdgekitError) return error.message;
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,38 @@
+export {
+  DEFAULTS,
+  type HealthChangeEvent,
+  type HealthChecker,
+  type HealthCheckerEvents,
+  type HealthCheckerOptions,
+  type ProbeEvent,
+  type TargetHealth,
+  createHealthChecker,
+} from './checker.js';
+export { type HealthErrorCode, HealthCheckError } from './errors.js';
+export type { HealthExpectation, ProbeResponse, StatusMatcher } from './expect.js';
+export type { HealthState } from './state.js';
+export type { HealthProbe, HealthTarget, ProbeContext } from './targets.js';
+export {
+  type BreakerOpener,
+  type HealthEventSource,
+  LINK_BREAKERS_DEFAULTS,
+  type LinkBreakersOptions,
+  linkBreakers,
+} from './breakers.js';
+export {
+  type ClosableServer,
+  type DependencyStatus,
+  LIFECYCLE_DEFAULTS,
+  type Lifecycle,
+  type LifecycleEvents,
+  type LifecycleOptions,
+  type LifecyclePhase,
+  type LivenessReport,
+  type PhaseEvent,
+  type ReadinessDependency,
+  type ReadinessReport,
+  type RegionHealthSource,
+  type ShutdownResult,
+  createLifecycle,
+} from './lifecycle.js';
+export { SIGNAL_DEFAULTS, type SignalHandlerOptions, type SignalSource, installSignalHandlers } from './signals.js';

@@ -1,0 +1,134 @@
+import type { Region } from '@edgekit/geo';
+import type { Dispatcher } from 'undici';
+import type { BreakerPermitLike } from './options.js';
+import type { StreamedBody } from './request-body.js';
+
+/** Where an attempt reports: the exchange that started it. */
+export interface AttemptOwner {
+  attemptHeaders(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean;
+  attemptData(attempt: Attempt, chunk: Buffer): boolean;
+  attemptComplete(attempt: Attempt): void;
+  attemptError(attempt: Attempt, error: Error, streaming: boolean): void;
+}
+
+/** Waiting for response headers. */
+export const PENDING = 0;
+/** Headers delivered, body streaming to the client. */
+export const STREAMING = 1;
+/** Completed, failed or cancelled: later undici callbacks are ignored. */
+export const DONE = 2;
+
+const CANCELLED = Object.freeze(Object.assign(new Error('attempt cancelled'), { code: 'ECANCELLED' }));
+
+/**
+ * One network attempt to one region, and its undici dispatch handler. It uses undici's native
+ * handler callbacks (`onConnect`/`onHeaders`/`onData`/`onComplete`/`onError`) because the newer
+ * controller API is adapted onto them per request and parses every header into an object.
+ */
+export class Attempt implements Dispatcher.DispatchHandler {
+  state: number = PENDING;
+  /** undici began writing the request on a live connection: the upstream may have seen it. */
+  connected = false;
+  /** Time to response headers, in milliseconds; -1 before. */
+  ttfb = -1;
+  /** The status received, 0 before headers. */
+  status = 0;
+  /** The body stream handed to undici, when the request body is streamed. */
+  body: StreamedBody | undefined = undefined;
+  #abort: ((error?: Error) => void) | undefined = undefined;
+  #resume: (() => void) | undefined = undefined;
+  #settled = false;
+
+  constructor(
+    readonly owner: AttemptOwner,
+    readonly region: Region,
+    readonly permit: BreakerPermitLike | undefined,
+    /** 1-based position among the request's network attempts. */
+    readonly number: number,
+    readonly hedge: boolean,
+    readonly startedAt: number,
+  ) {}
+
+  onConnect(abort: (error?: Error) => void): void {
+    if (this.state === DONE) {
+      abort(CANCELLED);
+      return;
+    }
+    this.#abort = abort;
+    this.connected = true;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (this.state !== PENDING) return false;
+    // 1xx interim responses are this hop's business (RFC 9110 §15.2); wait for the final one.
+    if (statusCode < 200) return true;
+    this.#resume = resume;
+    this.status = statusCode;
+    return this.owner.attemptHeaders(this, statusCode, rawHeaders);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.state !== STREAMING) return false;
+    return this.owner.attemptData(this, chunk);
+  }
+
+  onComplete(): void {
+    if (this.state !== STREAMING) return;
+    this.state = DONE;
+    this.owner.attemptComplete(this);
+  }
+
+  onError(error: Error): void {
+    const state = this.state;
+    if (state === DONE) return;
+    this.state = DONE;
+    this.owner.attemptError(this, error, state === STREAMING);
+  }
+
+  /** Stops the attempt; the upstream connection is closed if the request was on it. */
+  cancel(): void {
+    if (this.state === DONE) return;
+    this.state = DONE;
+    const abort = this.#abort;
+    // Not on a connection yet: undici calls onConnect later, which aborts then.
+    if (abort !== undefined) abort(CANCELLED);
+  }
+
+  /** Resumes a response paused for backpressure. */
+  resume(): void {
+    this.#resume?.();
+  }
+
+  /** Settles the breaker permit as a success. */
+  succeed(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    try {
+      this.permit?.success();
+    } catch {
+      // A faulty breaker must not break the request.
+    }
+  }
+
+  /** Settles the breaker permit as a failure. */
+  fail(error: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    try {
+      this.permit?.failure(error);
+    } catch {
+      // A faulty breaker must not break the request.
+    }
+  }
+
+  /** Frees the breaker permit without counting the call (client gone, request at fault, lost race). */
+  release(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    try {
+      this.permit?.release();
+    } catch {
+      // A faulty breaker must not break the request.
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import { EdgekitError, type ProblemDetails } from '@edgekit/core';
+
+/**
+ * Stable codes of {@link ForwardError}:
+ * - `EUPSTREAM` (502): every region tried failed (connection refused or reset, bad response).
+ * - `EUNAVAILABLE` (503): no region could be tried: every candidate's breaker is open.
+ * - `ETIMEDOUT` (504): a region tried did not answer in time and no other one answered.
+ * - `EBADREQUEST` (400): the request cannot be forwarded as it is (target or header rejected).
+ * - `ECLOSED` (503): the forwarder is closed.
+ */
+export type ForwardErrorCode = 'EUPSTREAM' | 'EUNAVAILABLE' | 'ETIMEDOUT' | 'EBADREQUEST' | 'ECLOSED';
+
+/** RFC 9457 problem type URIs of the answers the forwarder writes itself. */
+export const PROBLEM_TYPES = Object.freeze({
+  EUPSTREAM: 'urn:edgekit:problem:upstream-failed',
+  EUNAVAILABLE: 'urn:edgekit:problem:regions-unavailable',
+  ETIMEDOUT: 'urn:edgekit:problem:upstream-timeout',
+  EBADREQUEST: 'urn:edgekit:problem:bad-request',
+  ECLOSED: 'urn:edgekit:problem:forwarder-closed',
+} satisfies Record<ForwardErrorCode, string>);
+
+const TITLES: Record<ForwardErrorCode, string> = {
+  EUPSTREAM: 'Bad Gateway',
+  EUNAVAILABLE: 'Service Unavailable',
+  ETIMEDOUT: 'Gateway Timeout',
+  EBADREQUEST: 'Bad Request',
+  ECLOSED: 'Service Unavailable',
+};
+
+const STATUSES: Record<ForwardErrorCode, number> = {
+  EUPSTREAM: 502,
+  EUNAVAILABLE: 503,
+  ETIMEDOUT: 504,
+  EBADREQUEST: 400,
+  ECLOSED: 503,
+};
+
+/** Context of a {@link ForwardError}. */
+export interface ForwardErrorInit {
+  /** Region names a network attempt went to, in order. */
+  regionsTried: readonly string[];
+  /** Region names skipped without an attempt (unhealthy, breaker open). */
+  regionsSkipped?: readonly string[];
+  /** A sentence for the problem's `detail`; never upstream addresses or internal messages. */
+  detail: string;
+  /** Seconds the client should wait, for 503 answers (`Retry-After`). */
+  retryAfter?: number | undefined;
+  cause?: unknown;
+}
+
+/**
+ * Why a request could not be forwarded, as an HTTP answer: `status`, the RFC 9457 `problem` body
+ * that names the regions tried, and `retryAfter` (seconds) for 503. `forward()` rejects with it and
+ * the adapters write it with `sendProblem`.
+ */
+export class ForwardError extends EdgekitError {
+  declare readonly code: ForwardErrorCode;
+  /** HTTP status of the answer: 400, 502, 503 or 504. */
+  readonly status: number;
+  /** Region names a network attempt went to, in order. */
+  readonly regionsTried: readonly string[];
+  /** Region names skipped without a network attempt. */
+  readonly regionsSkipped: readonly string[];
+  /** Seconds until a retry may succeed (the earliest breaker half-opening), for 503 answers. */
+  readonly retryAfter: number | undefined;
+  /** The RFC 9457 body. */
+  readonly problem: ProblemDetails;
+
+  constructor(code: ForwardErrorCode, init: ForwardErrorInit) {
+    super(code, `${TITLES[code]}: ${init.detail}`, init.cause === undefined ? undefined : { cause: init.cause });
+    this.status = STATUSES[code];
+    this.regionsTried = init.regionsTried;
+    this.regionsSkipped = init.regionsSkipped ?? [];
+    this.retryAfter = init.retryAfter;
+    const problem: ProblemDetails = {
+      type: PROBLEM_TYPES[code],
+      title: TITLES[code],
+      status: this.status,
+      detail: init.detail,
+      regionsTried: [...init.regionsTried],
+    };
+    if (this.regionsSkipped.length > 0) problem.regionsSkipped = [...this.regionsSkipped];
+    if (init.retryAfter !== undefined) problem.retryAfter = init.retryAfter;
+    this.problem = problem;
+  }
+
+  /** Headers to send with the problem (`Retry-After` for 503 answers). */
+  headers(): Record<string, string | number> {
+    return this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter };
+  }
+}

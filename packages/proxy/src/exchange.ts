@@ -1,0 +1,659 @@
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { EdgekitError, type TypedEmitter } from '@edgekit/core';
+import type { GeoLocation, Region } from '@edgekit/geo';
+import type { Dispatcher } from 'undici';
+import { Attempt, DONE, PENDING, STREAMING } from './attempt.js';
+import { ForwardError, type ForwardErrorCode } from './errors.js';
+import type { FailureKind, ForwarderEvents, SkipReason } from './events.js';
+import { classifyError, isTimeout } from './failure.js';
+import { type BreakerLike, type BreakerPermitLike, type RegionSelectorLike, type ResolvedOptions, SCOPE } from './options.js';
+import { StreamedBody, readBody } from './request-body.js';
+import { type RequestHeaderSettings, type RequestScan, appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
+import { type ResponseHeaderSettings, buildResponseHeaders } from './response-headers.js';
+
+/** Where requests for one region go. */
+export interface Target {
+  readonly dispatcher: Dispatcher;
+  /** Path prefix of the region URL without the trailing slash (`''` for none). */
+  readonly basePath: string;
+}
+
+/** What every exchange of one forwarder shares. */
+export interface ForwarderCore {
+  readonly options: ResolvedOptions;
+  readonly events: TypedEmitter<ForwarderEvents>;
+  readonly selector: RegionSelectorLike;
+  /** The client address from the socket peer and the forwarding headers found by the scan. */
+  clientIpOf(remote: string | undefined, scan: RequestScan): string;
+  /** `undefined` when no proxy is trusted. */
+  readonly isTrusted: ((ip: string) => boolean) | undefined;
+  readonly requestHeaders: RequestHeaderSettings;
+  readonly responseHeaders: ResponseHeaderSettings;
+  readonly closed: boolean;
+  targetOf(region: Region): Target;
+  /** Normalised form of a trusted peer's socket address (`''` when it is not an address). */
+  normalizePeer(remote: string): string;
+}
+
+const BODY_NONE = 0;
+const BODY_BUFFERED = 1;
+const BODY_STREAMED = 2;
+
+// undici names the field it refuses: `invalid x-name header`.
+const INVALID_HEADER = /^invalid ([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}) header$/;
+
+/** The problem detail for a request undici refused: names the header at fault when there is one. */
+function invalidDetail(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  const match = typeof message === 'string' ? INVALID_HEADER.exec(message) : null;
+  return match === null ? 'the request cannot be forwarded as it is' : `the request header "${match[1]!.toLowerCase()}" cannot be forwarded`;
+}
+
+/** A status the breaker or the failover logic treats as a failure, as an error for `permit.failure()`. */
+export class UpstreamStatusError extends EdgekitError {
+  constructor(readonly region: string, readonly status: number) {
+    super('EUPSTREAMSTATUS', `region ${region} answered ${status}`);
+  }
+}
+
+/**
+ * One client request on its way upstream: picks candidates, runs attempts with failover and hedging,
+ * and hands the winning response to a sink (a Node response, or the promise of `forward()`).
+ * Subclasses implement the `deliver*` methods.
+ */
+export abstract class Exchange implements RequestScan {
+  contentLength = -1;
+  chunked = false;
+  host: string | undefined = undefined;
+  xForwardedFor: string | undefined = undefined;
+  forwarded: string | undefined = undefined;
+  xForwardedProto: string | undefined = undefined;
+  xForwardedHost: string | undefined = undefined;
+  via: string | undefined = undefined;
+  protected readonly core: ForwarderCore;
+  protected readonly req: IncomingMessage;
+  /** Set once the outcome is decided (error answered, response ended, client gone). */
+  protected done = false;
+  protected winner: Attempt | undefined = undefined;
+  protected method = 'GET';
+  readonly #pathOverride: string | undefined;
+  #path = '/';
+  #startedAt = 0;
+  #headers: string[] = [];
+  #bodyKind = BODY_NONE;
+  #buffer: Buffer | null = null;
+  #idempotent = false;
+  #candidates: readonly Region[] = [];
+  #cursor = 0;
+  readonly #attempts: Attempt[] = [];
+  #inFlight = 0;
+  #nextRegion: Region | undefined = undefined;
+  #nextPermit: BreakerPermitLike | undefined = undefined;
+  #skipped: Array<{ region: string; reason: SkipReason }> | undefined = undefined;
+  #decided = false;
+  #earliestHalfOpen = Number.POSITIVE_INFINITY;
+  #timedOut = false;
+  #invalid: unknown = undefined;
+  #lastFailure: unknown = undefined;
+  #hedges = 0;
+  #hedgeTimer: object | undefined = undefined;
+  #hedgeCallback: (() => void) | undefined = undefined;
+
+  constructor(core: ForwarderCore, req: IncomingMessage, pathOverride: string | undefined) {
+    this.core = core;
+    this.req = req;
+    this.#pathOverride = pathOverride;
+  }
+
+  // ------------------------------------------------------------------ sink
+
+  /** Writes the response head; `false` when the headers cannot be written (the upstream sent garbage). */
+  protected abstract deliverHead(statusCode: number, headers: string[], region: string): boolean;
+  /** Writes a body chunk; `false` asks the upstream to pause until {@link Exchange.resume}. */
+  protected abstract deliverData(chunk: Buffer): boolean;
+  protected abstract deliverEnd(): void;
+  /** The upstream body failed after the head was delivered. */
+  protected abstract deliverBroken(error: unknown): void;
+  /** Answers with a problem. */
+  protected abstract deliverError(error: ForwardError): void;
+  /** A failure that is not an HTTP answer (a bug, a consumed body). */
+  protected abstract deliverInternal(error: unknown): void;
+  /** The client went away; release what the sink holds. */
+  protected abstract onClientGone(): void;
+
+  // ------------------------------------------------------------------ start
+
+  /** Starts handling; never throws. */
+  run(): void {
+    try {
+      this.#prepare();
+    } catch (error) {
+      this.#internal(error);
+    }
+  }
+
+  #prepare(): void {
+    const core = this.core;
+    const options = core.options;
+    const req = this.req;
+    this.#startedAt = options.clock.now();
+    const method = req.method ?? 'GET';
+    this.method = method;
+    if (core.closed) {
+      this.#fail('ECLOSED', 'the proxy is shutting down');
+      return;
+    }
+    if (method === 'CONNECT') {
+      this.#fail('EBADREQUEST', 'CONNECT is not forwarded');
+      return;
+    }
+    const path = this.#targetPath(this.#pathOverride ?? req.url ?? '/');
+    if (path === undefined) {
+      this.#fail('EBADREQUEST', 'the request target cannot be forwarded');
+      return;
+    }
+    this.#path = path;
+
+    const headers = scanRequestHeaders(req.rawHeaders, core.requestHeaders, this);
+    const remote = req.socket?.remoteAddress;
+    const ip = core.clientIpOf(remote, this);
+    const isTrusted = core.isTrusted;
+    const peerTrusted = isTrusted !== undefined && typeof remote === 'string' && isTrusted(remote);
+    // An untrusted peer is the client: clientIp already normalised its address.
+    const peer = peerTrusted ? core.normalizePeer(remote) : ip;
+    let location: GeoLocation | null = null;
+    const locate = options.locate;
+    if (locate !== undefined && ip !== '') {
+      try {
+        location = locate(ip) ?? null;
+      } catch {
+        // A locator that cannot answer (not ready, closed) sends the client to the default region.
+        location = null;
+      }
+    }
+    const selection = core.selector.select(location);
+    let candidates = selection.regions;
+    let healthIgnored = false;
+    const health = options.health;
+    if (health !== undefined) {
+      let healthy: Region[] | undefined;
+      for (let i = 0; i < candidates.length; i++) {
+        const region = candidates[i]!;
+        let ok: boolean;
+        try {
+          ok = health.isHealthy(region.name) !== false;
+        } catch {
+          ok = true;
+        }
+        if (ok) {
+          healthy?.push(region);
+        } else {
+          healthy ??= candidates.slice(0, i);
+          (this.#skipped ??= []).push({ region: region.name, reason: 'unhealthy' });
+        }
+      }
+      if (healthy !== undefined) {
+        if (healthy.length === 0) {
+          // Every region looks down: the checks may be what is broken, so try them all, primary first.
+          healthIgnored = true;
+          this.#skipped = undefined;
+        } else {
+          candidates = healthy;
+        }
+      }
+    }
+    this.#candidates = candidates;
+
+    const socket = req.socket as TLSSocket | undefined;
+    appendForwardingHeaders(
+      headers,
+      this,
+      {
+        peer,
+        peerTrusted,
+        encrypted: socket?.encrypted === true,
+        protocolVersion: req.httpVersionMajor === 2 ? '2' : (req.httpVersion ?? '1.1'),
+      },
+      core.requestHeaders,
+    );
+    this.#headers = headers;
+    const hasBody = this.chunked || this.contentLength > 0;
+    this.#idempotent = options.idempotentMethods.has(method);
+    if (hasBody && req.readableEnded) {
+      this.#internal(new EdgekitError('EBODYCONSUMED', `${SCOPE}: the request body was already read (mount the forwarder before body parsers)`));
+      return;
+    }
+
+    if (!hasBody) {
+      this.#bodyKind = BODY_NONE;
+    } else if (this.#idempotent && !this.chunked && this.contentLength <= options.maxReplayBody) {
+      // Small bodies of idempotent requests are kept so a retry or a hedge can send them again.
+      this.#bodyKind = BODY_BUFFERED;
+      readBody(req).then(
+        (buffer) => {
+          this.#buffer = buffer;
+          if (!this.done) this.#decide(ip, location, selection.reason, healthIgnored);
+        },
+        () => this.clientGone(),
+      );
+      return;
+    } else {
+      this.#bodyKind = BODY_STREAMED;
+    }
+    this.#decide(ip, location, selection.reason, healthIgnored);
+  }
+
+  /** Origin-form path from the request target; absolute-form (RFC 9112 §3.2.2) is reduced to its path. */
+  #targetPath(url: string): string | undefined {
+    if (url.charCodeAt(0) === 47 /* / */) return url;
+    if (url.startsWith('http://') || url.startsWith('https://')) {
+      if (!URL.canParse(url)) return undefined;
+      const parsed = new URL(url);
+      return parsed.pathname + parsed.search;
+    }
+    return undefined;
+  }
+
+  #decide(ip: string, location: GeoLocation | null, reason: string, healthIgnored: boolean): void {
+    const options = this.core.options;
+    options.retryBudget?.recordRequest();
+    const found = this.#acquireNext();
+    this.#decided = true;
+    const events = this.core.events;
+    if (events.hasListeners('decision')) {
+      events.emit('decision', {
+        method: this.method,
+        clientIp: ip,
+        location,
+        reason,
+        candidates: this.#candidates.map((r) => r.name),
+        skipped: this.#skipped === undefined ? [] : [...this.#skipped],
+        healthIgnored,
+      });
+    }
+    if (!found) {
+      this.#finishFailure();
+      return;
+    }
+    this.#launch(false);
+  }
+
+  // ------------------------------------------------------------------ attempts
+
+  /** Moves to the next candidate whose breaker grants a permit; the choice lands in #nextRegion/#nextPermit. */
+  #acquireNext(): boolean {
+    const breakers = this.core.options.breakers;
+    const candidates = this.#candidates;
+    while (this.#cursor < candidates.length) {
+      const region = candidates[this.#cursor++]!;
+      if (breakers === undefined) {
+        this.#nextRegion = region;
+        this.#nextPermit = undefined;
+        return true;
+      }
+      let breaker: BreakerLike | undefined;
+      let permit: BreakerPermitLike | undefined;
+      try {
+        breaker = breakers.get(region.name);
+        permit = breaker.tryAcquire();
+        if (permit === undefined) {
+          this.#skipOpen(region.name, breaker);
+          continue;
+        }
+      } catch {
+        // A breaker that cannot answer does not block traffic.
+        permit = undefined;
+      }
+      this.#nextRegion = region;
+      this.#nextPermit = permit;
+      return true;
+    }
+    return false;
+  }
+
+  #skipOpen(region: string, breaker: BreakerLike): void {
+    (this.#skipped ??= []).push({ region, reason: 'breaker-open' });
+    try {
+      const at = breaker.snapshot?.().nextAttemptAt;
+      if (typeof at === 'number' && at < this.#earliestHalfOpen) this.#earliestHalfOpen = at;
+    } catch {
+      // Retry-After falls back to the configured value.
+    }
+    const events = this.core.events;
+    if (this.#decided && events.hasListeners('skip')) events.emit('skip', { region, reason: 'breaker-open' });
+  }
+
+  /** Gives back a permit taken for a retry that will not happen, and the candidate with it. */
+  #returnNext(): void {
+    const permit = this.#nextPermit;
+    this.#nextPermit = undefined;
+    this.#nextRegion = undefined;
+    this.#cursor--;
+    try {
+      permit?.release();
+    } catch {
+      // ignore a faulty breaker
+    }
+  }
+
+  #launch(hedge: boolean): void {
+    const region = this.#nextRegion!;
+    const core = this.core;
+    const options = core.options;
+    // The first attempt of a bodiless or streamed request starts when handling did: one clock read less.
+    const first = this.#attempts.length === 0 && this.#bodyKind !== BODY_BUFFERED;
+    const attempt = new Attempt(this, region, this.#nextPermit, this.#attempts.length + 1, hedge, first ? this.#startedAt : options.clock.now());
+    this.#nextRegion = undefined;
+    this.#nextPermit = undefined;
+    this.#attempts.push(attempt);
+    this.#inFlight++;
+    const events = core.events;
+    if (events.hasListeners('attempt')) events.emit('attempt', { region: region.name, attempt: attempt.number, hedge });
+    let body: Buffer | StreamedBody | null = null;
+    if (this.#bodyKind === BODY_BUFFERED) {
+      body = this.#buffer;
+    } else if (this.#bodyKind === BODY_STREAMED) {
+      body = new StreamedBody(this.req, this);
+      attempt.body = body;
+    }
+    let target: Target;
+    try {
+      target = core.targetOf(region);
+    } catch (error) {
+      // A selector returned a region whose URL cannot be used: a configuration error, not the request's.
+      attempt.cancel();
+      attempt.release();
+      this.#retire(attempt);
+      this.#internal(error);
+      return;
+    }
+    // Errors, even synchronous ones, arrive through attempt.onError.
+    target.dispatcher.dispatch(
+      {
+        path: target.basePath === '' ? this.#path : target.basePath + this.#path,
+        method: this.method as Dispatcher.HttpMethod,
+        headers: this.#headers,
+        body,
+      },
+      attempt,
+    );
+    if (options.hedgeDelay >= 0 && attempt.state === PENDING && !this.done && this.#mayHedge()) {
+      const clock = options.clock;
+      clock.clearTimeout(this.#hedgeTimer);
+      this.#hedgeCallback ??= () => this.#hedgeFire();
+      this.#hedgeTimer = clock.setTimeout(this.#hedgeCallback, options.hedgeDelay);
+    }
+  }
+
+  #mayHedge(): boolean {
+    const options = this.core.options;
+    return (
+      this.#idempotent &&
+      this.#bodyKind !== BODY_STREAMED &&
+      this.#hedges < options.hedgeMax &&
+      this.#attempts.length < options.maxAttempts &&
+      this.#cursor < this.#candidates.length
+    );
+  }
+
+  #hedgeFire(): void {
+    this.#hedgeTimer = undefined;
+    if (this.done || this.winner !== undefined || this.#inFlight === 0 || !this.#mayHedge()) return;
+    if (!this.#acquireNext()) return;
+    const budget = this.core.options.retryBudget;
+    const events = this.core.events;
+    if (budget !== undefined && !budget.tryRetry()) {
+      if (events.hasListeners('budgetExhausted')) events.emit('budgetExhausted', { region: this.#nextRegion!.name, kind: 'hedge' });
+      this.#returnNext();
+      return;
+    }
+    this.#hedges++;
+    if (events.hasListeners('hedge')) {
+      const waiting = this.#attempts.find((a) => a.state === PENDING);
+      events.emit('hedge', { waiting: waiting?.region.name ?? '', to: this.#nextRegion!.name });
+    }
+    this.#launch(true);
+  }
+
+  #clearHedge(): void {
+    if (this.#hedgeTimer !== undefined) {
+      this.core.options.clock.clearTimeout(this.#hedgeTimer);
+      this.#hedgeTimer = undefined;
+    }
+  }
+
+  /** Whether the request may go to another region after `attempt` (RFC 9110 §9.2.2 and body replay). */
+  #mayRetry(attempt: Attempt): boolean {
+    if (this.#bodyKind === BODY_STREAMED && attempt.body?.started === true) return false;
+    return !attempt.connected || this.#idempotent;
+  }
+
+  /** Finds the next region for a retry within `maxAttempts` and the retry budget. */
+  #prepareRetry(): boolean {
+    const options = this.core.options;
+    if (this.#attempts.length >= options.maxAttempts) return false;
+    if (!this.#acquireNext()) return false;
+    const budget = options.retryBudget;
+    if (budget !== undefined && !budget.tryRetry()) {
+      const events = this.core.events;
+      if (events.hasListeners('budgetExhausted')) events.emit('budgetExhausted', { region: this.#nextRegion!.name, kind: 'retry' });
+      this.#returnNext();
+      return false;
+    }
+    return true;
+  }
+
+  #failover(from: Attempt, reason: FailureKind, status?: number): void {
+    const events = this.core.events;
+    if (events.hasListeners('failover')) {
+      const event: { from: string; to: string; reason: FailureKind; status?: number } = { from: from.region.name, to: this.#nextRegion!.name, reason };
+      if (status !== undefined) event.status = status;
+      events.emit('failover', event);
+    }
+    this.#launch(false);
+  }
+
+  #retire(attempt: Attempt): void {
+    this.#inFlight--;
+    const body = attempt.body;
+    // Undici destroys a body it started; one it never pulled must stay untouched for the next region.
+    if (body !== undefined && body.started && !body.destroyed) body.destroy();
+  }
+
+  /** Stops every attempt still waiting, freeing their permits. */
+  #cancelOthers(except: Attempt | undefined): void {
+    for (const attempt of this.#attempts) {
+      if (attempt === except || attempt.state === DONE) continue;
+      attempt.cancel();
+      attempt.release();
+      this.#retire(attempt);
+    }
+  }
+
+  // ------------------------------------------------------------------ undici callbacks (via Attempt)
+
+  attemptHeaders(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    const core = this.core;
+    const options = core.options;
+    const region = attempt.region.name;
+    const ttfb = options.clock.now() - attempt.startedAt;
+    attempt.ttfb = ttfb;
+    core.selector.recordLatency?.(region, ttfb);
+    if (this.done) {
+      attempt.cancel();
+      attempt.release();
+      this.#retire(attempt);
+      return false;
+    }
+    const failure = options.failureStatuses.has(statusCode);
+    if (options.retryStatuses.has(statusCode) && this.#mayRetry(attempt)) {
+      if (this.#inFlight > 1) {
+        // A hedge is still racing: drop this answer and wait for it.
+        this.#dropFailedStatus(attempt, failure, statusCode);
+        return false;
+      }
+      if (this.#prepareRetry()) {
+        this.#dropFailedStatus(attempt, failure, statusCode);
+        this.#failover(attempt, 'status', statusCode);
+        return false;
+      }
+    }
+    const headers = buildResponseHeaders(rawHeaders, region, core.responseHeaders);
+    this.winner = attempt;
+    attempt.state = STREAMING;
+    this.#clearHedge();
+    this.#cancelOthers(attempt);
+    if (!this.deliverHead(statusCode, headers, region)) {
+      // Headers Node refuses to write (control characters): the upstream is at fault.
+      this.winner = undefined;
+      attempt.cancel();
+      attempt.fail(new UpstreamStatusError(region, statusCode));
+      this.#retire(attempt);
+      this.#fail('EUPSTREAM', 'the upstream response could not be relayed');
+      return false;
+    }
+    if (failure) attempt.fail(new UpstreamStatusError(region, statusCode));
+    else attempt.succeed();
+    return true;
+  }
+
+  #dropFailedStatus(attempt: Attempt, failure: boolean, statusCode: number): void {
+    if (failure) attempt.fail(new UpstreamStatusError(attempt.region.name, statusCode));
+    else attempt.succeed();
+    attempt.cancel();
+    this.#retire(attempt);
+    this.#lastFailure = statusCode;
+  }
+
+  attemptData(attempt: Attempt, chunk: Buffer): boolean {
+    if (this.done || attempt !== this.winner) return false;
+    return this.deliverData(chunk);
+  }
+
+  attemptComplete(attempt: Attempt): void {
+    this.#retire(attempt);
+    if (this.done) return;
+    this.done = true;
+    this.deliverEnd();
+    const events = this.core.events;
+    if (events.hasListeners('response')) {
+      events.emit('response', {
+        method: this.method,
+        region: attempt.region.name,
+        status: attempt.status,
+        attempts: this.#attempts.length,
+        durationMs: this.core.options.clock.now() - this.#startedAt,
+        ttfbMs: attempt.ttfb,
+      });
+    }
+  }
+
+  attemptError(attempt: Attempt, error: Error, streaming: boolean): void {
+    this.#retire(attempt);
+    if (streaming) {
+      // The body broke after its head was sent: nothing to fail over to, the client sees a cut response.
+      if (this.done) return;
+      this.done = true;
+      this.#emitError(attempt.status, 'EBODY', error);
+      this.deliverBroken(error);
+      return;
+    }
+    if (this.done) {
+      attempt.release();
+      return;
+    }
+    const kind = classifyError(error, attempt.connected);
+    if (kind === 'invalid') {
+      attempt.release();
+      this.#invalid = error;
+    } else {
+      attempt.fail(error);
+      if (isTimeout(error)) this.#timedOut = true;
+      this.#lastFailure = error;
+    }
+    if (this.#inFlight > 0 || this.winner !== undefined) return;
+    if (kind !== 'invalid' && this.#mayRetry(attempt) && this.#prepareRetry()) {
+      this.#failover(attempt, kind);
+      return;
+    }
+    this.#finishFailure();
+  }
+
+  // ------------------------------------------------------------------ endings
+
+  /** The sink can take more body: resume the upstream. */
+  resume(): void {
+    this.winner?.resume();
+  }
+
+  /** The client went away (or the consumer of `forward()` gave up): abort upstream, free permits. */
+  clientGone(): void {
+    if (this.done) return;
+    this.done = true;
+    this.#clearHedge();
+    const winner = this.winner;
+    const events = this.core.events;
+    if (events.hasListeners('abort')) {
+      const waiting = this.#attempts.find((a) => a.state === PENDING);
+      events.emit('abort', { method: this.method, region: (winner ?? waiting)?.region.name, phase: winner === undefined ? 'waiting' : 'streaming' });
+    }
+    if (winner !== undefined && winner.state !== DONE) {
+      winner.cancel();
+      this.#retire(winner);
+    }
+    this.#cancelOthers(undefined);
+    this.onClientGone();
+  }
+
+  #tried(): string[] {
+    return this.#attempts.map((a) => a.region.name);
+  }
+
+  #finishFailure(): void {
+    if (this.#invalid !== undefined) {
+      this.#fail('EBADREQUEST', invalidDetail(this.#invalid), this.#invalid);
+    } else if (this.#attempts.length === 0) {
+      this.#fail('EUNAVAILABLE', 'every region is unavailable (circuit breakers open)');
+    } else if (this.#timedOut) {
+      this.#fail('ETIMEDOUT', 'no region answered in time', this.#lastFailure);
+    } else {
+      this.#fail('EUPSTREAM', 'no region could answer the request', this.#lastFailure);
+    }
+  }
+
+  #retryAfterSeconds(): number {
+    const options = this.core.options;
+    if (Number.isFinite(this.#earliestHalfOpen)) return Math.max(1, Math.ceil((this.#earliestHalfOpen - options.clock.now()) / 1000));
+    return Math.ceil(options.retryAfter / 1000);
+  }
+
+  #fail(code: ForwardErrorCode, detail: string, cause?: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.#clearHedge();
+    const error = new ForwardError(code, {
+      regionsTried: this.#tried(),
+      regionsSkipped: this.#skipped?.map((s) => s.region),
+      detail,
+      retryAfter: code === 'EUNAVAILABLE' || code === 'ECLOSED' ? this.#retryAfterSeconds() : undefined,
+      cause,
+    });
+    this.#emitError(error.status, code, error);
+    this.deliverError(error);
+  }
+
+  #internal(error: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.#clearHedge();
+    this.#cancelOthers(undefined);
+    this.#emitError(500, (error as { code?: string } | null)?.code ?? 'EINTERNAL', error);
+    this.deliverInternal(error);
+  }
+
+  #emitError(status: number, code: string, error: unknown): void {
+    const events = this.core.events;
+    if (events.hasListeners('error')) events.emit('error', { method: this.method, status, code, regionsTried: this.#tried(), error });
+  }
+}

@@ -1,0 +1,47 @@
+import type { FailureKind } from './events.js';
+
+/** How an attempt's error is handled: a failure kind, or `invalid` when the request itself is at fault. */
+export type ErrorClass = FailureKind | 'invalid';
+
+const PROTOCOL_CODES: ReadonlySet<string> = new Set([
+  'UND_ERR_HEADERS_OVERFLOW',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+  'HPE_INVALID_CONSTANT',
+  'HPE_INVALID_VERSION',
+  'HPE_INVALID_STATUS',
+  'HPE_INVALID_HEADER_TOKEN',
+  'HPE_INVALID_CONTENT_LENGTH',
+  'HPE_INVALID_CHUNK_SIZE',
+  'HPE_UNEXPECTED_CONTENT_LENGTH',
+  'HPE_HEADER_OVERFLOW',
+  'HPE_INVALID_TRANSFER_ENCODING',
+  'HPE_CR_EXPECTED',
+  'HPE_LF_EXPECTED',
+]);
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Classifies an undici error. `connected` says whether undici had started writing the request on a
+ * connection (its `onConnect` ran): before that nothing reached the upstream, whatever the error.
+ */
+export function classifyError(error: unknown, connected: boolean): ErrorClass {
+  const code = codeOf(error);
+  // The request was refused before it was sent (bad header value, unsupported field): the request's fault.
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 'invalid';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'connect';
+  if (!connected) return 'connect';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  if (code !== undefined && (PROTOCOL_CODES.has(code) || code.startsWith('HPE_'))) return 'protocol';
+  return 'reset';
+}
+
+/** True for errors that are timeouts (for a 504 answer rather than 502). */
+export function isTimeout(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT';
+}

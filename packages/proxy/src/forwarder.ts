@@ -1,0 +1,196 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Disposable, type Listener, TypedEmitter } from '@edgekit/core';
+import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
+import { type Dispatcher, Pool } from 'undici';
+import type { ForwarderEvents } from './events.js';
+import type { ForwarderCore, Target } from './exchange.js';
+import { type ExpressForwarderOptions, type ExpressMiddleware, expressForwarder } from './express.js';
+import { type ForwardOptions, type ForwardResponse, ForwardExchange } from './forward.js';
+import { NodeExchange } from './node-handler.js';
+import { type ForwarderOptions, type RegionSelectorLike, type ResolvedOptions, SCOPE, resolveOptions } from './options.js';
+import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
+import type { ResponseHeaderSettings } from './response-headers.js';
+import type { RetryBudget } from './retry-budget.js';
+
+/** Options of {@link Forwarder.handle}. */
+export interface HandleOptions {
+  /** Path and query sent upstream instead of `req.url` (must start with `/`). */
+  path?: string;
+  /**
+   * Receives errors that are not HTTP answers (a request body already consumed by a body parser, a
+   * bug), as Express's `next`. Default: answer 500 with a bare problem body.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** A streaming multi-region forwarder. Create it with {@link createForwarder}. */
+export interface Forwarder {
+  /**
+   * Forwards `req` and resolves with the upstream response without writing anything; rejects with
+   * a `ForwardError` (502, 503, 504, 400) when no region answered. The response cache calls this.
+   */
+  forward(req: IncomingMessage, options?: ForwardOptions): Promise<ForwardResponse>;
+  /** A Node `http` request handler: `http.createServer(forwarder.handler)`. Bound: pass it around freely. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Forwards `req` and writes the answer to `res`, with a path override or an error callback. */
+  handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): void;
+  /** Express middleware (Express 4 and 5): `app.use('/api', forwarder.express())`. */
+  express(options?: ExpressForwarderOptions): ExpressMiddleware;
+  /** Subscribes to routing decisions, attempts, failovers, responses and errors; returns a disposable. */
+  on<K extends keyof ForwarderEvents>(event: K, listener: Listener<ForwarderEvents, K>): Disposable;
+  /** The retry budget retries and hedges draw from, if any. */
+  readonly retryBudget: RetryBudget | undefined;
+  /** Stops taking requests, lets in-flight ones finish (up to `closeTimeout`), closes the connection pools. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+function basePathOf(url: URL): string {
+  const path = url.pathname;
+  return path === '/' ? '' : path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+class ForwarderImpl implements Forwarder, ForwarderCore {
+  readonly options: ResolvedOptions;
+  readonly events = new TypedEmitter<ForwarderEvents>();
+  readonly selector: RegionSelectorLike;
+  readonly #clientIp: (req: RequestLike) => string;
+  // Reused for every request: clientIp reads it synchronously, so Node never builds req.headers.
+  readonly #ipRequest = { headers: { 'x-forwarded-for': undefined as string | undefined, forwarded: undefined as string | undefined }, socket: { remoteAddress: undefined as string | undefined } };
+  readonly isTrusted: ((ip: string) => boolean) | undefined;
+  readonly requestHeaders: RequestHeaderSettings;
+  readonly responseHeaders: ResponseHeaderSettings;
+  readonly retryBudget: RetryBudget | undefined;
+  closed = false;
+  readonly #targets = new Map<string, Target>();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ForwarderOptions) {
+    const resolved = resolveOptions(options);
+    this.options = resolved;
+    this.retryBudget = resolved.retryBudget;
+    this.selector = resolved.selector ?? createRegionSelector({ regions: resolved.regions!, clock: resolved.clock });
+    try {
+      this.#clientIp = createClientIp({ trustedProxies: resolved.trustedProxies ?? [] });
+      this.isTrusted = resolved.trustedProxies === undefined ? undefined : createTrustedProxies(resolved.trustedProxies);
+    } catch (error) {
+      throw new TypeError(`${SCOPE}: option "trustedProxies" is invalid: ${(error as Error).message}`, { cause: error });
+    }
+    this.requestHeaders = { via: resolved.via, preserveHost: resolved.preserveHost };
+    this.responseHeaders = { viaEntry: resolved.via === undefined ? undefined : `1.1 ${resolved.via}`, servedByHeader: resolved.servedByHeader };
+    const regions = this.selector.regions ?? [];
+    regions.forEach((region, i) => this.#createTarget(region, `regions[${i}]`));
+  }
+
+  #createTarget(region: Region, option: string): Target {
+    const url = typeof region?.url === 'string' && URL.canParse(region.url) ? new URL(region.url) : undefined;
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new TypeError(`${SCOPE}: option "${option}.url" must be an absolute http or https URL (got ${JSON.stringify(region?.url)})`);
+    }
+    const options = this.options;
+    const dispatcher: Dispatcher =
+      options.dispatcher === undefined
+        ? new Pool(url.origin, {
+            connections: options.pool.connections,
+            connectTimeout: options.pool.connectTimeout,
+            headersTimeout: options.pool.headersTimeout,
+            bodyTimeout: options.pool.bodyTimeout,
+            keepAliveTimeout: options.pool.keepAliveTimeout,
+            pipelining: 1,
+          })
+        : options.dispatcher(region, { ...options.pool });
+    const target: Target = { dispatcher, basePath: basePathOf(url) };
+    this.#targets.set(region.name, target);
+    return target;
+  }
+
+  clientIpOf(remote: string | undefined, scan: RequestScan): string {
+    const request = this.#ipRequest;
+    request.socket.remoteAddress = remote;
+    request.headers['x-forwarded-for'] = scan.xForwardedFor;
+    request.headers.forwarded = scan.forwarded;
+    return this.#clientIp(request);
+  }
+
+  // Trusted peers are a handful of load balancers on long-lived connections: remember the last one.
+  #lastPeer = '';
+  #lastPeerNormalized = '';
+
+  normalizePeer(remote: string): string {
+    if (remote !== this.#lastPeer) {
+      this.#lastPeer = remote;
+      this.#lastPeerNormalized = normalizeIp(remote) ?? '';
+    }
+    return this.#lastPeerNormalized;
+  }
+
+  targetOf(region: Region): Target {
+    return this.#targets.get(region.name) ?? this.#createTarget(region, `region "${region.name}"`);
+  }
+
+  forward = (req: IncomingMessage, options?: ForwardOptions): Promise<ForwardResponse> =>
+    new Promise<ForwardResponse>((resolve, reject) => {
+      new ForwardExchange(this, req, options, resolve, reject).run();
+    });
+
+  handler = (req: IncomingMessage, res: ServerResponse): void => {
+    new NodeExchange(this, req, res, undefined, undefined).run();
+  };
+
+  handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): void {
+    new NodeExchange(this, req, res, options?.path, options?.onError).run();
+  }
+
+  express(options?: ExpressForwarderOptions): ExpressMiddleware {
+    return expressForwarder(this, options);
+  }
+
+  on<K extends keyof ForwarderEvents>(event: K, listener: Listener<ForwarderEvents, K>): Disposable {
+    return this.events.on(event, listener);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.closed = true;
+    const clock = this.options.clock;
+    const dispatchers = [...this.#targets.values()].map((t) => t.dispatcher);
+    let timer: object | undefined;
+    const graceful = Promise.all(dispatchers.map((d) => d.close())).then(() => true);
+    const late = new Promise<boolean>((resolve) => {
+      timer = clock.setTimeout(() => resolve(false), this.options.closeTimeout);
+    });
+    const finished = await Promise.race([graceful, late]);
+    clock.clearTimeout(timer);
+    if (!finished) await Promise.all(dispatchers.map((d) => d.destroy()));
+    this.events.removeAllListeners();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Creates a {@link Forwarder}: client IP → location → regions in order → skip unhealthy regions and
+ * open breakers → forward over keep-alive undici pools with safe failover, a retry budget and
+ * optional hedging, streaming both bodies.
+ *
+ * @example
+ * const forwarder = createForwarder({
+ *   regions: [
+ *     { name: 'eu', url: 'http://eu.internal:8080', location: { lat: 50.1, lon: 8.7 } },
+ *     { name: 'us', url: 'http://us.internal:8080', location: { lat: 39.0, lon: -77.5 } },
+ *   ],
+ *   locate: locator.lookup,
+ *   health,
+ *   breakers,
+ * });
+ * http.createServer(forwarder.handler).listen(8080);
+ */
+export function createForwarder(options: ForwarderOptions): Forwarder {
+  return new ForwarderImpl(options);
+}

@@ -1,0 +1,32 @@
+export { type Forwarder, type HandleOptions, createForwarder } from './forwarder.js';
+export { type ForwardOptions, type ForwardResponse } from './forward.js';
+export {
+  type BreakerLike,
+  type BreakerPermitLike,
+  type BreakerSource,
+  type DispatcherDefaults,
+  FORWARDER_DEFAULTS,
+  type ForwarderOptions,
+  type HealthSource,
+  type HedgeOptions,
+  type RegionSelectorLike,
+} from './options.js';
+export { ForwardError, type ForwardErrorCode, type ForwardErrorInit, PROBLEM_TYPES } from './errors.js';
+export type {
+  AbortEvent,
+  AttemptEvent,
+  BudgetExhaustedEvent,
+  DecisionEvent,
+  ErrorEvent,
+  FailoverEvent,
+  FailureKind,
+  ForwarderEvents,
+  HedgeEvent,
+  ResponseEvent,
+  SkipEvent,
+  SkipReason,
+} from './events.js';
+export { RETRY_BUDGET_DEFAULTS, type RetryBudget, type RetryBudgetOptions, type RetryBudgetSnapshot, createRetryBudget } from './retry-budget.js';
+export { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
+export { type ExpressForwarderOptions, type ExpressMiddleware, type ExpressRequestLike, expressForwarder } from './express.js';
+export { type FastifyForwarderOptions, type FastifyForwarderPlugin, fastifyForwarder } from './fastify.js';

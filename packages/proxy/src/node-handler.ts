@@ -1,0 +1,106 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendProblem } from '@edgekit/core';
+import type { ForwardError } from './errors.js';
+import { Exchange, type ForwarderCore } from './exchange.js';
+
+const kExchange = Symbol('edgekit.proxy.exchange');
+
+type TrackedResponse = ServerResponse & { [kExchange]?: NodeExchange | undefined };
+
+// Shared listeners find their exchange on the response: no closure per request.
+function onResponseClose(this: TrackedResponse): void {
+  const exchange = this[kExchange];
+  if (exchange === undefined) return;
+  this[kExchange] = undefined;
+  exchange.clientGone();
+}
+
+function endResponse(res: ServerResponse): void {
+  res.end();
+}
+
+function onResponseDrain(this: TrackedResponse): void {
+  this[kExchange]?.resume();
+}
+
+// A first body chunk up to this size goes out in the same write as the response head.
+const SMALL_FIRST_CHUNK = 8_192;
+
+const INTERNAL_PROBLEM = Object.freeze({ title: 'Internal Server Error', status: 500 });
+
+/** An exchange that writes the upstream response straight to a Node `ServerResponse`. */
+export class NodeExchange extends Exchange {
+  readonly #res: TrackedResponse;
+  readonly #onInternalError: ((error: unknown) => void) | undefined;
+  #wroteBody = false;
+
+  constructor(core: ForwarderCore, req: IncomingMessage, res: ServerResponse, path: string | undefined, onInternalError: ((error: unknown) => void) | undefined) {
+    super(core, req, path);
+    this.#res = res as TrackedResponse;
+    this.#onInternalError = onInternalError;
+    this.#res[kExchange] = this;
+    res.on('close', onResponseClose);
+  }
+
+  #detach(): void {
+    // The close listener stays (removing it costs more than the check it makes on a dead response).
+    this.#res[kExchange] = undefined;
+  }
+
+  protected deliverHead(statusCode: number, headers: string[]): boolean {
+    try {
+      this.#res.writeHead(statusCode, headers);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  protected deliverData(chunk: Buffer): boolean {
+    const res = this.#res;
+    let written: boolean;
+    if (!this.#wroteBody && chunk.length <= SMALL_FIRST_CHUNK) {
+      this.#wroteBody = true;
+      // Node joins the pending head and a string body into one write instead of a writev of two
+      // buffers; latin1 maps bytes one to one, so the body goes out unchanged.
+      written = res.write(chunk.toString('latin1'), 'latin1');
+    } else {
+      written = res.write(chunk);
+    }
+    if (written) return true;
+    if (!res.destroyed) res.once('drain', onResponseDrain);
+    return false;
+  }
+
+  protected deliverEnd(): void {
+    this.#detach();
+    // After the write's own cork is released (next tick): end() then has nothing left to flush and
+    // adds no empty write, so the response leaves in one write instead of a writev.
+    process.nextTick(endResponse, this.#res);
+  }
+
+  protected deliverBroken(): void {
+    this.#detach();
+    // The status line is gone; cutting the connection is the only way to tell the client.
+    this.#res.destroy();
+  }
+
+  protected deliverError(error: ForwardError): void {
+    this.#detach();
+    if (this.#res.destroyed) return;
+    sendProblem(this.#res, error.problem, error.headers());
+  }
+
+  protected deliverInternal(error: unknown): void {
+    this.#detach();
+    if (this.#onInternalError !== undefined) {
+      this.#onInternalError(error);
+      return;
+    }
+    if (!this.#res.destroyed) sendProblem(this.#res, INTERNAL_PROBLEM);
+  }
+
+  protected onClientGone(): void {
+    this.#detach();
+  }
+}

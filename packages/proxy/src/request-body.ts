@@ -1,0 +1,110 @@
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+
+/** Told when the client's request stream fails or ends early (the client went away mid-upload). */
+export interface ClientGoneListener {
+  clientGone(): void;
+}
+
+/**
+ * Feeds the client's request body to one upstream attempt, with backpressure, without handing the
+ * `IncomingMessage` itself to undici (which destroys the streams it is given). It reads nothing
+ * until the upstream connection pulls, so an attempt that never connected leaves the body
+ * untouched for the next region; `started` tells whether any byte was taken.
+ */
+export class StreamedBody extends Readable {
+  /** At least one chunk was taken from the client request: the body cannot be replayed. */
+  started = false;
+  readonly #req: IncomingMessage;
+  readonly #owner: ClientGoneListener;
+  #attached = false;
+  #ended = false;
+
+  constructor(req: IncomingMessage, owner: ClientGoneListener) {
+    super({ highWaterMark: 65_536 });
+    this.#req = req;
+    this.#owner = owner;
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.started = true;
+    if (!this.push(chunk)) this.#req.pause();
+  };
+
+  readonly #onEnd = (): void => {
+    this.#ended = true;
+    this.push(null);
+  };
+
+  readonly #onBroken = (): void => {
+    if (this.#ended) return;
+    this.#owner.clientGone();
+    this.destroy(Object.assign(new Error('the client aborted the request body'), { code: 'ECLIENTABORTED' }));
+  };
+
+  override _read(): void {
+    const req = this.#req;
+    if (!this.#attached) {
+      this.#attached = true;
+      if (req.readableEnded) {
+        this.#onEnd();
+        return;
+      }
+      req.on('data', this.#onData);
+      req.on('end', this.#onEnd);
+      req.on('error', this.#onBroken);
+      req.on('close', this.#onBroken);
+    }
+    req.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.#attached) {
+      const req = this.#req;
+      req.off('data', this.#onData);
+      req.off('end', this.#onEnd);
+      req.off('error', this.#onBroken);
+      req.off('close', this.#onBroken);
+      // Left paused, a partly read body would stall Node's request dumping after the response.
+      if (!req.readableEnded) req.resume();
+    }
+    callback(error);
+  }
+}
+
+/**
+ * Reads a whole request body (of known, small length) into one buffer, so it can be sent again.
+ * Rejects when the client goes away first.
+ */
+export function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onBroken);
+      req.off('close', onBroken);
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      length += chunk.length;
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
+    };
+    const onBroken = (): void => {
+      cleanup();
+      reject(Object.assign(new Error('the client aborted the request body'), { code: 'ECLIENTABORTED' }));
+    };
+    if (req.readableEnded) {
+      resolve(Buffer.alloc(0));
+      return;
+    }
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onBroken);
+    req.on('close', onBroken);
+  });
+}

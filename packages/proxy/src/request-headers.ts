@@ -1,0 +1,158 @@
+import { util as undiciUtil } from 'undici';
+import { HOP_BY_HOP_HEADERS, connectionTokens, removeNamedHeaders } from './hop-by-hop.js';
+
+const lowerName = undiciUtil.headerNameToString as (name: string | Buffer) => string;
+
+/** What {@link scanRequestHeaders} learns about the request besides the header list. */
+export interface RequestScan {
+  /** Declared `Content-Length`, or -1 when absent or unparsable. */
+  contentLength: number;
+  /** The request carries `Transfer-Encoding` (a body of unknown length). */
+  chunked: boolean;
+  /** The client's `Host`. */
+  host: string | undefined;
+  /** Incoming `X-Forwarded-For`, repeated lines joined with `, `. */
+  xForwardedFor: string | undefined;
+  /** Incoming `Forwarded`, repeated lines joined with `, `. */
+  forwarded: string | undefined;
+  xForwardedProto: string | undefined;
+  xForwardedHost: string | undefined;
+  via: string | undefined;
+}
+
+/** Settings of {@link scanRequestHeaders} and {@link appendForwardingHeaders} fixed at forwarder construction. */
+export interface RequestHeaderSettings {
+  /** Pseudonym written to `Via`, or `undefined` for no `Via`. */
+  readonly via: string | undefined;
+  /** Forward the client's `Host` instead of letting the upstream URL decide it. */
+  readonly preserveHost: boolean;
+}
+
+/** The client side of one request, as the forwarding headers describe it (see {@link appendForwardingHeaders}). */
+export interface ClientSide {
+  /** Normalised socket peer address, `''` when unknown. */
+  readonly peer: string;
+  /** The peer is a trusted proxy, so its forwarding headers are extended rather than replaced. */
+  readonly peerTrusted: boolean;
+  /** The client connection is TLS. */
+  readonly encrypted: boolean;
+  /** `1.1`, `1.0` or `2` as received, for `Via`. */
+  readonly protocolVersion: string;
+}
+
+// RFC 9110 §5.6.2 tchar: what may appear unquoted as a Forwarded parameter value (RFC 7239 §4).
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/** An RFC 7239 parameter value: a token as is, anything else as a quoted-string with `"` and `\` escaped. */
+export function forwardedValue(value: string): string {
+  let token = value.length > 0;
+  for (let i = 0; i < value.length && token; i++) {
+    const c = value.charCodeAt(i);
+    token = c < 128 && TCHAR[c] === 1;
+  }
+  if (token) return value;
+  let quoted = '"';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i]!;
+    quoted += ch === '"' || ch === '\\' ? `\\${ch}` : ch;
+  }
+  return `${quoted}"`;
+}
+
+/** RFC 7239 §6: an IPv4 node as is, IPv6 bracketed and quoted, `unknown` when there is no address. */
+export function forwardedNode(address: string): string {
+  if (address.length === 0) return 'unknown';
+  return address.includes(':') ? `"[${address}]"` : address;
+}
+
+function append(previous: string | undefined, value: string): string {
+  return previous === undefined ? value : `${previous}, ${value}`;
+}
+
+/**
+ * First half of the header list sent upstream, from the client's raw headers: hop-by-hop fields
+ * (RFC 9110 §7.6.1) and every field named in `Connection` are removed; `Host` and `Expect` are left
+ * to the upstream connection; the forwarding fields are taken out into `scan`, to be rewritten by
+ * {@link appendForwardingHeaders} once the client address is known.
+ */
+export function scanRequestHeaders(rawHeaders: readonly string[], settings: RequestHeaderSettings, scan: RequestScan): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  scan.contentLength = -1;
+  scan.chunked = false;
+  scan.host = undefined;
+  scan.xForwardedFor = undefined;
+  scan.forwarded = undefined;
+  scan.xForwardedProto = undefined;
+  scan.xForwardedHost = undefined;
+  scan.via = undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    const lower = lowerName(name);
+    if (HOP_BY_HOP_HEADERS.has(lower)) {
+      if (lower === 'connection') connection = append(connection, value);
+      else if (lower === 'transfer-encoding') scan.chunked = true;
+      continue;
+    }
+    switch (lower) {
+      case 'host':
+        scan.host ??= value;
+        if (settings.preserveHost) break;
+        continue;
+      case 'expect':
+        // Node answered `100-continue` already; the upstream gets the body without waiting.
+        continue;
+      case 'x-forwarded-for':
+        scan.xForwardedFor = append(scan.xForwardedFor, value);
+        continue;
+      case 'forwarded':
+        scan.forwarded = append(scan.forwarded, value);
+        continue;
+      case 'x-forwarded-proto':
+        scan.xForwardedProto ??= value;
+        continue;
+      case 'x-forwarded-host':
+        scan.xForwardedHost ??= value;
+        continue;
+      case 'via':
+        scan.via = append(scan.via, value);
+        continue;
+      case 'content-length': {
+        const length = Number(value);
+        scan.contentLength = Number.isSafeInteger(length) && length >= 0 ? length : -1;
+        break;
+      }
+    }
+    out.push(name, value);
+  }
+  if (connection !== undefined) {
+    const named = connectionTokens(connection);
+    if (named.length > 0) removeNamedHeaders(out, named);
+  }
+  return out;
+}
+
+/**
+ * Second half: writes `X-Forwarded-For/Proto/Host`, `Forwarded` (RFC 7239) and `Via` (RFC 9110
+ * §7.6.3) to `out`. A trusted peer's forwarding chain is extended; an untrusted peer's is replaced,
+ * because a client can write anything there.
+ */
+export function appendForwardingHeaders(out: string[], scan: RequestScan, client: ClientSide, settings: RequestHeaderSettings): void {
+  const trusted = client.peerTrusted;
+  const peer = client.peer;
+  const host = scan.host;
+  const proto = client.encrypted ? 'https' : 'http';
+  const xff = scan.xForwardedFor;
+  out.push('x-forwarded-for', trusted && xff !== undefined ? `${xff}, ${peer || 'unknown'}` : peer || 'unknown');
+  out.push('x-forwarded-proto', trusted && scan.xForwardedProto !== undefined ? scan.xForwardedProto : proto);
+  const forwardedHost = trusted && scan.xForwardedHost !== undefined ? scan.xForwardedHost : host;
+  if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
+  let element = `for=${forwardedNode(peer)}`;
+  if (host !== undefined) element += `;host=${forwardedValue(host)}`;
+  element += `;proto=${proto}`;
+  out.push('forwarded', trusted && scan.forwarded !== undefined ? `${scan.forwarded}, ${element}` : element);
+  if (settings.via !== undefined) out.push('via', append(scan.via, `${client.protocolVersion} ${settings.via}`));
+  else if (scan.via !== undefined) out.push('via', scan.via);
+}

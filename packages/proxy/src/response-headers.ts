@@ -1,0 +1,60 @@
+import { util as undiciUtil } from 'undici';
+import { HOP_BY_HOP_HEADERS, connectionTokens, removeNamedHeaders } from './hop-by-hop.js';
+
+const lowerName = undiciUtil.headerNameToString as (name: string | Buffer) => string;
+
+/** Settings of {@link buildResponseHeaders} fixed at forwarder construction. */
+export interface ResponseHeaderSettings {
+  /** `Via` entry appended to responses (`1.1 edgekit`), or `undefined` for none. */
+  readonly viaEntry: string | undefined;
+  /** Lower-case name of the header naming the region that answered, or `undefined` for none. */
+  readonly servedByHeader: string | undefined;
+}
+
+function text(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
+
+/**
+ * Turns undici's raw response headers into the flat `[name, value, ...]` list written to the client:
+ * lower-case names, hop-by-hop fields (RFC 9110 §7.6.1) and the fields named in `Connection`
+ * removed, this hop's `Via` entry appended (RFC 9110 §7.6.3) and the serving region named.
+ */
+export function buildResponseHeaders(raw: ReadonlyArray<Buffer | string> | null, region: string, settings: ResponseHeaderSettings): string[] {
+  const out: string[] = [];
+  const servedBy = settings.servedByHeader;
+  let connection: string | undefined;
+  if (raw !== null) {
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = lowerName(raw[i]!);
+      if (HOP_BY_HOP_HEADERS.has(name)) {
+        if (name === 'connection') connection = connection === undefined ? text(raw[i + 1]!) : `${connection}, ${text(raw[i + 1]!)}`;
+        continue;
+      }
+      if (name === servedBy) continue;
+      out.push(name, text(raw[i + 1]!));
+    }
+  }
+  if (connection !== undefined) {
+    const named = connectionTokens(connection);
+    if (named.length > 0) removeNamedHeaders(out, named);
+  }
+  // Field lines of one name combine in order (RFC 9110 §5.3): ours comes after the upstream's.
+  if (settings.viaEntry !== undefined) out.push('via', settings.viaEntry);
+  if (servedBy !== undefined) out.push(servedBy, region);
+  return out;
+}
+
+/** The flat list as an object: one key per lower-case name, repeated fields as arrays. */
+export function headersToObject(flat: readonly string[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    const value = flat[i + 1]!;
+    const previous = headers[name];
+    if (previous === undefined) headers[name] = value;
+    else if (typeof previous === 'string') headers[name] = [previous, value];
+    else previous.push(value);
+  }
+  return headers;
+}
