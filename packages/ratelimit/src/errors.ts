@@ -1,0 +1,21 @@
+import { EdgekitError } from '@edgekit/core';
+
+/** Codes of {@link RateLimitError}. */
+export type RateLimitErrorCode = 'ETIMEDOUT' | 'EREDIS' | 'EREDISDOWN' | 'ECLOSED';
+
+/**
+ * Why a limiter could not reach Redis (reported on its `error` event; decisions never throw it)
+ * or why a closed limiter refused a call. `ETIMEDOUT`: a command outlived `commandTimeout`;
+ * `EREDIS`: Redis answered with an error; `EREDISDOWN`: the client was not connected, so no command
+ * was sent; `ECLOSED`: `limit()` after `close()`.
+ */
+export class RateLimitError extends EdgekitError {
+  declare readonly code: RateLimitErrorCode;
+  /** The limiter key involved, when one was (already normalized). */
+  readonly key: string | undefined;
+
+  constructor(code: RateLimitErrorCode, message: string, options: { key?: string; cause?: unknown } = {}) {
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.key = options.key;
+  }
+}
