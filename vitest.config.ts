@@ -5,6 +5,10 @@ import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources, so tests never need a build.
 const conditions = ['@edgekit/source', ...defaultServerConditions];
+// Vitest also hands the SSR conditions to the worker processes as `node --conditions`, where
+// 'module' makes Node's own require() pick ESM builds that Node cannot load (prom-client's
+// require('@opentelemetry/api')), so it is left out there.
+const nodeConditions = conditions.filter((condition) => condition !== 'module');
 
 // One project per package and example that has a test/ folder.
 const projects = ['packages', 'examples'].flatMap((group) =>
@@ -22,7 +26,7 @@ const projects = ['packages', 'examples'].flatMap((group) =>
 
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions } },
+  ssr: { resolve: { conditions: nodeConditions } },
   test: {
     projects,
     testTimeout: 20_000,

@@ -1,5 +1,7 @@
 import type { Region } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
+import type { AttemptEnd, AttemptObserver } from './observer.js';
+import { reportObserverError } from './observer.js';
 import type { BreakerPermitLike } from './options.js';
 import type { StreamedBody } from './request-body.js';
 
@@ -35,6 +37,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   status = 0;
   /** The body stream handed to undici, when the request body is streamed. */
   body: StreamedBody | undefined = undefined;
+  /** Request observers' handles for this attempt (see `forwarder.observe`), told once when it ends. */
+  observers: AttemptObserver[] | undefined = undefined;
   #abort: ((error?: Error) => void) | undefined = undefined;
   #resume: (() => void) | undefined = undefined;
   #settled = false;
@@ -75,6 +79,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onComplete(): void {
     if (this.state !== STREAMING) return;
     this.state = DONE;
+    if (this.observers !== undefined) this.#notify('complete', undefined);
     this.owner.attemptComplete(this);
   }
 
@@ -82,6 +87,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     const state = this.state;
     if (state === DONE) return;
     this.state = DONE;
+    if (this.observers !== undefined) this.#notify('failed', error);
     this.owner.attemptError(this, error, state === STREAMING);
   }
 
@@ -89,9 +95,23 @@ export class Attempt implements Dispatcher.DispatchHandler {
   cancel(): void {
     if (this.state === DONE) return;
     this.state = DONE;
+    if (this.observers !== undefined) this.#notify('cancelled', undefined);
     const abort = this.#abort;
     // Not on a connection yet: undici calls onConnect later, which aborts then.
     if (abort !== undefined) abort(CANCELLED);
+  }
+
+  #notify(outcome: AttemptEnd['outcome'], error: unknown): void {
+    const observers = this.observers!;
+    this.observers = undefined;
+    const end: AttemptEnd = { status: this.status, outcome, error };
+    for (const observer of observers) {
+      try {
+        observer.end?.(end);
+      } catch (err) {
+        reportObserverError(err, 'attempt.end');
+      }
+    }
   }
 
   /** Resumes a response paused for backpressure. */

@@ -7,6 +7,7 @@ import { Attempt, DONE, PENDING, STREAMING } from './attempt.js';
 import { ForwardError, type ForwardErrorCode } from './errors.js';
 import type { FailureKind, ForwarderEvents, SkipReason } from './events.js';
 import { classifyError, isTimeout } from './failure.js';
+import { type AttemptObserver, type RequestEnd, type RequestObserver, reportObserverError, withHeaderFields } from './observer.js';
 import { type BreakerLike, type BreakerPermitLike, type RegionSelectorLike, type ResolvedOptions, SCOPE } from './options.js';
 import { StreamedBody, readBody } from './request-body.js';
 import { type RequestHeaderSettings, type RequestScan, appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
@@ -17,6 +18,8 @@ export interface Target {
   readonly dispatcher: Dispatcher;
   /** Path prefix of the region URL without the trailing slash (`''` for none). */
   readonly basePath: string;
+  /** Origin of the region URL, for request observers. */
+  readonly origin: string;
 }
 
 /** What every exchange of one forwarder shares. */
@@ -34,6 +37,8 @@ export interface ForwarderCore {
   targetOf(region: Region): Target;
   /** Normalised form of a trusted peer's socket address (`''` when it is not an address). */
   normalizePeer(remote: string): string;
+  /** The observers of `req` from `forwarder.observe`, or `undefined` when there are none. */
+  observeRequest(req: IncomingMessage): RequestObserver[] | undefined;
 }
 
 const BODY_NONE = 0;
@@ -99,11 +104,25 @@ export abstract class Exchange implements RequestScan {
   #hedges = 0;
   #hedgeTimer: object | undefined = undefined;
   #hedgeCallback: (() => void) | undefined = undefined;
+  #observers: RequestObserver[] | undefined = undefined;
 
   constructor(core: ForwarderCore, req: IncomingMessage, pathOverride: string | undefined) {
     this.core = core;
     this.req = req;
     this.#pathOverride = pathOverride;
+  }
+
+  /** Tells the request observers how the request ended (at most once). */
+  #observeEnd(end: RequestEnd): void {
+    const observers = this.#observers!;
+    this.#observers = undefined;
+    for (const observer of observers) {
+      try {
+        observer.end?.(end);
+      } catch (error) {
+        reportObserverError(error, 'end');
+      }
+    }
   }
 
   // ------------------------------------------------------------------ sink
@@ -126,6 +145,7 @@ export abstract class Exchange implements RequestScan {
 
   /** Starts handling; never throws. */
   run(): void {
+    this.#observers = this.core.observeRequest(this.req);
     try {
       this.#prepare();
     } catch (error) {
@@ -261,8 +281,9 @@ export abstract class Exchange implements RequestScan {
     const found = this.#acquireNext();
     this.#decided = true;
     const events = this.core.events;
-    if (events.hasListeners('decision')) {
-      events.emit('decision', {
+    const observers = this.#observers;
+    if (observers !== undefined || events.hasListeners('decision')) {
+      const event = {
         method: this.method,
         clientIp: ip,
         location,
@@ -270,7 +291,17 @@ export abstract class Exchange implements RequestScan {
         candidates: this.#candidates.map((r) => r.name),
         skipped: this.#skipped === undefined ? [] : [...this.#skipped],
         healthIgnored,
-      });
+      };
+      events.emit('decision', event);
+      if (observers !== undefined) {
+        for (const observer of observers) {
+          try {
+            observer.decision?.(event);
+          } catch (error) {
+            reportObserverError(error, 'decision');
+          }
+        }
+      }
     }
     if (!found) {
       this.#finishFailure();
@@ -368,22 +399,35 @@ export abstract class Exchange implements RequestScan {
       this.#internal(error);
       return;
     }
+    const path = target.basePath === '' ? this.#path : target.basePath + this.#path;
+    const headers = this.#observers === undefined ? this.#headers : this.#observeAttempt(attempt, target, path);
     // Errors, even synchronous ones, arrive through attempt.onError.
-    target.dispatcher.dispatch(
-      {
-        path: target.basePath === '' ? this.#path : target.basePath + this.#path,
-        method: this.method as Dispatcher.HttpMethod,
-        headers: this.#headers,
-        body,
-      },
-      attempt,
-    );
+    target.dispatcher.dispatch({ path, method: this.method as Dispatcher.HttpMethod, headers, body }, attempt);
     if (options.hedgeDelay >= 0 && attempt.state === PENDING && !this.done && this.#mayHedge()) {
       const clock = options.clock;
       clock.clearTimeout(this.#hedgeTimer);
       this.#hedgeCallback ??= () => this.#hedgeFire();
       this.#hedgeTimer = clock.setTimeout(this.#hedgeCallback, options.hedgeDelay);
     }
+  }
+
+  /** Tells the request observers an attempt starts; returns the header list for it, with their fields set. */
+  #observeAttempt(attempt: Attempt, target: Target, path: string): string[] {
+    const start = { region: attempt.region.name, attempt: attempt.number, hedge: attempt.hedge, method: this.method, origin: target.origin, path };
+    let headers = this.#headers;
+    let handles: AttemptObserver[] | undefined;
+    for (const observer of this.#observers!) {
+      let handle: AttemptObserver | undefined | void;
+      try {
+        handle = observer.attempt?.(start);
+        if (handle?.headers !== undefined) headers = withHeaderFields(headers, handle.headers);
+      } catch (error) {
+        reportObserverError(error, 'attempt');
+      }
+      if (handle != null) (handles ??= []).push(handle);
+    }
+    attempt.observers = handles;
+    return headers;
   }
 
   #mayHedge(): boolean {
@@ -537,15 +581,17 @@ export abstract class Exchange implements RequestScan {
     this.done = true;
     this.deliverEnd();
     const events = this.core.events;
-    if (events.hasListeners('response')) {
-      events.emit('response', {
+    if (this.#observers !== undefined || events.hasListeners('response')) {
+      const event = {
         method: this.method,
         region: attempt.region.name,
         status: attempt.status,
         attempts: this.#attempts.length,
         durationMs: this.core.options.clock.now() - this.#startedAt,
         ttfbMs: attempt.ttfb,
-      });
+      };
+      events.emit('response', event);
+      if (this.#observers !== undefined) this.#observeEnd({ type: 'response', event });
     }
   }
 
@@ -594,9 +640,11 @@ export abstract class Exchange implements RequestScan {
     this.#clearHedge();
     const winner = this.winner;
     const events = this.core.events;
-    if (events.hasListeners('abort')) {
+    if (this.#observers !== undefined || events.hasListeners('abort')) {
       const waiting = this.#attempts.find((a) => a.state === PENDING);
-      events.emit('abort', { method: this.method, region: (winner ?? waiting)?.region.name, phase: winner === undefined ? 'waiting' : 'streaming' });
+      const event = { method: this.method, region: (winner ?? waiting)?.region.name, phase: winner === undefined ? ('waiting' as const) : ('streaming' as const) };
+      events.emit('abort', event);
+      if (this.#observers !== undefined) this.#observeEnd({ type: 'abort', event });
     }
     if (winner !== undefined && winner.state !== DONE) {
       winner.cancel();
@@ -654,6 +702,10 @@ export abstract class Exchange implements RequestScan {
 
   #emitError(status: number, code: string, error: unknown): void {
     const events = this.core.events;
-    if (events.hasListeners('error')) events.emit('error', { method: this.method, status, code, regionsTried: this.#tried(), error });
+    if (this.#observers !== undefined || events.hasListeners('error')) {
+      const event = { method: this.method, status, code, regionsTried: this.#tried(), error };
+      events.emit('error', event);
+      if (this.#observers !== undefined) this.#observeEnd({ type: 'error', event });
+    }
   }
 }

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Disposable, type Listener, TypedEmitter } from '@edgekit/core';
+import { type Disposable, type Listener, TypedEmitter, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
 import { type Dispatcher, Pool } from 'undici';
 import type { ForwarderEvents } from './events.js';
+import { type RequestObserver, type RequestObserverFactory, reportObserverError } from './observer.js';
 import type { ForwarderCore, Target } from './exchange.js';
 import { type ExpressForwarderOptions, type ExpressMiddleware, expressForwarder } from './express.js';
 import { type ForwardOptions, type ForwardResponse, ForwardExchange } from './forward.js';
@@ -38,6 +39,12 @@ export interface Forwarder {
   express(options?: ExpressForwarderOptions): ExpressMiddleware;
   /** Subscribes to routing decisions, attempts, failovers, responses and errors; returns a disposable. */
   on<K extends keyof ForwarderEvents>(event: K, listener: Listener<ForwarderEvents, K>): Disposable;
+  /**
+   * Observes each request from now on (tracing, per-request metrics): `factory(req)` runs as a
+   * request starts, and what it returns hears that request's decision, each attempt (and may set
+   * upstream header fields such as `traceparent`) and its end. Returns a disposable.
+   */
+  observe(factory: RequestObserverFactory): Disposable;
   /** The retry budget retries and hedges draw from, if any. */
   readonly retryBudget: RetryBudget | undefined;
   /** Stops taking requests, lets in-flight ones finish (up to `closeTimeout`), closes the connection pools. */
@@ -99,7 +106,7 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
             pipelining: 1,
           })
         : options.dispatcher(region, { ...options.pool });
-    const target: Target = { dispatcher, basePath: basePathOf(url) };
+    const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin };
     this.#targets.set(region.name, target);
     return target;
   }
@@ -149,6 +156,32 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     return this.events.on(event, listener);
   }
 
+  // Copied on write, so a factory added or removed mid-request does not disturb the loop below.
+  #observerFactories: readonly RequestObserverFactory[] = [];
+
+  observe(factory: RequestObserverFactory): Disposable {
+    if (typeof factory !== 'function') throw new TypeError(`${SCOPE}: observe(factory) needs a function (got ${typeof factory})`);
+    this.#observerFactories = [...this.#observerFactories, factory];
+    return toDisposable(() => {
+      this.#observerFactories = this.#observerFactories.filter((f) => f !== factory);
+    });
+  }
+
+  observeRequest(req: IncomingMessage): RequestObserver[] | undefined {
+    const factories = this.#observerFactories;
+    if (factories.length === 0) return undefined;
+    let observers: RequestObserver[] | undefined;
+    for (const factory of factories) {
+      try {
+        const observer = factory(req);
+        if (observer != null) (observers ??= []).push(observer);
+      } catch (error) {
+        reportObserverError(error, 'factory');
+      }
+    }
+    return observers;
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -167,6 +200,7 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     clock.clearTimeout(timer);
     if (!finished) await Promise.all(dispatchers.map((d) => d.destroy()));
     this.events.removeAllListeners();
+    this.#observerFactories = [];
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -1,0 +1,69 @@
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { type ProblemDetails, sendProblem } from '@edgekit/core';
+import type { CacheEntry } from './entry.js';
+import type { OriginResponse } from './types.js';
+
+// RFC 9110 §15.4.5: the fields a 304 carries from the stored response.
+const NOT_MODIFIED_FIELDS = new Set(['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified']);
+
+/** Statuses that never carry a body or Content-Length (RFC 9110 §8.6). */
+function bodiless(status: number): boolean {
+  return status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+/** Writes a stored response with one `writeHead` and one `end`. `headers` replaces the stored list (the fetching client's own headers). */
+export function sendEntry(res: ServerResponse, entry: CacheEntry, age: number, cacheStatus: string, head: boolean, headers?: readonly string[]): void {
+  const list = (headers ?? entry.headers).slice();
+  if (!bodiless(entry.status)) list.push('content-length', String(entry.body.length));
+  list.push('age', String(Math.floor(age / 1000)), 'cache-status', cacheStatus);
+  res.sendDate = false;
+  res.writeHead(entry.status, list);
+  res.end(head || bodiless(entry.status) ? undefined : entry.body);
+}
+
+/** Answers 304 from a stored response. */
+export function sendNotModified(res: ServerResponse, entry: CacheEntry, age: number, cacheStatus: string): void {
+  const list: string[] = [];
+  const stored = entry.headers;
+  for (let i = 0; i < stored.length; i += 2) if (NOT_MODIFIED_FIELDS.has(stored[i]!)) list.push(stored[i]!, stored[i + 1]!);
+  list.push('age', String(Math.floor(age / 1000)), 'cache-status', cacheStatus);
+  res.sendDate = false;
+  res.writeHead(304, list);
+  res.end();
+}
+
+/** Streams an origin response to the client without buffering (after `prefix`, chunks already read). */
+export function streamResponse(res: ServerResponse, response: OriginResponse, headers: string[], prefix: readonly Buffer[], head: boolean): void {
+  res.writeHead(response.statusCode, headers);
+  if (head || bodiless(response.statusCode)) {
+    response.body.on('error', () => {});
+    response.body.resume();
+    res.end();
+    return;
+  }
+  for (const chunk of prefix) res.write(chunk);
+  pipeline(response.body, res, () => {
+    // Errors end the response (pipeline destroys both sides); the client sees a truncated body.
+  });
+}
+
+/** Writes a buffered origin response (an error answer shared by coalesced requests). */
+export function sendBuffered(res: ServerResponse, status: number, headers: string[], body: Buffer, head: boolean): void {
+  const list = headers.slice();
+  if (!bodiless(status)) list.push('content-length', String(body.length));
+  res.writeHead(status, list);
+  res.end(head || bodiless(status) ? undefined : body);
+}
+
+function isProblem(value: unknown): value is ProblemDetails {
+  return typeof value === 'object' && value !== null && typeof (value as ProblemDetails).title === 'string' && typeof (value as ProblemDetails).status === 'number';
+}
+
+/** Answers an origin failure: the error's RFC 9457 problem when it has one (a `ForwardError`), else 502. */
+export function sendOriginFailure(res: ServerResponse, error: unknown, cacheStatus: string): void {
+  const candidate = error as { status?: unknown; problem?: unknown } | undefined;
+  const status = typeof candidate?.status === 'number' && candidate.status >= 500 && candidate.status <= 599 ? candidate.status : 502;
+  const problem: ProblemDetails = isProblem(candidate?.problem) ? candidate.problem : { title: status === 504 ? 'Gateway Timeout' : 'Bad Gateway', status };
+  sendProblem(res, problem, { 'cache-status': cacheStatus });
+}

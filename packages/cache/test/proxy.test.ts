@@ -1,0 +1,107 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createForwarder } from '@edgekit/proxy';
+import { closeServer, listen } from '@edgekit/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CacheOptions, createCache } from '../src/index.js';
+import { get, startGateway } from './helpers.js';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+/** The gateway path for real: cache.handler in front of @edgekit/proxy's forward, in front of an origin server. */
+async function setup(handler: (req: IncomingMessage, res: ServerResponse) => void, options: CacheOptions = {}) {
+  const origin: Server = createServer(handler);
+  const originBase = `http://127.0.0.1:${await listen(origin)}`;
+  const forwarder = createForwarder({ regions: [{ name: 'eu-west', url: originBase, location: { lat: 53.3, lon: -6.3 } }], maxAttempts: 1 });
+  const cache = createCache({ routes: { 'GET /api/*': { ttl: 60_000 } }, ...options });
+  const gateway = await startGateway(cache, forwarder.forward);
+  cleanup.push(async () => {
+    await gateway.close();
+    await cache.close();
+    await forwarder.close();
+    await closeServer(origin);
+  });
+  return { base: gateway.base, origin, cache };
+}
+
+describe('in front of @edgekit/proxy', () => {
+  it('caches what the forwarder returns and answers later requests without it', async () => {
+    let calls = 0;
+    const { base } = await setup((_req, res) => {
+      calls++;
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60' });
+      res.end('{"ok":true}');
+    });
+    const first = await get(base, '/api/items?b=2&a=1');
+    expect(first.headers['cache-status']).toMatch(/fwd=uri-miss; fwd-status=200; ttl=(59|60); stored/);
+    expect(first.headers['x-served-by']).toBe('eu-west');
+    const second = await get(base, '/api/items?a=1&b=2');
+    expect(second.body).toBe('{"ok":true}');
+    expect(second.headers['cache-status']).toMatch(/; hit;/);
+    expect(calls).toBe(1);
+  });
+
+  it('does not let a client X-Forwarded-Host reach a shared entry', async () => {
+    const { base } = await setup((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`link=https://${String(req.headers['x-forwarded-host'])}/a`);
+    });
+    const attack = await get(base, '/api/page', { host: 'shop.example', 'x-forwarded-host': 'evil.example' });
+    expect(attack.body).toBe('link=https://shop.example/a');
+    const clean = await get(base, '/api/page', { host: 'shop.example' });
+    expect(clean.headers['cache-status']).toMatch(/; hit;/);
+    expect(clean.body).toBe('link=https://shop.example/a');
+  });
+
+  it('revalidates through the forwarder with the stored validators', async () => {
+    let calls = 0;
+    const { base } = await setup((req, res) => {
+      calls++;
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { etag: '"v1"', 'cache-control': 'no-cache' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { etag: '"v1"', 'cache-control': 'no-cache' });
+      res.end('v1');
+    });
+    await get(base, '/api/r');
+    const again = await get(base, '/api/r');
+    expect(again.body).toBe('v1');
+    expect(again.headers['cache-status']).toMatch(/fwd=stale; fwd-status=304; ttl=0; stored/);
+    expect(calls).toBe(2);
+  });
+
+  it('streams uncacheable responses through the forwarder', async () => {
+    const { base } = await setup((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'private' });
+      res.write('a');
+      setTimeout(() => res.end('b'), 20);
+    });
+    const res = await get(base, '/api/private');
+    expect(res.body).toBe('ab');
+    expect(res.headers['cache-status']).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=private');
+  });
+
+  it('answers the forwarder’s problem when every region fails, and stale content within stale-if-error', async () => {
+    let up = true;
+    const { base, origin } = await setup((_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=0, stale-if-error=60', etag: '"e"' });
+      res.end(up ? 'fresh' : 'never');
+    });
+    await get(base, '/api/flaky');
+    up = false;
+    await closeServer(origin);
+    const stale = await get(base, '/api/flaky');
+    expect(stale.status).toBe(200);
+    expect(stale.body).toBe('fresh');
+    expect(stale.headers['cache-status']).toMatch(/fwd=stale; ttl=-?\d+; detail=stale-if-error/);
+    const miss = await get(base, '/api/other');
+    expect(miss.status).toBeGreaterThanOrEqual(502);
+    expect(miss.headers['content-type']).toBe('application/problem+json');
+    expect(miss.headers['cache-status']).toBe('edgekit; fwd=uri-miss; detail=origin-error');
+  });
+});
+

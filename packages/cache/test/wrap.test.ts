@@ -1,0 +1,96 @@
+import { createManualClock } from '@edgekit/core';
+import { describe, expect, it } from 'vitest';
+import { type LookupEvent, createCache } from '../src/index.js';
+import { EPOCH, until } from './helpers.js';
+
+function setup() {
+  const clock = createManualClock(EPOCH);
+  const cache = createCache({ clock });
+  const lookups: LookupEvent[] = [];
+  cache.on('lookup', (e) => lookups.push(e));
+  return { clock, cache, lookups };
+}
+
+describe('wrap', () => {
+  it('calls the function once per ttl and returns the cached value in between', async () => {
+    const { clock, cache } = setup();
+    let calls = 0;
+    const fn = async () => ({ n: ++calls, at: [1, 2] });
+    expect(await cache.wrap('user:1', fn, { ttl: 10_000 })).toEqual({ n: 1, at: [1, 2] });
+    clock.advance(9_999);
+    expect(await cache.wrap('user:1', fn, { ttl: 10_000 })).toEqual({ n: 1, at: [1, 2] });
+    clock.advance(1);
+    expect(await cache.wrap('user:1', fn, { ttl: 10_000 })).toEqual({ n: 2, at: [1, 2] });
+  });
+
+  it('coalesces concurrent calls for one key into one computation', async () => {
+    const { cache } = setup();
+    let calls = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const fn = async () => {
+      calls++;
+      await gate;
+      return 'v';
+    };
+    const pending = Array.from({ length: 10 }, () => cache.wrap('k', fn, { ttl: 1_000 }));
+    release();
+    expect(await Promise.all(pending)).toEqual(Array(10).fill('v'));
+    expect(calls).toBe(1);
+  });
+
+  it('returns the stale value within staleTtl and refreshes it in the background', async () => {
+    const { clock, cache, lookups } = setup();
+    let version = 1;
+    const fn = async () => version;
+    await cache.wrap('k', fn, { ttl: 1_000, staleTtl: 5_000 });
+    version = 2;
+    clock.advance(2_000);
+    expect(await cache.wrap('k', fn, { ttl: 1_000, staleTtl: 5_000 })).toBe(1);
+    expect(lookups.at(-1)).toMatchObject({ status: 'stale', detail: 'stale-while-revalidate', route: 'wrap' });
+    await until(async () => (await cache.wrap('k', fn, { ttl: 1_000, staleTtl: 5_000 })) === 2);
+  });
+
+  it('returns the stale value when the function throws within staleIfError, and the error after', async () => {
+    const { clock, cache } = setup();
+    let fail = false;
+    const fn = async () => {
+      if (fail) throw new Error('db down');
+      return 'ok';
+    };
+    await cache.wrap('k', fn, { ttl: 1_000, staleIfError: 5_000 });
+    fail = true;
+    clock.advance(3_000);
+    expect(await cache.wrap('k', fn, { ttl: 1_000, staleIfError: 5_000 })).toBe('ok');
+    clock.advance(5_000);
+    await expect(cache.wrap('k', fn, { ttl: 1_000, staleIfError: 5_000 })).rejects.toThrow('db down');
+  });
+
+  it('recomputes after its tags are invalidated, and keeps other keys', async () => {
+    const { cache } = setup();
+    let calls = 0;
+    const fn = async () => ++calls;
+    await cache.wrap('a', fn, { ttl: 60_000, tags: ['user:1'] });
+    await cache.wrap('b', fn, { ttl: 60_000, tags: ['user:2'] });
+    await cache.invalidateTag('user:1');
+    expect(await cache.wrap('a', fn, { ttl: 60_000, tags: ['user:1'] })).toBe(3);
+    expect(await cache.wrap('b', fn, { ttl: 60_000, tags: ['user:2'] })).toBe(2);
+  });
+
+  it('takes keys with any characters without collisions', async () => {
+    const { cache } = setup();
+    await cache.wrap('a\r\nb', async () => 1, { ttl: 60_000 });
+    await cache.wrap('a  b', async () => 2, { ttl: 60_000 });
+    await cache.wrap('{a}', async () => 3, { ttl: 60_000 });
+    expect(await cache.wrap('a\r\nb', async () => 0, { ttl: 60_000 })).toBe(1);
+    expect(await cache.wrap('a  b', async () => 0, { ttl: 60_000 })).toBe(2);
+    expect(await cache.wrap('{a}', async () => 0, { ttl: 60_000 })).toBe(3);
+  });
+
+  it('rejects bad arguments with errors naming them', async () => {
+    const { cache } = setup();
+    await expect(cache.wrap('', async () => 1, { ttl: 1 })).rejects.toThrow(/non-empty string key/);
+    await expect(cache.wrap('k', async () => 1, { ttl: -1 })).rejects.toThrow(/"ttl"/);
+    await expect(cache.wrap('k', async () => 1, { ttl: 1, staleTtl: Number.NaN })).rejects.toThrow(/"staleTtl"/);
+  });
+});

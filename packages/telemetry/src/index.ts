@@ -1,0 +1,31 @@
+export {
+  BREAKER_STATE_LABELS,
+  type EdgeMetrics,
+  type EdgeMetricsOptions,
+  METRICS_DEFAULTS,
+  METRIC_NAMES,
+  type RoutingRecord,
+  type TelemetryClock,
+  createEdgeMetrics,
+} from './metrics.js';
+export { EDGE_ATTRIBUTES, type EdgeTracing, type EdgeTracingOptions, TRACING_DEFAULTS, createEdgeTracing } from './tracing.js';
+export { type EdgeTelemetry, type EdgeTelemetryOptions, createEdgeTelemetry } from './telemetry.js';
+export { formatTraceparent, parseTraceparent, w3cTraceContext } from './propagation.js';
+export { CONTINENTS, OTHER, type StatusLabel, UNKNOWN, statusClass } from './labels.js';
+export type {
+  AttemptEndLike,
+  AttemptObserverLike,
+  AttemptStartLike,
+  BreakerRegistryLike,
+  BreakerStateName,
+  CacheLike,
+  CacheLookupStatus,
+  DecisionLike,
+  DisposableLike,
+  FailoverLike,
+  GeoLocationLike,
+  HealthCheckerLike,
+  ObservableForwarder,
+  RequestEndLike,
+  RequestObserverLike,
+} from './sources.js';

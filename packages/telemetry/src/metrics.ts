@@ -1,0 +1,406 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Disposable, toDisposable } from '@edgekit/core';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { BoundedLabel, CONTINENTS, OTHER, UNKNOWN, type StatusLabel, continentOf, statusClass } from './labels.js';
+import { SCOPE, checkArgument, checkBuckets, checkLabelValue, checkNames, checkObject, checkOptionsObject, checkPrefix } from './options.js';
+import type {
+  BreakerRegistryLike,
+  BreakerStateName,
+  CacheLike,
+  CacheLookupStatus,
+  DecisionLike,
+  DisposableLike,
+  GeoLocationLike,
+  HealthCheckerLike,
+  ObservableForwarder,
+  RequestEndLike,
+  RequestObserverLike,
+} from './sources.js';
+
+/** A source of time in milliseconds; only differences matter. `@edgekit/core`'s `Clock` fits. */
+export interface TelemetryClock {
+  now(): number;
+}
+
+/** Options of {@link createEdgeMetrics}. */
+export interface EdgeMetricsOptions {
+  /** The prom-client `Registry` to register on. Required: the global registry is never used. */
+  registry: Registry;
+  /** This gateway's location, the `location`/`edge_location` label (`'eu-west'`). Required. */
+  location: string;
+  /** The configured regions (names, or objects with a `name`); any other region is labelled `other`. Required. */
+  regions: ReadonlyArray<string | { name: string }>;
+  /** Prefix of every metric name (`'myapp_'` gives `myapp_edge_routing_requests_total`). Default: `''`. */
+  prefix?: string;
+  /** The `client_region` of a client location. Default: its continent code (`EU`), `unknown` when not located. */
+  clientRegion?: (location: GeoLocationLike | null) => string;
+  /** Every value `clientRegion` may give; others are recorded as `other`. Default: the continent codes. */
+  clientRegions?: readonly string[];
+  /** Buckets of `edge_gateway_request_duration_seconds`, in seconds. Default: {@link METRICS_DEFAULTS}`.requestBuckets`. */
+  requestBuckets?: readonly number[];
+  /** Buckets of `edge_to_backend_duration_seconds`, in seconds. Default: {@link METRICS_DEFAULTS}`.backendBuckets`. */
+  backendBuckets?: readonly number[];
+  /** Time source for gateway request durations, in milliseconds. Default: `performance.now()`. */
+  clock?: TelemetryClock;
+}
+
+/** Defaults of {@link EdgeMetricsOptions}. */
+export const METRICS_DEFAULTS = Object.freeze({
+  prefix: '',
+  clientRegions: CONTINENTS,
+  requestBuckets: Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]) as readonly number[],
+  backendBuckets: Object.freeze([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]) as readonly number[],
+});
+
+/** Metric names without a prefix. */
+export const METRIC_NAMES = Object.freeze({
+  routingRequests: 'edge_routing_requests_total',
+  routingFailovers: 'edge_routing_failovers_total',
+  gatewayRequestDuration: 'edge_gateway_request_duration_seconds',
+  backendDuration: 'edge_to_backend_duration_seconds',
+  cacheRequests: 'edge_cache_requests_total',
+  cacheHits: 'edge_cache_hits_total',
+  breakerState: 'edge_breaker_state',
+  regionHealthy: 'edge_region_healthy',
+});
+
+/** The `state` label values of `edge_breaker_state`. */
+export const BREAKER_STATE_LABELS = Object.freeze(['closed', 'open', 'half_open'] as const);
+
+const BREAKER_STATE_LABEL: Record<BreakerStateName, (typeof BREAKER_STATE_LABELS)[number]> = { closed: 'closed', open: 'open', halfOpen: 'half_open' };
+
+/** One routed request, for {@link EdgeMetrics.recordRouting}. */
+export interface RoutingRecord {
+  /** The region that answered, or the last one tried. */
+  targetRegion: string | undefined;
+  /** The client's region (a continent code by default), `undefined` when not located. */
+  clientRegion: string | undefined;
+  /** The HTTP status answered, or `'aborted'` when the client went away first. */
+  status: number | 'aborted';
+}
+
+/** Prometheus metrics of an edge gateway. Create it with {@link createEdgeMetrics}. */
+export interface EdgeMetrics {
+  /** The `location` label of this gateway. */
+  readonly location: string;
+  /** The registered metric names, prefix included. */
+  readonly names: Readonly<Record<keyof typeof METRIC_NAMES, string>>;
+  /** Counts a routed request in `edge_routing_requests_total`. */
+  recordRouting(record: RoutingRecord): void;
+  /** Counts a failover in `edge_routing_failovers_total`. */
+  recordFailover(from: string, to: string): void;
+  /** Observes a gateway request's duration (milliseconds) in `edge_gateway_request_duration_seconds`. */
+  recordGatewayRequest(durationMs: number): void;
+  /** Observes a backend's time to response headers (milliseconds) in `edge_to_backend_duration_seconds`. */
+  recordBackend(region: string, durationMs: number): void;
+  /** Counts a cache lookup: `hit` and `stale` (served from cache) count as hits. */
+  recordCacheLookup(status: CacheLookupStatus): void;
+  /** Sets `edge_breaker_state{region,state}`: 1 for `state`, 0 for the others. Unconfigured regions are ignored. */
+  setBreakerState(region: string, state: BreakerStateName | string): void;
+  /** Sets `edge_region_healthy{region}` to 1 or 0. Unconfigured regions are ignored. */
+  setRegionHealthy(region: string, healthy: boolean): void;
+  /**
+   * Replaces the configured region list (a configuration reload) without resetting any counter:
+   * later events use the new list; gauge series of regions no longer listed are removed.
+   */
+  setRegions(regions: ReadonlyArray<string | { name: string }>): void;
+  /** The label `clientRegion` gives a location, bounded to `clientRegions` (else `other`). */
+  clientRegionOf(location: GeoLocationLike | null | undefined): string;
+  /**
+   * Wraps a request handler (Node `http`, or Express-style with more arguments) so each request's
+   * duration, until the response closes, lands in `edge_gateway_request_duration_seconds`.
+   */
+  wrapHandler<Req extends IncomingMessage, Res extends ServerResponse, A extends unknown[], R>(
+    handler: (req: Req, res: Res, ...rest: A) => R,
+  ): (req: Req, res: Res, ...rest: A) => R;
+  /** Records routed requests, failovers and backend durations from a forwarder (`@edgekit/proxy`). */
+  observeForwarder(forwarder: ObservableForwarder): Disposable;
+  /** Keeps `edge_breaker_state` current from a breaker registry (`@edgekit/breaker`). */
+  observeBreakers(registry: BreakerRegistryLike): Disposable;
+  /** Keeps `edge_region_healthy` current from a health checker (`@edgekit/health`). */
+  observeHealth(checker: HealthCheckerLike): Disposable;
+  /** Counts cache requests and hits from a cache's `lookup` events (`@edgekit/cache`). */
+  observeCache(cache: CacheLike): Disposable;
+  /** Ends every subscription and removes the metrics from the registry (so a new instance can register them). */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const performanceClock: TelemetryClock = { now: () => performance.now() };
+
+type ResponseWithStart = ServerResponse & { [key: symbol]: number | undefined };
+
+/** One request seen through `forwarder.observe`: its client region from the decision, its outcome at the end. */
+class RoutingObserver implements RequestObserverLike {
+  clientRegion: string | undefined = undefined;
+  primary: string | undefined = undefined;
+
+  constructor(readonly metrics: EdgeMetricsImpl) {}
+
+  decision(event: DecisionLike): void {
+    this.clientRegion = this.metrics.clientRegionOf(event.location);
+    this.primary = event.candidates[0];
+  }
+
+  end(end: RequestEndLike): void {
+    const metrics = this.metrics;
+    const client = this.clientRegion;
+    switch (end.type) {
+      case 'response':
+        metrics.recordRouting({ targetRegion: end.event.region, clientRegion: client, status: end.event.status });
+        if (end.event.ttfbMs >= 0) metrics.recordBackend(end.event.region, end.event.ttfbMs);
+        break;
+      case 'error': {
+        const tried = end.event.regionsTried;
+        metrics.recordRouting({ targetRegion: tried.length > 0 ? tried[tried.length - 1] : this.primary, clientRegion: client, status: end.event.status });
+        break;
+      }
+      case 'abort':
+        metrics.recordRouting({ targetRegion: end.event.region ?? this.primary, clientRegion: client, status: 'aborted' });
+        break;
+    }
+  }
+}
+
+class EdgeMetricsImpl implements EdgeMetrics {
+  readonly location: string;
+  readonly names: Readonly<Record<keyof typeof METRIC_NAMES, string>>;
+  readonly #registry: Registry;
+  #regions: BoundedLabel;
+  readonly #clientRegions: BoundedLabel;
+  readonly #clientRegion: (location: GeoLocationLike | null) => string;
+  readonly #clock: TelemetryClock;
+  readonly #routing: Counter<'target_region' | 'client_region' | 'status'>;
+  readonly #failovers: Counter<'from_region' | 'to_region'>;
+  readonly #gatewayDuration: Histogram<'location'>;
+  readonly #backendDuration: Histogram<'edge_location' | 'backend_region'>;
+  readonly #cacheRequests: Counter<'location'>;
+  readonly #cacheHits: Counter<'location'>;
+  readonly #breakerState: Gauge<'region' | 'state'>;
+  readonly #regionHealthy: Gauge<'region'>;
+  readonly #locationLabels: { location: string };
+  readonly #subscriptions = new Set<Disposable>();
+  readonly #startKey = Symbol('edgekit.telemetry.requestStart');
+  readonly #onResponseClose: (this: ResponseWithStart) => void;
+  #closed = false;
+
+  constructor(options: EdgeMetricsOptions) {
+    const opts = checkOptionsObject<EdgeMetricsOptions>(SCOPE, options);
+    const registry = checkObject<Registry>('registry', opts.registry, ['registerMetric', 'getSingleMetric', 'removeSingleMetric', 'metrics']);
+    this.#registry = registry;
+    this.location = checkLabelValue('location', opts.location);
+    this.#regions = new BoundedLabel(checkNames('regions', opts.regions));
+    this.#clientRegions = new BoundedLabel(opts.clientRegions === undefined ? METRICS_DEFAULTS.clientRegions : checkNames('clientRegions', opts.clientRegions, { allowEmpty: true }));
+    if (opts.clientRegion !== undefined && typeof opts.clientRegion !== 'function') {
+      throw new TypeError(`${SCOPE}: option "clientRegion" must be a function of a location (got ${typeof opts.clientRegion})`);
+    }
+    this.#clientRegion = opts.clientRegion ?? continentOf;
+    if (opts.clock !== undefined && (opts.clock === null || typeof opts.clock.now !== 'function')) {
+      throw new TypeError(`${SCOPE}: option "clock" must be an object with now()`);
+    }
+    this.#clock = opts.clock ?? performanceClock;
+    const prefix = checkPrefix(opts.prefix);
+    const requestBuckets = checkBuckets('requestBuckets', opts.requestBuckets, METRICS_DEFAULTS.requestBuckets);
+    const backendBuckets = checkBuckets('backendBuckets', opts.backendBuckets, METRICS_DEFAULTS.backendBuckets);
+    const names = Object.fromEntries(Object.entries(METRIC_NAMES).map(([key, name]) => [key, prefix + name])) as Record<keyof typeof METRIC_NAMES, string>;
+    this.names = Object.freeze(names);
+    for (const name of Object.values(names)) {
+      if (registry.getSingleMetric(name) !== undefined) {
+        throw new Error(`${SCOPE}: the registry already has a metric named "${name}" (close the previous metrics first, or give another "prefix")`);
+      }
+    }
+    const registers = [registry];
+    this.#routing = new Counter({
+      name: names.routingRequests,
+      help: 'Requests routed by the edge gateway, by target region, client region and status class',
+      labelNames: ['target_region', 'client_region', 'status'] as const,
+      registers,
+    });
+    this.#failovers = new Counter({ name: names.routingFailovers, help: 'Failovers from one region to the next', labelNames: ['from_region', 'to_region'] as const, registers });
+    this.#gatewayDuration = new Histogram({
+      name: names.gatewayRequestDuration,
+      help: 'Duration of gateway requests until the response closed, in seconds',
+      labelNames: ['location'] as const,
+      buckets: requestBuckets,
+      registers,
+    });
+    this.#backendDuration = new Histogram({
+      name: names.backendDuration,
+      help: 'Time from an upstream attempt to its response headers, in seconds',
+      labelNames: ['edge_location', 'backend_region'] as const,
+      buckets: backendBuckets,
+      registers,
+    });
+    this.#cacheRequests = new Counter({ name: names.cacheRequests, help: 'Requests looked up in the response cache', labelNames: ['location'] as const, registers });
+    this.#cacheHits = new Counter({ name: names.cacheHits, help: 'Cache lookups answered from the cache (fresh or stale)', labelNames: ['location'] as const, registers });
+    this.#breakerState = new Gauge({ name: names.breakerState, help: 'Circuit breaker state per region: 1 for the current state, 0 for the others', labelNames: ['region', 'state'] as const, registers });
+    this.#regionHealthy = new Gauge({ name: names.regionHealthy, help: 'Whether active health checks consider a region healthy (1) or not (0)', labelNames: ['region'] as const, registers });
+    this.#locationLabels = { location: this.location };
+    // Series that exist from the start, so rates and ratios are defined before the first event.
+    this.#gatewayDuration.zero(this.#locationLabels);
+    this.#cacheRequests.inc(this.#locationLabels, 0);
+    this.#cacheHits.inc(this.#locationLabels, 0);
+    const metrics = this;
+    const key = this.#startKey;
+    this.#onResponseClose = function onResponseClose(this: ResponseWithStart): void {
+      const start = this[key];
+      if (start === undefined) return;
+      this[key] = undefined;
+      metrics.recordGatewayRequest(metrics.#clock.now() - start);
+    };
+  }
+
+  setRegions(regions: ReadonlyArray<string | { name: string }>): void {
+    const next = new BoundedLabel(checkNames('regions', regions));
+    for (const region of this.#regions.values()) {
+      if (next.has(region)) continue;
+      this.#regionHealthy.remove({ region });
+      for (const state of BREAKER_STATE_LABELS) this.#breakerState.remove({ region, state });
+    }
+    this.#regions = next;
+  }
+
+  clientRegionOf(location: GeoLocationLike | null | undefined): string {
+    let name: string;
+    try {
+      name = this.#clientRegion(location ?? null);
+    } catch {
+      return UNKNOWN;
+    }
+    if (name === UNKNOWN) return UNKNOWN;
+    return typeof name === 'string' && this.#clientRegions.has(name) ? name : OTHER;
+  }
+
+  recordRouting(record: RoutingRecord): void {
+    const status: StatusLabel = record.status === 'aborted' ? 'aborted' : statusClass(record.status);
+    const client = record.clientRegion === undefined ? UNKNOWN : record.clientRegion === UNKNOWN || this.#clientRegions.has(record.clientRegion) ? record.clientRegion : OTHER;
+    this.#routing.inc({ target_region: this.#regions.of(record.targetRegion), client_region: client, status });
+  }
+
+  recordFailover(from: string, to: string): void {
+    this.#failovers.inc({ from_region: this.#regions.of(from), to_region: this.#regions.of(to) });
+  }
+
+  recordGatewayRequest(durationMs: number): void {
+    if (!(durationMs >= 0)) return;
+    this.#gatewayDuration.observe(this.#locationLabels, durationMs / 1000);
+  }
+
+  recordBackend(region: string, durationMs: number): void {
+    if (!(durationMs >= 0)) return;
+    this.#backendDuration.observe({ edge_location: this.location, backend_region: this.#regions.of(region) }, durationMs / 1000);
+  }
+
+  recordCacheLookup(status: CacheLookupStatus): void {
+    this.#cacheRequests.inc(this.#locationLabels);
+    if (status === 'hit' || status === 'stale') this.#cacheHits.inc(this.#locationLabels);
+  }
+
+  setBreakerState(region: string, state: BreakerStateName | string): void {
+    if (!this.#regions.has(region)) return;
+    const current = BREAKER_STATE_LABEL[state as BreakerStateName];
+    for (const label of BREAKER_STATE_LABELS) this.#breakerState.set({ region, state: label }, label === current ? 1 : 0);
+  }
+
+  setRegionHealthy(region: string, healthy: boolean): void {
+    if (!this.#regions.has(region)) return;
+    this.#regionHealthy.set({ region }, healthy ? 1 : 0);
+  }
+
+  wrapHandler<Req extends IncomingMessage, Res extends ServerResponse, A extends unknown[], R>(
+    handler: (req: Req, res: Res, ...rest: A) => R,
+  ): (req: Req, res: Res, ...rest: A) => R {
+    if (typeof handler !== 'function') throw new TypeError(`${SCOPE}: wrapHandler(handler) needs a function (got ${typeof handler})`);
+    const key = this.#startKey;
+    const onClose = this.#onResponseClose;
+    const clock = this.#clock;
+    return (req: Req, res: Res, ...rest: A): R => {
+      const tracked = res as unknown as ResponseWithStart;
+      if (tracked[key] === undefined && !this.#closed) {
+        tracked[key] = clock.now();
+        // `on`, not `once`: a response closes once, and `once` would wrap the listener per request.
+        res.on('close', onClose);
+      }
+      return handler(req, res, ...rest);
+    };
+  }
+
+  #track(handle: DisposableLike): Disposable {
+    this.#checkOpen();
+    const disposable = toDisposable(() => {
+      this.#subscriptions.delete(disposable);
+      handle.dispose();
+    });
+    this.#subscriptions.add(disposable);
+    return disposable;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error(`${SCOPE}: the metrics are closed`);
+  }
+
+  observeForwarder(forwarder: ObservableForwarder): Disposable {
+    this.#checkOpen();
+    checkArgument<ObservableForwarder>('observeForwarder(forwarder)', forwarder, ['observe', 'on']);
+    const observed = forwarder.observe(() => new RoutingObserver(this));
+    const failovers = forwarder.on('failover', (event) => this.recordFailover(event.from, event.to));
+    return this.#track({
+      dispose() {
+        observed.dispose();
+        failovers.dispose();
+      },
+    });
+  }
+
+  observeBreakers(registry: BreakerRegistryLike): Disposable {
+    this.#checkOpen();
+    checkArgument<BreakerRegistryLike>('observeBreakers(registry)', registry, ['snapshot', 'onStateChange']);
+    const handle = registry.onStateChange((change) => this.setBreakerState(change.key, change.to));
+    for (const [region, snapshot] of Object.entries(registry.snapshot())) this.setBreakerState(region, snapshot.state);
+    return this.#track(handle);
+  }
+
+  observeHealth(checker: HealthCheckerLike): Disposable {
+    this.#checkOpen();
+    checkArgument<HealthCheckerLike>('observeHealth(checker)', checker, ['snapshot', 'on']);
+    const handle = checker.on('change', (event) => this.setRegionHealthy(event.name, event.healthy));
+    for (const [region, health] of Object.entries(checker.snapshot())) this.setRegionHealthy(region, health.healthy);
+    return this.#track(handle);
+  }
+
+  observeCache(cache: CacheLike): Disposable {
+    this.#checkOpen();
+    checkArgument<CacheLike>('observeCache(cache)', cache, ['on']);
+    return this.#track(cache.on('lookup', (event) => this.recordCacheLookup(event.status)));
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const subscription of [...this.#subscriptions]) subscription.dispose();
+      for (const name of Object.values(this.names)) this.#registry.removeSingleMetric(name);
+    }
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Creates the Prometheus metrics of an edge gateway on `registry`, with bounded labels: regions
+ * outside `regions` are `other`, client regions are continent codes, statuses are classes.
+ *
+ * @example
+ * const registry = new Registry();
+ * const metrics = createEdgeMetrics({ registry, location: 'eu-west', regions: ['eu-west', 'us-east'] });
+ * metrics.observeForwarder(forwarder);
+ * metrics.observeBreakers(breakers);
+ * metrics.observeHealth(health);
+ * metrics.observeCache(cache);
+ * http.createServer(metrics.wrapHandler(cache.handler(forwarder.forward)));
+ */
+export function createEdgeMetrics(options: EdgeMetricsOptions): EdgeMetrics {
+  return new EdgeMetricsImpl(options);
+}

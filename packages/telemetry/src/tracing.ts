@@ -1,0 +1,371 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toDisposable, type Disposable } from '@edgekit/core';
+import {
+  type Attributes,
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapPropagator,
+  type TextMapSetter,
+  type Tracer,
+  type TracerProvider,
+  context as contextApi,
+  trace,
+} from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+  type OriginParts,
+  errorType,
+  parseOrigin,
+  pathOf,
+  rawHeadersGetter,
+  serverAttributes,
+  setMethod,
+} from './http-attributes.js';
+import { SCOPE, checkArgument, checkLabelValue, checkOptionsObject } from './options.js';
+import { w3cTraceContext } from './propagation.js';
+import type { AttemptEndLike, AttemptObserverLike, AttemptStartLike, DecisionLike, DisposableLike, ObservableForwarder, RequestEndLike, RequestObserverLike } from './sources.js';
+
+/** Span attribute names of edgekit's own attributes. */
+export const EDGE_ATTRIBUTES = Object.freeze({
+  /** This gateway's location. */
+  location: 'edge_location',
+  /** This gateway node. */
+  nodeId: 'edge_node_id',
+  /** Why the primary region was chosen: `country`, `continent`, `nearest` or `default`. */
+  routingDecision: 'routing_decision',
+  /** The primary region of the decision. */
+  routingPrimary: 'routing_primary_region',
+  /** Regions in the order they would be tried. */
+  routingCandidates: 'routing_candidates',
+  /** Regions skipped before the first attempt (unhealthy, breaker open). */
+  routingSkipped: 'routing_skipped',
+  /** The client's continent code, when located. */
+  clientContinent: 'client_continent',
+  /** The region that answered (server span) or was tried (client span). */
+  region: 'edge_region',
+  /** Network attempts the request took. */
+  attempts: 'edge_attempts',
+  /** The attempt was a hedge. */
+  hedge: 'edge_hedge',
+  /** How an attempt ended: `complete`, `failed`, `cancelled`. */
+  attemptOutcome: 'edge_attempt_outcome',
+});
+
+/** Options of {@link createEdgeTracing}. */
+export interface EdgeTracingOptions {
+  /** This gateway's location, the `edge_location` attribute. Required. */
+  location: string;
+  /** This gateway node's id, the `edge_node_id` attribute (a bus `nodeId`, a pod name). Required. */
+  nodeId: string;
+  /** Where tracers come from. Default: the global `@opentelemetry/api` provider (`trace.getTracerProvider()`). */
+  tracerProvider?: TracerProvider;
+  /** Extracts the incoming trace context and injects it upstream. Default: {@link w3cTraceContext} (`traceparent`, `tracestate`). */
+  propagator?: TextMapPropagator;
+  /** Instrumentation scope name of the tracer. Default: `'@edgekit/telemetry'`. */
+  tracerName?: string;
+}
+
+/** Defaults of {@link EdgeTracingOptions}. */
+export const TRACING_DEFAULTS = Object.freeze({ tracerName: '@edgekit/telemetry' });
+
+/** Tracing of an edge gateway. Create it with {@link createEdgeTracing}. */
+export interface EdgeTracing {
+  readonly tracer: Tracer;
+  /**
+   * Wraps a request handler so each request gets a server span (parented to the incoming
+   * `traceparent`), active while the handler runs and ended when the response closes.
+   */
+  wrapHandler<Req extends IncomingMessage, Res extends ServerResponse, A extends unknown[], R>(
+    handler: (req: Req, res: Res, ...rest: A) => R,
+  ): (req: Req, res: Res, ...rest: A) => R;
+  /** Starts (or returns) the server span of `req`, ended when `res` closes; for frameworks a wrapper does not fit. */
+  startServerSpan(req: IncomingMessage, res: ServerResponse): Span;
+  /** The server span of a request, while it is open. */
+  spanOf(req: IncomingMessage): Span | undefined;
+  /**
+   * Traces a forwarder (`@edgekit/proxy`): a client span per upstream attempt with the trace context
+   * injected into its headers, and the routing decision on the server span. Requests that no
+   * wrapped handler saw get a server span of their own.
+   */
+  observeForwarder(forwarder: ObservableForwarder): Disposable;
+  /** Ends every subscription; spans still open end with their requests. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const recordSetter: TextMapSetter<Record<string, string | undefined>> = {
+  set: (carrier, key, value) => {
+    carrier[key.toLowerCase()] = value;
+  },
+};
+
+/** The server span of one request. */
+class ServerSpan {
+  ended = false;
+  constructor(
+    readonly span: Span,
+    /** The context the request runs in: the extracted parent with this span set. */
+    readonly context: Context,
+  ) {}
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.span.end();
+  }
+}
+
+/** One attempt's client span and the header fields carrying its context upstream. */
+class AttemptSpan implements AttemptObserverLike {
+  constructor(
+    readonly span: Span,
+    readonly headers: Readonly<Record<string, string | undefined>>,
+  ) {}
+
+  end(end: AttemptEndLike): void {
+    const span = this.span;
+    span.setAttribute(EDGE_ATTRIBUTES.attemptOutcome, end.outcome);
+    if (end.status > 0) {
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, end.status);
+      // Semantic conventions: a client span with a 4xx or 5xx status is an error.
+      if (end.status >= 400) {
+        span.setAttribute(ATTR_ERROR_TYPE, String(end.status));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+    }
+    if (end.outcome === 'failed') {
+      span.setAttribute(ATTR_ERROR_TYPE, errorType(end.error));
+      if (end.error instanceof Error) span.recordException(end.error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: end.error instanceof Error ? end.error.message : undefined });
+    }
+    span.end();
+  }
+}
+
+/** One request seen through `forwarder.observe`. */
+class TraceObserver implements RequestObserverLike {
+  constructor(
+    readonly tracing: EdgeTracingImpl,
+    readonly server: ServerSpan,
+    /** The server span was started here (no wrapped handler saw the request), so it ends here. */
+    readonly owned: boolean,
+  ) {}
+
+  decision(event: DecisionLike): void {
+    const span = this.server.span;
+    span.setAttribute(EDGE_ATTRIBUTES.routingDecision, event.reason);
+    const primary = event.candidates[0];
+    if (primary !== undefined) span.setAttribute(EDGE_ATTRIBUTES.routingPrimary, primary);
+    span.setAttribute(EDGE_ATTRIBUTES.routingCandidates, event.candidates as string[]);
+    if (event.skipped.length > 0) span.setAttribute(EDGE_ATTRIBUTES.routingSkipped, event.skipped.map((s) => `${s.region}:${s.reason}`));
+    const continent = event.location?.continent;
+    if (continent !== undefined) span.setAttribute(EDGE_ATTRIBUTES.clientContinent, continent);
+  }
+
+  attempt(start: AttemptStartLike): AttemptObserverLike {
+    return this.tracing.startAttempt(this.server, start);
+  }
+
+  end(end: RequestEndLike): void {
+    const span = this.server.span;
+    if (end.type === 'response') {
+      span.setAttribute(EDGE_ATTRIBUTES.region, end.event.region);
+      span.setAttribute(EDGE_ATTRIBUTES.attempts, end.event.attempts);
+    } else if (end.type === 'error') {
+      const tried = end.event.regionsTried;
+      if (tried.length > 0) span.setAttribute(EDGE_ATTRIBUTES.region, tried[tried.length - 1]!);
+      span.setAttribute(EDGE_ATTRIBUTES.attempts, tried.length);
+    }
+    if (!this.owned) return;
+    if (end.type === 'abort') {
+      span.setAttribute(ATTR_ERROR_TYPE, 'aborted');
+    } else {
+      const status = end.event.status;
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      // Semantic conventions: only 5xx marks a server span as an error.
+      if (status >= 500) {
+        span.setAttribute(ATTR_ERROR_TYPE, end.type === 'error' ? end.event.code : String(status));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+    }
+    this.server.end();
+  }
+}
+
+type TrackedResponse = ServerResponse & { [key: symbol]: ServerSpan | undefined };
+
+class EdgeTracingImpl implements EdgeTracing {
+  readonly tracer: Tracer;
+  readonly #propagator: TextMapPropagator;
+  readonly #location: string;
+  readonly #nodeId: string;
+  readonly #spans = new WeakMap<IncomingMessage, ServerSpan>();
+  readonly #origins = new Map<string, OriginParts>();
+  readonly #fields: string[];
+  readonly #spanKey = Symbol('edgekit.telemetry.serverSpan');
+  readonly #onResponseClose: (this: TrackedResponse) => void;
+  readonly #subscriptions = new Set<Disposable>();
+  #closed = false;
+
+  constructor(options: EdgeTracingOptions) {
+    const opts = checkOptionsObject<EdgeTracingOptions>(SCOPE, options);
+    const location = checkLabelValue('location', opts.location);
+    const nodeId = checkLabelValue('nodeId', opts.nodeId);
+    const provider = opts.tracerProvider === undefined ? trace.getTracerProvider() : checkArgument<TracerProvider>('option "tracerProvider"', opts.tracerProvider, ['getTracer']);
+    this.#propagator = opts.propagator === undefined ? w3cTraceContext : checkArgument<TextMapPropagator>('option "propagator"', opts.propagator, ['inject', 'extract', 'fields']);
+    const tracerName = opts.tracerName === undefined ? TRACING_DEFAULTS.tracerName : checkLabelValue('tracerName', opts.tracerName);
+    this.tracer = provider.getTracer(tracerName);
+    this.#fields = this.#propagator.fields();
+    this.#location = location;
+    this.#nodeId = nodeId;
+    const key = this.#spanKey;
+    this.#onResponseClose = function onResponseClose(this: TrackedResponse): void {
+      const server = this[key];
+      if (server === undefined) return;
+      this[key] = undefined;
+      const span = server.span;
+      if (this.headersSent) {
+        const status = this.statusCode;
+        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+        if (status >= 500) {
+          span.setAttribute(ATTR_ERROR_TYPE, String(status));
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+      }
+      if (!this.writableFinished) span.setAttribute(ATTR_ERROR_TYPE, 'aborted');
+      server.end();
+    };
+  }
+
+  #start(req: IncomingMessage): ServerSpan {
+    const { name, attributes } = serverAttributes(req, this.#location, this.#nodeId);
+    const parent = this.#propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeadersGetter);
+    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+    const server = new ServerSpan(span, trace.setSpan(parent, span));
+    this.#spans.set(req, server);
+    return server;
+  }
+
+  startServerSpan(req: IncomingMessage, res: ServerResponse): Span {
+    return this.#startTracked(req, res).span;
+  }
+
+  #startTracked(req: IncomingMessage, res: ServerResponse): ServerSpan {
+    const existing = this.#spans.get(req);
+    if (existing !== undefined && !existing.ended) return existing;
+    const server = this.#start(req);
+    const tracked = res as TrackedResponse;
+    tracked[this.#spanKey] = server;
+    // `on`, not `once`: a response closes once, and `once` would wrap the listener per request.
+    res.on('close', this.#onResponseClose);
+    return server;
+  }
+
+  spanOf(req: IncomingMessage): Span | undefined {
+    const server = this.#spans.get(req);
+    return server === undefined || server.ended ? undefined : server.span;
+  }
+
+  wrapHandler<Req extends IncomingMessage, Res extends ServerResponse, A extends unknown[], R>(
+    handler: (req: Req, res: Res, ...rest: A) => R,
+  ): (req: Req, res: Res, ...rest: A) => R {
+    if (typeof handler !== 'function') throw new TypeError(`${SCOPE}: wrapHandler(handler) needs a function (got ${typeof handler})`);
+    return (req: Req, res: Res, ...rest: A): R => {
+      if (this.#closed) return handler(req, res, ...rest);
+      const server = this.#startTracked(req, res);
+      return contextApi.with(server.context, handler, undefined, req, res, ...rest);
+    };
+  }
+
+  /** The observer of one forwarded request. */
+  observe(req: IncomingMessage): TraceObserver {
+    const existing = this.#spans.get(req);
+    if (existing !== undefined && !existing.ended) return new TraceObserver(this, existing, false);
+    return new TraceObserver(this, this.#start(req), true);
+  }
+
+  startAttempt(server: ServerSpan, start: AttemptStartLike): AttemptSpan {
+    const origin = this.#originParts(start.origin);
+    const path = pathOf(start.path);
+    // One literal, keys in a fixed order: every client span's attributes share one shape.
+    const attributes: Attributes = {
+      [EDGE_ATTRIBUTES.location]: this.#location,
+      [EDGE_ATTRIBUTES.nodeId]: this.#nodeId,
+      [ATTR_HTTP_REQUEST_METHOD]: '',
+      [ATTR_SERVER_ADDRESS]: origin.address,
+      [ATTR_SERVER_PORT]: origin.port,
+      [ATTR_URL_SCHEME]: origin.scheme,
+      [ATTR_URL_PATH]: path,
+      [ATTR_URL_FULL]: start.origin + path,
+      edge_region: start.region,
+    };
+    const name = setMethod(attributes, start.method);
+    if (start.attempt > 1) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = start.attempt - 1;
+    if (start.hedge) attributes[EDGE_ATTRIBUTES.hedge] = true;
+    const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, server.context);
+    // Every propagation field is replaced: a client's own tracestate must not ride along with our traceparent.
+    const headers: Record<string, string | undefined> = {};
+    for (const field of this.#fields) headers[field.toLowerCase()] = undefined;
+    this.#propagator.inject(trace.setSpan(server.context, span), headers, recordSetter);
+    return new AttemptSpan(span, headers);
+  }
+
+  #originParts(origin: string): OriginParts {
+    let parts = this.#origins.get(origin);
+    if (parts === undefined) {
+      parts = parseOrigin(origin);
+      // Origins come from the region list; the bound only guards against a selector inventing URLs.
+      if (this.#origins.size >= 256) this.#origins.clear();
+      this.#origins.set(origin, parts);
+    }
+    return parts;
+  }
+
+  observeForwarder(forwarder: ObservableForwarder): Disposable {
+    if (this.#closed) throw new Error(`${SCOPE}: the tracing is closed`);
+    checkArgument<ObservableForwarder>('observeForwarder(forwarder)', forwarder, ['observe']);
+    const handle: DisposableLike = forwarder.observe((req) => this.observe(req));
+    const disposable = toDisposable(() => {
+      this.#subscriptions.delete(disposable);
+      handle.dispose();
+    });
+    this.#subscriptions.add(disposable);
+    return disposable;
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const subscription of [...this.#subscriptions]) subscription.dispose();
+    }
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Creates the tracing of an edge gateway on `@opentelemetry/api`: a server span per request, a
+ * client span per upstream attempt, and W3C `traceparent`/`tracestate` sent upstream.
+ *
+ * @example
+ * const tracing = createEdgeTracing({ location: 'eu-west', nodeId: os.hostname(), tracerProvider });
+ * tracing.observeForwarder(forwarder);
+ * http.createServer(tracing.wrapHandler(forwarder.handler)).listen(8080);
+ */
+export function createEdgeTracing(options: EdgeTracingOptions): EdgeTracing {
+  return new EdgeTracingImpl(options);
+}
