@@ -1,0 +1,388 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, checkOptionsObject, optionalFunction, optionalNumber, optionalString, sendProblem, systemClock } from '@edgekit/core';
+import { type Lifecycle, type ShutdownResult, createLifecycle } from '@edgekit/health';
+import { ConfigError, type GatewayConfig, type GatewayConfigInput, loadConfigFile, parseConfig } from './config.js';
+import { type ConfigWatcher, watchConfigFile } from './watch.js';
+import { Pipeline } from './pipeline.js';
+import { STATUS_PAGE, StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
+import { type GatewayTelemetry, createGatewayTelemetry } from './telemetry.js';
+
+/** A structured log line: level, message and fields. */
+export type GatewayLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+/** Options of {@link createGateway} beyond the configuration itself. */
+export interface GatewayOptions {
+  /** Environment for the overrides (`EDGE_LOCATION`, `PORT`, ...). Default: `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** The file the configuration came from: watched and reloaded when it changes. Default: none. */
+  configFile?: string;
+  /** Watch `configFile` (default `true` when it is given). */
+  watch?: boolean;
+  /** Quiet period after a file event before the file is read, ms. Default: 100. */
+  watchDebounce?: number;
+  /** Where log lines go. Default: JSON lines on stdout (warnings and errors on stderr). */
+  logger?: GatewayLogger;
+  /** Time source for the lifecycle and the status streams. Default: the system clock. */
+  clock?: Clock;
+}
+
+/** Outcome of a reload. */
+export interface ReloadResult {
+  version: number;
+  /** Settings that only take effect after a restart and were left as they were. */
+  restartRequired: string[];
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** The configuration in force. */
+  readonly config: GatewayConfig;
+  /** Number of the configuration in force: 1 at start, +1 per accepted reload. */
+  readonly version: number;
+  readonly server: Server;
+  readonly lifecycle: Lifecycle;
+  readonly telemetry: GatewayTelemetry;
+  /** `http://host:port` of the public listener, once listening. */
+  readonly url: string;
+  /** Where `/metrics`, `/status` and `/admin/purge` are served: the admin listener when `server.adminPort` is set, else `url`. */
+  readonly adminUrl: string;
+  /** Starts listening on the configured (or given) port and host; resolves with the URL. */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Validates `input` and swaps the pipeline; requests in flight finish on the old one. Rejects with a `ConfigError`, keeping the running configuration. */
+  reload(input: GatewayConfigInput | GatewayConfig): Promise<ReloadResult>;
+  /** Reads `configFile` again and reloads it. */
+  reloadFromFile(): Promise<ReloadResult>;
+  /** The status page data. */
+  status(): StatusSnapshot;
+  /** Readiness fails, load balancers get `shutdownDelay` to notice, the listener closes, requests drain, then every component closes. */
+  shutdown(): Promise<ShutdownResult>;
+  /** `shutdown()` without the delay. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const SCOPE = '@edgekit/example-gateway';
+
+const defaultLogger: GatewayLogger = (level, msg, fields = {}) => {
+  const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+  if (level === 'info') process.stdout.write(`${line}\n`);
+  else process.stderr.write(`${line}\n`);
+};
+
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo | null;
+  if (address === null) return '';
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** `Authorization: Bearer <token>` compared in constant time (both sides hashed to equal length first). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header ?? '');
+  const presented = createHash('sha256').update(match?.[1] ?? '').digest();
+  const expected = createHash('sha256').update(token).digest();
+  return timingSafeEqual(presented, expected) && match !== null;
+}
+
+function restartOnly(from: GatewayConfig, to: GatewayConfig): string[] {
+  const changed: string[] = [];
+  if (from.server.port !== to.server.port) changed.push('server.port');
+  if (from.server.host !== to.server.host) changed.push('server.host');
+  if (from.server.adminPort !== to.server.adminPort) changed.push('server.adminPort');
+  if (from.edge.location !== to.edge.location) changed.push('edge.location');
+  if (from.edge.nodeId !== to.edge.nodeId) changed.push('edge.nodeId');
+  if (from.telemetry.defaultMetrics !== to.telemetry.defaultMetrics || from.telemetry.tracing !== to.telemetry.tracing) changed.push('telemetry');
+  if (from.server.shutdownDelay !== to.server.shutdownDelay || from.server.drainTimeout !== to.server.drainTimeout) changed.push('server.shutdownDelay/drainTimeout');
+  return changed;
+}
+
+/**
+ * Creates an edge gateway from a configuration (validated here; environment overrides apply):
+ * geo routing, health checks, breakers, failover, a response cache, per-route auth and rate limits,
+ * metrics, a status page, an admin purge API, hot reload and graceful shutdown.
+ */
+export async function createGateway(input: GatewayConfigInput | GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  checkOptionsObject(SCOPE, options);
+  const env = options.env ?? process.env;
+  const log = optionalFunction<GatewayLogger, GatewayLogger>(SCOPE, 'logger', options.logger, defaultLogger);
+  const clock = options.clock ?? systemClock;
+  optionalNumber(SCOPE, 'watchDebounce', options.watchDebounce, 100, { min: 0 });
+  optionalString(SCOPE, 'configFile', options.configFile, undefined);
+  let config = parseConfig(input, { env, source: options.configFile });
+  const startedAt = clock.now();
+  const telemetry = createGatewayTelemetry({
+    location: config.edge.location,
+    nodeId: config.edge.nodeId,
+    regions: config.regions.map((region) => region.name),
+    defaultMetrics: config.telemetry.defaultMetrics,
+    tracing: config.telemetry.tracing,
+  });
+  const counters = new StatusCounters();
+  const context = { counters, telemetry, log };
+  let pipeline = await Pipeline.build(config, context);
+  let version = 1;
+  let loadedAt = new Date();
+  let lastReloadError: string | undefined;
+  let reloading: Promise<unknown> = Promise.resolve();
+  let closed = false;
+
+  const lifecycle = createLifecycle({
+    checker: { snapshot: () => pipeline.health.snapshot() },
+    dependencies: [{ name: 'redis', required: false, check: () => (pipeline.redis === undefined ? true : pipeline.redis.status === 'ready') }],
+    shutdownDelay: config.server.shutdownDelay,
+    drainTimeout: config.server.drainTimeout,
+    clock,
+  });
+
+  const status = (): StatusSnapshot => {
+    const health = pipeline.health.snapshot();
+    const breakers = pipeline.breakers.snapshot();
+    const forwarded = counters.forwarded;
+    const lookups = counters.cacheHits + counters.cacheMisses + counters.cacheStale;
+    return {
+      edge: { location: config.edge.location, nodeId: config.edge.nodeId },
+      phase: lifecycle.phase,
+      uptimeMs: clock.now() - startedAt,
+      generatedAt: new Date().toISOString(),
+      config: { version, loadedAt: loadedAt.toISOString(), source: options.configFile, lastReloadError },
+      regions: config.regions.map((region) => {
+        const responses = counters.byRegion.get(region.name) ?? 0;
+        const target = health[region.name];
+        return {
+          name: region.name,
+          url: region.url,
+          health: target?.state ?? 'unknown',
+          breaker: breakers[region.name]?.state ?? 'closed',
+          responses,
+          share: forwarded === 0 ? 0 : responses / forwarded,
+          lastStatus: target?.lastStatus ?? undefined,
+        };
+      }),
+      routing: { forwarded, failovers: counters.failovers, errors: counters.errors, byRegion: Object.fromEntries(counters.byRegion) },
+      cache: {
+        enabled: pipeline.cache !== undefined,
+        hits: counters.cacheHits + counters.cacheStale,
+        misses: counters.cacheMisses,
+        stale: counters.cacheStale,
+        bypasses: counters.cacheBypasses,
+        hitRate: lookups === 0 ? 0 : (counters.cacheHits + counters.cacheStale) / lookups,
+      },
+      requests: { inFlight: lifecycle.inFlight },
+    };
+  };
+  const streams = new StatusStreams(status, config.status.interval, clock);
+  lifecycle.on('phase', ({ phase }) => {
+    if (phase === 'draining') streams.close();
+  });
+
+  const admin = (req: IncomingMessage, res: ServerResponse): void => {
+    const token = config.admin.token;
+    if (token === undefined) {
+      sendProblem(res, { title: 'Forbidden', status: 403, detail: 'the admin API is disabled: set EDGE_ADMIN_TOKEN' });
+      return;
+    }
+    if (!bearerMatches(req.headers.authorization, token)) {
+      sendProblem(res, { title: 'Unauthorized', status: 401, detail: 'a valid admin bearer token is required' }, { 'www-authenticate': 'Bearer realm="edge-admin"' });
+      return;
+    }
+    if (pipeline.purge === undefined) {
+      sendProblem(res, { title: 'Not Found', status: 404, detail: 'the cache is disabled' });
+      return;
+    }
+    const target = pipeline;
+    log('info', 'purge requested', { remote: req.socket.remoteAddress });
+    target.purge!(req, res);
+  };
+
+  // Only proxied traffic is timed and traced: probes and scrapes would skew the latency histogram.
+  const proxied = telemetry.wrap((req, res) => pipeline.handle(req, res));
+  const pathOf = (url: string): string => {
+    const query = url.indexOf('?');
+    return query === -1 ? url : url.slice(0, query);
+  };
+  /** Answers the operator endpoints; false for any other path. */
+  const operate = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
+    switch (path) {
+      case '/metrics':
+        telemetry.metrics(req, res);
+        return true;
+      case '/status':
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+        });
+        res.end(STATUS_PAGE);
+        return true;
+      case '/status.json': {
+        const body = JSON.stringify(status());
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(body);
+        return true;
+      }
+      case '/status/events':
+        streams.open(req, res);
+        return true;
+      case '/admin/purge':
+        admin(req, res);
+        return true;
+      default:
+        return false;
+    }
+  };
+  // With a separate admin port, the public port claims only /health and /ready; everything else is proxied.
+  const separateAdmin = config.server.adminPort !== undefined;
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (lifecycle.handle(req, res)) return;
+    if (!separateAdmin && operate(req, res, pathOf(req.url ?? '/'))) return;
+    // Each layer (lifecycle, metrics, tracing, pipeline, cache, stream.pipeline) watches the
+    // response's 'close'; that is more than Node's leak-warning default of 10, and not a leak.
+    res.setMaxListeners(32);
+    proxied(req, res);
+  };
+  const adminHandler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (lifecycle.handle(req, res)) return;
+    if (!operate(req, res, pathOf(req.url ?? '/'))) sendProblem(res, { title: 'Not Found', status: 404, detail: 'the admin port serves /health, /ready, /metrics, /status and /admin/purge' });
+  };
+
+  const server = createServer(lifecycle.track(handler));
+  server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts (60 s)
+  server.headersTimeout = 66_000;
+  lifecycle.addServer(server);
+  const adminServer = separateAdmin ? createServer(adminHandler) : undefined;
+  if (adminServer) lifecycle.addServer(adminServer);
+
+  const reloadNow = async (next: GatewayConfig): Promise<ReloadResult> => {
+    const restartRequired = restartOnly(config, next);
+    const previous = pipeline;
+    const built = await Pipeline.build(next, context, previous);
+    pipeline = built;
+    config = next;
+    version++;
+    loadedAt = new Date();
+    lastReloadError = undefined;
+    streams.setInterval(next.status.interval);
+    await telemetry.setRegions(next.regions.map((region) => region.name));
+    telemetry.recordReload('success');
+    log('info', 'configuration reloaded', { version, restartRequired });
+    // The old pipeline finishes its requests, then lets go of what the new one does not reuse.
+    void previous.drain(next.server.reloadDrainTimeout).then(async (drained) => {
+      if (!drained) log('warn', 'requests still in the previous pipeline after the reload drain timeout', { inFlight: previous.inFlight });
+      await previous.components.release();
+    });
+    return { version, restartRequired };
+  };
+
+  const reload = (next: GatewayConfigInput | GatewayConfig, source?: string): Promise<ReloadResult> => {
+    const run = reloading.then(async () => {
+      if (closed) throw new Error('the gateway is shut down');
+      try {
+        return await reloadNow(parseConfig(next, { env, source }));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        lastReloadError = message;
+        telemetry.recordReload('rejected');
+        log('error', 'configuration rejected; the running configuration stays', {
+          version,
+          issues: error instanceof ConfigError ? error.issues : undefined,
+          error: error instanceof ConfigError ? undefined : message,
+        });
+        throw error;
+      }
+    });
+    reloading = run.catch(() => {});
+    return run;
+  };
+
+  const reloadFromFile = async (): Promise<ReloadResult> => {
+    if (options.configFile === undefined) throw new TypeError('reloadFromFile() needs the "configFile" option');
+    const file = options.configFile;
+    const run = reloading.then(async () => {
+      try {
+        const { config: next } = await loadConfigFile(file, { env });
+        return next;
+      } catch (error) {
+        lastReloadError = (error as Error).message;
+        telemetry.recordReload('rejected');
+        log('error', 'configuration rejected; the running configuration stays', { version, issues: error instanceof ConfigError ? error.issues : undefined });
+        throw error;
+      }
+    });
+    reloading = run.catch(() => {});
+    return reload(await run, file);
+  };
+
+  let watcher: ConfigWatcher | undefined;
+  if (options.configFile !== undefined && options.watch !== false) {
+    watcher = watchConfigFile(options.configFile, {
+      debounce: options.watchDebounce,
+      onChange: () => {
+        log('info', 'configuration file changed', { file: options.configFile });
+        reloadFromFile().catch(() => {});
+      },
+      onError: (error) => log('warn', 'configuration watch error', { error: error.message }),
+    });
+  }
+
+  let shutdownResult: Promise<ShutdownResult> | undefined;
+  const shutdown = (delay?: number): Promise<ShutdownResult> => {
+    shutdownResult ??= (async () => {
+      closed = true;
+      await watcher?.close();
+      log('info', 'shutting down: readiness fails, then the listener closes and requests drain', { inFlight: lifecycle.inFlight });
+      const result = await lifecycle.shutdown(delay === undefined ? {} : { delay });
+      streams.close();
+      await reloading;
+      await pipeline.components.release();
+      await telemetry.close();
+      log('info', 'shut down', { drained: result.drained, abandoned: result.abandoned, durationMs: result.durationMs });
+      return result;
+    })();
+    return shutdownResult;
+  };
+
+  const gateway: Gateway = {
+    get config() {
+      return config;
+    },
+    get version() {
+      return version;
+    },
+    server,
+    lifecycle,
+    telemetry,
+    get url() {
+      return urlOf(server);
+    },
+    get adminUrl() {
+      return adminServer === undefined ? urlOf(server) : urlOf(adminServer);
+    },
+    async listen(port = config.server.port, host = config.server.host) {
+      await listenOn(server, port, host);
+      if (adminServer !== undefined) await listenOn(adminServer, config.server.adminPort!, host);
+      log('info', 'listening', { url: gateway.url, adminUrl: gateway.adminUrl, location: config.edge.location, nodeId: config.edge.nodeId, version });
+      return gateway.url;
+    },
+    reload: (next) => reload(next),
+    reloadFromFile,
+    status,
+    shutdown: () => shutdown(),
+    close: async () => {
+      await shutdown(0);
+    },
+    [Symbol.asyncDispose]: () => gateway.close(),
+  };
+  return gateway;
+}

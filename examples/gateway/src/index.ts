@@ -1,0 +1,16 @@
+export { type Gateway, type GatewayLogger, type GatewayOptions, type ReloadResult, bearerMatches, createGateway } from './gateway.js';
+export {
+  ConfigError,
+  type ConfigIssue,
+  ENV_OVERRIDES,
+  type GatewayConfig,
+  type GatewayConfigInput,
+  type ParseConfigOptions,
+  type RouteRule,
+  loadConfigFile,
+  parseConfig,
+  parseConfigText,
+} from './config.js';
+export { type ConfigWatcher, type WatchConfigOptions, watchConfigFile } from './watch.js';
+export type { RegionStatus, StatusSnapshot } from './status.js';
+export { type DemoOrigin, type DemoOriginOptions, startDemoOrigin } from './origin.js';

@@ -1,0 +1,56 @@
+// The gateway's command line: `edge-gateway --config gateway.yaml`.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { installSignalHandlers } from '@edgekit/health';
+import { ConfigError, loadConfigFile } from './config.js';
+import { createGateway } from './gateway.js';
+
+const USAGE = `usage: edge-gateway --config <file.yaml|file.json> [--check] [--no-watch]
+
+  --config, -c   configuration file (default: $EDGE_CONFIG, else config/gateway.yaml)
+  --check        validate the configuration (with environment overrides) and exit
+  --no-watch     do not reload the configuration when the file changes
+
+environment overrides: EDGE_LOCATION, EDGE_NODE_ID, PORT, REDIS_URL, EDGE_ADMIN_TOKEN`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv.filter((arg) => arg !== '--'),
+    options: {
+      config: { type: 'string', short: 'c' },
+      check: { type: 'boolean', default: false },
+      'no-watch': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const file = resolve(values.config ?? process.env.EDGE_CONFIG ?? 'config/gateway.yaml');
+  let config;
+  try {
+    ({ config } = await loadConfigFile(file));
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : error);
+    return 1;
+  }
+  if (values.check) {
+    console.log(`${file}: valid (${config.regions.length} regions, ${config.routes.length} route rules)`);
+    return 0;
+  }
+  const gateway = await createGateway(config, { configFile: file, watch: !values['no-watch'] });
+  installSignalHandlers(gateway);
+  await gateway.listen();
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    console.error(error instanceof ConfigError ? error.message : error);
+    process.exit(1);
+  },
+);

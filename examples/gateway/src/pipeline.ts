@@ -1,0 +1,394 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Authenticator, combineAuth, createApiKeyAuth, createJwtAuth, hashApiKey } from '@edgekit/auth';
+import { createBreakerRegistry } from '@edgekit/breaker';
+import { createRedisBus } from '@edgekit/bus';
+import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
+import { type Disposable, sendProblem } from '@edgekit/core';
+import { type GeoLocator, createCustomResolver, createGeoLocator, createMmdbResolver, createRegionSelector, createTrustedProxies } from '@edgekit/geo';
+import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
+import { type Forwarder, createForwarder } from '@edgekit/proxy';
+import { Redis } from 'ioredis';
+import { ComponentSet, identity } from './components.js';
+import type { GatewayConfig, RouteRule } from './config.js';
+import { type RateLimitMiddleware, createRateLimits } from './ratelimit.js';
+import type { StatusCounters } from './status.js';
+import type { GatewayTelemetry } from './telemetry.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+/** What every pipeline shares with the gateway (outlives reloads). */
+export interface PipelineContext {
+  counters: StatusCounters;
+  telemetry: GatewayTelemetry;
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+interface CompiledRoute {
+  prefix: string;
+  methods: ReadonlySet<string> | undefined;
+  chain: Middleware[];
+}
+
+function compileLocator(geo: GatewayConfig['geo']): GeoLocator {
+  const trustedProxies = createTrustedProxies(geo.trustedProxies);
+  const { resolver } = geo;
+  if (resolver === 'none') return createGeoLocator({ trustedProxies, header: geo.header, resolver: createCustomResolver(() => null, { name: 'none' }) });
+  if (resolver === 'geoip-lite' || resolver === 'geoip-lite-country') return createGeoLocator({ trustedProxies, header: geo.header, resolver });
+  if ('mmdb' in resolver) return createGeoLocator({ trustedProxies, header: geo.header, resolver: createMmdbResolver({ path: resolver.mmdb }) });
+  // A static table: first matching CIDR wins (for tests, labs and small private deployments).
+  const table = resolver.static.map((entry, index) => {
+    try {
+      return { matches: createTrustedProxies([entry.cidr]), entry };
+    } catch (error) {
+      throw new Error(`geo.resolver.static[${index}].cidr: ${(error as Error).message}`);
+    }
+  });
+  return createGeoLocator({
+    trustedProxies,
+    header: geo.header,
+    resolver: createCustomResolver(
+      (ip) => {
+        const hit = table.find((row) => row.matches(ip));
+        return hit ? { country: hit.entry.country, lat: hit.entry.lat, lon: hit.entry.lon } : null;
+      },
+      { name: 'static' },
+    ),
+  });
+}
+
+function prefixMatches(prefix: string, path: string): boolean {
+  if (prefix === '/') return true;
+  if (!path.startsWith(prefix)) return false;
+  return path.length === prefix.length || prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47; // '/'
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * One configuration's request pipeline: route rules (auth, rate limit), then the response cache in
+ * front of the forwarder. A reload builds a new pipeline, reusing unchanged components; requests
+ * already inside the old one finish there.
+ */
+export class Pipeline {
+  readonly config: GatewayConfig;
+  readonly components: ComponentSet;
+  readonly forwarder: Forwarder;
+  readonly health: HealthChecker;
+  readonly breakers: ReturnType<typeof createBreakerRegistry>;
+  readonly cache: EdgeCache | undefined;
+  readonly purge: Handler | undefined;
+  readonly redis: Redis | undefined;
+  readonly #routes: CompiledRoute[];
+  readonly #proxy: Handler;
+  readonly #forward: Handler;
+  readonly #cachePrefixes: string[];
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+
+  private constructor(init: {
+    config: GatewayConfig;
+    components: ComponentSet;
+    forwarder: Forwarder;
+    health: HealthChecker;
+    breakers: ReturnType<typeof createBreakerRegistry>;
+    cache: EdgeCache | undefined;
+    purge: Handler | undefined;
+    redis: Redis | undefined;
+    routes: CompiledRoute[];
+  }) {
+    this.config = init.config;
+    this.components = init.components;
+    this.forwarder = init.forwarder;
+    this.health = init.health;
+    this.breakers = init.breakers;
+    this.cache = init.cache;
+    this.purge = init.purge;
+    this.redis = init.redis;
+    this.#routes = init.routes;
+    this.#forward = init.forwarder.handler;
+    this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
+    this.#cachePrefixes = Object.keys(init.config.cache.routes).map((route) => /^GET (\/[^:*]*)/.exec(route)![1]!);
+  }
+
+  /**
+   * GET and HEAD requests that no cache route can match go straight to the forwarder: the cache
+   * would only pass them through. Unsafe methods always go through the cache, which invalidates
+   * what a successful write changes. (A path the cache would normalise into a route, such as one
+   * with percent-encoded letters, is merely not cached.)
+   */
+  #cacheable(method: string, path: string): boolean {
+    if (method !== 'GET' && method !== 'HEAD') return true;
+    for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /** Requests inside this pipeline now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Serves one request. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.#inFlight++;
+    res.once('close', () => {
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#drained?.();
+    });
+    const path = pathOf(req.url);
+    const method = req.method ?? 'GET';
+    const proxy = this.#cacheable(method, path) ? this.#proxy : this.#forward;
+    for (const route of this.#routes) {
+      if (!prefixMatches(route.prefix, path)) continue;
+      if (route.methods !== undefined && !route.methods.has(method)) continue;
+      this.#run(route.chain, 0, req, res, proxy);
+      return;
+    }
+    proxy(req, res);
+  }
+
+  #run(chain: Middleware[], index: number, req: IncomingMessage, res: ServerResponse, proxy: Handler): void {
+    const step = chain[index];
+    if (step === undefined) {
+      proxy(req, res);
+      return;
+    }
+    try {
+      step(req, res, () => this.#run(chain, index + 1, req, res, proxy));
+    } catch {
+      sendProblem(res, { title: 'Internal Server Error', status: 500, detail: 'the gateway could not process the request' });
+    }
+  }
+
+  /** Resolves when no request is inside this pipeline, or after `timeout` ms. */
+  drain(timeout: number): Promise<boolean> {
+    if (this.#inFlight === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeout);
+      timer.unref();
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+  }
+
+  /** Builds the pipeline for `config`, reusing what `previous` has for unchanged sections. */
+  static async build(config: GatewayConfig, context: PipelineContext, previous?: Pipeline): Promise<Pipeline> {
+    const components = new ComponentSet(previous?.components);
+    try {
+      return await Pipeline.#build(config, context, components);
+    } catch (error) {
+      await components.release();
+      throw error;
+    } finally {
+      components.seal();
+    }
+  }
+
+  static async #build(config: GatewayConfig, context: PipelineContext, components: ComponentSet): Promise<Pipeline> {
+    const { telemetry, counters, log } = context;
+    const observe = (disposables: Array<Disposable | undefined>) => () => {
+      for (const disposable of disposables) disposable?.[Symbol.dispose]();
+    };
+
+    const redis = config.redis.url === null
+      ? undefined
+      : (await components.use('redis', config.redis.url, 'redis.url', () => {
+          // Commands fail fast while Redis is away, so the cache steps aside instead of queueing.
+          const client = new Redis(config.redis.url!, { maxRetriesPerRequest: 1, lazyConnect: false });
+          client.on('error', (error: Error) => log('warn', 'redis error', { error: error.message }));
+          return client;
+        }, (client) => void client.disconnect())).value;
+
+    const { value: locator } = await components.use('locator', config.geo, 'geo', async () => {
+      const created = compileLocator(config.geo);
+      await created.ready();
+      return created;
+    }, (value) => value.close());
+
+    const { value: selector } = await components.use(
+      'selector',
+      { regions: config.regions, routing: config.routing, origin: config.edge.coordinates },
+      'regions',
+      () => createRegionSelector({
+        regions: config.regions,
+        rules: config.routing.rules,
+        defaultRegion: config.routing.defaultRegion,
+        origin: config.edge.coordinates,
+        routeFactor: config.routing.routeFactor,
+      }),
+      () => {},
+    );
+
+    const { value: breakers } = await components.use('breakers', config.breakers, 'breakers', () => {
+      const registry = createBreakerRegistry({
+        defaults: {
+          // The forwarder settles permits itself when response headers arrive; its own timeouts apply.
+          timeout: false,
+          mode: config.breakers.mode,
+          failureThreshold: config.breakers.failureThreshold,
+          errorThresholdPercentage: config.breakers.errorThresholdPercentage,
+          volumeThreshold: config.breakers.volumeThreshold,
+          resetTimeout: config.breakers.resetTimeout,
+          rollingCountTimeout: config.breakers.rollingCountTimeout,
+        },
+      });
+      const unobserve = observe([telemetry.observeBreakers(registry)]);
+      return Object.assign(registry, { unobserve });
+    }, async (registry) => {
+      registry.unobserve();
+      await registry.close();
+    });
+
+    const healthSettings = { ...config.health, openBreakers: undefined };
+    const targets = config.regions.map((region) => ({ name: region.name, url: region.url }));
+    const { value: health, reused: healthReused } = await components.use('health', healthSettings, 'health', () => {
+      const checker = createHealthChecker({
+        targets,
+        path: config.health.path,
+        interval: config.health.interval,
+        timeout: config.health.timeout,
+        jitter: config.health.jitter,
+        initialJitter: config.health.initialJitter,
+        healthyThreshold: config.health.healthyThreshold,
+        unhealthyThreshold: config.health.unhealthyThreshold,
+      });
+      const change = checker.on('change', (event) => {
+        log(event.healthy ? 'info' : 'warn', 'region health changed', { region: event.name, state: event.state, reason: event.reason });
+      });
+      const unobserve = observe([change, telemetry.observeHealth(checker)]);
+      return Object.assign(checker, { unobserve });
+    }, async (checker) => {
+      checker.unobserve();
+      await checker.close();
+    });
+    // A reused checker keeps the state of unchanged targets; new or changed ones start unknown.
+    if (healthReused) health.setTargets(targets);
+
+    if (config.health.openBreakers) {
+      await components.use('breaker-link', [identity(health), identity(breakers)], 'health.openBreakers', () => linkBreakers(health, breakers, { holdOpen: true }), (link) => link[Symbol.dispose]());
+    }
+
+    const { value: forwarder } = await components.use(
+      'forwarder',
+      { proxy: config.proxy, trusted: config.geo.trustedProxies, deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
+      'proxy',
+      () => {
+        const created = createForwarder({
+          selector,
+          locate: locator.lookup,
+          trustedProxies: createTrustedProxies(config.geo.trustedProxies),
+          health,
+          breakers,
+          connectTimeout: config.proxy.connectTimeout,
+          headersTimeout: config.proxy.headersTimeout,
+          bodyTimeout: config.proxy.bodyTimeout,
+          maxAttempts: config.proxy.maxAttempts,
+          closeTimeout: config.proxy.closeTimeout,
+          via: config.proxy.via,
+          ...(config.proxy.retryBudget === undefined ? {} : { retryBudget: config.proxy.retryBudget }),
+          ...(config.proxy.hedgeDelay === undefined ? {} : { hedge: { delay: config.proxy.hedgeDelay } }),
+        });
+        const unobserve = observe([
+          created.on('response', (event) => counters.recordResponse(event.region)),
+          created.on('failover', () => counters.failovers++),
+          created.on('error', () => counters.errors++),
+          telemetry.observeForwarder(created),
+        ]);
+        return Object.assign(created, { unobserve });
+      },
+      async (value) => {
+        value.unobserve();
+        await value.close();
+      },
+    );
+
+    let cache: EdgeCache | undefined;
+    let purge: Handler | undefined;
+    if (config.cache.enabled) {
+      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), prefix: config.redis.prefix }, 'cache', () => {
+        const created = createCache({
+          routes: config.cache.routes,
+          l1: { maxSize: config.cache.maxSize },
+          maxBodySize: config.cache.maxBodySize,
+          ignoreQueryParams: config.cache.ignoreQueryParams,
+          ...(config.cache.host === undefined ? {} : { host: config.cache.host }),
+          ...(redis === undefined ? {} : { redis, prefix: `${config.redis.prefix}cache:` }),
+        });
+        const unobserve = observe([
+          created.on('lookup', (event) => counters.recordLookup(event.status)),
+          created.on('error', (error) => log('warn', 'cache error', { error: (error as Error).message })),
+          telemetry.observeCache(created),
+        ]);
+        return Object.assign(created, { unobserve, purge: createPurgeHandler(created, { authorize: () => true }) });
+      }, async (value) => {
+        value.unobserve();
+        await value.close();
+      });
+      cache = built.value;
+      purge = built.value.purge;
+    }
+
+    const authenticators = await Pipeline.#authenticators(config, components, redis);
+    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, header: config.auth.apiKeys?.header }, 'rateLimits', () =>
+      createRateLimits(config.rateLimits, {
+        redis,
+        prefix: `${config.redis.prefix}rl:`,
+        trustedProxies: config.geo.trustedProxies,
+        apiKeyHeader: config.auth.apiKeys?.header ?? 'x-api-key',
+      }), (value) => value.close());
+
+    const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit)));
+    return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, routes });
+  }
+
+  static async #authenticators(config: GatewayConfig, components: ComponentSet, redis: Redis | undefined): Promise<Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>> {
+    const out: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>> = {};
+    const { jwt, apiKeys } = config.auth;
+    if (jwt !== undefined) {
+      out.jwt = (await components.use('auth-jwt', jwt, 'auth.jwt', () =>
+        createJwtAuth({
+          issuer: jwt.issuer,
+          audience: jwt.audience,
+          algorithms: jwt.algorithms,
+          ...(jwt.keys === undefined ? {} : { keys: jwt.keys as never }),
+          ...(jwt.jwksUrl === undefined ? {} : { jwks: { url: jwt.jwksUrl, allowHttp: jwt.allowHttp } }),
+        }), (value) => value.close())).value;
+    }
+    if (apiKeys !== undefined) {
+      out.apiKey = (await components.use('auth-apikeys', { apiKeys, redis: identity(redis), prefix: config.redis.prefix }, 'auth.apiKeys', () => {
+        const principals = new Map(apiKeys.keys.map((entry) => [entry.sha256 ?? hashApiKey(entry.key!), { subject: entry.subject, scopes: entry.scopes }]));
+        // Revocations reach every gateway node over the bus when Redis is configured.
+        const bus = redis === undefined ? undefined : createRedisBus({ redis, prefix: `${config.redis.prefix}bus:` });
+        const auth = createApiKeyAuth({ header: apiKeys.header, validate: (key) => principals.get(hashApiKey(key)) ?? null, ...(bus ? { bus } : {}) });
+        return Object.assign(auth, { bus });
+      }, async (value) => {
+        await value.close();
+        await value.bus?.close();
+      })).value;
+    }
+    if (out.jwt && out.apiKey) {
+      const pair = [out.jwt, out.apiKey] as const;
+      out.any = (await components.use('auth-any', [identity(pair[0]), identity(pair[1])], 'auth', () => combineAuth([...pair]), (value) => value.close())).value;
+    } else {
+      out.any = out.jwt ?? out.apiKey;
+    }
+    return out;
+  }
+
+  static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined): CompiledRoute {
+    const chain: Middleware[] = [];
+    if (rule.auth !== 'none') {
+      const authenticator = authenticators[rule.auth]!;
+      chain.push(authenticator.middleware() as Middleware);
+      if (rule.scopes.length > 0) chain.push(authenticator.requireScopes(rule.scopes) as Middleware);
+    }
+    if (limit !== undefined) chain.push(limit);
+    return { prefix: rule.path, methods: rule.methods === undefined ? undefined : new Set(rule.methods), chain };
+  }
+}
