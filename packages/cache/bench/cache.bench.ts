@@ -1,6 +1,7 @@
 // pnpm --filter @edgekit/cache bench
 // 1. Cache hits through the gateway path (node:http + cache.handler, memory store, child process)
-//    against nginx serving the same response from proxy_cache, both under the same wrk settings.
+//    against nginx serving the same response from proxy_cache, both under the same wrk settings,
+//    and bare node:http answering the same bytes: the ceiling of any node:http gateway.
 // 2. Invalidation latency: one node invalidates tags; how long until all three other nodes (child
 //    processes on a real Redis, Redis bus) have dropped them.
 // Settings: BENCH_DURATION (s per run, default 5), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS (default 50),
@@ -72,8 +73,11 @@ async function hitBenchmark(): Promise<boolean> {
   );
   chmodSync(nginx.dir, 0o755);
   const gateway: TsChild = spawnTs(here('./gateway.child.ts'), [`http://127.0.0.1:${originPort}`]);
+  const bare: TsChild = spawnTs(here('./bare.child.ts'), [String(body.length)]);
   try {
     const port = Number((await gateway.waitForLine((l) => l.startsWith('ready '))).split(' ')[1]);
+    const barePort = Number((await bare.waitForLine((l) => l.startsWith('ready '))).split(' ')[1]);
+    const bareUrl = `http://127.0.0.1:${barePort}/api/products/42`;
     const edgeUrl = `http://127.0.0.1:${port}/api/products/42`;
     const nginxUrl = `http://127.0.0.1:${nginxPort}/api/products/42`;
     // Fill both caches and check they answer hits.
@@ -89,13 +93,17 @@ async function hitBenchmark(): Promise<boolean> {
     await runWrk(edgeUrl, { ...settings, durationSeconds: 1 });
     await runWrk(nginxUrl, { ...settings, durationSeconds: 1 });
     // Alternating rounds, median per target: loopback throughput on a shared machine is noisy.
+    await runWrk(bareUrl, { ...settings, durationSeconds: 1 });
     const nginxRuns: LoadResult[] = [];
     const edgeRuns: LoadResult[] = [];
+    const bareRuns: LoadResult[] = [];
     for (let round = 0; round < rounds; round++) {
       if (round % 2 === 0) {
         nginxRuns.push(await runWrk(nginxUrl, settings));
         edgeRuns.push(await runWrk(edgeUrl, settings));
+        bareRuns.push(await runWrk(bareUrl, settings));
       } else {
+        bareRuns.push(await runWrk(bareUrl, settings));
         edgeRuns.push(await runWrk(edgeUrl, settings));
         nginxRuns.push(await runWrk(nginxUrl, settings));
       }
@@ -103,6 +111,7 @@ async function hitBenchmark(): Promise<boolean> {
     const median = (runs: LoadResult[]): LoadResult => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
     const nginxRun = median(nginxRuns);
     const edgeRun = median(edgeRuns);
+    const bareRun = median(bareRuns);
     const ratio = edgeRun.rps / nginxRun.rps;
     const errors = edgeRuns.reduce((sum, r) => sum + r.errors, 0);
     const row = (name: string, r: LoadResult, all: LoadResult[]): Array<string | number> => [name, fmt(r.rps), all.map((x) => fmt(x.rps)).join(' / '), fmt(r.p50, 2), fmt(r.p99, 2), all.reduce((sum, x) => sum + x.errors, 0)];
@@ -110,14 +119,20 @@ async function hitBenchmark(): Promise<boolean> {
     console.log(
       markdownTable(
         ['target', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'errors'],
-        [row('nginx proxy_cache (1 worker)', nginxRun, nginxRuns), row('edgekit cache.handler (1 process)', edgeRun, edgeRuns)],
+        [
+          row('nginx proxy_cache (1 worker)', nginxRun, nginxRuns),
+          row('edgekit cache.handler (1 process)', edgeRun, edgeRuns),
+          row('bare node:http, same bytes, no cache (ceiling)', bareRun, bareRuns),
+        ],
       ),
     );
+    console.log(`\nbare node:http / nginx = ${fmt(bareRun.rps / nginxRun.rps, 2)}x; edgekit / bare node:http = ${fmt(edgeRun.rps / bareRun.rps, 2)}x (the cache's own share of the gap)`);
     const met = ratio >= 0.8 && errors === 0;
     console.log(`\nedgekit / nginx = ${fmt(ratio, 2)}x (per round: ${edgeRuns.map((r, i) => fmt(r.rps / nginxRuns[i]!.rps, 2)).join(', ')}) — bar >= 0.80x: ${met ? 'MET' : 'NOT MET'}`);
     return met;
   } finally {
     await gateway.stop();
+    await bare.stop();
     await nginx.stop();
     rmSync(cacheDir, { recursive: true, force: true });
     await closeServer(origin);

@@ -22,6 +22,7 @@ export interface OutageResult {
 
 const MODES: Array<{ mode: string; features: (ctx: LabContext) => GatewayFeatures }> = [
   { mode: 'naive retry (same region, 3 tries)', features: () => ({ naiveRetry: { attempts: 3 } }) },
+  { mode: 'failover only (every request pays the timeout)', features: () => ({}) },
   { mode: 'breaker + failover', features: () => ({ breakers: true }) },
   { mode: 'breaker + failover + health checks', features: () => ({ breakers: true, health: { interval: 250, timeout: 400 } }) },
 ];

@@ -36,8 +36,9 @@ export async function runSwrScenario(ctx: LabContext, home = 'us-east', slowMs =
   try {
     const cities = ctx.cities.filter((c) => nearestRegion(c, world.regions).name === home);
     for (const city of cities) clients.push(cityClient(city, (await world.cityLink(city, at, gateway.port)).url));
-    const perClient = ctx.quick ? 10 : 20;
-    const concurrency = 10;
+    // One wave: every request of the burst is sent before any answer comes back.
+    const concurrency = ctx.quick ? 6 : 10;
+    const perClient = concurrency;
     const prime = ctx.progress.step(`scenario 4/4 · origin takes ${slowMs} ms: fill and expire the cache`, 2);
     origin.slowMs = slowMs;
     const parallel = concurrency * VARIANTS.length;
