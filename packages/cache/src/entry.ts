@@ -1,3 +1,6 @@
+/** Response bodies up to this many bytes are also kept as a string, so a hit is sent in one write. */
+export const ONE_WRITE_BODY = 16 * 1024;
+
 /** What an entry holds: an HTTP response, a `wrap()` value, or the list of headers a URL varies on. */
 export type EntryKind = 'response' | 'value' | 'vary';
 
@@ -108,7 +111,8 @@ export class CacheEntry implements EntryData {
 
   /** Approximate memory footprint in bytes, for the memory store's byte bound. */
   size(): number {
-    let size = 256 + this.body.length;
+    // Small response bodies are counted twice: the HTTP hit path keeps a one-write copy of them.
+    let size = 256 + this.body.length + (this.kind === 'response' && this.body.length <= ONE_WRITE_BODY ? this.body.length : 0);
     for (const h of this.headers) size += h.length;
     for (const t of this.tags) size += t.length;
     for (const v of this.vary) size += v.length;

@@ -1,4 +1,5 @@
 import { type ManualClock, createManualClock } from '@edgekit/core';
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CacheOptions, type EdgeCache, type Origin, createCache } from '../src/index.js';
 import { EPOCH, type Reply, type SeenRequest, get, httpDate, startGateway, testOrigin } from './helpers.js';
@@ -42,6 +43,22 @@ describe('misses, hits and Age', () => {
     expect(second.headers['cache-status']).toBe('edgekit; hit; ttl=50');
     expect(second.headers['content-type']).toBe('application/json');
     expect(f.calls).toHaveLength(1);
+  });
+
+  it('answers hits with the exact bytes of every body size, across the one-write limit and with non-ASCII bytes', async () => {
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const bodies = [Buffer.alloc(0), all, Buffer.concat(Array.from({ length: 64 }, () => all)), Buffer.concat(Array.from({ length: 65 }, () => all)), Buffer.from('€ ünïcødé 😀', 'utf8')];
+    const f = await setup((req) => ({ headers: { 'content-type': 'application/octet-stream' }, body: bodies[Number(req.url.split('/').pop())]! }));
+    for (let i = 0; i < bodies.length; i++) {
+      for (let round = 0; round < 2; round++) {
+        const response = await request(`${f.base}/api/blob/${i}`);
+        const bytes = Buffer.from(await response.body.arrayBuffer());
+        expect(response.headers['cache-status'], `body ${i}, round ${round}`).toMatch(round === 0 ? /fwd=uri-miss/ : /; hit;/);
+        expect(response.headers['content-length']).toBe(String(bodies[i]!.length));
+        expect(bytes.equals(bodies[i]!), `body ${i}, round ${round}`).toBe(true);
+      }
+    }
+    expect(f.calls).toHaveLength(bodies.length);
   });
 
   it('counts the Age the origin reported and the time since its Date (RFC 9111 §4.2.3)', async () => {
