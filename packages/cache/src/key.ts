@@ -141,22 +141,26 @@ for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789-._~:[]') LITERAL_HOST[c.ch
 /** Lower-cases a `Host` value and percent-encodes anything a host name cannot contain (so `/` never appears). */
 export function normalizeHost(host: string | undefined): string {
   if (host === undefined || host.length === 0) return '';
-  const lower = host.toLowerCase();
+  return escapeOutside(LITERAL_HOST, host.toLowerCase());
+}
+
+/** `text` with every character outside `literal` (an ASCII table, 1 = kept) percent-encoded. */
+function escapeOutside(literal: Uint8Array, text: string): string {
   let clean = true;
-  for (let i = 0; i < lower.length; i++) {
-    const c = lower.charCodeAt(i);
-    if (c >= 128 || LITERAL_HOST[c] === 0) {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || literal[c] === 0) {
       clean = false;
       break;
     }
   }
-  if (clean) return lower;
+  if (clean) return text;
   let out = '';
-  for (let i = 0; i < lower.length; i++) {
-    const c = lower.charCodeAt(i);
-    if (c < 128 && LITERAL_HOST[c] === 1) out += lower[i];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 128 && literal[c] === 1) out += text[i];
     else {
-      const [encoded, used] = encodeAt(lower, i);
+      const [encoded, used] = encodeAt(text, i);
       out += encoded;
       i += used - 1;
     }
@@ -175,26 +179,7 @@ for (const c of '%&={}') LITERAL_VALUE[c.charCodeAt(0)] = 0;
  * collide, and CR/LF never reach a Redis key name.
  */
 export function escapeKeyText(text: string): string {
-  let clean = true;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 128 || LITERAL_VALUE[c] === 0) {
-      clean = false;
-      break;
-    }
-  }
-  if (clean) return text;
-  let out = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 128 && LITERAL_VALUE[c] === 1) out += text[i];
-    else {
-      const [encoded, used] = encodeAt(text, i);
-      out += encoded;
-      i += used - 1;
-    }
-  }
-  return out;
+  return escapeOutside(LITERAL_VALUE, text);
 }
 
 /** SHA-256 of `text` in lower-case hex. */

@@ -120,3 +120,33 @@ export function delay(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Settles like `promise`, or rejects with `onTimeout()` once `ms` have passed on `clock`, whichever
+ * comes first. A rejection of `promise` passes through `mapError` when given. The timer is cleared
+ * as soon as `promise` settles; a late settlement after the timeout is ignored.
+ */
+export function settleWithin<T>(promise: Promise<T>, ms: number, clock: Clock, onTimeout: () => Error, mapError?: (error: unknown) => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const timer = clock.setTimeout(() => {
+      if (done) return;
+      done = true;
+      reject(onTimeout());
+    }, ms);
+    promise.then(
+      (value) => {
+        if (done) return;
+        done = true;
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (done) return;
+        done = true;
+        clock.clearTimeout(timer);
+        reject(mapError === undefined ? error : mapError(error));
+      },
+    );
+  });
+}

@@ -1,4 +1,4 @@
-export { type Clock, type ClockTimer, type ManualClock, createManualClock, delay, systemClock } from './clock.js';
+export { type Clock, type ClockTimer, type ManualClock, createManualClock, delay, settleWithin, systemClock } from './clock.js';
 export { type Disposable, toDisposable } from './disposable.js';
 export { EdgekitError } from './errors.js';
 export { type EventMap, type Listener, TypedEmitter, type TypedEmitterOptions } from './events.js';

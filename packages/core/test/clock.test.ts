@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createManualClock, delay, systemClock } from '../src/index.js';
+import { createManualClock, delay, settleWithin, systemClock } from '../src/index.js';
 
 describe('createManualClock', () => {
   it('runs due timers in time order, including timers scheduled by timers', () => {
@@ -60,5 +60,39 @@ describe('systemClock', () => {
     const timer = systemClock.setTimeout(() => {}, 60_000) as NodeJS.Timeout;
     expect(timer.hasRef()).toBe(false);
     systemClock.clearTimeout(timer);
+  });
+});
+
+describe('settleWithin', () => {
+  it('resolves with the value when the promise settles in time, and clears its timer', async () => {
+    const clock = createManualClock();
+    const result = settleWithin(Promise.resolve(7), 100, clock, () => new Error('late'));
+    await expect(result).resolves.toBe(7);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('rejects with the timeout error once the time has passed, and ignores a later settlement', async () => {
+    const clock = createManualClock();
+    let finish!: (value: number) => void;
+    const result = settleWithin(new Promise<number>((resolve) => (finish = resolve)), 100, clock, () => new Error('no answer within 100 ms'));
+    clock.advance(99);
+    let settled = false;
+    void result.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await expect(result).rejects.toThrow('no answer within 100 ms');
+    finish(1);
+  });
+
+  it('passes a rejection through mapError, or unchanged without it', async () => {
+    const clock = createManualClock();
+    const cause = new Error('boom');
+    await expect(settleWithin(Promise.reject(cause), 100, clock, () => new Error('late'))).rejects.toBe(cause);
+    await expect(settleWithin(Promise.reject(cause), 100, clock, () => new Error('late'), (e) => new Error(`wrapped: ${(e as Error).message}`))).rejects.toThrow('wrapped: boom');
+    expect(clock.pendingTimers()).toBe(0);
   });
 });

@@ -120,13 +120,7 @@ export class AddressParser {
         if (!valid || dots !== 3 || digits === 0) return 0;
         // A port after the dotted quad, or nothing.
         if (i < end && (text.charCodeAt(i) !== CH_COLON || !isPort(text, i + 1, end))) return 0;
-        const words = this.words;
-        words[0] = 0;
-        words[1] = 0;
-        words[2] = 0xffff;
-        words[3] = value * 256 + octet;
-        this.v4Start = start;
-        this.v4End = i;
+        this.#setV4(value * 256 + octet, start, i);
         return 4;
       }
     }
@@ -156,14 +150,19 @@ export class AddressParser {
       if (++digits > 3 || octet > 255) return false;
     }
     if (digits === 0 || dots !== 3) return false;
+    this.#setV4(value * 256 + octet, start, end);
+    return true;
+  }
+
+  /** Stores an IPv4 address as its IPv4-mapped IPv6 form (`::ffff:a.b.c.d`). */
+  #setV4(address: number, start: number, end: number): void {
     const words = this.words;
     words[0] = 0;
     words[1] = 0;
     words[2] = 0xffff;
-    words[3] = value * 256 + octet;
+    words[3] = address;
     this.v4Start = start;
     this.v4End = end;
-    return true;
   }
 
   #parse6(text: string, start: number, end: number): IpFamily {

@@ -14,6 +14,9 @@ describeRedis('a custom probe: Redis PING with ioredis', () => {
   it('marks Redis unhealthy while it is down and healthy again once it answers PING', async () => {
     const client = new Redis(redis.current.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     clients.push(client);
+    // While Redis is down the probe's failing PING is the signal; the client's own connection errors are expected.
+    const connectionErrors: Error[] = [];
+    client.on('error', (error: Error) => connectionErrors.push(error));
     const clock = createManualClock();
     const checker = createHealthChecker({
       targets: [{ name: 'redis' }],

@@ -1,4 +1,4 @@
-import { type Clock, type ClockTimer, describeValue } from '@edgekit/core';
+import { type Clock, describeValue, settleWithin } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { SwrError } from './errors.js';
 
@@ -29,26 +29,5 @@ export function hashTag(key: string): string {
 
 /** Settles like `promise`, or rejects with an `ETIMEDOUT` {@link SwrError} after `ms` on `clock`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock, operation: string, key: string | undefined): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let done = false;
-    const timer: ClockTimer = clock.setTimeout(() => {
-      if (done) return;
-      done = true;
-      reject(new SwrError('ETIMEDOUT', `${operation} did not answer within ${ms} ms`, { operation, ...(key === undefined ? {} : { key }) }));
-    }, ms);
-    promise.then(
-      (value) => {
-        if (done) return;
-        done = true;
-        clock.clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        if (done) return;
-        done = true;
-        clock.clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+  return settleWithin(promise, ms, clock, () => new SwrError('ETIMEDOUT', `${operation} did not answer within ${ms} ms`, { operation, ...(key === undefined ? {} : { key }) }));
 }
