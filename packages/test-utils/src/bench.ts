@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -86,6 +86,8 @@ export async function runWrk(url: string, settings: LoadSettings): Promise<LoadR
 /** A running nginx with a private prefix directory. */
 export interface NginxHandle {
   readonly dir: string;
+  /** The master process; its worker is a child of it. */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -136,11 +138,36 @@ ${httpBody.replaceAll('{{dir}}', dir)}
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  return { dir, stop };
+  return { dir, pid: child.pid, stop };
 }
 
 /** Formats rows as a GitHub-flavoured markdown table. */
 export function markdownTable(header: string[], rows: Array<Array<string | number>>): string {
   const line = (cells: Array<string | number>): string => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+let ticksPerSecond: number | undefined;
+
+/**
+ * CPU time (user + system, milliseconds) used so far by a process and all its descendants, read
+ * from Linux's /proc. `undefined` where /proc is not available or the process is gone.
+ */
+export function cpuTimeMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) {
+        if (child.trim() !== '') ms += cpuTimeMs(Number(child)) ?? 0;
+      }
+    }
+    return ms;
+  } catch {
+    return undefined;
+  }
 }
