@@ -1,7 +1,8 @@
 /**
  * Proxy throughput and latency against its peers, in one run with one load tool and one setting:
  * the origin direct, @edgekit/proxy (geo lookup, region selection, health and breaker checks on),
- * @fastify/http-proxy, http-proxy with a keep-alive agent, and nginx when installed. Each server
+ * @fastify/http-proxy, http-proxy with a keep-alive agent, nginx when installed, and a bare undici
+ * forward with no logic at all (the floor of any Node proxy on undici). Each server
  * runs in its own process; all are started first, warmed up, then measured in alternating rounds
  * (loopback throughput on a shared machine drifts, so every target sees the same drift) and the
  * median round is reported. Beside req/s and latency, the CPU time each proxy process spends per
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
       ['@edgekit/proxy (geo + health + breaker)', 'edgekit'],
       ['@fastify/http-proxy', 'fastify-http-proxy'],
       ['http-proxy (keep-alive agent)', 'http-proxy'],
+      ['bare undici forward, no logic (floor)', 'bare-undici'],
     ] as const) {
       const { url, child } = await startTarget(kind, originUrl);
       targets.push({ name, url, pid: child.child.pid, stop: () => child.stop() });

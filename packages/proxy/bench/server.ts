@@ -42,6 +42,36 @@ async function edgekit(): Promise<http.Server> {
   return http.createServer(forwarder.handler);
 }
 
+async function bareUndici(): Promise<http.Server> {
+  // The floor of a Node proxy on undici: request headers copied, response streamed, nothing else
+  // (no header rewriting, no routing, no failover, no timeouts). Not a usable proxy; a reference row.
+  const { Pool } = await import('undici');
+  const pool = new Pool(originUrl, { connections: 128, pipelining: 1 });
+  return http.createServer((req, res) => {
+    pool.dispatch(
+      { path: req.url ?? '/', method: req.method ?? 'GET', headers: req.rawHeaders },
+      {
+        onConnect() {},
+        onHeaders(statusCode, rawHeaders) {
+          const headers: string[] = [];
+          for (const value of rawHeaders) headers.push(value.toString('latin1'));
+          res.writeHead(statusCode, headers);
+          return true;
+        },
+        onData(chunk) {
+          return res.write(chunk);
+        },
+        onComplete() {
+          res.end();
+        },
+        onError() {
+          res.destroy();
+        },
+      },
+    );
+  });
+}
+
 async function fastifyHttpProxy(): Promise<http.Server> {
   const { default: Fastify } = await import('fastify');
   const { default: proxy } = await import('@fastify/http-proxy');
@@ -65,6 +95,7 @@ async function nodeHttpProxy(): Promise<http.Server> {
 const factories: Record<string, () => Promise<http.Server>> = {
   origin,
   edgekit,
+  'bare-undici': bareUndici,
   'fastify-http-proxy': fastifyHttpProxy,
   'http-proxy': nodeHttpProxy,
 };
