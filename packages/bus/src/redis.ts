@@ -1,4 +1,4 @@
-import { type Clock, type ClockTimer, type Disposable, optionalNumber, optionalString, systemClock } from '@edgekit/core';
+import { type Clock, type ClockTimer, type Disposable, optionalNumber, optionalString, settleWithin, systemClock } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { LocalDispatch, checkChannel, randomNodeId } from './local.js';
 import type { Bus, BusMeta } from './types.js';
@@ -160,15 +160,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
         throw new RangeError(`${SCOPE}: message on "${channel}" is larger than maxMessageBytes (${maxMessageBytes})`);
       }
       local.dispatch(channel, JSON.parse(message).p, { origin: nodeId, sentAt, local: true });
-      let timer: ClockTimer | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = clock.setTimeout(() => reject(new Error(`${SCOPE}: publish on "${channel}" timed out after ${publishTimeout} ms`)), publishTimeout);
-      });
-      try {
-        await Promise.race([publisher.publish(prefix + channel, message), timeout]);
-      } finally {
-        clock.clearTimeout(timer);
-      }
+      await settleWithin(publisher.publish(prefix + channel, message), publishTimeout, clock, () => new Error(`${SCOPE}: publish on "${channel}" timed out after ${publishTimeout} ms`));
     },
     subscribe<T>(channel: string, handler: (payload: T, meta: BusMeta) => void): Disposable {
       checkChannel(SCOPE, channel);

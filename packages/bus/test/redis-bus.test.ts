@@ -1,3 +1,4 @@
+import { createManualClock } from '@edgekit/core';
 import { describeRedis, useRedisCluster, useRedisServer } from '@edgekit/test-utils';
 import { Cluster, Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
@@ -84,6 +85,30 @@ describeRedis('Redis bus (standalone)', () => {
     await waitFor(() => seen.includes('after'));
     expect(gaps).toEqual(['disconnected', 'reconnected']);
   }, 30_000);
+
+  it('rejects a publish that Redis does not answer within publishTimeout, on the injected clock, and publishes again once Redis answers', async () => {
+    const clock = createManualClock();
+    const redis = client(server.current.url);
+    const b = createRedisBus({ redis, nodeId: 'a', clock, publishTimeout: 250 });
+    cleanups.push(() => b.close());
+    const admin = client(server.current.url);
+    await admin.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+    cleanups.push(() => admin.call('CLIENT', 'UNPAUSE'));
+    const pending = b.publish('news', { n: 1 });
+    let settled = false;
+    const outcome = pending.then(
+      () => 'resolved',
+      (error: Error) => error.message,
+    );
+    void outcome.then(() => (settled = true));
+    clock.advance(249);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    clock.advance(1);
+    expect(await outcome).toBe('@edgekit/bus: publish on "news" timed out after 250 ms');
+    await admin.call('CLIENT', 'UNPAUSE');
+    await expect(b.publish('news', { n: 2 })).resolves.toBeUndefined();
+  });
 });
 
 describeRedis(
