@@ -1,4 +1,5 @@
 import type { Region } from '@edgekit/geo';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { AttemptEnd, AttemptObserver } from './observer.js';
 import { reportObserverError } from './observer.js';
@@ -11,6 +12,7 @@ export interface AttemptOwner {
   attemptData(attempt: Attempt, chunk: Buffer): boolean;
   attemptComplete(attempt: Attempt): void;
   attemptError(attempt: Attempt, error: Error, streaming: boolean): void;
+  attemptUpgrade(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void;
 }
 
 /** Waiting for response headers. */
@@ -69,6 +71,18 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     this.status = statusCode;
     return this.owner.attemptHeaders(this, statusCode, rawHeaders);
+  }
+
+  /** The upstream switched protocols (101) on an upgrade request: the connection is now the tunnel's. */
+  onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void {
+    if (this.state !== PENDING) {
+      socket.destroy();
+      return;
+    }
+    this.state = DONE;
+    this.status = statusCode;
+    if (this.observers !== undefined) this.#notify('complete', undefined);
+    this.owner.attemptUpgrade(this, statusCode, rawHeaders, socket);
   }
 
   onData(chunk: Buffer): boolean {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { EdgekitError, type TypedEmitter } from '@edgekit/core';
 import type { GeoLocation, Region } from '@edgekit/geo';
@@ -11,7 +12,7 @@ import { type AttemptObserver, type RequestEnd, type RequestObserver, reportObse
 import { type BreakerLike, type BreakerPermitLike, type RegionSelectorLike, type ResolvedOptions, SCOPE } from './options.js';
 import { StreamedBody, readBody } from './request-body.js';
 import { type RequestHeaderSettings, type RequestScan, appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
-import { type ResponseHeaderSettings, buildResponseHeaders } from './response-headers.js';
+import { type ResponseHeaderSettings, buildResponseHeaders, upgradeHeaders } from './response-headers.js';
 
 /** Where requests for one region go. */
 export interface Target {
@@ -82,6 +83,8 @@ export abstract class Exchange implements RequestScan {
   protected done = false;
   protected winner: Attempt | undefined = undefined;
   protected method = 'GET';
+  /** The protocol asked for in `Upgrade`, set by sinks that can take a tunnel; `undefined` for plain requests. */
+  protected upgradeProtocol: string | undefined = undefined;
   readonly #pathOverride: string | undefined;
   #path = '/';
   #startedAt = 0;
@@ -140,6 +143,10 @@ export abstract class Exchange implements RequestScan {
   protected abstract deliverInternal(error: unknown): void;
   /** The client went away; release what the sink holds. */
   protected abstract onClientGone(): void;
+  /** The upstream switched protocols: join the client to `upstream`. Only sinks that set `upgradeProtocol` get this. */
+  protected deliverUpgrade(_statusCode: number, _headers: string[], upstream: Duplex, _region: string): void {
+    upstream.destroy();
+  }
 
   // ------------------------------------------------------------------ start
 
@@ -402,7 +409,7 @@ export abstract class Exchange implements RequestScan {
     const path = target.basePath === '' ? this.#path : target.basePath + this.#path;
     const headers = this.#observers === undefined ? this.#headers : this.#observeAttempt(attempt, target, path);
     // Errors, even synchronous ones, arrive through attempt.onError.
-    target.dispatcher.dispatch({ path, method: this.method as Dispatcher.HttpMethod, headers, body }, attempt);
+    target.dispatcher.dispatch({ path, method: this.method as Dispatcher.HttpMethod, headers, body, upgrade: this.upgradeProtocol }, attempt);
     if (options.hedgeDelay >= 0 && attempt.state === PENDING && !this.done && this.#mayHedge()) {
       const clock = options.clock;
       clock.clearTimeout(this.#hedgeTimer);
@@ -434,6 +441,7 @@ export abstract class Exchange implements RequestScan {
     const options = this.core.options;
     return (
       this.#idempotent &&
+      this.upgradeProtocol === undefined &&
       this.#bodyKind !== BODY_STREAMED &&
       this.#hedges < options.hedgeMax &&
       this.#attempts.length < options.maxAttempts &&
@@ -589,6 +597,39 @@ export abstract class Exchange implements RequestScan {
         attempts: this.#attempts.length,
         durationMs: this.core.options.clock.now() - this.#startedAt,
         ttfbMs: attempt.ttfb,
+      };
+      events.emit('response', event);
+      if (this.#observers !== undefined) this.#observeEnd({ type: 'response', event });
+    }
+  }
+
+  attemptUpgrade(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
+    const core = this.core;
+    const region = attempt.region.name;
+    const ttfb = core.options.clock.now() - attempt.startedAt;
+    attempt.ttfb = ttfb;
+    core.selector.recordLatency?.(region, ttfb);
+    this.#retire(attempt);
+    if (this.done) {
+      attempt.release();
+      upstream.destroy();
+      return;
+    }
+    this.done = true;
+    this.winner = attempt;
+    this.#clearHedge();
+    this.#cancelOthers(attempt);
+    attempt.succeed();
+    this.deliverUpgrade(statusCode, upgradeHeaders(rawHeaders, region, core.responseHeaders), upstream, region);
+    const events = core.events;
+    if (this.#observers !== undefined || events.hasListeners('response')) {
+      const event = {
+        method: this.method,
+        region,
+        status: statusCode,
+        attempts: this.#attempts.length,
+        durationMs: core.options.clock.now() - this.#startedAt,
+        ttfbMs: ttfb,
       };
       events.emit('response', event);
       if (this.#observers !== undefined) this.#observeEnd({ type: 'response', event });

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type Disposable, type Listener, TypedEmitter, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
 import { type Dispatcher, Pool } from 'undici';
@@ -12,6 +14,7 @@ import { type ForwarderOptions, type RegionSelectorLike, type ResolvedOptions, S
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
 import type { ResponseHeaderSettings } from './response-headers.js';
 import type { RetryBudget } from './retry-budget.js';
+import { UpgradeExchange } from './upgrade.js';
 
 /** Options of {@link Forwarder.handle}. */
 export interface HandleOptions {
@@ -33,6 +36,13 @@ export interface Forwarder {
   forward(req: IncomingMessage, options?: ForwardOptions): Promise<ForwardResponse>;
   /** A Node `http` request handler: `http.createServer(forwarder.handler)`. Bound: pass it around freely. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * A listener for the server's `'upgrade'` event: `server.on('upgrade', forwarder.upgrade)`. WebSocket
+   * and other `Upgrade` requests (GET) go to the first healthy region like any request, with failover
+   * until an upstream accepts; a 101 joins the client to that upstream, any other answer is relayed and
+   * the connection closed. Bound.
+   */
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Forwards `req` and writes the answer to `res`, with a path override or an error callback. */
   handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): void;
   /** Express middleware (Express 4 and 5): `app.use('/api', forwarder.express())`. */
@@ -147,6 +157,10 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): void {
     new NodeExchange(this, req, res, options?.path, options?.onError).run();
   }
+
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    new UpgradeExchange(this, req, socket as Socket, head).run();
+  };
 
   express(options?: ExpressForwarderOptions): ExpressMiddleware {
     return expressForwarder(this, options);

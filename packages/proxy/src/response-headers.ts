@@ -45,6 +45,23 @@ export function buildResponseHeaders(raw: ReadonlyArray<Buffer | string> | null,
   return out;
 }
 
+/**
+ * Headers of a `101 Switching Protocols` relayed to the client: those of {@link buildResponseHeaders}
+ * plus the upstream's `Upgrade` and `Connection: upgrade`, which belong to the switch itself.
+ */
+export function upgradeHeaders(raw: ReadonlyArray<Buffer | string> | null, region: string, settings: ResponseHeaderSettings): string[] {
+  const out = buildResponseHeaders(raw, region, settings);
+  let upgrade: string | undefined;
+  if (raw !== null) {
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if (lowerName(raw[i]!) === 'upgrade') upgrade = upgrade === undefined ? text(raw[i + 1]!) : `${upgrade}, ${text(raw[i + 1]!)}`;
+    }
+  }
+  out.push('connection', 'upgrade');
+  if (upgrade !== undefined) out.push('upgrade', upgrade);
+  return out;
+}
+
 /** The flat list as an object: one key per lower-case name, repeated fields as arrays. */
 export function headersToObject(flat: readonly string[]): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = Object.create(null);
