@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { type Clock, checkOptionsObject, optionalFunction, optionalNumber, optionalString, sendProblem, systemClock } from '@edgekit/core';
 import { type Lifecycle, type ShutdownResult, createLifecycle } from '@edgekit/health';
@@ -261,6 +262,21 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts (60 s)
   server.headersTimeout = 66_000;
   lifecycle.addServer(server);
+  // Upgrade tunnels (WebSocket) are long-lived: refused once shutdown begins, closed when the listener closes.
+  const tunnels = new Set<Duplex>();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    if (lifecycle.phase !== 'serving') {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
+    pipeline.handleUpgrade(req, socket, head);
+  });
+  lifecycle.on('phase', ({ phase }) => {
+    if (phase === 'closing') for (const socket of tunnels) socket.destroy();
+  });
   const adminServer = separateAdmin ? createServer(adminHandler) : undefined;
   if (adminServer) lifecycle.addServer(adminServer);
 

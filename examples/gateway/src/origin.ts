@@ -1,5 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** Options of {@link startDemoOrigin}. */
 export interface DemoOriginOptions {
@@ -49,7 +49,7 @@ export async function startDemoOrigin(options: DemoOriginOptions): Promise<DemoO
   let requests = 0;
   let ticks = 0;
   const hits = new Map<string, number>();
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
 
   const answer = (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): void => {
     if (failure !== undefined) {
@@ -121,6 +121,21 @@ export async function startDemoOrigin(options: DemoOriginOptions): Promise<DemoO
     }
   });
   server.keepAliveTimeout = 5_000;
+  // A line echo over `Upgrade: echo` (or `websocket`), to try tunnels through the gateway: every
+  // chunk comes back prefixed with the region.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => {});
+    socket.on('end', () => socket.end());
+    if (!healthy || failure !== undefined) {
+      socket.end(`HTTP/1.1 ${failure ?? 503} Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    const protocol = String(req.headers.upgrade ?? '').split(',')[0]!.trim();
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${protocol}\r\nconnection: upgrade\r\nx-origin-region: ${region}\r\n\r\n`);
+    const echo = (chunk: Buffer): void => void socket.write(`${region}: ${chunk.toString('utf8')}`);
+    if (head.length > 0) echo(head);
+    socket.on('data', echo);
+  });
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

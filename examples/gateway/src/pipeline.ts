@@ -1,4 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type Authenticator, combineAuth, createApiKeyAuth, createJwtAuth, hashApiKey } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { createRedisBus } from '@edgekit/bus';
@@ -149,6 +151,31 @@ export class Pipeline {
       return;
     }
     proxy(req, res);
+  }
+
+  /**
+   * Serves an upgrade request (a WebSocket handshake): the route's middleware (authentication, rate
+   * limits) answers on a response bound to the socket, and a request they let through becomes a
+   * tunnel through the forwarder. Refusals close the connection.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as Socket);
+    res.once('finish', () => (socket as Socket).destroySoon());
+    const tunnel: Handler = () => {
+      res.detachSocket(socket as Socket);
+      this.forwarder.upgrade(req, socket, head);
+    };
+    const path = pathOf(req.url);
+    const method = req.method ?? 'GET';
+    for (const route of this.#routes) {
+      if (!prefixMatches(route.prefix, path)) continue;
+      if (route.methods !== undefined && !route.methods.has(method)) continue;
+      this.#run(route.chain, 0, req, res, tunnel);
+      return;
+    }
+    tunnel(req, res);
   }
 
   #run(chain: Middleware[], index: number, req: IncomingMessage, res: ServerResponse, proxy: Handler): void {
