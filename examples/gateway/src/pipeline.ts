@@ -18,6 +18,7 @@ import type { GatewayTelemetry } from './telemetry.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+const NO_MIDDLEWARE: Middleware[] = [];
 
 /** What every pipeline shares with the gateway (outlives reloads). */
 export interface PipelineContext {
@@ -144,13 +145,17 @@ export class Pipeline {
     const path = pathOf(req.url);
     const method = req.method ?? 'GET';
     const proxy = this.#cacheable(method, path) ? this.#proxy : this.#forward;
+    this.#run(this.#chainFor(method, path), 0, req, res, proxy);
+  }
+
+  /** The middleware of the first route rule that matches, or none. */
+  #chainFor(method: string, path: string): Middleware[] {
     for (const route of this.#routes) {
       if (!prefixMatches(route.prefix, path)) continue;
       if (route.methods !== undefined && !route.methods.has(method)) continue;
-      this.#run(route.chain, 0, req, res, proxy);
-      return;
+      return route.chain;
     }
-    proxy(req, res);
+    return NO_MIDDLEWARE;
   }
 
   /**
@@ -167,15 +172,7 @@ export class Pipeline {
       res.detachSocket(socket as Socket);
       this.forwarder.upgrade(req, socket, head);
     };
-    const path = pathOf(req.url);
-    const method = req.method ?? 'GET';
-    for (const route of this.#routes) {
-      if (!prefixMatches(route.prefix, path)) continue;
-      if (route.methods !== undefined && !route.methods.has(method)) continue;
-      this.#run(route.chain, 0, req, res, tunnel);
-      return;
-    }
-    tunnel(req, res);
+    this.#run(this.#chainFor(req.method ?? 'GET', pathOf(req.url)), 0, req, res, tunnel);
   }
 
   #run(chain: Middleware[], index: number, req: IncomingMessage, res: ServerResponse, proxy: Handler): void {
