@@ -525,13 +525,18 @@ export abstract class Exchange implements RequestScan {
 
   // ------------------------------------------------------------------ undici callbacks (via Attempt)
 
+  /** Time to the upstream's answer: kept on the attempt and fed to the selector's latency order. */
+  #recordTtfb(attempt: Attempt): void {
+    const core = this.core;
+    attempt.ttfb = core.options.clock.now() - attempt.startedAt;
+    core.selector.recordLatency?.(attempt.region.name, attempt.ttfb);
+  }
+
   attemptHeaders(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
     const core = this.core;
     const options = core.options;
     const region = attempt.region.name;
-    const ttfb = options.clock.now() - attempt.startedAt;
-    attempt.ttfb = ttfb;
-    core.selector.recordLatency?.(region, ttfb);
+    this.#recordTtfb(attempt);
     if (this.done) {
       attempt.cancel();
       attempt.release();
@@ -588,6 +593,11 @@ export abstract class Exchange implements RequestScan {
     if (this.done) return;
     this.done = true;
     this.deliverEnd();
+    this.#emitResponse(attempt);
+  }
+
+  /** Tells listeners and request observers that `attempt` answered the request. */
+  #emitResponse(attempt: Attempt): void {
     const events = this.core.events;
     if (this.#observers !== undefined || events.hasListeners('response')) {
       const event = {
@@ -604,11 +614,8 @@ export abstract class Exchange implements RequestScan {
   }
 
   attemptUpgrade(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
-    const core = this.core;
     const region = attempt.region.name;
-    const ttfb = core.options.clock.now() - attempt.startedAt;
-    attempt.ttfb = ttfb;
-    core.selector.recordLatency?.(region, ttfb);
+    this.#recordTtfb(attempt);
     this.#retire(attempt);
     if (this.done) {
       attempt.release();
@@ -620,20 +627,8 @@ export abstract class Exchange implements RequestScan {
     this.#clearHedge();
     this.#cancelOthers(attempt);
     attempt.succeed();
-    this.deliverUpgrade(statusCode, upgradeHeaders(rawHeaders, region, core.responseHeaders), upstream, region);
-    const events = core.events;
-    if (this.#observers !== undefined || events.hasListeners('response')) {
-      const event = {
-        method: this.method,
-        region,
-        status: statusCode,
-        attempts: this.#attempts.length,
-        durationMs: core.options.clock.now() - this.#startedAt,
-        ttfbMs: ttfb,
-      };
-      events.emit('response', event);
-      if (this.#observers !== undefined) this.#observeEnd({ type: 'response', event });
-    }
+    this.deliverUpgrade(statusCode, upgradeHeaders(rawHeaders, region, this.core.responseHeaders), upstream, region);
+    this.#emitResponse(attempt);
   }
 
   attemptError(attempt: Attempt, error: Error, streaming: boolean): void {

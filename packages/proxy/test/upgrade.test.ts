@@ -108,11 +108,16 @@ describe('upgrade (WebSocket) tunnels', () => {
   it('switches protocols through the first region and relays bytes both ways', async () => {
     const eu = await startTunnelUpstream('eu');
     const forwarder = createForwarder({ regions: [{ name: 'eu', url: eu.url, location: { lat: 50, lon: 8 } }] });
+    const responses: Array<{ region: string; status: number; attempts: number; ttfbMs: number }> = [];
+    forwarder.on('response', (e) => responses.push(e));
     const port = await startGateway(forwarder);
     const outcome = await requestUpgrade(port);
     expect(outcome.kind).toBe('upgrade');
     const { res, socket } = outcome as Extract<UpgradeOutcome, { kind: 'upgrade' }>;
     expect(res.statusCode).toBe(101);
+    expect(responses).toHaveLength(1);
+    expect(responses[0]).toMatchObject({ region: 'eu', status: 101, attempts: 1 });
+    expect(responses[0]!.ttfbMs).toBeGreaterThanOrEqual(0);
     expect(res.headers.upgrade).toBe('websocket');
     expect(res.headers.connection?.toLowerCase()).toBe('upgrade');
     expect(res.headers['sec-websocket-accept']).toBe('accepted-by-eu');
