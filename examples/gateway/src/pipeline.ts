@@ -1,11 +1,11 @@
-import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Authenticator, combineAuth, createApiKeyAuth, createJwtAuth, hashApiKey } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { createRedisBus } from '@edgekit/bus';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
-import { type Disposable, sendProblem } from '@edgekit/core';
+import { type Disposable, responseOnSocket, sendProblem } from '@edgekit/core';
 import { type GeoLocator, createCustomResolver, createGeoLocator, createMmdbResolver, createRegionSelector, createTrustedProxies } from '@edgekit/geo';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
@@ -164,10 +164,7 @@ export class Pipeline {
    * tunnel through the forwarder. Refusals close the connection.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const res = new ServerResponse(req);
-    res.shouldKeepAlive = false;
-    res.assignSocket(socket as Socket);
-    res.once('finish', () => (socket as Socket).destroySoon());
+    const res = responseOnSocket(req, socket);
     const tunnel: Handler = () => {
       res.detachSocket(socket as Socket);
       this.forwarder.upgrade(req, socket, head);

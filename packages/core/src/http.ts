@@ -1,4 +1,6 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** An RFC 9457 problem details object. */
 export interface ProblemDetails {
@@ -47,4 +49,20 @@ export function firstHeader(headers: IncomingHttpHeaders, name: string): string 
 export function joinedHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * A response written straight to `socket`, the connection of a server's `'upgrade'` event, which
+ * Node hands over without one. It is the last answer on that connection: `Connection: close`, and
+ * the socket closes once the response finishes. `res.detachSocket(socket)` takes the socket back
+ * (to tunnel it) before anything is written. Socket errors are left to its `'close'`.
+ */
+export function responseOnSocket(req: IncomingMessage, socket: Duplex): ServerResponse {
+  const res = new ServerResponse(req);
+  const connection = socket as Socket;
+  res.shouldKeepAlive = false;
+  res.assignSocket(connection);
+  res.once('finish', () => connection.destroySoon());
+  socket.on('error', () => {});
+  return res;
 }

@@ -1,6 +1,7 @@
-import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { responseOnSocket } from '@edgekit/core';
 import type { ForwarderCore } from './exchange.js';
 import { NodeExchange } from './node-handler.js';
 
@@ -36,18 +37,14 @@ export class UpgradeExchange extends NodeExchange {
   readonly #res: ServerResponse;
 
   constructor(core: ForwarderCore, req: IncomingMessage, socket: Socket, head: Buffer) {
-    const res = new ServerResponse(req);
-    res.shouldKeepAlive = false;
-    res.assignSocket(socket);
-    // An answer that is not a switch is the last on this connection.
-    res.once('finish', () => socket.destroySoon());
+    // An answer that is not a switch is the last on this connection; socket errors surface as its
+    // close, which ends the exchange.
+    const res = responseOnSocket(req, socket);
     super(core, req, res, undefined, undefined);
     this.#socket = socket;
     this.#head = head;
     this.#res = res;
     this.upgradeProtocol = upgradeProtocolOf(req);
-    // Errors on the client socket surface as its close, which ends the exchange.
-    socket.on('error', () => {});
   }
 
   protected override deliverUpgrade(statusCode: number, headers: string[], upstream: Duplex): void {
