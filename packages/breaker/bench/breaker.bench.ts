@@ -12,7 +12,7 @@
  * the table shows the median of the passes.
  */
 import { fileURLToPath } from 'node:url';
-import { markdownTable, spawnTs } from '@edgekit/test-utils/node';
+import { markdownTable, median, spawnTs } from '@edgekit/test-utils/node';
 import { SamplingBreaker, TimeoutStrategy, circuitBreaker, handleAll, timeout as cockatielTimeout, wrap } from 'cockatiel';
 import Opossum from 'opossum';
 import { CircuitBreaker } from '../src/index.js';
@@ -53,12 +53,6 @@ const CONFIGS: Config[] = [
 ];
 
 const action = async (x: number): Promise<number> => x + 1;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 function makeTarget(name: TargetName, timeoutMs: number | false): (i: number) => Promise<unknown> {
   if (name === '@edgekit/breaker') {

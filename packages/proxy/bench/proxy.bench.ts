@@ -23,6 +23,7 @@ import {
   hasNginx,
   hasWrk,
   markdownTable,
+  median,
   runWrk,
   spawnTs,
   startNginx,
@@ -59,11 +60,6 @@ async function startTarget(kind: string, originUrl: string): Promise<{ url: stri
   const line = await child.waitForLine((l) => l.startsWith('READY '), 60_000);
   return { url: `http://127.0.0.1:${line.slice(6).trim()}/api/item`, child };
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 
 async function main(): Promise<void> {
   if (!hasWrk()) {

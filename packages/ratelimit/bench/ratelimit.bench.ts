@@ -7,7 +7,7 @@
 //
 // Env: BENCH_WINDOW (ms, default 10000), BENCH_RATE (offered req/s, default 500), BENCH_SYNC (ms, default 100).
 import { fileURLToPath } from 'node:url';
-import { type TsChild, markdownTable, spawnTs, startRedis } from '@edgekit/test-utils/node';
+import { type TsChild, markdownTable, median, spawnTs, startRedis } from '@edgekit/test-utils/node';
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { ALGORITHMS, createEdgeLimiter, createLocalLimiter, createRedisLimiter } from '../src/index.js';
@@ -19,7 +19,6 @@ const SYNC = Number(process.env.BENCH_SYNC ?? 100);
 const LIMIT = 1000;
 const KEYS = Array.from({ length: 1000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function timeSync(decide: (key: string) => unknown, ms = 1000): { perSecond: number; ns: number } {
   for (let i = 0; i < 50_000; i++) decide(KEYS[i % 1000]!);

@@ -19,7 +19,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type LoadResult, hasWrk, markdownTable, runWrk, spawnTs } from '@edgekit/test-utils/node';
+import { type LoadResult, hasWrk, markdownTable, median, runWrk, spawnTs } from '@edgekit/test-utils/node';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { Registry } from 'prom-client';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
@@ -42,12 +42,6 @@ const LABELS: Record<(typeof MODES)[number], string> = {
   tracing: '+ tracing (server + client span, traceparent)',
   both: '+ metrics and tracing',
 };
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 async function cpuOf(child: ReturnType<typeof spawnTs>, seen: number): Promise<number> {
   child.child.stdin!.write('cpu\n');

@@ -9,4 +9,4 @@ export {
   startRedis,
   startRedisCluster,
 } from './redis.js';
-export { type LoadResult, type LoadSettings, type NginxHandle, cpuTimeMs, hasNginx, hasWrk, markdownTable, parseWrk, runWrk, startNginx } from './bench.js';
+export { type LoadResult, type LoadSettings, type NginxHandle, cpuTimeMs, hasNginx, hasWrk, markdownTable, median, parseWrk, runWrk, startNginx } from './bench.js';
