@@ -38,7 +38,7 @@ export function baseConfig(origins: Record<'us' | 'eu' | 'ap', DemoOrigin>, extr
         ],
       },
     },
-    health: { interval: 200, timeout: 500, jitter: 0, initialJitter: 0, healthyThreshold: 1, unhealthyThreshold: 1 },
+    health: { interval: 200, timeout: 5_000, jitter: 0, initialJitter: 0, healthyThreshold: 1, unhealthyThreshold: 1 },
     breakers: { failureThreshold: 3, resetTimeout: 60_000 },
     proxy: { connectTimeout: 1_000, headersTimeout: 5_000, retryBudget: false },
     cache: { routes: { 'GET /api/products/:id': { ttl: 60_000, tags: ['product:{id}', 'products'] } } },

@@ -199,7 +199,7 @@ describe('deploy/kubernetes manifests', () => {
         server: { ...k8sConfig.server, host: '127.0.0.1', port: 0, adminPort: 0, shutdownDelay: 0 },
         regions: k8sConfig.regions.map((region, i) => ({ ...region, url: origins[i]!.url })),
         geo: { ...k8sConfig.geo, trustedProxies: ['loopback'], resolver: { static: [{ cidr: '81.2.69.0/24', country: 'GB' }] } },
-        health: { ...k8sConfig.health, interval: 200, jitter: 0, initialJitter: 0, unhealthyThreshold: 1, healthyThreshold: 1 },
+        health: { ...k8sConfig.health, interval: 200, timeout: 5_000, jitter: 0, initialJitter: 0, unhealthyThreshold: 1, healthyThreshold: 1 },
       };
       gateway = await createGateway(local, { env: { ...literalEnv, EDGE_NODE_ID: 'edge-gateway-abc12' }, logger: () => {} });
       url = await gateway.listen();
