@@ -4,7 +4,7 @@ import { EdgekitError } from '@edgekit/core';
 export type GeoErrorCode =
   /** `lookup()` was called on a resolver that loads its data in `ready()` before `ready()` resolved. */
   | 'ENOTREADY'
-  /** An optional peer dependency (`maxmind`) is not installed. */
+  /** An optional peer dependency (`maxmind`, `geoip-lite`) is not installed; the message says what to install. */
   | 'EMISSINGPEER'
   /** A data file could not be read or parsed. */
   | 'EGEODATA'

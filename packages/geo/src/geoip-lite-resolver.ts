@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { checkOptionsObject, optionalOneOf } from '@edgekit/core';
 import { GeoError } from './errors.js';
 import { type GeoLocation, toGeoLocation } from './location.js';
+import { resolvePeer } from './peer.js';
 import type { GeoResolver } from './resolver.js';
 
 /** The geoip-lite data set to load: `'city'` (country, region, city, coordinates) or `'country'` (country only). */
@@ -87,8 +88,9 @@ function loadCountryInstance(require: NodeJS.Require, main: string): GeoipLiteMo
 }
 
 /**
- * Geolocation from the geoip-lite package (bundled GeoLite2 data, frozen at the package's release:
- * years old; see the README for fresher sources). Nothing is loaded when this module is imported:
+ * Geolocation from the geoip-lite package, an optional peer dependency (`npm install geoip-lite`;
+ * without it the first lookup throws `EMISSINGPEER`). Its bundled GeoLite2 data is frozen at the
+ * package's release, years old; see the README for fresher sources. Nothing is loaded when this module is imported:
  * the data is read on the first lookup or on `ready()`. The city data set is geoip-lite's shared
  * module instance; the country data set is a private instance holding only the country files.
  *
@@ -106,9 +108,9 @@ export function createGeoipLiteResolver(options?: GeoipLiteResolverOptions): Geo
   const load = (): GeoipLiteModule => {
     if (closed) throw new GeoError('ECLOSED', '@edgekit/geo: the geoip-lite resolver is closed', { resolver: 'geoip-lite' });
     if (geoip !== undefined) return geoip;
-    const require = createRequire(import.meta.url);
+    const main = resolvePeer({ specifier: 'geoip-lite', range: '1', resolver: 'geoip-lite' });
+    const require = createRequire(main);
     try {
-      const main = require.resolve('geoip-lite');
       geoip = dataset === 'city' ? (require(main) as GeoipLiteModule) : loadCountryInstance(require, main);
     } catch (error) {
       throw new GeoError('EGEODATA', `@edgekit/geo: cannot load geoip-lite ${dataset} data: ${(error as Error)?.message ?? String(error)}`, {

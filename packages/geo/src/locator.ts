@@ -1,24 +1,29 @@
 import { type Disposable, checkOptionsObject, describeValue, optionalFunction, optionalNumber } from '@edgekit/core';
-import { LRUCache } from 'lru-cache';
 import { type CdnHeaderOptions, type CompiledCdnHeaders, compileCdnHeaders, locationFromHeaders } from './cdn-headers.js';
 import { type ClientIpOptions, type ClientIpResolver, type RequestLike, compileClientIp } from './client-ip.js';
 import { GeoError } from './errors.js';
 import { createGeoipLiteResolver } from './geoip-lite-resolver.js';
 import { AddressParser, isPublicWords } from './ip.js';
 import type { GeoLocation } from './location.js';
+import { LruMap } from './lru.js';
 import { type GeoLookupFunction, type GeoResolver, createCustomResolver } from './resolver.js';
 
 const SCOPE = '@edgekit/geo';
 
-/** Resolver shorthands: geoip-lite with its city or its country data set. */
-export type GeoResolverName = 'geoip-lite' | 'geoip-lite-country';
+/**
+ * Resolver shorthands: geoip-lite with its city or its country data set (the optional peer
+ * `geoip-lite` must be installed), or `'none'`: no address lookups, for locators that only read
+ * CDN headers.
+ */
+export type GeoResolverName = 'geoip-lite' | 'geoip-lite-country' | 'none';
 
 /** Options of {@link createGeoLocator}. */
 export interface GeoLocatorOptions extends ClientIpOptions {
   /**
    * Where IP locations come from: a {@link GeoResolver} (such as {@link createMmdbResolver}), a
    * lookup function (wrapped with {@link createCustomResolver}), `'geoip-lite'` (city data) or
-   * `'geoip-lite-country'` (country data only). Default: `'geoip-lite'`. The locator owns the
+   * `'geoip-lite-country'` (country data only; both need the optional peer `geoip-lite`) or
+   * `'none'` (every address unknown: locate by CDN headers only). Default: `'geoip-lite'`. The locator owns the
    * resolver: `close()` closes it.
    */
   resolver?: GeoResolver | GeoLookupFunction | GeoResolverName;
@@ -94,10 +99,11 @@ const FAILED: GeoLocation = Object.freeze({ source: 'failed' });
 function toResolver(value: GeoLocatorOptions['resolver']): GeoResolver {
   if (value === undefined || value === 'geoip-lite') return createGeoipLiteResolver({ dataset: 'city' });
   if (value === 'geoip-lite-country') return createGeoipLiteResolver({ dataset: 'country' });
+  if (value === 'none') return createCustomResolver(() => null, { name: 'none' });
   if (typeof value === 'function') return createCustomResolver(value);
   if (value !== null && typeof value === 'object' && typeof value.lookup === 'function' && typeof value.name === 'string') return value;
   throw new TypeError(
-    `${SCOPE}: option "resolver" must be 'geoip-lite', 'geoip-lite-country', a lookup function or an object with name and lookup(ip) (got ${describeValue(value)})`,
+    `${SCOPE}: option "resolver" must be 'geoip-lite', 'geoip-lite-country', 'none', a lookup function or an object with name and lookup(ip) (got ${describeValue(value)})`,
   );
 }
 
@@ -123,7 +129,7 @@ export function createGeoLocator(options?: GeoLocatorOptions): GeoLocator {
   const cdnHeaders: CompiledCdnHeaders | undefined =
     opts.cdnHeaders === false ? undefined : compileCdnHeaders(opts.cdnHeaders ?? {});
   const resolver = toResolver(opts.resolver);
-  const cache = cacheSize > 0 ? new LRUCache<string, GeoLocation>({ max: cacheSize }) : undefined;
+  const cache = cacheSize > 0 ? new LruMap<string, GeoLocation>(cacheSize) : undefined;
   const parser = new AddressParser();
   let hits = 0;
   let misses = 0;

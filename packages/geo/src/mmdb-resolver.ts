@@ -1,6 +1,5 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { basename, dirname } from 'node:path';
 import {
   type Clock,
@@ -19,6 +18,7 @@ import {
 import { GeoError } from './errors.js';
 import { AddressParser } from './ip.js';
 import { type GeoLocation, type RawGeoFields, toGeoLocation } from './location.js';
+import { requirePeer } from './peer.js';
 import type { GeoResolver } from './resolver.js';
 
 const SCOPE = '@edgekit/geo';
@@ -130,17 +130,11 @@ export function mapMmdbRecord(record: Record<string, unknown>): RawGeoFields | n
 }
 
 function loadReaderClass(name: string, path: string): MmdbReaderConstructor {
-  try {
-    const maxmind = createRequire(import.meta.url)('maxmind') as { Reader?: MmdbReaderConstructor };
-    if (typeof maxmind.Reader !== 'function') throw new Error('maxmind exports no Reader');
-    return maxmind.Reader;
-  } catch (error) {
-    throw new GeoError('EMISSINGPEER', `${SCOPE}: the mmdb resolver needs the optional peer dependency "maxmind" (npm install maxmind@5): ${(error as Error)?.message}`, {
-      resolver: name,
-      path,
-      cause: error,
-    });
+  const maxmind = requirePeer<{ Reader?: MmdbReaderConstructor }>({ specifier: 'maxmind', range: '5', resolver: name, path });
+  if (typeof maxmind.Reader !== 'function') {
+    throw new GeoError('EMISSINGPEER', `${SCOPE}: the installed "maxmind" exports no Reader: run npm install maxmind@5`, { resolver: name, path });
   }
+  return maxmind.Reader;
 }
 
 /**
