@@ -1,4 +1,4 @@
-import { type Clock, type ClockTimer, type Disposable, optionalNumber, optionalString, settleWithin, systemClock } from '@edgekit/core';
+import { type Clock, type ClockTimer, type Disposable, optionalNumber, optionalString, settleWithin, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { LocalDispatch, checkChannel, randomNodeId } from './local.js';
 import type { Bus, BusMeta } from './types.js';
@@ -8,7 +8,7 @@ const SCOPE = '@edgekit/bus';
 /** Options for {@link createRedisBus}. */
 export interface RedisBusOptions {
   /** An ioredis client (standalone `Redis` or `Cluster`) used to publish. The bus opens its own subscriber connection. */
-  redis: Redis | Cluster;
+  redis: RedisClientLike;
   /** Prefix of the Redis channel names. Default: `edgekit:bus:`. */
   prefix?: string;
   /** This node's identifier. Default: a random `node-xxxxxxxx`. */
@@ -55,7 +55,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   if (!options || typeof options !== 'object' || !options.redis || typeof options.redis.publish !== 'function') {
     throw new TypeError(`${SCOPE}: option "redis" must be an ioredis Redis or Cluster client`);
   }
-  const publisher = options.redis;
+  const publisher = options.redis as unknown as Redis | Cluster;
   const prefix = optionalString(SCOPE, 'prefix', options.prefix, REDIS_BUS_DEFAULTS.prefix);
   const nodeId = optionalString(SCOPE, 'nodeId', options.nodeId, randomNodeId());
   const publishTimeout = optionalNumber(SCOPE, 'publishTimeout', options.publishTimeout, REDIS_BUS_DEFAULTS.publishTimeout, { min: 1 });

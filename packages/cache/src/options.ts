@@ -1,5 +1,5 @@
 import type { Bus } from '@edgekit/bus';
-import { type Clock, checkOptionsObject, describeValue, optionalBoolean, optionalNumber, optionalOneOf, optionalString, systemClock } from '@edgekit/core';
+import { type Clock, checkOptionsObject, describeValue, optionalBoolean, optionalNumber, optionalOneOf, optionalString, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { isCacheStatusName } from './cache-status.js';
 import type { MemoryStoreOptions } from './memory-store.js';
@@ -17,7 +17,7 @@ export interface CacheOptions {
   /** Segment rewrites naming unmatched paths for events, tried before the built-in numeric-id and UUID rules. Default: `[]`. */
   pathNormalizers?: readonly PathNormalizer[];
   /** An ioredis client (standalone or Cluster). Enables the shared L2 tier, shared tag generations, the Redis bus and cross-process request coalescing. Default: none (one node, memory only). */
-  redis?: Redis | Cluster;
+  redis?: RedisClientLike;
   /** The shared L2 store. Default: a Redis store on `redis`, or none. */
   store?: CacheStore;
   /** Where tag generations live. Default: Redis on `redis`, else in memory. */

@@ -1,4 +1,4 @@
-import { checkOptionsObject, optionalNumber } from '@edgekit/core';
+import { checkOptionsObject, optionalNumber, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { type CacheEntry, decodeEntry, encodeEntry } from './entry.js';
 import { checkPrefix, checkRedis, isCluster, scanTargets } from './redis-util.js';
@@ -9,7 +9,7 @@ const SCOPE = '@edgekit/cache redis store';
 /** Options of {@link createRedisStore}. */
 export interface RedisStoreOptions {
   /** An ioredis client: standalone `Redis` or `Cluster`. The store never opens connections itself. */
-  redis: Redis | Cluster;
+  redis: RedisClientLike;
   /** Prefix of every key. Default: `'edgekit:cache:'`. */
   prefix?: string;
   /** Keys per `SCAN` call during pattern deletion. Default: 500. */

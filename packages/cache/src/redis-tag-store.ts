@@ -1,4 +1,4 @@
-import { checkOptionsObject, optionalNumber } from '@edgekit/core';
+import { checkOptionsObject, optionalNumber, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { escapeKeyText } from './key.js';
 import { checkPrefix, checkRedis } from './redis-util.js';
@@ -9,7 +9,7 @@ const SCOPE = '@edgekit/cache redis tag store';
 /** Options of {@link createRedisTagStore}. */
 export interface RedisTagStoreOptions {
   /** An ioredis client: standalone `Redis` or `Cluster`. */
-  redis: Redis | Cluster;
+  redis: RedisClientLike;
   /** Prefix of every key. Default: `'edgekit:cache:'`. */
   prefix?: string;
   /** How long a tag's generation is kept, in ms: at least the longest entry lifetime. Default: 86400000. */

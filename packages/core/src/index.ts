@@ -14,3 +14,4 @@ export {
   optionalOneOf,
   optionalString,
 } from './options.js';
+export { type RedisClientLike, checkRedisClient, isRedisCluster } from './redis.js';

@@ -7,6 +7,7 @@ import {
   optionalBoolean,
   optionalNumber,
   systemClock,
+  type RedisClientLike,
 } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { fixedResult, slidingResult } from './algorithms.js';
@@ -27,7 +28,7 @@ export interface EdgeLimiterOptions extends PolicyOptions {
   /** Counting algorithm: `'fixed-window'` or `'sliding-window'` (counters are what nodes can add up). Default: `'sliding-window'`. */
   algorithm?: 'fixed-window' | 'sliding-window';
   /** An ioredis client: standalone `Redis` or `Cluster`. The limiter never closes it. Required. */
-  redis: Redis | Cluster;
+  redis: RedisClientLike;
   /** How often this node pushes its increments and pulls the global counts, ms. Default: 100. */
   syncInterval?: number;
   /**

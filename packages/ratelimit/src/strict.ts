@@ -6,6 +6,7 @@ import {
   optionalBoolean,
   optionalNumber,
   systemClock,
+  type RedisClientLike,
 } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { bucketResult, fixedResult, gcraResult, slidingResult } from './algorithms.js';
@@ -21,7 +22,7 @@ const SCOPE = '@edgekit/ratelimit';
 /** Options for {@link createRedisLimiter}. */
 export interface RedisLimiterOptions extends PolicyOptions {
   /** An ioredis client: standalone `Redis` or `Cluster`. The limiter never closes it. Required. */
-  redis: Redis | Cluster;
+  redis: RedisClientLike;
   /** Prefix of every key (no braces). Default: `'edgekit:rl:'`. */
   prefix?: string;
   /** Longest wait for Redis per decision, ms; past it the decision falls back to `failOpen`. Default: 250. */

@@ -1,5 +1,5 @@
 import { type Bus, createRedisBus } from '@edgekit/bus';
-import { type Clock, type ClockTimer, type Disposable, TypedEmitter, checkOptionsObject, optionalNumber, optionalString, systemClock } from '@edgekit/core';
+import { type Clock, type ClockTimer, type Disposable, TypedEmitter, checkOptionsObject, optionalNumber, optionalString, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { SwrError } from './errors.js';
 import { RedisLock } from './lock.js';
@@ -10,7 +10,7 @@ const SCOPE = '@edgekit/swr single flight';
 /** Options of {@link createSingleFlight}. Durations are milliseconds. */
 export interface SingleFlightOptions {
   /** An ioredis client (standalone or Cluster) for the cross-process lock. Default: none (in-process single flight only). */
-  redis?: Redis | Cluster;
+  redis?: RedisClientLike;
   /** Carries "fetch done" notices that wake waiting processes. Default: a `createRedisBus({ redis })` owned and closed by the flight. */
   bus?: Bus;
   /** Time source for lock heartbeats, wait bounds and timeouts. Default: the system clock. */

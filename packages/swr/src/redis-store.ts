@@ -1,4 +1,4 @@
-import { checkOptionsObject } from '@edgekit/core';
+import { checkOptionsObject, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { type SwrEntry, isEntry } from './entry.js';
 import { checkPrefix, checkRedis, hashTag } from './redis-util.js';
@@ -9,7 +9,7 @@ const SCOPE = '@edgekit/swr redis store';
 /** Options of {@link createRedisStore}. */
 export interface RedisStoreOptions {
   /** An ioredis client: standalone `Redis` or `Cluster`. The store never opens connections itself. */
-  redis: Redis | Cluster;
+  redis: RedisClientLike;
   /** Prefix of every key. Must match the swr's `prefix` so the value and its lock share a slot. Default: `'edgekit:swr:'`. */
   prefix?: string;
 }

@@ -1,5 +1,5 @@
 import type { Bus } from '@edgekit/bus';
-import { type Clock, type Disposable, TypedEmitter, checkOptionsObject, describeValue, optionalNumber, systemClock } from '@edgekit/core';
+import { type Clock, type Disposable, TypedEmitter, checkOptionsObject, describeValue, optionalNumber, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { type SwrEntry, type SwrPolicy, type SwrResult, makeEntry, retention } from './entry.js';
@@ -17,7 +17,7 @@ export interface SwrOptions {
   /** Where entries live. Default: a Redis store on `redis` when given, else a memory store (10000 entries). */
   store?: SwrStore;
   /** An ioredis client (standalone or Cluster): enables the cross-process lock, the wake-up bus and the default Redis store. Default: none. */
-  redis?: Redis | Cluster;
+  redis?: RedisClientLike;
   /** Carries "fetch done" notices between processes. Default: a Redis bus on `redis`, created and closed by swr. */
   bus?: Bus;
   /** Time source for freshness, lock heartbeats and timeouts. Default: the system clock. */
