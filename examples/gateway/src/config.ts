@@ -30,6 +30,7 @@ export const ENV_OVERRIDES = Object.freeze([
   { env: 'EDGE_LOCATION', path: ['edge', 'location'], kind: 'string', description: 'This gateway\'s location name (`edge_location` label, status page).' },
   { env: 'EDGE_NODE_ID', path: ['edge', 'nodeId'], kind: 'string', description: 'This node\'s identifier (default: the host name, the pod name in Kubernetes).' },
   { env: 'PORT', path: ['server', 'port'], kind: 'integer', description: 'Listening port.' },
+  { env: 'HOST', path: ['server', 'host'], kind: 'string', description: 'Listening address (`0.0.0.0` in containers; default: loopback only).' },
   { env: 'REDIS_URL', path: ['redis', 'url'], kind: 'string', description: 'Switches the cache, the cache bus and API-key revocations to Redis.' },
   { env: 'EDGE_ADMIN_TOKEN', path: ['admin', 'token'], kind: 'string', description: 'Bearer token of the admin API (`POST /admin/purge`).' },
 ] as const);
@@ -118,7 +119,8 @@ const schema = z
       .prefault({}),
     server: z
       .strictObject({
-        host: z.string().min(1).default('0.0.0.0'),
+        /** Loopback unless told otherwise (`HOST=0.0.0.0` in containers): the admin API and status page are not offered to the network by accident. */
+        host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(8080),
         /** A second listener for /metrics, /status and /admin/purge (kept off the public port). Default: none (all on `port`). */
         adminPort: z.number().int().min(0).max(65_535).optional(),
@@ -141,6 +143,14 @@ const schema = z
       .strictObject({
         trustedProxies: z.array(z.string().min(1)).default(['loopback']),
         header: z.enum(['prefer-x-forwarded-for', 'prefer-forwarded', 'x-forwarded-for', 'forwarded']).default('prefer-x-forwarded-for'),
+        /** The CDN in front of the gateway whose location headers are believed (from trusted proxies only). Default: none. */
+        cdn: z
+          .union([
+            z.enum(['cloudflare', 'cloudfront', 'vercel', 'appengine']),
+            z.array(z.enum(['cloudflare', 'cloudfront', 'vercel', 'appengine'])),
+            z.strictObject({ country: z.array(z.string().min(1)).optional(), coordinates: z.array(z.tuple([z.string().min(1), z.string().min(1)])).optional() }),
+          ])
+          .optional(),
         resolver: z
           .union([
             z.enum(['geoip-lite', 'geoip-lite-country', 'none']),

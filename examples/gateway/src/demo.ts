@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installSignalHandlers } from '@edgekit/health';
 import { ConfigError, loadConfigFile } from './config.js';
-import { createGateway } from './gateway.js';
+import { ListenError, createGateway } from './gateway.js';
 import { type DemoOrigin, startDemoOrigin } from './origin.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,9 +20,16 @@ async function demo(): Promise<void> {
     process.exit(1);
   }
   const origins: DemoOrigin[] = [];
-  for (const region of loaded.config.regions) {
+  for (const [index, region] of loaded.config.regions.entries()) {
     const url = new URL(region.url);
-    origins.push(await startDemoOrigin({ region: region.name, host: url.hostname, port: Number(url.port) }));
+    try {
+      origins.push(await startDemoOrigin({ region: region.name, host: url.hostname, port: Number(url.port) }));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      console.error(`edge-gateway demo: port ${url.port} for the ${region.name} origin is already in use: change regions[${index}].url in ${file}`);
+      await Promise.all(origins.map((origin) => origin.close()));
+      process.exit(1);
+    }
   }
   const gateway = await createGateway(loaded.config, { configFile: file });
   installSignalHandlers({
@@ -31,7 +38,16 @@ async function demo(): Promise<void> {
       await Promise.all(origins.map((origin) => origin.close()));
     },
   });
-  const url = await gateway.listen();
+  let url: string;
+  try {
+    url = await gateway.listen();
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    console.error(error.message);
+    await gateway.close();
+    await Promise.all(origins.map((origin) => origin.close()));
+    process.exit(1);
+  }
   const token = process.env.EDGE_ADMIN_TOKEN;
   console.log(`
 edge gateway demo: ${origins.map((o) => `${o.region} ${o.url}`).join(', ')}

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import { type Clock, checkOptionsObject, optionalFunction, optionalNumber, optionalString, sendProblem, systemClock } from '@edgekit/core';
+import { type Clock, EdgekitError, checkOptionsObject, optionalFunction, optionalNumber, optionalString, sendProblem, systemClock } from '@edgekit/core';
 import { type Lifecycle, type ShutdownResult, createLifecycle } from '@edgekit/health';
 import { ConfigError, type GatewayConfig, type GatewayConfigInput, loadConfigFile, parseConfig } from './config.js';
 import { type ConfigWatcher, watchConfigFile } from './watch.js';
@@ -79,11 +79,30 @@ function urlOf(server: Server): string {
   return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
 }
 
-function listenOn(server: Server, port: number, host: string): Promise<void> {
+/** The listener could not bind: a port in use (`EADDRINUSE`) or an address not allowed or not local. */
+export class ListenError extends EdgekitError {
+  readonly setting: string;
+  constructor(code: string, message: string, context: { setting: string; cause: unknown }) {
+    super(code, message, { cause: context.cause });
+    this.setting = context.setting;
+  }
+}
+
+function listenOn(server: Server, port: number, host: string, setting: 'server.port' | 'server.adminPort'): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const env = setting === 'server.port' ? ' (or PORT)' : '';
+      if (error.code === 'EADDRINUSE') {
+        reject(new ListenError('EADDRINUSE', `edge-gateway: port ${port} on ${host} is already in use: set ${setting}${env} to a free port`, { setting, cause: error }));
+      } else if (error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
+        reject(new ListenError(error.code, `edge-gateway: cannot listen on ${host}:${port} (${error.code}): set server.host (or HOST) to a local address, and ${setting}${env} to a port above 1023`, { setting, cause: error }));
+      } else {
+        reject(error);
+      }
+    };
+    server.once('error', onError);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });
@@ -386,8 +405,8 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
       return adminServer === undefined ? urlOf(server) : urlOf(adminServer);
     },
     async listen(port = config.server.port, host = config.server.host) {
-      await listenOn(server, port, host);
-      if (adminServer !== undefined) await listenOn(adminServer, config.server.adminPort!, host);
+      await listenOn(server, port, host, 'server.port');
+      if (adminServer !== undefined) await listenOn(adminServer, config.server.adminPort!, host, 'server.adminPort');
       log('info', 'listening', { url: gateway.url, adminUrl: gateway.adminUrl, location: config.edge.location, nodeId: config.edge.nodeId, version });
       return gateway.url;
     },

@@ -1,4 +1,4 @@
-export { type Gateway, type GatewayLogger, type GatewayOptions, type ReloadResult, bearerMatches, createGateway } from './gateway.js';
+export { type Gateway, type GatewayLogger, type GatewayOptions, ListenError, type ReloadResult, bearerMatches, createGateway } from './gateway.js';
 export {
   ConfigError,
   type ConfigIssue,

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { installSignalHandlers } from '@edgekit/health';
 import { ConfigError, loadConfigFile } from './config.js';
-import { createGateway } from './gateway.js';
+import { ListenError, createGateway } from './gateway.js';
 
 const USAGE = `usage: edge-gateway --config <file.yaml|file.json> [--check] [--no-watch]
 
@@ -11,7 +11,7 @@ const USAGE = `usage: edge-gateway --config <file.yaml|file.json> [--check] [--n
   --check        validate the configuration (with environment overrides) and exit
   --no-watch     do not reload the configuration when the file changes
 
-environment overrides: EDGE_LOCATION, EDGE_NODE_ID, PORT, REDIS_URL, EDGE_ADMIN_TOKEN`;
+environment overrides: EDGE_LOCATION, EDGE_NODE_ID, PORT, HOST, REDIS_URL, EDGE_ADMIN_TOKEN`;
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -40,8 +40,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const gateway = await createGateway(config, { configFile: file, watch: !values['no-watch'] });
+  try {
+    await gateway.listen();
+  } catch (error) {
+    if (!(error instanceof ListenError)) throw error;
+    console.error(error.message);
+    await gateway.close();
+    return 1;
+  }
   installSignalHandlers(gateway);
-  await gateway.listen();
   return -1;
 }
 

@@ -36,9 +36,9 @@ interface CompiledRoute {
 function compileLocator(geo: GatewayConfig['geo']): GeoLocator {
   const trustedProxies = createTrustedProxies(geo.trustedProxies);
   const { resolver } = geo;
-  if (resolver === 'none') return createGeoLocator({ trustedProxies, header: geo.header, resolver: createCustomResolver(() => null, { name: 'none' }) });
-  if (resolver === 'geoip-lite' || resolver === 'geoip-lite-country') return createGeoLocator({ trustedProxies, header: geo.header, resolver });
-  if ('mmdb' in resolver) return createGeoLocator({ trustedProxies, header: geo.header, resolver: createMmdbResolver({ path: resolver.mmdb }) });
+  const common = { trustedProxies, header: geo.header, cdn: geo.cdn };
+  if (resolver === 'none' || resolver === 'geoip-lite' || resolver === 'geoip-lite-country') return createGeoLocator({ ...common, resolver });
+  if ('mmdb' in resolver) return createGeoLocator({ ...common, resolver: createMmdbResolver({ path: resolver.mmdb }) });
   // A static table: first matching CIDR wins (for tests, labs and small private deployments).
   const table = resolver.static.map((entry, index) => {
     try {
@@ -48,8 +48,7 @@ function compileLocator(geo: GatewayConfig['geo']): GeoLocator {
     }
   });
   return createGeoLocator({
-    trustedProxies,
-    header: geo.header,
+    ...common,
     resolver: createCustomResolver(
       (ip) => {
         const hit = table.find((row) => row.matches(ip));
@@ -302,7 +301,8 @@ export class Pipeline {
       () => {
         const created = createForwarder({
           selector,
-          locate: locator.lookup,
+          // With a CDN named, its location headers (from trusted proxies) come before the address.
+          locate: config.geo.cdn === undefined ? locator.lookup : (_ip, req) => locator.locateRequest(req),
           trustedProxies: createTrustedProxies(config.geo.trustedProxies),
           health,
           breakers,

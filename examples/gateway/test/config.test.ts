@@ -23,7 +23,7 @@ describe('configuration', () => {
 
   it('applies every default to a minimal configuration', () => {
     const config = parseConfig({ regions: [region('us')] }, { env: {} });
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, shutdownDelay: 5_000, drainTimeout: 20_000, reloadDrainTimeout: 30_000 });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, shutdownDelay: 5_000, drainTimeout: 20_000, reloadDrainTimeout: 30_000 });
     expect(config.cache.enabled).toBe(true);
     expect(config.redis.url).toBeNull();
     expect(config.geo.trustedProxies).toEqual(['loopback']);
@@ -82,7 +82,7 @@ describe('configuration', () => {
     expect(config.admin.token).toBe('x'.repeat(32));
     const issues = issuesOf(() => parseConfig({ regions: [region('us')] }, { env: { PORT: 'eighty', REDIS_URL: 'http://nope', EDGE_ADMIN_TOKEN: 'short' } }));
     expect(issues.map((issue) => issue.path).sort()).toEqual(['admin.token (from EDGE_ADMIN_TOKEN)', 'redis.url (from REDIS_URL)', 'server.port (from PORT)']);
-    expect(ENV_OVERRIDES.map((override) => override.env)).toEqual(['EDGE_LOCATION', 'EDGE_NODE_ID', 'PORT', 'REDIS_URL', 'EDGE_ADMIN_TOKEN']);
+    expect(ENV_OVERRIDES.map((override) => override.env)).toEqual(['EDGE_LOCATION', 'EDGE_NODE_ID', 'PORT', 'HOST', 'REDIS_URL', 'EDGE_ADMIN_TOKEN']);
   });
 
   it('reports YAML syntax errors and duplicate keys with their line', () => {

@@ -1,4 +1,4 @@
-export { CDN_HEADER_DEFAULTS, type CdnHeaderOptions } from './cdn-headers.js';
+export { CDN_PRESETS, type CdnHeaderOptions, type CdnName, type CdnOption } from './cdn-headers.js';
 export { CLIENT_IP_DEFAULTS, type ClientIpOptions, type ForwardedHeaderMode, type RequestLike, clientIp, createClientIp } from './client-ip.js';
 export { CONTINENT_CODES, type ContinentCode, isContinentCode } from './continents.js';
 export { EXTRA_COUNTRIES, ISO_COUNTRIES, type CountryFacts, continentOf, countryLocation, isCountryCode, normalizeCountry } from './countries.js';

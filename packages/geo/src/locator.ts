@@ -1,5 +1,5 @@
 import { type Disposable, checkOptionsObject, describeValue, optionalFunction, optionalNumber } from '@edgekit/core';
-import { type CdnHeaderOptions, type CompiledCdnHeaders, compileCdnHeaders, locationFromHeaders } from './cdn-headers.js';
+import { type CdnOption, type CompiledCdnHeaders, compileCdnHeaders, locationFromHeaders } from './cdn-headers.js';
 import { type ClientIpOptions, type ClientIpResolver, type RequestLike, compileClientIp } from './client-ip.js';
 import { GeoError } from './errors.js';
 import { createGeoipLiteResolver } from './geoip-lite-resolver.js';
@@ -30,12 +30,13 @@ export interface GeoLocatorOptions extends ClientIpOptions {
   /** Most addresses kept in the LRU cache, answers and "unknown" alike; `0` disables it. Default: `10_000`. */
   cacheSize?: number;
   /**
-   * Location headers set by a CDN, believed by {@link GeoLocator.locateRequest} only when the
-   * request's socket peer is one of `trustedProxies`; `false` ignores them. Default:
-   * {@link CDN_HEADER_DEFAULTS}. A CDN passes through headers it does not set itself, so list only
-   * the ones yours writes.
+   * The CDN in front of you, whose location headers {@link GeoLocator.locateRequest} believes
+   * when the request's socket peer is one of `trustedProxies`: `'cloudflare'`, `'cloudfront'`,
+   * `'vercel'`, `'appengine'`, a list of them, or `{ country, coordinates }` header names. Default:
+   * none, so no location header is believed (a header a client wrote passes through proxies that do
+   * not set it, and would choose its own region).
    */
-  cdnHeaders?: CdnHeaderOptions | false;
+  cdn?: CdnOption;
   /**
    * Called when a resolver throws for one address (the lookup then answers `null`, uncached).
    * A `GeoError` (not ready, closed, data or peer missing) is thrown to the caller instead.
@@ -126,8 +127,7 @@ export function createGeoLocator(options?: GeoLocatorOptions): GeoLocator {
   const cacheSize = optionalNumber(SCOPE, 'cacheSize', opts.cacheSize, GEO_LOCATOR_DEFAULTS.cacheSize, { min: 0, integer: true });
   const onError = optionalFunction<(error: unknown, ip: string) => void, typeof defaultOnError>(SCOPE, 'onError', opts.onError, defaultOnError);
   const ipResolver: ClientIpResolver = compileClientIp({ trustedProxies: opts.trustedProxies, header: opts.header, maxHops: opts.maxHops });
-  const cdnHeaders: CompiledCdnHeaders | undefined =
-    opts.cdnHeaders === false ? undefined : compileCdnHeaders(opts.cdnHeaders ?? {});
+  const cdnHeaders: CompiledCdnHeaders | undefined = compileCdnHeaders(opts.cdn);
   const resolver = toResolver(opts.resolver);
   const cache = cacheSize > 0 ? new LruMap<string, GeoLocation>(cacheSize) : undefined;
   const parser = new AddressParser();

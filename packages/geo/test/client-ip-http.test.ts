@@ -6,7 +6,7 @@ import { clientIp, createGeoLocator, createTrustedProxies } from '../src/index.j
 /** A real server on loopback that answers with what clientIp and locateRequest make of each request. */
 describe('clientIp with a real Node HTTP server', () => {
   const trustedProxies = createTrustedProxies(['loopback']);
-  const locator = createGeoLocator({ trustedProxies, resolver: (ip) => (ip === '81.2.69.160' ? { country: 'GB' } : null) });
+  const locator = createGeoLocator({ trustedProxies, cdn: 'cloudflare', resolver: (ip) => (ip === '81.2.69.160' ? { country: 'GB' } : null) });
   const server = createServer((req: IncomingMessage, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ ip: clientIp(req, { trustedProxies }), untrusted: clientIp(req), country: locator.locateRequest(req)?.country ?? null }));

@@ -164,13 +164,27 @@ describe('createGeoLocator: locateRequest', () => {
   const make = (extra = {}) => createGeoLocator({ resolver: countingResolver(), trustedProxies: ['10.0.0.0/8'], ...extra });
 
   it('believes a CDN country header from a trusted proxy, deriving the continent', () => {
-    const locator = make();
+    const locator = make({ cdn: 'cloudflare' });
     const location = locator.locateRequest(request('10.0.0.1', { 'x-forwarded-for': '8.8.8.8', 'cf-ipcountry': 'de' }));
     expect(location).toEqual({ country: 'DE', continent: 'EU', source: 'header' });
   });
 
-  it('reads coordinates headers when the CDN sends them', () => {
+  it('believes no location header, from any peer, when no CDN is named', () => {
     const locator = make();
+    for (const header of ['cf-ipcountry', 'x-vercel-ip-country', 'cloudfront-viewer-country', 'x-appengine-country', 'x-country-code']) {
+      expect(locator.locateRequest(request('10.0.0.1', { 'x-forwarded-for': '81.2.69.160', [header]: 'JP' }))?.country, header).toBe('GB');
+    }
+  });
+
+  it("believes only the named CDN's headers: through Cloudflare, a client's own x-vercel-ip-country is ignored", () => {
+    const locator = make({ cdn: 'cloudflare' });
+    expect(locator.locateRequest(request('10.0.0.1', { 'x-forwarded-for': '81.2.69.160', 'x-vercel-ip-country': 'JP' }))?.country).toBe('GB');
+    const both = make({ cdn: ['cloudflare', 'vercel'] });
+    expect(both.locateRequest(request('10.0.0.1', { 'x-forwarded-for': '81.2.69.160', 'x-vercel-ip-country': 'JP' }))?.country).toBe('JP');
+  });
+
+  it('reads coordinates headers when the CDN sends them', () => {
+    const locator = make({ cdn: 'cloudfront' });
     const location = locator.locateRequest(
       request('10.0.0.1', { 'cloudfront-viewer-country': 'JP', 'cloudfront-viewer-latitude': '35.68', 'cloudfront-viewer-longitude': '139.69' }),
     );
@@ -178,28 +192,26 @@ describe('createGeoLocator: locateRequest', () => {
   });
 
   it('ignores CDN headers sent straight by a client, locating its socket address instead', () => {
-    const locator = make();
+    const locator = make({ cdn: 'cloudflare' });
     expect(locator.locateRequest(request('8.8.8.8', { 'cf-ipcountry': 'DE', 'x-forwarded-for': '81.2.69.160' }))?.country).toBe('US');
   });
 
   it('ignores CDN headers when no trusted proxies are configured', () => {
-    const locator = createGeoLocator({ resolver: countingResolver() });
+    const locator = createGeoLocator({ resolver: countingResolver(), cdn: 'cloudflare' });
     expect(locator.locateRequest(request('8.8.8.8', { 'cf-ipcountry': 'DE' }))?.country).toBe('US');
   });
 
   it('falls back to the client address when the header says unknown (XX) or Tor (T1), or is repeated', () => {
-    const locator = make();
+    const locator = make({ cdn: 'cloudflare' });
     for (const value of ['XX', 'T1', 'DE, FR', ['DE', 'FR'], '', 'Germany']) {
       expect(locator.locateRequest(request('10.0.0.1', { 'x-forwarded-for': '81.2.69.160', 'cf-ipcountry': value }))?.country, String(value)).toBe('GB');
     }
   });
 
-  it('uses only the configured headers, or none with cdnHeaders: false', () => {
-    const own = make({ cdnHeaders: { country: ['x-geo'] } });
+  it('uses the header names given for a CDN without a preset', () => {
+    const own = make({ cdn: { country: ['x-geo'] } });
     expect(own.locateRequest(request('10.0.0.1', { 'x-geo': 'FR', 'cf-ipcountry': 'DE' }))?.country).toBe('FR');
     expect(own.locateRequest(request('10.0.0.1', { 'x-forwarded-for': '8.8.8.8', 'cf-ipcountry': 'DE' }))?.country).toBe('US');
-    const none = make({ cdnHeaders: false });
-    expect(none.locateRequest(request('10.0.0.1', { 'x-forwarded-for': '8.8.8.8', 'cf-ipcountry': 'DE' }))?.country).toBe('US');
   });
 
   it('locates the client address from the forwarding chain, and works unbound', () => {
@@ -229,8 +241,12 @@ describe('createGeoLocator: lifecycle and options', () => {
     [{ cacheSize: 1.5 }, RangeError, /"cacheSize"/],
     [{ resolver: 'maxmind' }, TypeError, /"resolver"/],
     [{ resolver: { lookup: 1 } }, TypeError, /"resolver"/],
-    [{ cdnHeaders: { country: ['CF-IPCountry'] } }, TypeError, /"cdnHeaders\.country\[0\]"/],
-    [{ cdnHeaders: { coordinates: [['a']] } }, TypeError, /"cdnHeaders\.coordinates\[0\]"/],
+    [{ cdn: { country: ['CF-IPCountry'] } }, TypeError, /"cdn\.country\[0\]"/],
+    [{ cdn: { coordinates: [['a']] } }, TypeError, /"cdn\.coordinates\[0\]"/],
+    [{ cdn: {} }, TypeError, /"cdn" names no header/],
+    [{ cdn: 'akamai' }, TypeError, /"cdn" must name a CDN \(cloudflare, cloudfront, vercel, appengine\)/],
+    [{ cdn: ['vercel', 'fastly'] }, TypeError, /"cdn\[1\]"/],
+    [{ cdn: 7 }, TypeError, /"cdn"/],
     [{ trustedProxies: ['10.0.0.0/99'] }, RangeError, /"trustedProxies\[0\]"/],
     [{ onError: 'log' }, TypeError, /"onError"/],
   ])('rejects %j naming the option', (options, type, message) => {

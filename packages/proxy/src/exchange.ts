@@ -193,7 +193,7 @@ export abstract class Exchange implements RequestScan {
     const locate = options.locate;
     if (locate !== undefined && ip !== '') {
       try {
-        location = locate(ip) ?? null;
+        location = locate(ip, req) ?? null;
       } catch {
         // A locator that cannot answer (not ready, closed) sends the client to the default region.
         location = null;

@@ -8,6 +8,7 @@ import {
   optionalNumber,
   systemClock,
 } from '@edgekit/core';
+import type { IncomingMessage } from 'node:http';
 import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
 import { type RetryBudget, type RetryBudgetOptions, createRetryBudget } from './retry-budget.js';
@@ -63,8 +64,12 @@ export interface ForwarderOptions {
   regions?: readonly Region[];
   /** Chooses the regions per client location: `@edgekit/geo`'s `createRegionSelector`, or anything shaped like it. */
   selector?: RegionSelectorLike;
-  /** Locates a client address (`@edgekit/geo`'s `createGeoLocator().lookup`). Default: none, so every client gets the selector's default region. */
-  locate?: (ip: string) => GeoLocation | null | undefined;
+  /**
+   * Locates a client: called with its address and the request (`@edgekit/geo`'s
+   * `createGeoLocator().lookup`, or `(ip, req) => locator.locateRequest(req)` to believe the
+   * configured CDN's location headers). Default: none, so every client gets the selector's default region.
+   */
+  locate?: (ip: string, req: IncomingMessage) => GeoLocation | null | undefined;
   /** Peers whose forwarding headers are believed, for the client address and for extending `X-Forwarded-For`/`Forwarded`. Default: none. */
   trustedProxies?: TrustedProxies;
   /** Region health; unhealthy regions are skipped without a network attempt. Default: all healthy. */
@@ -144,7 +149,7 @@ export const FORWARDER_DEFAULTS = Object.freeze({
 export interface ResolvedOptions {
   regions: readonly Region[] | undefined;
   selector: RegionSelectorLike | undefined;
-  locate: ((ip: string) => GeoLocation | null | undefined) | undefined;
+  locate: ((ip: string, req: IncomingMessage) => GeoLocation | null | undefined) | undefined;
   trustedProxies: TrustedProxies | undefined;
   health: HealthSource | undefined;
   breakers: BreakerSource | undefined;
@@ -223,7 +228,7 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
   if (selector !== undefined && opts.regions !== undefined) {
     throw new TypeError(`${SCOPE}: options "regions" and "selector" exclude each other: give the regions to the selector`);
   }
-  const locate = optionalFunction<(ip: string) => GeoLocation | null | undefined, undefined>(SCOPE, 'locate', opts.locate, undefined);
+  const locate = optionalFunction<(ip: string, req: IncomingMessage) => GeoLocation | null | undefined, undefined>(SCOPE, 'locate', opts.locate, undefined);
   const trusted = opts.trustedProxies;
   if (trusted !== undefined && typeof trusted !== 'function' && typeof trusted !== 'string' && !Array.isArray(trusted)) {
     throw new TypeError(`${SCOPE}: option "trustedProxies" must be a predicate, a string or an array of addresses and CIDRs (got ${describeValue(trusted)})`);
