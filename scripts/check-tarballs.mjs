@@ -26,12 +26,19 @@ function fail(message) {
   process.exitCode = 1;
 }
 
-/** Publishable workspace packages: every non-private package.json under packages/. */
+/** Publishable workspace packages: every non-private package.json under packages/, and the gateway. */
 function publishablePackages() {
-  const dirs = readdirSync(join(root, 'packages'), { withFileTypes: true }).filter((entry) => entry.isDirectory());
-  return dirs
-    .map((entry) => ({ dir: join(root, 'packages', entry.name), manifest: JSON.parse(readFileSync(join(root, 'packages', entry.name, 'package.json'), 'utf8')) }))
+  const dirs = readdirSync(join(root, 'packages'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => join(root, 'packages', entry.name));
+  return [...dirs, join(root, 'examples', 'gateway')]
+    .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
     .filter(({ manifest }) => manifest.private !== true);
+}
+
+/** True when the package offers a CommonJS entry (a `require` condition); ESM-only packages are imported only. */
+function hasCjs(manifest) {
+  return JSON.stringify(manifest.exports ?? {}).includes('"require"');
 }
 
 /** The importable subpaths of an exports map: `'.'`, `'./express'`, ... (not package.json). */
@@ -94,6 +101,7 @@ try {
   }
 
   const entries = packages.flatMap(({ manifest }) => entryPoints(manifest));
+  const cjsEntries = packages.filter(({ manifest }) => hasCjs(manifest)).flatMap(({ manifest }) => entryPoints(manifest));
   const ids = entries.map((_, i) => `m${i}`);
   writeFileSync(
     join(project, 'esm.mts'),
@@ -101,7 +109,7 @@ try {
   );
   writeFileSync(
     join(project, 'cjs.cts'),
-    `${entries.map((entry, i) => `import ${ids[i]} = require('${entry}');`).join('\n')}\nexport const modules: Record<string, object> = { ${entries.map((entry, i) => `'${entry}': ${ids[i]}`).join(', ')} };\n`,
+    `${cjsEntries.map((entry, i) => `import ${ids[i]} = require('${entry}');`).join('\n')}\nexport const modules: Record<string, object> = { ${cjsEntries.map((entry, i) => `'${entry}': ${ids[i]}`).join(', ')} };\n`,
   );
   writeFileSync(
     join(project, 'tsconfig.json'),
@@ -124,18 +132,13 @@ try {
       '  const module = await import(entry);',
       "  if (Object.keys(module).length === 0) throw new Error(`${entry} exports nothing under ESM`);",
       '}',
-      "const geo = await import('@edgekit/geo');",
-      'const locator = geo.createGeoLocator();',
-      "try { locator.lookup('8.8.8.8'); throw new Error('geoip-lite lookup worked without geoip-lite installed'); }",
-      "catch (error) { if (error.code !== 'EMISSINGPEER' || !error.message.includes('npm install geoip-lite')) throw error; }",
-      'await locator.close();',
       "console.log('esm ok');",
     ]),
   );
   writeFileSync(
     join(project, 'smoke.cjs'),
     smoke([
-      `for (const entry of ${JSON.stringify(entries)}) {`,
+      `for (const entry of ${JSON.stringify(cjsEntries)}) {`,
       '  const module = require(entry);',
       "  if (Object.keys(module).length === 0) throw new Error(`${entry} exports nothing under CJS`);",
       '}',
@@ -149,7 +152,14 @@ try {
       fail(`node ${file}:\n${error.stdout}${error.stderr}`);
     }
   }
-  step(`every entry point loads under node ${process.version}, ESM and CJS; geoip-lite missing is EMISSINGPEER`);
+  // The command a user types after installing the gateway.
+  try {
+    const help = run(join(project, 'node_modules', '.bin', 'edge-gateway'), ['--help'], project);
+    if (!help.includes('--config')) fail(`edge-gateway --help printed no usage:\n${help}`);
+  } catch (error) {
+    fail(`edge-gateway --help:\n${error.stdout}${error.stderr}`);
+  }
+  step(`every entry point loads under node ${process.version} (ESM, and CJS where offered); edge-gateway runs`);
 
   // Install weight of the routing core a proxy user installs.
   const sized = join(work, 'size');
@@ -163,6 +173,22 @@ try {
   newProject(sized, Object.fromEntries([...needed].map((name) => [name, `file:${tarballs.get(name)}`])));
   const bytes = directorySize(join(sized, 'node_modules'));
   const mb = (bytes / 1024 / 1024).toFixed(2);
+  writeFileSync(
+    join(sized, 'missing-peer.mjs'),
+    smoke([
+      "const geo = await import('@edgekit/geo');",
+      'const locator = geo.createGeoLocator();',
+      "try { locator.lookup('8.8.8.8'); throw new Error('geoip-lite lookup worked without geoip-lite installed'); }",
+      "catch (error) { if (error.code !== 'EMISSINGPEER' || !error.message.includes('npm install geoip-lite')) throw error; }",
+      'await locator.close();',
+    ]),
+  );
+  try {
+    run(process.execPath, ['missing-peer.mjs'], sized);
+    step('without geoip-lite installed, its resolver throws EMISSINGPEER naming the package');
+  } catch (error) {
+    fail(`geoip-lite missing:\n${error.stdout}${error.stderr}`);
+  }
   if (bytes > INSTALL_BUDGET_BYTES) fail(`${SIZE_SET.join(' + ')} install at ${mb} MB, over the ${INSTALL_BUDGET_BYTES / 1024 / 1024} MB budget`);
   else step(`${SIZE_SET.join(' + ')} install at ${mb} MB (budget ${INSTALL_BUDGET_BYTES / 1024 / 1024} MB)`);
 } finally {

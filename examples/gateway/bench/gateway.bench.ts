@@ -2,8 +2,8 @@
  * What the gateway costs on top of its origin, and whether hot reloads under load drop requests.
  * The origin, the gateway (src/main.ts) and wrk each run in their own process:
  *
- *   pnpm --filter @edgekit/example-gateway bench
- *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 pnpm --filter @edgekit/example-gateway bench
+ *   pnpm --filter @edgekit/gateway bench
+ *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 pnpm --filter @edgekit/gateway bench
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -64,7 +64,7 @@ export interface Gateway {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const SCOPE = '@edgekit/example-gateway';
+const SCOPE = '@edgekit/gateway';
 
 const defaultLogger: GatewayLogger = (level, msg, fields = {}) => {
   const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The gateway's command line: `edge-gateway --config gateway.yaml`.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
