@@ -27,7 +27,10 @@ describe.runIf(available || required)('status page in headless Chromium', () => 
 
   beforeAll(async () => {
     if (!available) throw new Error(`${CHROMIUM} is required when CI=true (apt-get install chromium)`);
-    world = await startWorld();
+    // Regions turn unhealthy in this test by answering 503 (a status), never by a probe timing out:
+    // a probe timeout far beyond any stall of a loaded machine keeps Chromium's start-up (which can
+    // hold both cores for seconds) from failing a health check.
+    world = await startWorld({ health: { interval: 200, timeout: 120_000, jitter: 0, initialJitter: 0, healthyThreshold: 1, unhealthyThreshold: 1 } });
     profile = mkdtempSync(join(tmpdir(), 'gateway-chromium-'));
     // A persistent context is how Playwright takes a user data dir; a fresh one per run.
     context = await chromium.launchPersistentContext(profile, {
