@@ -49,7 +49,10 @@ export interface CanonicalRequestTarget {
   readonly query: string;
   /** `path + query`: what `req.url` becomes and what is forwarded. */
   readonly target: string;
-  /** True when `target` differs from what the client sent (absolute-form always counts as changed). */
+  /**
+   * True when the path differs from the one the client sent: a hop that routed on the raw path
+   * may have seen another request. Reducing absolute-form alone does not count.
+   */
   readonly changed: boolean;
 }
 
@@ -269,6 +272,6 @@ export function canonicalizeRequestTarget(target: string, options: CanonicalizeO
   if (rawPath === '') path = '/';
   else if (rawPath.charCodeAt(0) !== 0x2f) refuse('form', 'the path of the request target does not start with "/"');
   else path = isPlainPath(rawPath, pathParameters) ? rawPath : removeDotSegments(normalizeEscapes(rawPath), pathParameters);
-  const changed = form === 'absolute' || path !== rawPath;
-  return { form, path, query, target: changed ? path + query : target, changed };
+  const changed = path !== rawPath;
+  return { form, path, query, target: changed || form === 'absolute' ? path + query : target, changed };
 }

@@ -20,7 +20,8 @@ describe('canonicalizeRequestTarget', () => {
   });
 
   it('reduces absolute-form to its path and query, whatever the authority', () => {
-    expect(canonicalizeRequestTarget('http://anything/api/admin/secret')).toMatchObject({ form: 'absolute', target: '/api/admin/secret', changed: true });
+    expect(canonicalizeRequestTarget('http://anything/api/admin/secret')).toMatchObject({ form: 'absolute', target: '/api/admin/secret', changed: false });
+    expect(canonicalizeRequestTarget('http://x/a/../b')).toMatchObject({ form: 'absolute', target: '/b', changed: true });
     expect(canonical('HTTPS://user@evil.example:99/a?b=1')).toBe('/a?b=1');
     expect(canonical('http://host')).toBe('/');
     expect(canonical('http://host?x=1')).toBe('/?x=1');
