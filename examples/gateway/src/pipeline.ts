@@ -1,17 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Authenticator, combineAuth, createApiKeyAuth, createJwtAuth, hashApiKey } from '@edgekit/auth';
+import type { Authenticator } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createRedisBus } from '@edgekit/bus';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
 import { type Disposable, responseOnSocket, sendProblem } from '@edgekit/core';
-import { type GeoLocator, createCustomResolver, createGeoLocator, createMmdbResolver, createRegionSelector, createTrustedProxies } from '@edgekit/geo';
+import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
+import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
 import type { GatewayConfig, RouteRule } from './config.js';
+import { type IngressSettings, pathOf } from './ingress.js';
+import { compileLocator } from './locator.js';
 import { type RateLimitMiddleware, createRateLimits } from './ratelimit.js';
 import type { StatusCounters } from './status.js';
 import type { GatewayTelemetry } from './telemetry.js';
@@ -33,44 +35,24 @@ interface CompiledRoute {
   chain: Middleware[];
 }
 
-function compileLocator(geo: GatewayConfig['geo']): GeoLocator {
-  const trustedProxies = createTrustedProxies(geo.trustedProxies);
-  const { resolver } = geo;
-  if (resolver === 'none') return createGeoLocator({ trustedProxies, header: geo.header, resolver: createCustomResolver(() => null, { name: 'none' }) });
-  if (resolver === 'geoip-lite' || resolver === 'geoip-lite-country') return createGeoLocator({ trustedProxies, header: geo.header, resolver });
-  if ('mmdb' in resolver) return createGeoLocator({ trustedProxies, header: geo.header, resolver: createMmdbResolver({ path: resolver.mmdb }) });
-  // A static table: first matching CIDR wins (for tests, labs and small private deployments).
-  const table = resolver.static.map((entry, index) => {
-    try {
-      return { matches: createTrustedProxies([entry.cidr]), entry };
-    } catch (error) {
-      throw new Error(`geo.resolver.static[${index}].cidr: ${(error as Error).message}`);
-    }
-  });
-  return createGeoLocator({
-    trustedProxies,
-    header: geo.header,
-    resolver: createCustomResolver(
-      (ip) => {
-        const hit = table.find((row) => row.matches(ip));
-        return hit ? { country: hit.entry.country, lat: hit.entry.lat, lon: hit.entry.lon } : null;
-      },
-      { name: 'static' },
-    ),
-  });
-}
-
+/**
+ * Whether a rule's prefix covers `path`. Both are compared in ASCII lower case (`prefix` is stored
+ * so): many origins route case-insensitively (Express does by default), and a rule that protects
+ * `/api/admin` must also protect `/API/Admin`. A `;` ends a segment as a `/` does.
+ */
 function prefixMatches(prefix: string, path: string): boolean {
   if (prefix === '/') return true;
-  if (!path.startsWith(prefix)) return false;
-  return path.length === prefix.length || prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47; // '/'
+  if (path.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    let code = path.charCodeAt(i);
+    if (code >= 65 && code <= 90) code += 32; // A-Z
+    if (code !== prefix.charCodeAt(i)) return false;
+  }
+  if (path.length === prefix.length || prefix.endsWith('/')) return true;
+  const next = path.charCodeAt(prefix.length);
+  return next === 47 || next === 59; // '/' or ';'
 }
 
-function pathOf(url: string | undefined): string {
-  if (url === undefined) return '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
 
 /**
  * One configuration's request pipeline: route rules (auth, rate limit), then the response cache in
@@ -86,6 +68,8 @@ export class Pipeline {
   readonly cache: EdgeCache | undefined;
   readonly purge: Handler | undefined;
   readonly redis: Redis | undefined;
+  /** How requests are admitted before any rule of this configuration sees them. */
+  readonly ingress: IngressSettings;
   readonly #routes: CompiledRoute[];
   readonly #proxy: Handler;
   readonly #forward: Handler;
@@ -112,6 +96,7 @@ export class Pipeline {
     this.cache = init.cache;
     this.purge = init.purge;
     this.redis = init.redis;
+    this.ingress = { pathParameters: init.config.server.pathParameters, refusedMethods: new Set(init.config.server.refusedMethods) };
     this.#routes = init.routes;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
@@ -355,7 +340,7 @@ export class Pipeline {
       purge = built.value.purge;
     }
 
-    const authenticators = await Pipeline.#authenticators(config, components, redis);
+    const authenticators = await buildAuthenticators(config, components, redis);
     const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, header: config.auth.apiKeys?.header }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
@@ -368,40 +353,6 @@ export class Pipeline {
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, routes });
   }
 
-  static async #authenticators(config: GatewayConfig, components: ComponentSet, redis: Redis | undefined): Promise<Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>> {
-    const out: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>> = {};
-    const { jwt, apiKeys } = config.auth;
-    if (jwt !== undefined) {
-      out.jwt = (await components.use('auth-jwt', jwt, 'auth.jwt', () =>
-        createJwtAuth({
-          issuer: jwt.issuer,
-          audience: jwt.audience,
-          algorithms: jwt.algorithms,
-          ...(jwt.keys === undefined ? {} : { keys: jwt.keys as never }),
-          ...(jwt.jwksUrl === undefined ? {} : { jwks: { url: jwt.jwksUrl, allowHttp: jwt.allowHttp } }),
-        }), (value) => value.close())).value;
-    }
-    if (apiKeys !== undefined) {
-      out.apiKey = (await components.use('auth-apikeys', { apiKeys, redis: identity(redis), prefix: config.redis.prefix }, 'auth.apiKeys', () => {
-        const principals = new Map(apiKeys.keys.map((entry) => [entry.sha256 ?? hashApiKey(entry.key!), { subject: entry.subject, scopes: entry.scopes }]));
-        // Revocations reach every gateway node over the bus when Redis is configured.
-        const bus = redis === undefined ? undefined : createRedisBus({ redis, prefix: `${config.redis.prefix}bus:` });
-        const auth = createApiKeyAuth({ header: apiKeys.header, validate: (key) => principals.get(hashApiKey(key)) ?? null, ...(bus ? { bus } : {}) });
-        return Object.assign(auth, { bus });
-      }, async (value) => {
-        await value.close();
-        await value.bus?.close();
-      })).value;
-    }
-    if (out.jwt && out.apiKey) {
-      const pair = [out.jwt, out.apiKey] as const;
-      out.any = (await components.use('auth-any', [identity(pair[0]), identity(pair[1])], 'auth', () => combineAuth([...pair]), (value) => value.close())).value;
-    } else {
-      out.any = out.jwt ?? out.apiKey;
-    }
-    return out;
-  }
-
   static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined): CompiledRoute {
     const chain: Middleware[] = [];
     if (rule.auth !== 'none') {
@@ -410,6 +361,6 @@ export class Pipeline {
       if (rule.scopes.length > 0) chain.push(authenticator.requireScopes(rule.scopes) as Middleware);
     }
     if (limit !== undefined) chain.push(limit);
-    return { prefix: rule.path, methods: rule.methods === undefined ? undefined : new Set(rule.methods), chain };
+    return { prefix: rule.path.toLowerCase(), methods: rule.methods === undefined ? undefined : new Set(rule.methods), chain };
   }
 }
