@@ -340,7 +340,7 @@ export class Pipeline {
       purge = built.value.purge;
     }
 
-    const authenticators = await buildAuthenticators(config, components, redis);
+    const authenticators = await buildAuthenticators(config, components, redis, log);
     const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, header: config.auth.apiKeys?.header }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
