@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Authenticator } from '@edgekit/auth';
+import type { AuthRequest, Authenticator } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
 import { type Disposable, responseOnSocket, sendProblem } from '@edgekit/core';
@@ -74,6 +74,7 @@ export class Pipeline {
   readonly #proxy: Handler;
   readonly #forward: Handler;
   readonly #cachePrefixes: string[];
+  readonly #apiKeyHeader: string | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
@@ -101,19 +102,41 @@ export class Pipeline {
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
     this.#cachePrefixes = Object.keys(init.config.cache.routes).map((route) => /^GET (\/[^:*]*)/.exec(route)![1]!);
+    this.#apiKeyHeader = init.config.auth.apiKeys?.header;
   }
 
   /**
-   * GET and HEAD requests that no cache route can match go straight to the forwarder: the cache
-   * would only pass them through. Unsafe methods always go through the cache, which invalidates
-   * what a successful write changes. (A path the cache would normalise into a route, such as one
-   * with percent-encoded letters, is merely not cached.)
+   * Whether a request goes through the cache, decided once the route rules ran (so `req.auth` is
+   * set for a request they authenticated):
+   * - GET and HEAD with credentials (a principal, `Authorization` or the API-key header) are
+   *   private: straight to the forwarder, never answered from or stored in the shared cache;
+   * - GET and HEAD no cache route can match go straight to the forwarder too (the cache would only
+   *   pass them through);
+   * - unsafe methods go through the cache, which then invalidates the URL on every node (RFC 9111
+   *   §4.4), only when the route rules authenticated them: an anonymous POST evicts nothing.
    */
-  #cacheable(method: string, path: string): boolean {
-    if (method !== 'GET' && method !== 'HEAD') return true;
-    for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
-    return false;
+  #viaCache(req: IncomingMessage): boolean {
+    const method = req.method ?? 'GET';
+    const authenticated = (req as AuthRequest).auth !== undefined;
+    if (method === 'GET' || method === 'HEAD') {
+      if (authenticated || this.#carriesCredentials(req)) return false;
+      const path = pathOf(req.url);
+      for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
+      return false;
+    }
+    return authenticated && method !== 'OPTIONS' && method !== 'TRACE';
   }
+
+  #carriesCredentials(req: IncomingMessage): boolean {
+    const headers = req.headers;
+    return headers.authorization !== undefined || (this.#apiKeyHeader !== undefined && headers[this.#apiKeyHeader] !== undefined);
+  }
+
+  /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
+  readonly #proxyOrForward: Handler = (req, res) => {
+    if (this.#viaCache(req)) this.#proxy(req, res);
+    else this.#forward(req, res);
+  };
 
   /** Requests inside this pipeline now. */
   get inFlight(): number {
@@ -127,10 +150,7 @@ export class Pipeline {
       this.#inFlight--;
       if (this.#inFlight === 0) this.#drained?.();
     });
-    const path = pathOf(req.url);
-    const method = req.method ?? 'GET';
-    const proxy = this.#cacheable(method, path) ? this.#proxy : this.#forward;
-    this.#run(this.#chainFor(method, path), 0, req, res, proxy);
+    this.#run(this.#chainFor(req.method ?? 'GET', pathOf(req.url)), 0, req, res, this.#proxyOrForward);
   }
 
   /** The middleware of the first route rule that matches, or none. */
