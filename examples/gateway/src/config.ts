@@ -129,6 +129,10 @@ const schema = z
         pathParameters: z.enum(['keep', 'refuse']).default('refuse'),
         /** Methods answered 501 at the edge, never forwarded. */
         refusedMethods: z.array(z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method')).default(['TRACE', 'TRACK']),
+        /** Request headers answered 400: they make origins act on another method or path than the rules saw. */
+        refusedHeaders: z
+          .array(z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name'))
+          .default(['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url']),
       })
       .prefault({}),
     regions: z

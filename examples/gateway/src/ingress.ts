@@ -7,6 +7,8 @@ export interface IngressSettings {
   readonly pathParameters: 'keep' | 'refuse';
   /** Methods answered 501 at the edge (TRACE echoes credentials back, RFC 9110 §9.3.8). */
   readonly refusedMethods: ReadonlySet<string>;
+  /** Lower-case header names answered 400: method and URL overrides some origin frameworks obey. */
+  readonly refusedHeaders: readonly string[];
 }
 
 /** A refusal at ingress: the answer and its extra headers. */
@@ -16,7 +18,8 @@ export interface IngressRefusal {
 }
 
 /**
- * Admits a request: refuses the methods the edge does not forward, then rewrites `req.url` to its
+ * Admits a request: refuses the methods the edge does not forward and the headers that would make
+ * an origin act on another method or path (`X-HTTP-Method-Override`, `X-Original-URL`), then rewrites `req.url` to its
  * canonical form (absolute-form reduced to the path, dot segments removed after decoding, `//`
  * merged) so that every rule after this point (operator endpoints, auth, limits, cache routes,
  * region selection, upgrades) matches the path the origin receives. A target that cannot be given
@@ -29,6 +32,15 @@ export function admitRequest(req: IncomingMessage, settings: IngressSettings): I
       problem: { title: 'Not Implemented', status: 501, detail: `the ${method} method is not served by this gateway` },
       headers: {},
     };
+  }
+  const headers = req.headers;
+  for (const name of settings.refusedHeaders) {
+    if (headers[name] !== undefined) {
+      return {
+        problem: { title: 'Bad Request', status: 400, detail: `the ${name} header is not accepted: route rules apply to the request's own method and path` },
+        headers: {},
+      };
+    }
   }
   try {
     const canonical = canonicalizeRequestTarget(req.url ?? '/', { method, pathParameters: settings.pathParameters });

@@ -97,7 +97,11 @@ export class Pipeline {
     this.cache = init.cache;
     this.purge = init.purge;
     this.redis = init.redis;
-    this.ingress = { pathParameters: init.config.server.pathParameters, refusedMethods: new Set(init.config.server.refusedMethods) };
+    this.ingress = {
+      pathParameters: init.config.server.pathParameters,
+      refusedMethods: new Set(init.config.server.refusedMethods),
+      refusedHeaders: init.config.server.refusedHeaders,
+    };
     this.#routes = init.routes;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
@@ -361,12 +365,11 @@ export class Pipeline {
     }
 
     const authenticators = await buildAuthenticators(config, components, redis, log);
-    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, header: config.auth.apiKeys?.header }, 'rateLimits', () =>
+    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
         prefix: `${config.redis.prefix}rl:`,
         trustedProxies: config.geo.trustedProxies,
-        apiKeyHeader: config.auth.apiKeys?.header ?? 'x-api-key',
       }), (value) => value.close());
 
     const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit)));
@@ -381,6 +384,8 @@ export class Pipeline {
       if (rule.scopes.length > 0) chain.push(authenticator.requireScopes(rule.scopes) as Middleware);
     }
     if (limit !== undefined) chain.push(limit);
-    return { prefix: rule.path.toLowerCase(), methods: rule.methods === undefined ? undefined : new Set(rule.methods), chain };
+    // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
+    const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
+    return { prefix: rule.path.toLowerCase(), methods, chain };
   }
 }

@@ -31,6 +31,7 @@ describe('configuration', () => {
       reloadDrainTimeout: 30_000,
       pathParameters: 'refuse',
       refusedMethods: ['TRACE', 'TRACK'],
+      refusedHeaders: ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url'],
     });
     expect(config.cache.enabled).toBe(true);
     expect(config.redis.url).toBeNull();

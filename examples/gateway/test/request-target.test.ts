@@ -35,9 +35,11 @@ describe('request targets at the gateway', () => {
   beforeAll(async () => {
     world = await startWorld({
       auth: { apiKeys: { keys: [{ key: API_KEY, subject: 'tenant-a', scopes: ['admin'] }] } },
-      rateLimits: { tight: { limit: 2, window: 60_000, by: 'ip' } },
+      rateLimits: { tight: { limit: 2, window: 60_000, by: 'ip' }, keyed: { limit: 2, window: 60_000, by: 'apiKey' } },
       routes: [
         { path: '/api/admin', auth: 'apiKey' },
+        { path: '/api/reports', methods: ['GET'], auth: 'apiKey' },
+        { path: '/api/open', rateLimit: 'keyed' },
         { path: '/api/orders', methods: ['POST'], auth: 'apiKey' },
         { path: '/api/limited', rateLimit: 'tight' },
         { path: '/live', auth: 'apiKey' },
@@ -95,6 +97,33 @@ describe('request targets at the gateway', () => {
       expect(statusOf(raw), target).toBe(401);
     }
     expect(statusOf(await rawExchange(port, requestHead('GET', '/x/%2e%2e/live', { ...upgrade, 'x-api-key': API_KEY }), 1_000))).toBe(101);
+  });
+
+  it('applies a GET rule to HEAD, which origins answer with the GET handler', async () => {
+    expect(statusOf(await rawExchange(port, requestHead('HEAD', '/api/reports/q3')))).toBe(401);
+    expect(statusOf(await rawExchange(port, requestHead('HEAD', '/api/reports/q3', { 'x-api-key': API_KEY })))).toBe(200);
+  });
+
+  it('refuses method and URL override headers that origins would act on instead of what the rules saw', async () => {
+    const before = adminHits();
+    for (const [name, value] of [
+      ['X-Original-URL', '/api/admin/secret'],
+      ['X-Rewrite-URL', '/api/admin/secret'],
+      ['X-HTTP-Method-Override', 'DELETE'],
+      ['X-HTTP-Method', 'DELETE'],
+      ['X-Method-Override', 'DELETE'],
+    ] as const) {
+      const raw = await rawExchange(port, requestHead('GET', '/api/public', { [name]: value }));
+      expect(statusOf(raw), name).toBe(400);
+    }
+    expect(adminHits()).toBe(before);
+  });
+
+  it('does not give a fresh per-key limit to every made-up API key', async () => {
+    const client = { 'x-forwarded-for': '3.3.3.78' };
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push(statusOf(await rawExchange(port, requestHead('GET', '/api/open', { ...client, 'x-api-key': `made-up-key-${i}-000000000` }))));
+    expect(statuses).toEqual([200, 200, 429, 429]);
   });
 
   it('refuses TRACE at the edge without asking an origin', async () => {
