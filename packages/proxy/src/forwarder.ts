@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Disposable, type Listener, TypedEmitter, toDisposable } from '@edgekit/core';
+import { type Disposable, type Listener, TypedEmitter, checkNumber, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
 import { type Dispatcher, Pool } from 'undici';
+import { ConnectionQueue } from './connection-queue.js';
 import type { ForwarderEvents } from './events.js';
 import { type RequestObserver, type RequestObserverFactory, reportObserverError } from './observer.js';
 import type { ForwarderCore, Target } from './exchange.js';
@@ -14,6 +15,7 @@ import { type ForwarderOptions, type RegionSelectorLike, type ResolvedOptions, S
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
 import type { ResponseHeaderSettings } from './response-headers.js';
 import type { RetryBudget } from './retry-budget.js';
+import { RouteFailures } from './route-failures.js';
 import { UpgradeExchange } from './upgrade.js';
 
 /** Options of {@link Forwarder.handle}. */
@@ -79,6 +81,9 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   readonly responseHeaders: ResponseHeaderSettings;
   readonly retryBudget: RetryBudget | undefined;
   closed = false;
+  readonly routeFailures: RouteFailures;
+  readonly #clientInFlight = new Map<string, number>();
+  #panicCount = 0;
   readonly #targets = new Map<string, Target>();
   #closing: Promise<void> | undefined;
 
@@ -86,6 +91,7 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     const resolved = resolveOptions(options);
     this.options = resolved;
     this.retryBudget = resolved.retryBudget;
+    this.routeFailures = new RouteFailures(resolved.routeWindow);
     this.selector = resolved.selector ?? createRegionSelector({ regions: resolved.regions!, clock: resolved.clock });
     try {
       this.#clientIp = createClientIp({ trustedProxies: resolved.trustedProxies ?? [] });
@@ -105,18 +111,24 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       throw new TypeError(`${SCOPE}: option "${option}.url" must be an absolute http or https URL (got ${JSON.stringify(region?.url)})`);
     }
     const options = this.options;
+    let connections = options.pool.connections;
+    if (options.connectionsOf !== undefined) {
+      const own = options.connectionsOf(region);
+      if (own !== undefined) connections = checkNumber(SCOPE, `connections(${JSON.stringify(region.name)})`, own, { min: 1, integer: true });
+    }
     const dispatcher: Dispatcher =
       options.dispatcher === undefined
         ? new Pool(url.origin, {
-            connections: options.pool.connections,
+            connections,
             connectTimeout: options.pool.connectTimeout,
             headersTimeout: options.pool.headersTimeout,
             bodyTimeout: options.pool.bodyTimeout,
             keepAliveTimeout: options.pool.keepAliveTimeout,
             pipelining: 1,
           })
-        : options.dispatcher(region, { ...options.pool });
-    const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin };
+        : options.dispatcher(region, { ...options.pool, connections });
+    const queue = new ConnectionQueue(connections, options.queueTimeout, options.clock);
+    const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin, queue };
     this.#targets.set(region.name, target);
     return target;
   }
@@ -139,6 +151,30 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       this.#lastPeerNormalized = normalizeIp(remote) ?? '';
     }
     return this.#lastPeerNormalized;
+  }
+
+  enterClient(key: string): boolean {
+    const count = this.#clientInFlight.get(key) ?? 0;
+    if (count >= this.options.maxInFlightPerClient) return false;
+    this.#clientInFlight.set(key, count + 1);
+    return true;
+  }
+
+  leaveClient(key: string): void {
+    const count = this.#clientInFlight.get(key);
+    if (count === undefined) return;
+    if (count <= 1) this.#clientInFlight.delete(key);
+    else this.#clientInFlight.set(key, count - 1);
+  }
+
+  // Deterministic: the first of a run of refusals goes through, then one in 1 / panicFraction.
+  panicAdmit(): boolean {
+    const fraction = this.options.panicFraction;
+    if (fraction === 0) return false;
+    const before = Math.ceil(this.#panicCount * fraction);
+    this.#panicCount++;
+    if (this.#panicCount >= 1e12) this.#panicCount = 0;
+    return Math.ceil(this.#panicCount * fraction) > before;
   }
 
   targetOf(region: Region): Target {

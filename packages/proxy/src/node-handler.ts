@@ -68,8 +68,16 @@ export class NodeExchange extends Exchange {
       written = res.write(chunk);
     }
     if (written) return true;
-    if (!res.destroyed) res.once('drain', onResponseDrain);
+    if (!res.destroyed) {
+      res.once('drain', onResponseDrain);
+      this.sendStalled();
+    }
     return false;
+  }
+
+  protected sendTimedOut(): void {
+    // The 'close' that follows ends the exchange and aborts the upstream request.
+    this.#res.destroy();
   }
 
   protected deliverEnd(): void {
@@ -89,6 +97,8 @@ export class NodeExchange extends Exchange {
     this.#detach();
     if (this.#res.destroyed) return;
     sendProblem(this.#res, error.problem, error.headers());
+    // An unread request body would keep the connection busy: close it after the answer.
+    if (error.code === 'ECLIENTTIMEOUT') this.#res.shouldKeepAlive = false;
   }
 
   protected deliverInternal(error: unknown): void {
