@@ -95,10 +95,11 @@ export class NodeExchange extends Exchange {
 
   protected deliverError(error: ForwardError): void {
     this.#detach();
-    if (this.#res.destroyed) return;
-    sendProblem(this.#res, error.problem, error.headers());
+    const res = this.#res;
+    if (res.destroyed) return;
     // An unread request body would keep the connection busy: close it after the answer.
-    if (error.code === 'ECLIENTTIMEOUT') this.#res.shouldKeepAlive = false;
+    if (!this.req.complete) res.shouldKeepAlive = false;
+    sendProblem(res, error.problem, error.headers());
   }
 
   protected deliverInternal(error: unknown): void {
