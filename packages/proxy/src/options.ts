@@ -170,6 +170,21 @@ export const FORWARDER_DEFAULTS = Object.freeze({
   closeTimeout: 10_000,
 });
 
+/**
+ * Breaker options for region breakers fed by the forwarder, for `@edgekit/breaker`'s
+ * `createBreakerRegistry({ defaults: REGION_BREAKER_DEFAULTS })`: a region opens when more than half
+ * of at least 20 calls in 10 s failed (a rate over a volume, not a run of failures, so a handful of
+ * requests cannot open it) and half-opens after 10 s. No breaker `timeout`: the forwarder settles
+ * each permit when response headers arrive, under its own timeouts.
+ */
+export const REGION_BREAKER_DEFAULTS = Object.freeze({
+  timeout: false as const,
+  errorThresholdPercentage: 50,
+  volumeThreshold: 20,
+  rollingCountTimeout: 10_000,
+  resetTimeout: 10_000,
+});
+
 /** Options after validation, with defaults applied. */
 export interface ResolvedOptions {
   regions: readonly Region[] | undefined;
