@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { type Disposable, type Listener, TypedEmitter, checkNumber, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
 import { type Dispatcher, Pool } from 'undici';
+import { ClientInFlight, PanicTrickle } from './client-limits.js';
 import { ConnectionQueue } from './connection-queue.js';
 import type { ForwarderEvents } from './events.js';
 import { type RequestObserver, type RequestObserverFactory, reportObserverError } from './observer.js';
@@ -82,8 +83,8 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   readonly retryBudget: RetryBudget | undefined;
   closed = false;
   readonly routeFailures: RouteFailures;
-  readonly #clientInFlight = new Map<string, number>();
-  #panicCount = 0;
+  readonly #clientInFlight: ClientInFlight;
+  readonly #panic: PanicTrickle;
   readonly #targets = new Map<string, Target>();
   #closing: Promise<void> | undefined;
 
@@ -92,6 +93,8 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     this.options = resolved;
     this.retryBudget = resolved.retryBudget;
     this.routeFailures = new RouteFailures(resolved.routeWindow);
+    this.#clientInFlight = new ClientInFlight(resolved.maxInFlightPerClient);
+    this.#panic = new PanicTrickle(resolved.panicFraction);
     this.selector = resolved.selector ?? createRegionSelector({ regions: resolved.regions!, clock: resolved.clock });
     try {
       this.#clientIp = createClientIp({ trustedProxies: resolved.trustedProxies ?? [] });
@@ -154,27 +157,15 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   }
 
   enterClient(key: string): boolean {
-    const count = this.#clientInFlight.get(key) ?? 0;
-    if (count >= this.options.maxInFlightPerClient) return false;
-    this.#clientInFlight.set(key, count + 1);
-    return true;
+    return this.#clientInFlight.enter(key);
   }
 
   leaveClient(key: string): void {
-    const count = this.#clientInFlight.get(key);
-    if (count === undefined) return;
-    if (count <= 1) this.#clientInFlight.delete(key);
-    else this.#clientInFlight.set(key, count - 1);
+    this.#clientInFlight.leave(key);
   }
 
-  // Deterministic: the first of a run of refusals goes through, then one in 1 / panicFraction.
   panicAdmit(): boolean {
-    const fraction = this.options.panicFraction;
-    if (fraction === 0) return false;
-    const before = Math.ceil(this.#panicCount * fraction);
-    this.#panicCount++;
-    if (this.#panicCount >= 1e12) this.#panicCount = 0;
-    return Math.ceil(this.#panicCount * fraction) > before;
+    return this.#panic.admit();
   }
 
   targetOf(region: Region): Target {
