@@ -178,23 +178,19 @@ export class Status extends EventEmitter {
   #sampled = 0;
   #weight = 0;
   #shutdown = false;
+  // Slices are aligned on the construction time, as opossum's interval is: slice k covers
+  // [origin + k·bucketMs, origin + (k+1)·bucketMs). `#rotations` is the current k.
+  #origin = 0;
+  #rotations = 0;
 
   constructor(options: StatusOptions = {}) {
     super();
     const opts = checkOptionsObject<StatusOptions>(SCOPE, options);
-    const windowMs = optionalNumber(SCOPE, 'rollingCountTimeout', opts.rollingCountTimeout, STATUS_DEFAULTS.rollingCountTimeout, {
-      min: 1,
-    });
-    const buckets = optionalNumber(SCOPE, 'rollingCountBuckets', opts.rollingCountBuckets, STATUS_DEFAULTS.rollingCountBuckets, {
-      min: 1,
-      integer: true,
-    });
-    if (windowMs / buckets < 1) {
-      throw new RangeError(
-        `${SCOPE}: option "rollingCountBuckets" must leave slices of at least 1 ms (got ${buckets} buckets over ${windowMs} ms)`,
-      );
-    }
-    this.#bucketMs = Math.floor(windowMs / buckets);
+    // opossum's rules: 0 (or no value) means the default; a slice shorter than 1 ms ticks every 1 ms, as Node's timers do.
+    const windowMs = optionalNumber(SCOPE, 'rollingCountTimeout', opts.rollingCountTimeout, 0) || STATUS_DEFAULTS.rollingCountTimeout;
+    const buckets =
+      optionalNumber(SCOPE, 'rollingCountBuckets', opts.rollingCountBuckets, 0, { min: 0, integer: true }) || STATUS_DEFAULTS.rollingCountBuckets;
+    this.#bucketMs = Math.max(1, Math.floor(windowMs / buckets));
     this.#percentilesEnabled = optionalBoolean(SCOPE, 'rollingPercentilesEnabled', opts.rollingPercentilesEnabled, true);
     this.#enableSnapshots = optionalBoolean(SCOPE, 'enableSnapshots', opts.enableSnapshots, true);
     this.#sampleSize = optionalNumber(SCOPE, 'latencySampleSize', opts.latencySampleSize, STATUS_DEFAULTS.latencySampleSize, {
@@ -202,6 +198,7 @@ export class Status extends EventEmitter {
       integer: true,
     });
     this.#clock = opts.clock ?? systemClock;
+    this.#origin = this.#clock.now();
     const controller = opts.rotateBucketController;
     if (controller !== undefined && (typeof controller !== 'object' || controller === null || typeof controller.on !== 'function')) {
       throw new TypeError(`${SCOPE}: option "rotateBucketController" must be an EventEmitter`);
@@ -295,7 +292,24 @@ export class Status extends EventEmitter {
   wake(): void {
     if (!this.sleeping || this.#shutdown) return;
     this.sleeping = false;
-    this.#timer = this.#clock.setTimeout(this.#tick, this.#bucketMs);
+    this.#catchUp(false);
+    this.#arm();
+  }
+
+  /** Rotates for every slice boundary passed since the last rotation; `atLeastOne` for a timer that may fire a hair early. */
+  #catchUp(atLeastOne: boolean): void {
+    let due = Math.floor((this.#clock.now() - this.#origin) / this.#bucketMs);
+    if (atLeastOne && due <= this.#rotations) due = this.#rotations + 1;
+    const missed = due - this.#rotations;
+    if (missed <= 0) return;
+    this.#rotations = due;
+    const n = this.#slots.length;
+    for (let i = 0; i < Math.min(missed, n); i++) this.rotate();
+  }
+
+  #arm(): void {
+    const next = this.#origin + (this.#rotations + 1) * this.#bucketMs;
+    this.#timer = this.#clock.setTimeout(this.#tick, Math.max(0, next - this.#clock.now()));
   }
 
   /** Advances the window by one slice: the oldest slice is dropped and an empty one becomes the newest. */
@@ -367,14 +381,14 @@ export class Status extends EventEmitter {
   readonly #tick = (): void => {
     this.#timer = undefined;
     if (this.#shutdown) return;
-    this.rotate();
+    this.#catchUp(true);
     this.#snapshot();
     if (this.#shutdown) return;
     if (!this.#wantsSnapshots() && this.#slots.every((slot) => slot.isEmpty())) {
       this.sleeping = true;
       return;
     }
-    this.#timer = this.#clock.setTimeout(this.#tick, this.#bucketMs);
+    this.#arm();
   };
 
   #seed(stats: Partial<Stats>): void {
