@@ -237,7 +237,8 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
   // ---------------------------------------------------------------- the call path, in opossum's order
 
   #invoke(context: unknown, args: unknown[]): Promise<unknown> {
-    this._countFire(args);
+    const now = this._clock.now();
+    this._countFire(args, now);
     if (!this._enabled) return this.#unprotected(context, args);
     const o = this._options;
     const key = this.#cache !== undefined || this.#coalesce !== undefined ? o.cacheGetKey.apply(this, args as TI) : '';
@@ -245,31 +246,31 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     if (cache !== undefined) {
       const cached = cache.get(key);
       if (cached) {
-        this.#count('cacheHits');
+        this.#count('cacheHits', now);
         this.emit('cacheHit');
         return cached as Promise<unknown>;
       }
-      this.#count('cacheMisses');
+      this.#count('cacheMisses', now);
       this.emit('cacheMiss');
     }
     const coalesce = this.#coalesce;
     if (coalesce !== undefined) {
       const pending = coalesce.get(key);
       if (pending) {
-        this.#count('coalesceCacheHits');
+        this.#count('coalesceCacheHits', now);
         this.emit('coalesceCacheHit');
         return pending as Promise<unknown>;
       }
-      this.#count('coalesceCacheMisses');
+      this.#count('coalesceCacheMisses', now);
       this.emit('coalesceCacheMiss');
     }
     const machine = this._machine;
     const admission = machine.admit();
     if (admission === REFUSE) {
-      const error = this._countReject();
-      return this.#runFallback(error, args) ?? Promise.reject(error);
+      const error = this._countReject(now);
+      return this.#runFallback(error, args, now) ?? Promise.reject(error);
     }
-    const attempt = new Attempt(this, this._clock.now(), admission === 1 ? machine.epoch : -1, this._status.shouldTime());
+    const attempt = new Attempt(this, now, admission === 1 ? machine.epoch : -1, this._status.shouldTime());
     attempt.args = args;
     attempt.key = key;
     const call = new Promise((resolve, reject) => {
@@ -292,7 +293,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     const o = this._options;
     if (this._inFlight >= o.capacity) {
       const latency = this._clock.now() - attempt.start;
-      this.#handleError(this._lockedError(latency), latency, attempt);
+      this.#handleError(this._lockedError(latency, attempt.start + latency), latency, attempt);
       this.#coalesceReset(attempt.key, undefined);
       return;
     }
@@ -315,7 +316,8 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
       .then((value) => {
         if (attempt.settled) return;
         this._clock.clearTimeout(attempt.timer);
-        this._recordSuccess(value, this._clock.now() - attempt.start, attempt.sampled);
+        const now = this._clock.now();
+        this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
         this.#coalesceReset(attempt.key, 'success');
         attempt.settled = true;
         this._inFlight--;
@@ -343,7 +345,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     const latency = this._clock.now() - attempt.start;
     this._inFlight--;
     try {
-      this._countTimeout(error, latency, attempt.sampled, attempt.args);
+      this._countTimeout(error, latency, attempt.sampled, attempt.args, attempt.start + latency);
       this.#handleError(error, latency, attempt);
       this.#coalesceReset(attempt.key, 'timeout');
     } catch (listenerError) {
@@ -358,11 +360,12 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
   #handleError(error: unknown, latency: number, attempt: Attempt): void {
     this._clock.clearTimeout(attempt.timer);
     const args = attempt.args;
+    const now = attempt.start + latency;
     if (this._isFiltered(error, args)) {
-      this._recordSuccess(error, latency, attempt.sampled);
+      this._recordSuccess(error, latency, attempt.sampled, now);
     } else {
-      this._recordFailure(error, latency, attempt.sampled, args);
-      const fallback = this.#runFallback(error, args);
+      this._recordFailure(error, latency, attempt.sampled, args, now);
+      const fallback = this.#runFallback(error, args, now);
       if (fallback !== undefined) {
         (attempt.resolve as (value: unknown) => void)(fallback);
         return;
@@ -371,7 +374,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     (attempt.reject as (error: unknown) => void)(error);
   }
 
-  #runFallback(error: unknown, args: unknown[]): Promise<unknown> | undefined {
+  #runFallback(error: unknown, args: unknown[], now: number): Promise<unknown> | undefined {
     const fallback = this.#fallback;
     if (fallback === undefined) return undefined;
     let result: unknown;
@@ -380,7 +383,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     } catch (fallbackError) {
       return Promise.reject(fallbackError);
     }
-    this.#count('fallbacks');
+    this.#count('fallbacks', now);
     this.emit('fallback', result, error);
     return result instanceof Promise ? result : Promise.resolve(result);
   }
@@ -390,11 +393,8 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     return result instanceof Promise ? result : Promise.resolve(result);
   }
 
-  #count(counter: 'cacheHits' | 'cacheMisses' | 'coalesceCacheHits' | 'coalesceCacheMisses' | 'fallbacks'): void {
-    if (this._machine.detached) return;
-    const status = this._status;
-    if (status.sleeping) status.wake();
-    status.bucket[counter]++;
+  #count(counter: 'cacheHits' | 'cacheMisses' | 'coalesceCacheHits' | 'coalesceCacheMisses' | 'fallbacks', now: number): void {
+    if (!this._machine.detached) this._status.at(now)[counter]++;
   }
 
   #coalesceReset(key: string, event: CoalesceResetEvent | undefined): void {

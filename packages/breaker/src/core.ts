@@ -105,19 +105,19 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
   tryAcquire(): BreakerPermit | undefined {
     const machine = this._machine;
     if (machine.state === SHUTDOWN) return undefined;
-    this._countFire([]);
+    const start = this._clock.now();
+    this._countFire([], start);
     if (!this._enabled) return this.#noop();
     const admission = machine.admit();
     if (admission === REFUSE) {
-      this._countReject();
+      this._countReject(start);
       return undefined;
     }
     const probeEpoch = admission === ADMIT_PROBE ? machine.epoch : -1;
-    const start = this._clock.now();
     if (this._inFlight >= this._options.capacity) {
-      const error = this._lockedError(0);
-      if (this._isFiltered(error, [])) this._recordSuccess(error, 0, this._status.shouldTime());
-      else this._recordFailure(error, 0, this._status.shouldTime(), []);
+      const error = this._lockedError(0, start);
+      if (this._isFiltered(error, [])) this._recordSuccess(error, 0, this._status.shouldTime(), start);
+      else this._recordFailure(error, 0, this._status.shouldTime(), [], start);
       return undefined;
     }
     this._inFlight++;
@@ -135,14 +135,15 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
       if (attempt.probeEpoch >= 0) this._machine.release(attempt.probeEpoch);
       return;
     }
-    const latency = this._clock.now() - attempt.start;
+    const now = this._clock.now();
+    const latency = now - attempt.start;
     if (outcome === SUCCESS) {
-      this._recordSuccess(undefined, latency, attempt.sampled);
+      this._recordSuccess(undefined, latency, attempt.sampled, now);
       return;
     }
     const error = value === undefined ? new Error('failure reported through a breaker permit') : value;
-    if (this._isFiltered(error, [])) this._recordSuccess(error, latency, attempt.sampled);
-    else this._recordFailure(error, latency, attempt.sampled, []);
+    if (this._isFiltered(error, [])) this._recordSuccess(error, latency, attempt.sampled, now);
+    else this._recordFailure(error, latency, attempt.sampled, [], now);
   }
 
   /** @internal The signal of an attempt: aborted when its timeout elapses. */
@@ -161,12 +162,13 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
     attempt.settled = true;
     attempt.timer = undefined;
     const error = this._timeoutError();
-    const latency = this._clock.now() - attempt.start;
+    const now = this._clock.now();
+    const latency = now - attempt.start;
     this._inFlight--;
-    this._countTimeout(error, latency, attempt.sampled, attempt.args);
+    this._countTimeout(error, latency, attempt.sampled, attempt.args, now);
     try {
-      if (this._isFiltered(error, attempt.args)) this._recordSuccess(error, latency, attempt.sampled);
-      else this._recordFailure(error, latency, attempt.sampled, attempt.args);
+      if (this._isFiltered(error, attempt.args)) this._recordSuccess(error, latency, attempt.sampled, now);
+      else this._recordFailure(error, latency, attempt.sampled, attempt.args, now);
     } finally {
       attempt.controller?.abort(error);
       this._abortController?.abort();
@@ -177,42 +179,36 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
   // Statistics first, then the state machine or the event, in the order opossum's listeners run.
 
   /** @internal */
-  protected _countFire(args: unknown[]): void {
-    if (!this._machine.detached) {
-      const status = this._status;
-      if (status.sleeping) status.wake();
-      status.bucket.fires++;
-    }
+  protected _countFire(args: unknown[], now: number): void {
+    if (!this._machine.detached) this._status.at(now).fires++;
     this.emit('fire', args);
   }
 
   /** @internal */
-  protected _countReject(): OpenCircuitError {
+  protected _countReject(now: number): OpenCircuitError {
     const machine = this._machine;
-    if (!machine.detached) this._status.bucket.rejects++;
+    if (!machine.detached) this._status.at(now).rejects++;
     const error = new OpenCircuitError(this._name, machine.state === HALF_OPEN ? 'halfOpen' : 'open');
     this.emit('reject', error);
     return error;
   }
 
   /** @internal */
-  protected _countTimeout(error: Error, latency: number, sampled: boolean, args: unknown[]): void {
+  protected _countTimeout(error: Error, latency: number, sampled: boolean, args: unknown[], now: number): void {
     if (!this._machine.detached) {
       const status = this._status;
-      if (status.sleeping) status.wake();
-      status.bucket.timeouts++;
+      status.at(now).timeouts++;
       if (sampled) status.recordLatency(latency);
     }
     this.emit('timeout', error, latency, args);
   }
 
   /** @internal */
-  protected _recordSuccess(result: unknown, latency: number, sampled: boolean): void {
+  protected _recordSuccess(result: unknown, latency: number, sampled: boolean, now: number): void {
     const machine = this._machine;
     if (!machine.detached) {
       const status = this._status;
-      if (status.sleeping) status.wake();
-      status.bucket.successes++;
+      status.at(now).successes++;
       if (sampled) status.recordLatency(latency);
     }
     machine.succeeded(latency);
@@ -220,12 +216,11 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
   }
 
   /** @internal */
-  protected _recordFailure(error: unknown, latency: number, sampled: boolean, args: unknown[]): void {
+  protected _recordFailure(error: unknown, latency: number, sampled: boolean, args: unknown[], now: number): void {
     const machine = this._machine;
     if (!machine.detached) {
       const status = this._status;
-      if (status.sleeping) status.wake();
-      status.bucket.failures++;
+      status.at(now).failures++;
       if (sampled) status.recordLatency(latency);
     }
     this.emit('failure', error, latency, args);
@@ -233,8 +228,8 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
   }
 
   /** @internal `capacity` reached: counted, and `semaphoreLocked` emitted; a failure follows. */
-  protected _lockedError(latency: number): SemaphoreLockedError {
-    if (!this._machine.detached) this._status.bucket.semaphoreRejections++;
+  protected _lockedError(latency: number, now: number): SemaphoreLockedError {
+    if (!this._machine.detached) this._status.at(now).semaphoreRejections++;
     const error = new SemaphoreLockedError(this._name, this._options.capacity);
     this.emit('semaphoreLocked', error, latency);
     return error;
