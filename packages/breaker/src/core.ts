@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type Clock, type ClockTimer, type Disposable, TypedEmitter, systemClock } from '@edgekit/core';
 import { OpenCircuitError, SemaphoreLockedError, TimeoutError } from './errors.js';
 import type { ResolvedBreakerOptions } from './options.js';
-import { Attempt, type AttemptOwner, type BreakerPermit, FAILURE, type Outcome, RELEASE, SUCCESS } from './permit.js';
+import { Attempt, type BreakerPermit, FAILURE, type Outcome, RELEASE, SUCCESS } from './permit.js';
 import { ADMIT_PROBE, BreakerStateMachine, CLOSED, HALF_OPEN, OPEN, REFUSE, SHUTDOWN, STATE_NAMES, type StateCode } from './state-machine.js';
 import type { Stats, Status } from './status.js';
 import { type BreakerStrategyFactory, consecutiveStrategy, countStrategy, percentageStrategy, slowCallRateStrategy } from './strategies.js';
@@ -62,7 +62,7 @@ function strategyOf(o: ResolvedBreakerOptions<any>): BreakerStrategyFactory {
  * `tryAcquire()` permits for callers that run calls themselves (the forwarder). `CircuitBreaker`
  * adds opossum's `fire()`, fallback, cache and coalescing on top.
  */
-export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter implements AttemptOwner {
+export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter {
   /** @internal */ protected readonly _options: ResolvedBreakerOptions<TI>;
   /** @internal */ protected readonly _clock: Clock;
   /** @internal */ protected readonly _name: string;
