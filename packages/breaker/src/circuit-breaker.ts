@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClockTimer } from '@edgekit/core';
 import { type CacheTransport, MemoryCache } from './cache.js';
-import { BreakerCore, armCallTimer } from './core.js';
+import { BreakerCore } from './core.js';
 import { ShutdownError, isOurError } from './errors.js';
 import type { BreakerJSON, BreakerStateJSON, CircuitBreakerOptions, CoalesceResetEvent, ResolvedBreakerOptions } from './options.js';
 import { resolveBreakerOptions } from './options.js';
@@ -105,7 +105,11 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
   readonly #cache: CacheTransport | undefined;
   readonly #coalesce: MemoryCache | undefined;
   readonly #createdAt: number;
-  readonly #onExpire = (attempt: Attempt): void => this.#timedOut(attempt);
+  readonly #captured: [((value: unknown) => void) | undefined, ((error: unknown) => void) | undefined] = [undefined, undefined];
+  readonly #capture = (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
+    this.#captured[0] = resolve;
+    this.#captured[1] = reject;
+  };
   #fallback: Fn | undefined = undefined;
   #healthChecks = new Set<{ timer: ClockTimer | undefined }>();
 
@@ -273,10 +277,10 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     const attempt = new Attempt(this, now, admission === 1 ? machine.epoch : -1, this._status.shouldTime());
     attempt.args = args;
     attempt.key = key;
-    const call = new Promise((resolve, reject) => {
-      attempt.resolve = resolve;
-      attempt.reject = reject;
-    });
+    // One executor per breaker hands over the settle functions: no closure per call.
+    const call = new Promise(this.#capture);
+    attempt.resolve = this.#captured[0];
+    attempt.reject = this.#captured[1];
     try {
       this.#start(context, attempt);
     } catch (error) {
@@ -298,7 +302,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
       return;
     }
     this._inFlight++;
-    if (o.timeout > 0) attempt.timer = armCallTimer(this._clock, o.timeout, this.#onExpire, attempt);
+    this._timers?.add(attempt, attempt.start);
     let args = attempt.args;
     if (o.appendSignal) args = [...args, this.signalOf(attempt)];
     let result: unknown;
@@ -311,36 +315,57 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
       return;
     }
     const promise = result instanceof Promise ? result : Promise.resolve(result);
-    // opossum's `.then(success).catch(error)`: the error path is one turn later, and also catches a throwing `success` listener.
-    promise
-      .then((value) => {
-        if (attempt.settled) return;
-        this._clock.clearTimeout(attempt.timer);
-        const now = this._clock.now();
-        this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
-        this.#coalesceReset(attempt.key, 'success');
-        attempt.settled = true;
-        this._inFlight--;
-        (attempt.resolve as (value: unknown) => void)(value);
-        const cache = this.#cache;
-        if (cache !== undefined) {
-          const ttl = this._options.cacheTTL;
-          cache.set(attempt.key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
-        }
-      })
-      .catch((error: unknown) => {
-        if (attempt.settled) return;
-        attempt.settled = true;
-        this._inFlight--;
-        this.#handleError(error, this._clock.now() - attempt.start, attempt);
-        this.#coalesceReset(attempt.key, 'error');
-      });
+    // opossum chains `.then(success).catch(error)`: its error path runs one turn later (the rejection
+    // passes through the `then` first), and also catches a throwing `success` listener. One
+    // `then` with the error path deferred by a microtask keeps that timing, one promise cheaper.
+    promise.then(
+      (value) => this.#fulfilled(attempt, value, promise),
+      (error: unknown) => queueMicrotask(() => this.#rejected(attempt, error)),
+    );
   }
 
-  #timedOut(attempt: Attempt): void {
+  #fulfilled(attempt: Attempt, value: unknown, promise: Promise<unknown>): void {
+    if (attempt.settled) return;
+    try {
+      this._timers?.remove(attempt);
+      const now = this._clock.now();
+      this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
+      this.#coalesceReset(attempt.key, 'success');
+      attempt.settled = true;
+      this._inFlight--;
+      (attempt.resolve as (value: unknown) => void)(value);
+      const cache = this.#cache;
+      if (cache !== undefined) {
+        const ttl = this._options.cacheTTL;
+        cache.set(attempt.key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
+      }
+    } catch (listenerError) {
+      queueMicrotask(() => this.#rejected(attempt, listenerError));
+    }
+  }
+
+  #rejected(attempt: Attempt, error: unknown): void {
     if (attempt.settled) return;
     attempt.settled = true;
-    attempt.timer = undefined;
+    this._inFlight--;
+    try {
+      this.#handleError(error, this._clock.now() - attempt.start, attempt);
+      this.#coalesceReset(attempt.key, 'error');
+    } catch (listenerError) {
+      // A throwing `failure` listener: the call rejects with its error rather than never settling.
+      (attempt.reject as (error: unknown) => void)(listenerError);
+    }
+  }
+
+  /** @internal A call's timeout elapsed. */
+  protected override _expire(attempt: Attempt): void {
+    if (attempt.resolve === undefined) {
+      super._expire(attempt);
+      return;
+    }
+    if (attempt.settled) return;
+    attempt.settled = true;
+    attempt.timedOut = true;
     const error = this._timeoutError();
     const latency = this._clock.now() - attempt.start;
     this._inFlight--;
@@ -358,7 +383,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
 
   /** opossum's handleError: a filtered error counts as a success and rejects; others fail, then the fallback may answer. */
   #handleError(error: unknown, latency: number, attempt: Attempt): void {
-    this._clock.clearTimeout(attempt.timer);
+    this._timers?.remove(attempt);
     const args = attempt.args;
     const now = attempt.start + latency;
     if (this._isFiltered(error, args)) {

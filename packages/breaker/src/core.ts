@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { type Clock, type ClockTimer, type Disposable, TypedEmitter, systemClock } from '@edgekit/core';
+import { type Clock, type Disposable, TypedEmitter } from '@edgekit/core';
+import { CallTimers } from './deadlines.js';
 import { OpenCircuitError, SemaphoreLockedError, TimeoutError } from './errors.js';
 import type { ResolvedBreakerOptions } from './options.js';
 import { Attempt, type BreakerPermit, FAILURE, type Outcome, RELEASE, SUCCESS } from './permit.js';
@@ -71,6 +72,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
   /** @internal */ protected _enabled: boolean;
   /** @internal */ protected _inFlight = 0;
   /** @internal */ protected _abortController: AbortController | undefined;
+  /** @internal Call timeouts; `undefined` when `timeout` is off. */ protected readonly _timers: CallTimers<Attempt> | undefined;
   readonly #group: string;
   #openedAt: number | undefined = undefined;
   #idle: AbortSignal | undefined = undefined;
@@ -92,6 +94,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
       halfOpened: (from) => this.#halfOpened(from),
     });
     if (options.allowWarmUp) this._machine.startWarmUp(options.rollingCountTimeout);
+    this._timers = options.timeout > 0 ? new CallTimers<Attempt>(options.clock, options.timeout, (attempt) => this._expire(attempt)) : undefined;
   }
 
   // ---------------------------------------------------------------- permits (the forwarder's path)
@@ -122,14 +125,14 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
     }
     this._inFlight++;
     const attempt = new Attempt(this, start, probeEpoch, this._status.shouldTime());
-    if (this._options.timeout > 0) attempt.timer = this._clock.setTimeout(() => this._expire(attempt), this._options.timeout);
+    this._timers?.add(attempt, start);
     return attempt;
   }
 
   /** @internal Settles a permit (from {@link Attempt}). */
   settlePermit(attempt: Attempt, outcome: Outcome, value: unknown): void {
     attempt.settled = true;
-    this._clock.clearTimeout(attempt.timer);
+    this._timers?.remove(attempt);
     this._inFlight--;
     if (outcome === RELEASE) {
       if (attempt.probeEpoch >= 0) this._machine.release(attempt.probeEpoch);
@@ -151,16 +154,16 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
     if (this._options.timeout <= 0) return this._idleSignal();
     if (attempt.controller === undefined) {
       attempt.controller = new AbortController();
-      if (attempt.settled && attempt.timer === undefined) attempt.controller.abort(this._timeoutError());
+      if (attempt.timedOut) attempt.controller.abort(this._timeoutError());
     }
     return attempt.controller.signal;
   }
 
-  /** @internal A call's timeout elapsed: count it, then let the subclass settle a `fire()`. */
+  /** @internal A permit's timeout elapsed (the subclass settles its `fire()` calls). */
   protected _expire(attempt: Attempt): void {
     if (attempt.settled) return;
     attempt.settled = true;
-    attempt.timer = undefined;
+    attempt.timedOut = true;
     const error = this._timeoutError();
     const now = this._clock.now();
     const latency = now - attempt.start;
@@ -181,7 +184,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
   /** @internal */
   protected _countFire(args: unknown[], now: number): void {
     if (!this._machine.detached) this._status.at(now).fires++;
-    this.emit('fire', args);
+    if (this.#listening('fire')) this.emit('fire', args);
   }
 
   /** @internal */
@@ -212,7 +215,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
       if (sampled) status.recordLatency(latency);
     }
     machine.succeeded(latency);
-    this.emit('success', result, latency);
+    if (this.#listening('success')) this.emit('success', result, latency);
   }
 
   /** @internal */
@@ -261,6 +264,51 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
     const signal = this._idleSignal();
     this.#noopPermit ??= Object.freeze({ success() {}, failure() {}, release() {}, signal });
     return this.#noopPermit;
+  }
+
+  // ---------------------------------------------------------------- listener bookkeeping
+  // `emit(name, ...args)` allocates its arguments even without listeners: the hot events are only
+  // emitted when listened to, known from flags refreshed when listeners change.
+
+  #hot = 0;
+  #hotDirty = true;
+
+  #listening(event: 'fire' | 'success'): boolean {
+    if (this.#hotDirty) {
+      this.#hot = (this.listenerCount('fire') > 0 ? 1 : 0) | (this.listenerCount('success') > 0 ? 2 : 0);
+      this.#hotDirty = false;
+    }
+    return (this.#hot & (event === 'fire' ? 1 : 2)) !== 0;
+  }
+
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    this.#hotDirty = true;
+    return super.on(event, listener);
+  }
+
+  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    this.#hotDirty = true;
+    return super.addListener(event, listener);
+  }
+
+  override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    this.#hotDirty = true;
+    return super.prependListener(event, listener);
+  }
+
+  override removeListener(event: string | symbol, listener: (...args: any[]) => void): this {
+    this.#hotDirty = true;
+    return super.removeListener(event, listener);
+  }
+
+  override off(event: string | symbol, listener: (...args: any[]) => void): this {
+    this.#hotDirty = true;
+    return super.off(event, listener);
+  }
+
+  override removeAllListeners(event?: string | symbol): this {
+    this.#hotDirty = true;
+    return event === undefined ? super.removeAllListeners() : super.removeAllListeners(event);
   }
 
   // ---------------------------------------------------------------- transitions
@@ -436,12 +484,6 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
       nextAttemptAt: state === OPEN && this.#openedAt !== undefined ? this.#openedAt + this._options.resetTimeout : undefined,
     };
   }
-}
-
-/** @internal Arms a call's timeout. With the system clock it is a plain Node timer that, as opossum's, keeps the process alive while the call is pending. */
-export function armCallTimer(clock: Clock, ms: number, onExpire: (attempt: Attempt) => void, attempt: Attempt): ClockTimer {
-  if (clock === systemClock) return setTimeout(onExpire, ms, attempt);
-  return clock.setTimeout(() => onExpire(attempt), ms);
 }
 
 export { FAILURE, SUCCESS };

@@ -1,4 +1,4 @@
-import type { ClockTimer } from '@edgekit/core';
+import type { TimedEntry } from './deadlines.js';
 
 /**
  * Permission for one call, from `breaker.tryAcquire()`, for callers that run the call themselves
@@ -33,10 +33,13 @@ export interface AttemptOwner {
  * One admitted call: a `fire()` (with the settle functions of its promise) or a permit. Holds what
  * its outcome needs: start time, probe epoch, timeout timer, per-call abort controller.
  */
-export class Attempt implements BreakerPermit {
+export class Attempt implements BreakerPermit, TimedEntry {
   /** Settled, or counted as a timeout: later outcomes are ignored. */
   settled = false;
-  timer: ClockTimer | undefined = undefined;
+  /** Counted as a timeout. */
+  timedOut = false;
+  /** The timer slot timing this call. */
+  batch: unknown = undefined;
   controller: AbortController | undefined = undefined;
   /** For `fire()`: the arguments, the cache key and the settle functions of the returned promise. */
   args: unknown[] = [];
