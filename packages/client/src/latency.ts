@@ -1,0 +1,72 @@
+import type { Coordinates } from './edge-map.js';
+
+/** Where an edge's latency figure comes from. */
+export type LatencySource = 'probe' | 'persisted' | 'geography' | 'unknown';
+
+/** The smoothed round-trip time of one edge. */
+export interface LatencyRecord {
+  /** Exponentially weighted moving average of the round-trip time, in milliseconds. */
+  rtt: number;
+  /** Samples behind the average in this session (`0` for a persisted figure). */
+  samples: number;
+  /** Unix milliseconds of the last sample. */
+  at: number;
+}
+
+/** Smoothed round-trip times by edge id (EWMA), serializable for the next session. */
+export class LatencyTable {
+  readonly #records = new Map<string, LatencyRecord>();
+  readonly #alpha: number;
+
+  constructor(alpha: number) {
+    this.#alpha = alpha;
+  }
+
+  record(edgeId: string, rtt: number, now: number): LatencyRecord {
+    const previous = this.#records.get(edgeId);
+    // A persisted figure seeds the average but the first fresh sample outweighs it.
+    const alpha = previous === undefined || previous.samples === 0 ? Math.max(this.#alpha, 0.5) : this.#alpha;
+    const smoothed = previous === undefined ? rtt : previous.rtt + alpha * (rtt - previous.rtt);
+    const next = { rtt: smoothed, samples: (previous?.samples ?? 0) + 1, at: now };
+    this.#records.set(edgeId, next);
+    return next;
+  }
+
+  get(edgeId: string): LatencyRecord | undefined {
+    return this.#records.get(edgeId);
+  }
+
+  /** Restores persisted averages no older than `maxAge`; malformed entries are ignored. */
+  restore(saved: unknown, now: number, maxAge: number): void {
+    if (typeof saved !== 'object' || saved === null) return;
+    for (const [id, value] of Object.entries(saved as Record<string, { rtt?: unknown; at?: unknown }>)) {
+      const { rtt, at } = value ?? {};
+      if (typeof rtt === 'number' && rtt >= 0 && typeof at === 'number' && now - at <= maxAge && !this.#records.has(id)) {
+        this.#records.set(id, { rtt, samples: 0, at });
+      }
+    }
+  }
+
+  toJSON(): Record<string, { rtt: number; at: number }> {
+    const out: Record<string, { rtt: number; at: number }> = {};
+    for (const [id, { rtt, at }] of this.#records) out[id] = { rtt: Math.round(rtt * 10) / 10, at };
+    return out;
+  }
+}
+
+const EARTH_RADIUS_KM = 6371;
+const rad = (deg: number): number => (deg * Math.PI) / 180;
+
+/** Great-circle distance in kilometres (haversine). */
+export function distanceKm(a: Coordinates, b: Coordinates): number {
+  const h = Math.sin(rad(b.lat - a.lat) / 2) ** 2 + Math.cos(rad(a.lat)) * Math.cos(rad(b.lat)) * Math.sin(rad(b.lon - a.lon) / 2) ** 2;
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+/**
+ * Round-trip time a distance suggests before any probe: light in fibre covers about 200 km per
+ * millisecond, routes are rarely straight (× 1.5 is assumed), and every exchange pays a few ms.
+ */
+export function estimateRtt(from: Coordinates, to: Coordinates): number {
+  return 5 + (2 * 1.5 * distanceKm(from, to)) / 200;
+}
