@@ -11,23 +11,37 @@ export interface LatencyRecord {
   samples: number;
   /** Unix milliseconds of the last sample. */
   at: number;
+  /** True while the only sample of the session is the one that opened the connection. */
+  provisional?: boolean;
 }
 
 /** Smoothed round-trip times by edge id (EWMA), serializable for the next session. */
 export class LatencyTable {
   readonly #records = new Map<string, LatencyRecord>();
   readonly #alpha: number;
+  readonly #warm = new Set<string>();
 
   constructor(alpha: number) {
     this.#alpha = alpha;
   }
 
+  /**
+   * Adds a sample. The first sample of a session paid for a new connection (DNS, TCP, TLS), which
+   * later probes on the kept-alive connection do not: it is ignored where a persisted figure exists,
+   * used provisionally otherwise, and the second sample replaces it. Later samples are averaged (EWMA).
+   */
   record(edgeId: string, rtt: number, now: number): LatencyRecord {
     const previous = this.#records.get(edgeId);
-    // A persisted figure seeds the average but the first fresh sample outweighs it.
-    const alpha = previous === undefined || previous.samples === 0 ? Math.max(this.#alpha, 0.5) : this.#alpha;
-    const smoothed = previous === undefined ? rtt : previous.rtt + alpha * (rtt - previous.rtt);
-    const next = { rtt: smoothed, samples: (previous?.samples ?? 0) + 1, at: now };
+    let next: LatencyRecord;
+    if (previous === undefined) next = { rtt, samples: 1, at: now, provisional: true };
+    else if (previous.provisional) next = { rtt, samples: 2, at: now };
+    else if (previous.samples === 0 && !this.#warm.has(edgeId)) next = previous;
+    else {
+      // Queueing only ever adds delay, so a sample below the average is the better evidence and weighs more.
+      const alpha = rtt < previous.rtt ? Math.max(this.#alpha, 0.5) : this.#alpha;
+      next = { rtt: previous.rtt + alpha * (rtt - previous.rtt), samples: previous.samples + 1, at: now };
+    }
+    this.#warm.add(edgeId);
     this.#records.set(edgeId, next);
     return next;
   }
