@@ -193,7 +193,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     fetch(path, init) {
       if (closed) return Promise.reject(new EdgeClientError('ECLOSED', 'the client is closed'));
       if (typeof path !== 'string') return Promise.reject(new TypeError('@edgekit/client: fetch(path): path must be a string'));
-      return send({ options: o, selection, events, budget, outcome }, path, init);
+      return send({ options: o, selection, events, budget, outcome, reselect }, path, init);
     },
     ready: () => ready,
     async probe() {

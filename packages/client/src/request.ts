@@ -15,6 +15,8 @@ export interface RequestContext {
   budget: RetryBudget | undefined;
   /** Records an edge's success or failure with its breaker. */
   outcome(edge: Edge, ok: boolean): void;
+  /** Re-evaluates the current edge. */
+  reselect(): void;
 }
 
 // Errors raised before any byte left: the request was not sent and may go elsewhere whatever its method.
@@ -163,6 +165,7 @@ export function send(ctx: RequestContext, path: string, init: RequestInit = {}):
               const until = now + Math.min(wait, options.maxRetryAfter);
               selection.healthOf(edge).coolingUntil = until;
               events.emit('retryAfter', { edge: edge.id, until });
+              ctx.reselect();
             }
           }
           const failure = options.retryStatuses.has(status);
