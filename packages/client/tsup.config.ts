@@ -5,7 +5,7 @@ import { defineConfig } from 'tsup';
  * Node built-in, so the build targets the neutral platform and an ES2022 language level.
  */
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: ['src/index.ts', 'src/sign.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -63,25 +63,21 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   const { clock } = o;
   const events = new Emitter<EdgeClientEvents>(o.onListenerError);
   const selection = new EdgeSelection(o.smoothing, o.hysteresis, o.region, o.location);
-  const budget: RetryBudget | undefined =
-    o.retryBudget === false
-      ? undefined
-      : 'tryRetry' in o.retryBudget
-        ? o.retryBudget
-        : createRetryBudget(clock, o.retryBudget.ratio ?? 0.2, o.retryBudget.minPerSecond ?? 10, o.retryBudget.window ?? 10_000);
+  const b = o.retryBudget;
+  const budget: RetryBudget | undefined = b === false ? undefined : 'tryRetry' in b ? b : createRetryBudget(clock, b);
   let closed = false;
   const probeAborts = new AbortController();
 
-  const load = (): Persisted => {
-    try {
-      return (JSON.parse(o.storage.getItem(o.storageKey) ?? '{}') as Persisted) ?? {};
-    } catch {
-      return {};
-    }
-  };
+  let saved: Persisted;
+  try {
+    saved = JSON.parse(o.storage.getItem(o.storageKey) ?? '{}') ?? {};
+  } catch {
+    saved = {};
+  }
   const save = (patch: Persisted): void => {
+    Object.assign(saved, patch);
     try {
-      o.storage.setItem(o.storageKey, JSON.stringify({ ...load(), ...patch }));
+      o.storage.setItem(o.storageKey, JSON.stringify(saved));
     } catch {
       // Storage full or denied (private browsing): figures live for this session only.
     }
@@ -96,7 +92,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   const outcome = (edge: Edge, ok: boolean): void => {
     const health = selection.health.get(edge.id);
     if (health === undefined) return;
-    const state = ok ? health.success() : health.failure(clock.now(), o.failureThreshold, o.resetTimeout);
+    const state = ok ? health.success() : health.failure(clock.now(), o.breaker.failureThreshold, o.breaker.resetTimeout);
     if (state !== undefined) {
       events.emit('breaker', { edge: edge.id, state });
       reselect();
@@ -152,7 +148,6 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     reselect();
   };
 
-  const saved = load();
   selection.latency.restore(saved.latency, clock.now(), o.maxLatencyAge);
   if (o.edges.length > 0) useEdges(o.edges, undefined);
 
@@ -192,7 +187,6 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
   const client: EdgeClient = {
     fetch(path, init) {
       if (closed) return Promise.reject(new EdgeClientError('ECLOSED', 'the client is closed'));
-      if (typeof path !== 'string') return Promise.reject(new TypeError('@edgekit/client: fetch(path): path must be a string'));
       return send({ options: o, selection, events, budget, outcome, reselect }, path, init);
     },
     ready: () => ready,

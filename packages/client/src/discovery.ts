@@ -47,7 +47,7 @@ export class EdgeMapSource {
     try {
       let response: Response;
       try {
-        response = await this.#s.fetch(this.#s.url, { headers: { accept: 'application/jose, text/plain' }, cache: 'no-store', signal: this.#abort.signal } as RequestInit);
+        response = await this.#s.fetch(this.#s.url, { cache: 'no-store', signal: this.#abort.signal } as RequestInit);
       } catch (cause) {
         throw new EdgeClientError('EBADMAP', `edge map: fetch of ${this.#s.url} failed`, { cause });
       }

@@ -42,14 +42,14 @@ export function checkEdge(value: unknown, where: string): Edge {
   const e = value as Partial<Edge> | null;
   if (typeof e !== 'object' || e === null) throw bad(`${where} must be an object`);
   for (const key of ['id', 'region', 'url'] as const) {
-    if (typeof e[key] !== 'string' || e[key] === '') throw bad(`${where}.${key} must be a non-empty string`);
+    if (typeof e[key] !== 'string' || !e[key]) throw bad(`${where}.${key} must be a non-empty string`);
   }
-  if (!/^https?:\/\//i.test(e.url!)) throw bad(`${where}.url must be an http(s) URL (got "${e.url}")`);
+  if (!/^https?:\/\//i.test(e.url!)) throw bad(`${where}.url must be an http(s) URL`);
   const edge: Edge = { id: e.id!, region: e.region!, url: e.url!.replace(/\/+$/, '') };
   if (e.location !== undefined) {
     const { lat, lon } = e.location ?? ({} as Coordinates);
     if (!isFiniteNumber(lat) || !isFiniteNumber(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) {
-      throw bad(`${where}.location must be { lat: -90..90, lon: -180..180 }`);
+      throw bad(`${where}.location must be { lat, lon } in degrees`);
     }
     edge.location = { lat, lon };
   }
@@ -66,7 +66,7 @@ export function checkEdges(value: unknown, where: string): Edge[] {
   const seen = new Set<string>();
   return value.map((item, i) => {
     const edge = checkEdge(item, `${where}[${i}]`);
-    if (seen.has(edge.id)) throw bad(`${where}[${i}].id "${edge.id}" is not unique`);
+    if (seen.has(edge.id)) throw bad(`${where}[${i}].id is not unique`);
     seen.add(edge.id);
     return edge;
   });
@@ -75,7 +75,7 @@ export function checkEdges(value: unknown, where: string): Edge[] {
 /** Checks the shape of an {@link EdgeMap}; throws `EBADMAP` naming the field at fault. */
 export function checkEdgeMap(value: unknown): EdgeMap {
   const m = value as Partial<EdgeMap> | null;
-  if (typeof m !== 'object' || m === null) throw bad('must be a JSON object');
+  if (typeof m !== 'object' || m === null) throw bad('not an object');
   for (const key of ['version', 'issuedAt', 'expiresAt'] as const) {
     if (!isFiniteNumber(m[key]) || m[key]! < 0) throw bad(`"${key}" must be a number >= 0`);
   }

@@ -25,10 +25,6 @@ export class Emitter<E extends object> {
     return { dispose, [Symbol.dispose]: dispose };
   }
 
-  has(event: keyof E): boolean {
-    return this.#listeners.has(event);
-  }
-
   emit<K extends keyof E>(event: K, payload: E[K]): void {
     const list = this.#listeners.get(event);
     if (list === undefined) return;

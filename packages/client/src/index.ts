@@ -9,5 +9,5 @@ export { type LatencySource, distanceKm, estimateRtt } from './latency.js';
 export { type ClientEnvironment, DEFAULTS, type EdgeClientOptions, type EdgeMapOptions, type HedgeOptions, type ProbeOptions } from './options.js';
 export type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';
 export type { RankedEdge } from './selection.js';
-export { type CryptoKeyLike, EDGE_MAP_TYPE, type EdgeMapKey, type JsonWebKeyLike, signEdgeMap, verifyEdgeMap } from './signing.js';
+export { type CryptoKeyLike, EDGE_MAP_TYPE, type EdgeMapKey, type JsonWebKeyLike, verifyEdgeMap } from './signing.js';
 export { type KeyValueStorage, createMemoryStorage } from './storage.js';

@@ -19,7 +19,8 @@ export interface LatencyRecord {
 export class LatencyTable {
   readonly #records = new Map<string, LatencyRecord>();
   readonly #alpha: number;
-  readonly #warm = new Set<string>();
+  // The last three samples of each edge in this session, for the median.
+  readonly #recent = new Map<string, number[]>();
 
   constructor(alpha: number) {
     this.#alpha = alpha;
@@ -28,22 +29,29 @@ export class LatencyTable {
   /**
    * Adds a sample. The first sample of a session paid for a new connection (DNS, TCP, TLS), which
    * later probes on the kept-alive connection do not: it is ignored where a persisted figure exists,
-   * used provisionally otherwise, and the second sample replaces it. Later samples are averaged (EWMA).
+   * used provisionally otherwise, and the second sample replaces it. Later samples go through a
+   * median of the last three, so one stalled probe (a GC pause, a throttled tab) moves nothing, and
+   * then into the average (EWMA).
    */
   record(edgeId: string, rtt: number, now: number): LatencyRecord {
     const previous = this.#records.get(edgeId);
-    let next: LatencyRecord;
-    if (previous === undefined) next = { rtt, samples: 1, at: now, provisional: true };
-    else if (previous.provisional) next = { rtt, samples: 2, at: now };
-    else if (previous.samples === 0 && !this.#warm.has(edgeId)) next = previous;
-    else {
-      // Queueing only ever adds delay, so a sample below the average is the better evidence and weighs more.
-      const alpha = rtt < previous.rtt ? Math.max(this.#alpha, 0.5) : this.#alpha;
-      next = { rtt: previous.rtt + alpha * (rtt - previous.rtt), samples: previous.samples + 1, at: now };
+    const recent = this.#recent.get(edgeId);
+    let next = previous;
+    if (recent === undefined) {
+      this.#recent.set(edgeId, []);
+      if (previous === undefined) next = { rtt, samples: 1, at: now, provisional: true };
+    } else {
+      if (recent.push(rtt) > 3) recent.shift();
+      const sample = recent.length === 3 ? [...recent].sort((x, y) => x - y)[1]! : rtt;
+      if (previous === undefined || previous.provisional) next = { rtt, samples: 2, at: now };
+      else {
+        // Queueing only ever adds delay, so a sample below the average is the better evidence and weighs more.
+        const alpha = sample < previous.rtt ? Math.max(this.#alpha, 0.5) : this.#alpha;
+        next = { rtt: previous.rtt + alpha * (sample - previous.rtt), samples: previous.samples + 1, at: now };
+      }
     }
-    this.#warm.add(edgeId);
-    this.#records.set(edgeId, next);
-    return next;
+    this.#records.set(edgeId, next!);
+    return next!;
   }
 
   get(edgeId: string): LatencyRecord | undefined {

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
-import { type Coordinates, type Edge, checkEdges } from './edge-map.js';
+import { type Coordinates, type Edge, checkEdge, checkEdges } from './edge-map.js';
 import type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';
 import type { EdgeMapKey } from './signing.js';
 import { type KeyValueStorage, createMemoryStorage } from './storage.js';
@@ -98,38 +98,49 @@ export interface EdgeClientOptions {
   onListenerError?: (error: unknown, event: string) => void;
 }
 
-/** Defaults of {@link EdgeClientOptions}. */
-export const DEFAULTS = Object.freeze({
-  refreshInterval: 300_000,
-  retryInterval: 30_000,
-  regionHintHeader: 'x-region-hint',
-  probe: Object.freeze({ path: '/health', interval: 30_000, jitter: 0.2, timeout: 5_000 }),
+/** Defaults of {@link EdgeClientOptions}, nested as the options are. */
+export const DEFAULTS = {
+  edgeMap: { refreshInterval: 300_000, retryInterval: 30_000, regionHintHeader: 'x-region-hint' },
+  probe: { path: '/health', interval: 30_000, jitter: 0.2, timeout: 5_000 },
   smoothing: 0.3,
   hysteresis: 0.1,
-  failureThreshold: 2,
-  resetTimeout: 10_000,
-  idempotentMethods: Object.freeze(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']),
+  breaker: { failureThreshold: 2, resetTimeout: 10_000 },
+  idempotentMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'] as readonly string[],
   maxAttempts: 3,
-  retryStatuses: Object.freeze([502, 503, 504]),
-  retryBudget: Object.freeze({ ratio: 0.2, minPerSecond: 10, window: 10_000 }),
+  retryStatuses: [502, 503, 504] as readonly number[],
+  retryBudget: { ratio: 0.2, minPerSecond: 10, window: 10_000 },
+  hedge: { max: 1 },
   timeout: 10_000,
   maxRetryAfter: 300_000,
   storageKey: 'edgekit-client',
   maxLatencyAge: 86_400_000,
-});
+} as const;
+
+// Allowed range of each numeric option: [min, max, integer].
+const RANGES: [string, number, number?, boolean?][] = [
+  ['edgeMap.refreshInterval', 1],
+  ['edgeMap.retryInterval', 1],
+  ['probe.interval', 1],
+  ['probe.jitter', 0, 1],
+  ['probe.timeout', 1],
+  ['smoothing', 0.01, 1],
+  ['hysteresis', 0, 0.9],
+  ['breaker.failureThreshold', 1, Infinity, true],
+  ['breaker.resetTimeout', 1],
+  ['maxAttempts', 1, 100, true],
+  ['hedge.delay', 0],
+  ['hedge.max', 1, 10, true],
+  ['timeout', 1],
+  ['maxRetryAfter', 0],
+  ['maxLatencyAge', 0],
+];
 
 const SCOPE = '@edgekit/client';
 
-function describe(value: unknown): string {
-  return typeof value === 'string' ? `"${value}"` : typeof value === 'object' && value !== null ? (Array.isArray(value) ? 'an array' : 'an object') : String(value);
-}
+const describe = (value: unknown): string => (typeof value === 'string' ? `"${value}"` : Array.isArray(value) ? 'an array' : typeof value === 'object' && value ? 'an object' : String(value));
 
-function num(name: string, value: unknown, fallback: number, min: number, max = Infinity, integer = false): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`${SCOPE}: option "${name}" must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}] (got ${describe(value)})`);
-  }
-  return value;
+function fail(name: string, rule: string, value: unknown, Type: typeof TypeError = TypeError): never {
+  throw new Type(`${SCOPE}: option "${name}" must be ${rule} (got ${describe(value)})`);
 }
 
 const defaultEnvironment: ClientEnvironment = {
@@ -137,94 +148,72 @@ const defaultEnvironment: ClientEnvironment = {
   saveData: () => (globalThis as { navigator?: { connection?: { saveData?: boolean } } }).navigator?.connection?.saveData === true,
 };
 
+type Sections = 'edgeMap' | 'probe' | 'breaker' | 'hedge' | 'retryBudget' | 'idempotentMethods' | 'retryStatuses' | 'fetch' | 'clock' | 'random' | 'environment' | 'storage' | 'onListenerError';
+
 /** Options after validation, defaults applied. */
-export type ResolvedOptions = ReturnType<typeof resolveOptions>;
+export interface ResolvedOptions extends Required<Omit<EdgeClientOptions, Sections | 'edges' | 'region' | 'location' | 'regionHint'>> {
+  edges: Edge[];
+  region?: string;
+  location?: Coordinates;
+  regionHint?: string;
+  edgeMap: Required<EdgeMapOptions> | undefined;
+  probe: Required<ProbeOptions> | false;
+  breaker: { failureThreshold: number; resetTimeout: number };
+  hedge: Required<HedgeOptions> | undefined;
+  retryBudget: RetryBudgetOptions | RetryBudget | false;
+  idempotentMethods: Set<string>;
+  retryStatuses: Set<number>;
+  fetch: typeof fetch;
+  clock: Clock;
+  random: () => number;
+  environment: ClientEnvironment;
+  storage: KeyValueStorage;
+  onListenerError: (error: unknown, event: string) => void;
+}
 
 /** Validates `options` and applies {@link DEFAULTS}; throws `TypeError`/`RangeError` naming the option. */
-export function resolveOptions(options: EdgeClientOptions) {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`${SCOPE}: options must be an object (got ${describe(options)})`);
-  const o = options;
-  if (o.edges === undefined && o.edgeMap === undefined) throw new TypeError(`${SCOPE}: give option "edges" or option "edgeMap"`);
+export function resolveOptions(o: EdgeClientOptions): ResolvedOptions {
+  if (typeof o !== 'object' || o === null) fail('options', 'an object', o);
+  if (o.edges === undefined && o.edgeMap === undefined) fail('edges', 'given, or option "edgeMap"', o.edges);
   let edges: Edge[] = [];
-  if (o.edges !== undefined) {
-    try {
-      edges = checkEdges(o.edges, 'edges');
-    } catch (error) {
-      throw new TypeError(`${SCOPE}: option ${(error as Error).message.replace('edge map: ', '')}`);
-    }
+  try {
+    if (o.edges !== undefined) edges = checkEdges(o.edges, 'edges');
+    if (o.location !== undefined) checkEdge({ id: '-', region: '-', url: 'http://-', location: o.location }, 'location');
+  } catch (error) {
+    throw new TypeError(`${SCOPE}: option ${(error as Error).message.slice(10)}`);
   }
   const map = o.edgeMap;
-  if (map !== undefined && (typeof map?.url !== 'string' || typeof map.publicKey !== 'object' || map.publicKey === null)) {
-    throw new TypeError(`${SCOPE}: option "edgeMap" must be { url: string, publicKey: CryptoKey | JsonWebKey }`);
-  }
-  const probe = o.probe === false ? false : (o.probe ?? {});
-  if (probe !== false && (typeof probe.path !== 'undefined' && (typeof probe.path !== 'string' || !probe.path.startsWith('/')))) {
-    throw new TypeError(`${SCOPE}: option "probe.path" must start with "/" (got ${describe(probe.path)})`);
-  }
-  for (const name of ['region', 'regionHint', 'storageKey'] as const) {
-    if (o[name] !== undefined && (typeof o[name] !== 'string' || o[name] === '')) throw new TypeError(`${SCOPE}: option "${name}" must be a non-empty string (got ${describe(o[name])})`);
-  }
-  if (o.region !== undefined && edges.length > 0 && o.edgeMap === undefined && !edges.some((e) => e.region === o.region)) {
-    throw new RangeError(`${SCOPE}: option "region" names "${o.region}", which no edge belongs to`);
-  }
-  for (const name of ['fetch', 'random'] as const) {
-    if (o[name] !== undefined && typeof o[name] !== 'function') throw new TypeError(`${SCOPE}: option "${name}" must be a function`);
-  }
-  const fetchImpl = o.fetch ?? globalThis.fetch;
-  if (typeof fetchImpl !== 'function') throw new TypeError(`${SCOPE}: no global fetch; give option "fetch"`);
-  const budget = o.retryBudget === false ? false : (o.retryBudget ?? {});
-  const isBudget = budget !== false && typeof (budget as RetryBudget).tryRetry === 'function';
-  const hedge = o.hedge;
-  if (hedge !== undefined && (typeof hedge !== 'object' || hedge === null)) throw new TypeError(`${SCOPE}: option "hedge" must be { delay, max? }`);
-  const statuses = o.retryStatuses ?? DEFAULTS.retryStatuses;
-  if (!Array.isArray(statuses) || statuses.some((s) => !Number.isInteger(s) || s < 100 || s > 599)) {
-    throw new TypeError(`${SCOPE}: option "retryStatuses" must be an array of HTTP statuses (got ${describe(statuses)})`);
-  }
-  const methods = o.idempotentMethods ?? DEFAULTS.idempotentMethods;
-  if (!Array.isArray(methods) || methods.some((m) => typeof m !== 'string')) throw new TypeError(`${SCOPE}: option "idempotentMethods" must be an array of method names`);
-  if (o.location !== undefined) checkEdges([{ id: 'location', region: 'r', url: 'http://x', location: o.location }], 'location');
-  return {
+  if (map !== undefined && (typeof map?.url !== 'string' || typeof map.publicKey !== 'object' || !map.publicKey)) fail('edgeMap', '{ url, publicKey }', map);
+  if (o.hedge !== undefined && typeof o.hedge?.delay !== 'number') fail('hedge', '{ delay, max? }', o.hedge);
+  const r: ResolvedOptions = {
+    ...DEFAULTS,
+    ...(o as Partial<ResolvedOptions>),
     edges,
-    edgeMap:
-      map === undefined
-        ? undefined
-        : {
-            url: map.url,
-            publicKey: map.publicKey,
-            refreshInterval: num('edgeMap.refreshInterval', map.refreshInterval, DEFAULTS.refreshInterval, 1),
-            retryInterval: num('edgeMap.retryInterval', map.retryInterval, DEFAULTS.retryInterval, 1),
-            regionHintHeader: map.regionHintHeader ?? DEFAULTS.regionHintHeader,
-          },
-    region: o.region,
-    location: o.location,
-    regionHint: o.regionHint,
-    probe:
-      probe === false
-        ? (false as const)
-        : {
-            path: probe.path ?? DEFAULTS.probe.path,
-            interval: num('probe.interval', probe.interval, DEFAULTS.probe.interval, 1),
-            jitter: num('probe.jitter', probe.jitter, DEFAULTS.probe.jitter, 0, 1),
-            timeout: num('probe.timeout', probe.timeout, DEFAULTS.probe.timeout, 1),
-          },
-    smoothing: num('smoothing', o.smoothing, DEFAULTS.smoothing, 0.01, 1),
-    hysteresis: num('hysteresis', o.hysteresis, DEFAULTS.hysteresis, 0, 0.9),
-    failureThreshold: num('breaker.failureThreshold', o.breaker?.failureThreshold, DEFAULTS.failureThreshold, 1, Infinity, true),
-    resetTimeout: num('breaker.resetTimeout', o.breaker?.resetTimeout, DEFAULTS.resetTimeout, 1),
-    idempotentMethods: new Set(methods.map((m) => m.toUpperCase())),
-    maxAttempts: num('maxAttempts', o.maxAttempts, DEFAULTS.maxAttempts, 1, 100, true),
-    retryStatuses: new Set(statuses),
-    retryBudget: budget === false ? (false as const) : isBudget ? (budget as RetryBudget) : (budget as RetryBudgetOptions),
-    hedge: hedge === undefined ? undefined : { delay: num('hedge.delay', hedge.delay, NaN, 0), max: num('hedge.max', hedge.max, 1, 1, 10, true) },
-    timeout: num('timeout', o.timeout, DEFAULTS.timeout, 1),
-    maxRetryAfter: num('maxRetryAfter', o.maxRetryAfter, DEFAULTS.maxRetryAfter, 0),
-    storage: o.storage ?? createMemoryStorage(),
-    storageKey: o.storageKey ?? DEFAULTS.storageKey,
-    maxLatencyAge: num('maxLatencyAge', o.maxLatencyAge, DEFAULTS.maxLatencyAge, 0),
-    fetch: fetchImpl,
+    edgeMap: map && { ...DEFAULTS.edgeMap, ...map },
+    probe: o.probe !== false && { ...DEFAULTS.probe, ...o.probe },
+    breaker: { ...DEFAULTS.breaker, ...o.breaker },
+    hedge: o.hedge && { ...DEFAULTS.hedge, ...o.hedge },
+    retryBudget: o.retryBudget ?? DEFAULTS.retryBudget,
+    idempotentMethods: new Set((o.idempotentMethods ?? DEFAULTS.idempotentMethods).map((m) => (typeof m === 'string' ? m.toUpperCase() : fail('idempotentMethods', 'an array of method names', m)))),
+    retryStatuses: new Set(o.retryStatuses ?? DEFAULTS.retryStatuses),
+    fetch: o.fetch ?? globalThis.fetch,
     clock: o.clock ?? systemClock,
     random: o.random ?? Math.random,
     environment: o.environment ?? defaultEnvironment,
+    storage: o.storage ?? createMemoryStorage(),
     onListenerError: o.onListenerError ?? ((error: unknown, event: string) => console.error(`${SCOPE}: a "${event}" listener threw`, error)),
   };
+  for (const [path, min, max = Infinity, integer] of RANGES) {
+    const [section, field] = path.split('.') as [keyof ResolvedOptions, string?];
+    const value = field === undefined ? r[section] : (r[section] as Record<string, unknown> | undefined)?.[field];
+    if (value !== undefined && !(typeof value === 'number' && value >= min && value <= max && (!integer || Number.isInteger(value)))) {
+      fail(path, `${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`, value, RangeError);
+    }
+  }
+  if (r.probe && !r.probe.path.startsWith?.('/')) fail('probe.path', 'a path starting with "/"', r.probe.path);
+  for (const name of ['region', 'regionHint', 'storageKey'] as const) if (r[name] !== undefined && (typeof r[name] !== 'string' || !r[name])) fail(name, 'a non-empty string', r[name]);
+  if (r.region !== undefined && !map && !edges.some((e) => e.region === r.region)) fail('region', 'the region of an edge', r.region, RangeError);
+  for (const name of ['fetch', 'random'] as const) if (typeof r[name] !== 'function') fail(name, 'a function', r[name]);
+  for (const status of r.retryStatuses) if (!(status >= 100 && status <= 599)) fail('retryStatuses', 'an array of HTTP statuses', status);
+  return r;
 }

@@ -29,8 +29,9 @@ function notSent(error: unknown): boolean {
   return Array.isArray(cause?.errors) && cause.errors.length > 0 && cause.errors.every((e) => NOT_SENT.has(String(e?.code)));
 }
 
+/** Whether a body can be sent twice: anything but a stream (web `ReadableStream`, Node readable, async iterable). */
 function replayable(body: unknown): boolean {
-  return body == null || typeof body === 'string' || body instanceof ArrayBuffer || ArrayBuffer.isView(body) || body instanceof URLSearchParams || (typeof Blob !== 'undefined' && body instanceof Blob) || (typeof FormData !== 'undefined' && body instanceof FormData);
+  return typeof body !== 'object' || body === null || !(typeof (body as ReadableStream).getReader === 'function' || Symbol.asyncIterator in body);
 }
 
 interface Attempt {
@@ -69,7 +70,7 @@ export function send(ctx: RequestContext, path: string, init: RequestInit = {}):
     if (candidates.length === 0) {
       const ranked = selection.rank(started).filter((r) => r.excluded !== 'region');
       const wait = ranked.length === 0 ? undefined : Math.min(...ranked.map((r) => r.waitFor));
-      reject(new EdgeClientError('EUNAVAILABLE', options.region === undefined ? 'no edge can take requests now' : `no edge in region "${options.region}" can take requests now`, { region: options.region, retryAfter: wait || undefined }));
+      reject(new EdgeClientError('EUNAVAILABLE', `no edge can take requests now${options.region ? ` in region "${options.region}"` : ''}`, { region: options.region, retryAfter: wait || undefined }));
       return;
     }
     if (callerSignal?.aborted) {
@@ -110,7 +111,7 @@ export function send(ctx: RequestContext, path: string, init: RequestInit = {}):
       const edge = nextEdge();
       if (edge === undefined) return false;
       if (ctx.budget !== undefined && !ctx.budget.tryRetry()) {
-        if (events.has('budgetExhausted')) events.emit('budgetExhausted', { edge: edge.id, kind });
+        events.emit('budgetExhausted', { edge: edge.id, kind });
         return false;
       }
       if (kind === 'hedge') {
@@ -192,11 +193,7 @@ export function send(ctx: RequestContext, path: string, init: RequestInit = {}):
       if (attempts.length === 1) armHedge(edge);
     };
 
-    const first = nextEdge();
-    if (first === undefined) {
-      finish(undefined, new EdgeClientError('EUNAVAILABLE', 'no edge can take requests now', { region: options.region }));
-      return;
-    }
-    launch(first);
+    // candidates() listed usable edges only, so the first one grants its permit.
+    launch(nextEdge()!);
   });
 }

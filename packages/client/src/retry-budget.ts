@@ -22,7 +22,7 @@ const SLOTS = 10;
  * A sliding-window retry budget (Finagle, Envoy): granted retries never exceed
  * `minPerSecond * window / 1000 + ratio * requests` over the window.
  */
-export function createRetryBudget(clock: Clock, ratio: number, minPerSecond: number, window: number): RetryBudget {
+export function createRetryBudget(clock: Clock, { ratio = 0.2, minPerSecond = 10, window = 10_000 }: RetryBudgetOptions): RetryBudget {
   const slotMs = window / SLOTS;
   const requests = new Array<number>(SLOTS).fill(0);
   const retries = new Array<number>(SLOTS).fill(0);

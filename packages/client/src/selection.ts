@@ -6,7 +6,6 @@ import { type LatencySource, LatencyTable, estimateRtt } from './latency.js';
 export interface RankedEdge {
   id: string;
   region: string;
-  url: string;
   /** Round-trip estimate in ms (`undefined`: nothing known yet). */
   rtt: number | undefined;
   /** Where `rtt` comes from. */
@@ -80,7 +79,6 @@ export class EdgeSelection {
       const entry: RankedEdge = {
         id: edge.id,
         region: edge.region,
-        url: edge.url,
         rtt,
         source,
         score: weight === 0 ? Infinity : (rtt ?? Number.MAX_VALUE) / weight,

@@ -26,14 +26,14 @@ type Subtle = {
   sign(algorithm: unknown, key: unknown, data: Uint8Array): Promise<ArrayBuffer>;
   verify(algorithm: unknown, key: unknown, signature: Uint8Array, data: Uint8Array): Promise<boolean>;
 };
-const subtle = (): Subtle => (globalThis as unknown as { crypto: { subtle: Subtle } }).crypto.subtle;
+export const subtle = (): Subtle => (globalThis as unknown as { crypto: { subtle: Subtle } }).crypto.subtle;
 
 /** The JWS `typ` of a signed edge map. */
 export const EDGE_MAP_TYPE = 'edgekit-edge-map+jws';
 
-const encoder = new TextEncoder();
+export const encoder = new TextEncoder();
 
-function toBase64url(bytes: Uint8Array): string {
+export function toBase64url(bytes: Uint8Array): string {
   let binary = '';
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -46,9 +46,9 @@ function fromBase64url(text: string): Uint8Array {
   return bytes;
 }
 
-type Algorithm = { jws: 'EdDSA' | 'ES256'; params: { name: string; namedCurve?: string; hash?: string } };
+export type Algorithm = { jws: 'EdDSA' | 'ES256'; params: { name: string; namedCurve?: string; hash?: string } };
 
-function algorithmOf(key: EdgeMapKey): Algorithm {
+export function algorithmOf(key: EdgeMapKey): Algorithm {
   const alg = 'algorithm' in key ? (key as CryptoKeyLike).algorithm : undefined;
   const jwk = alg === undefined ? (key as JsonWebKeyLike) : undefined;
   if (alg?.name === 'Ed25519' || (jwk?.kty === 'OKP' && jwk.crv === 'Ed25519')) return { jws: 'EdDSA', params: { name: 'Ed25519' } };
@@ -58,26 +58,9 @@ function algorithmOf(key: EdgeMapKey): Algorithm {
   throw new TypeError('@edgekit/client: an edge map key must be Ed25519 or ECDSA P-256 (a CryptoKey or a JWK)');
 }
 
-async function toCryptoKey(key: EdgeMapKey, algorithm: Algorithm, use: 'sign' | 'verify'): Promise<unknown> {
+export async function toCryptoKey(key: EdgeMapKey, algorithm: Algorithm, use: 'sign' | 'verify'): Promise<unknown> {
   if ('algorithm' in key) return key;
   return subtle().importKey('jwk', key, algorithm.params, false, [use]);
-}
-
-/**
- * Signs an edge map as a JWS compact serialization (RFC 7515) with an Ed25519 (`EdDSA`) or P-256
- * (`ES256`) private key: what a gateway serves and {@link verifyEdgeMap} accepts.
- *
- * @example
- * const token = await signEdgeMap({ version: 3, issuedAt: Date.now(), expiresAt: Date.now() + 86_400_000, edges }, privateKey);
- */
-export async function signEdgeMap(map: EdgeMap, privateKey: EdgeMapKey, options: { kid?: string } = {}): Promise<string> {
-  const checked = checkEdgeMap(map);
-  const algorithm = algorithmOf(privateKey);
-  const header = { alg: algorithm.jws, typ: EDGE_MAP_TYPE, ...(options.kid === undefined ? {} : { kid: options.kid }) };
-  const input = `${toBase64url(encoder.encode(JSON.stringify(header)))}.${toBase64url(encoder.encode(JSON.stringify(checked)))}`;
-  const key = await toCryptoKey(privateKey, algorithm, 'sign');
-  const signature = new Uint8Array(await subtle().sign(algorithm.params, key, encoder.encode(input)));
-  return `${input}.${toBase64url(signature)}`;
 }
 
 /**
@@ -92,8 +75,9 @@ export async function verifyEdgeMap(token: string, publicKey: EdgeMapKey, now: n
   let payload: unknown;
   let signature: Uint8Array;
   try {
-    header = JSON.parse(new TextDecoder().decode(fromBase64url(parts[0]!)));
-    payload = JSON.parse(new TextDecoder().decode(fromBase64url(parts[1]!)));
+    const decode = (part: string): any => JSON.parse(new TextDecoder().decode(fromBase64url(part)));
+    header = decode(parts[0]!);
+    payload = decode(parts[1]!);
     signature = fromBase64url(parts[2]!);
   } catch (cause) {
     throw new EdgeClientError('EBADMAP', 'edge map: undecodable JWS', { cause });

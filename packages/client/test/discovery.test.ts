@@ -3,7 +3,8 @@ import { createManualClock } from '@edgekit/core';
 import { closeServer, listen } from '@edgekit/test-utils/node';
 import * as jose from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type EdgeClient, type EdgeClientEvents, type EdgeMap, createEdgeClient, createMemoryStorage, signEdgeMap } from '../src/index.js';
+import { type EdgeClient, type EdgeClientEvents, type EdgeMap, createEdgeClient, createMemoryStorage } from '../src/index.js';
+import { signEdgeMap } from '../src/sign.js';
 
 const START = Date.UTC(2026, 0, 1);
 const HOUR = 3_600_000;

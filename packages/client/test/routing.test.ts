@@ -106,7 +106,7 @@ describe('hysteresis over real links', () => {
   let client: EdgeClient | undefined;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startDistantEdge('a', 100), startDistantEdge('b', 104)]);
+    [a, b] = await Promise.all([startDistantEdge('a', 150), startDistantEdge('b', 156)]);
   });
   afterAll(async () => {
     await client?.close();
@@ -126,8 +126,8 @@ describe('hysteresis over real links', () => {
     const first = client.current()?.id;
     const selections: string[] = [];
     client.on('select', (e) => selections.push(e.to));
-    // The two links trade places every round: 100 ms against 104 ms one way (4 % apart).
-    for (let round = 0; round < 8; round++) {
+    // The two links trade places every round: 150 ms against 156 ms one way (4 % apart).
+    for (let round = 0; round < 10; round++) {
       [a.proxy.oneWayMs, b.proxy.oneWayMs] = [b.proxy.oneWayMs, a.proxy.oneWayMs];
       await client.probe();
       expect(client.current()?.id).toBe(first);

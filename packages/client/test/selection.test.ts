@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { LatencyTable } from '../src/latency.js';
 import { EdgeSelection } from '../src/selection.js';
 
 const edges = [
@@ -67,5 +68,23 @@ describe('selection with hysteresis', () => {
     expect(selection.current?.id).toBe('a');
     expect(selection.candidates(1).map((e) => e.id)).toEqual(['a', 'b']);
     expect(selection.lastReason).toBe('kept a: b within 10 % hysteresis');
+  });
+});
+
+describe('latency averages', () => {
+  it('replaces the connection-opening sample and ignores one stalled probe (median of three)', () => {
+    const table = new LatencyTable(0.3);
+    expect(table.record('a', 500, 0)).toMatchObject({ rtt: 500, provisional: true });
+    expect(table.record('a', 100, 1).rtt).toBe(100);
+    table.record('a', 100, 2);
+    expect(table.record('a', 900, 3).rtt).toBe(100);
+    expect(table.record('a', 100, 4).rtt).toBe(100);
+  });
+
+  it('lets a persisted figure stand until a probe on a warm connection answers', () => {
+    const table = new LatencyTable(0.3);
+    table.restore({ a: { rtt: 80, at: 0 } }, 10, 1_000);
+    expect(table.record('a', 400, 11)).toMatchObject({ rtt: 80, samples: 0 });
+    expect(table.record('a', 60, 12).rtt).toBe(70);
   });
 });

@@ -1,6 +1,7 @@
 import * as jose from 'jose';
 import { describe, expect, it } from 'vitest';
-import { type EdgeMap, signEdgeMap, verifyEdgeMap } from '../src/index.js';
+import { type EdgeMap, verifyEdgeMap } from '../src/index.js';
+import { signEdgeMap } from '../src/sign.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 const map: EdgeMap = {
