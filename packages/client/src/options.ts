@@ -196,7 +196,8 @@ export function resolveOptions(o: EdgeClientOptions): ResolvedOptions {
     retryBudget: o.retryBudget ?? DEFAULTS.retryBudget,
     idempotentMethods: new Set((o.idempotentMethods ?? DEFAULTS.idempotentMethods).map((m) => (typeof m === 'string' ? m.toUpperCase() : fail('idempotentMethods', 'an array of method names', m)))),
     retryStatuses: new Set(o.retryStatuses ?? DEFAULTS.retryStatuses),
-    fetch: o.fetch ?? globalThis.fetch,
+    // Called through a wrapper: browsers refuse a `fetch` called with another `this` (Illegal invocation).
+    fetch: o.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     clock: o.clock ?? systemClock,
     random: o.random ?? Math.random,
     environment: o.environment ?? defaultEnvironment,
@@ -214,6 +215,7 @@ export function resolveOptions(o: EdgeClientOptions): ResolvedOptions {
   for (const name of ['region', 'regionHint', 'storageKey'] as const) if (r[name] !== undefined && (typeof r[name] !== 'string' || !r[name])) fail(name, 'a non-empty string', r[name]);
   if (r.region !== undefined && !map && !edges.some((e) => e.region === r.region)) fail('region', 'the region of an edge', r.region, RangeError);
   for (const name of ['fetch', 'random'] as const) if (typeof r[name] !== 'function') fail(name, 'a function', r[name]);
+  if (typeof globalThis.fetch !== 'function' && o.fetch === undefined) fail('fetch', 'given where there is no global fetch', o.fetch);
   for (const status of r.retryStatuses) if (!(status >= 100 && status <= 599)) fail('retryStatuses', 'an array of HTTP statuses', status);
   return r;
 }

@@ -28,6 +28,8 @@ export async function startEdge(name: string): Promise<TestEdge> {
     req.on('end', () => {
       const path = req.url ?? '/';
       edge.requests.push({ method: req.method ?? 'GET', path, body });
+      // Browser pages on another origin read the answers too.
+      res.setHeader('access-control-allow-origin', '*');
       if (path === '/health') {
         res.end('ok');
         return;
