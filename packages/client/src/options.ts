@@ -137,10 +137,8 @@ const RANGES: [string, number, number?, boolean?][] = [
 
 const SCOPE = '@edgekit/client';
 
-const describe = (value: unknown): string => (typeof value === 'string' ? `"${value}"` : Array.isArray(value) ? 'an array' : typeof value === 'object' && value ? 'an object' : String(value));
-
 function fail(name: string, rule: string, value: unknown, Type: typeof TypeError = TypeError): never {
-  throw new Type(`${SCOPE}: option "${name}" must be ${rule} (got ${describe(value)})`);
+  throw new Type(`${SCOPE}: option "${name}" must be ${rule} (got ${typeof value === 'function' ? 'a function' : JSON.stringify(value)})`);
 }
 
 const defaultEnvironment: ClientEnvironment = {
