@@ -27,10 +27,14 @@ describe.runIf(available || required)('status page in headless Chromium', () => 
 
   beforeAll(async () => {
     if (!available) throw new Error(`${CHROMIUM} is required when CI=true (apt-get install chromium)`);
+    // The status page and its event stream are served without a token on the admin listener only.
     // Regions turn unhealthy in this test by answering 503 (a status), never by a probe timing out:
     // a probe timeout far beyond any stall of a loaded machine keeps Chromium's start-up (which can
     // hold both cores for seconds) from failing a health check.
-    world = await startWorld({ health: { interval: 200, timeout: 120_000, jitter: 0, initialJitter: 0, healthyThreshold: 1, unhealthyThreshold: 1 } });
+    world = await startWorld({
+      server: { host: '127.0.0.1', port: 0, adminPort: 0, shutdownDelay: 0, drainTimeout: 5_000, reloadDrainTimeout: 10_000 },
+      health: { interval: 200, timeout: 120_000, jitter: 0, initialJitter: 0, healthyThreshold: 1, unhealthyThreshold: 1 },
+    });
     profile = mkdtempSync(join(tmpdir(), 'gateway-chromium-'));
     // A persistent context is how Playwright takes a user data dir; a fresh one per run.
     context = await chromium.launchPersistentContext(profile, {
@@ -58,7 +62,7 @@ describe.runIf(available || required)('status page in headless Chromium', () => 
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(`${world.url}/status`);
+    await page.goto(`${world.gateway.adminUrl}/status`);
 
     await page.waitForSelector('tr[data-region="ap"]');
     expect(await page.textContent('#location')).toBe('test-edge');
@@ -95,7 +99,7 @@ describe.runIf(available || required)('status page in headless Chromium', () => 
 
   it('ends the live stream when the gateway drains', async () => {
     const page = await context.newPage();
-    await page.goto(`${world.url}/status`);
+    await page.goto(`${world.gateway.adminUrl}/status`);
     await page.waitForFunction(() => document.getElementById('live')?.textContent === 'live');
     const shutdown = world.gateway.close();
     await page.waitForFunction(() => document.getElementById('live')?.textContent !== 'live', undefined, { timeout: 5_000 });
