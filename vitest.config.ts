@@ -23,6 +23,8 @@ const projects = ['packages', 'examples'].flatMap((group) =>
       },
     })),
 );
+// The code blocks of the READMEs and guides.
+projects.push({ extends: true as const, test: { name: 'docs', root: 'docs', include: ['test/**/*.test.ts'] } });
 
 export default defineConfig({
   resolve: { conditions },
