@@ -285,7 +285,7 @@ export abstract class Exchange implements RequestScan {
     }
     if (canonical.form === 'asterisk') return new RequestTargetError('form', 'the asterisk-form target is not forwarded');
     if (canonical.changed && this.core.options.nonCanonicalTarget === 'refuse') {
-      return new RequestTargetError('form', `the path is not canonical (it reads as ${canonical.path.length > 200 ? 'another path' : canonical.path})`);
+      return new RequestTargetError('form', 'the path is not canonical (dot segments, repeated slashes or escaped unreserved characters)');
     }
     return canonical.target;
   }
