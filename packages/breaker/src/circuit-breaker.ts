@@ -187,6 +187,16 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     const attempt = new Attempt(this, now, admission === 1 ? machine.epoch : -1, this._status.shouldTime());
     attempt.args = args;
     attempt.key = key;
+    const call = this._timers === undefined ? this.#startUntimed(context, attempt) : this.#withOuter(context, attempt);
+    if (coalesce !== undefined) {
+      const ttl = o.coalesceTTL;
+      coalesce.set(key, call, ttl > 0 ? this._clock.now() + ttl : 0);
+    }
+    return call;
+  }
+
+  /** The call's own promise, settled by the breaker (opossum's `new Promise` around the call). */
+  #withOuter(context: unknown, attempt: Attempt): Promise<unknown> {
     // One executor per breaker hands over the settle functions: no closure per call.
     const call = new Promise(this.#capture);
     attempt.resolve = this.#captured[0];
@@ -196,11 +206,69 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     } catch (error) {
       (attempt.reject as (error: unknown) => void)(error);
     }
-    if (coalesce !== undefined) {
-      const ttl = o.coalesceTTL;
-      coalesce.set(key, call, ttl > 0 ? this._clock.now() + ttl : 0);
-    }
     return call;
+  }
+
+  /**
+   * Without a timeout, only the action's outcome settles the call, so the call can be the promise
+   * derived from the action's with opossum's timing: a success settles it on the same turn as
+   * opossum's, and a failure is handed to a thenable whose `then` the promise machinery calls one
+   * turn later, exactly when opossum's `.catch` runs.
+   */
+  #startUntimed(context: unknown, attempt: Attempt): Promise<unknown> {
+    if (this._inFlight >= this._options.capacity) return this.#withOuter(context, attempt);
+    this._inFlight++;
+    const args = this._options.appendSignal ? [...attempt.args, this._idleSignal()] : attempt.args;
+    let result: unknown;
+    try {
+      result = this.#action.apply(context, args);
+    } catch (error) {
+      this._inFlight--;
+      const call = new Promise(this.#capture);
+      attempt.resolve = this.#captured[0];
+      attempt.reject = this.#captured[1];
+      try {
+        this.#handleError(error, this._clock.now() - attempt.start, attempt);
+        this.#coalesceReset(attempt.key, 'error');
+      } catch (listenerError) {
+        (attempt.reject as (error: unknown) => void)(listenerError);
+      }
+      return call;
+    }
+    const promise = result instanceof Promise ? result : Promise.resolve(result);
+    return promise.then(
+      (value) => this.#fulfilledUntimed(attempt, value, promise),
+      (error: unknown) => this.#deferredFailure(attempt, error),
+    );
+  }
+
+  #fulfilledUntimed(attempt: Attempt, value: unknown, promise: Promise<unknown>): unknown {
+    try {
+      const now = this._clock.now();
+      this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
+      this.#coalesceReset(attempt.key, 'success');
+      attempt.settled = true;
+      this._inFlight--;
+      const cache = this.#cache;
+      if (cache !== undefined) {
+        const ttl = this._options.cacheTTL;
+        cache.set(attempt.key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
+      }
+      return value;
+    } catch (listenerError) {
+      if (attempt.settled) throw listenerError;
+      return this.#deferredFailure(attempt, listenerError);
+    }
+  }
+
+  #deferredFailure(attempt: Attempt, error: unknown): PromiseLike<unknown> {
+    return {
+      then: (resolve: (value: unknown) => void, reject: (error: unknown) => void) => {
+        attempt.resolve = resolve;
+        attempt.reject = reject;
+        this.#rejected(attempt, error);
+      },
+    } as PromiseLike<unknown>;
   }
 
   #start(context: unknown, attempt: Attempt): void {
