@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { type Bus, createRedisBus } from '@edgekit/bus';
 import { type Clock, type Disposable, TypedEmitter, describeValue } from '@edgekit/core';
@@ -203,9 +203,15 @@ const FETCH_DROPPED = new Set([
   'range',
   'cache-control',
   'pragma',
+  ':principal',
 ]);
-const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+// RFC 9110 §9.2.1: every other method, known or not, is unsafe.
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const PER_USER_VARY = ['authorization', 'cookie'];
+/** The pseudo request header that carries the principal's hash in variant keys (never a real field name). */
+const PRINCIPAL = ':principal';
+/** A principal function that threw: the request is private, with no identity to key it by. */
+const UNKNOWN_PRINCIPAL = '\0';
 
 /** Internal handle so other modules (purge, warming) reach the implementation. */
 export class EdgeCacheImpl implements EdgeCache {
@@ -229,6 +235,8 @@ export class EdgeCacheImpl implements EdgeCache {
   readonly #unkeyed: ReadonlySet<string>;
   readonly #misses: TopMisses;
   readonly #honorRequest: boolean;
+  /** Whether any request can be private (a principal function or credential headers are configured). */
+  readonly #private: boolean;
   #defaultOrigin: Origin | undefined;
   #closed = false;
   readonly #counts = { hits: 0, misses: 0, stale: 0, bypasses: 0, stores: 0, collapsed: 0, originRequests: 0, invalidations: 0, errors: 0 };
@@ -239,6 +247,7 @@ export class EdgeCacheImpl implements EdgeCache {
     this.#name = options.name;
     this.#routes = new RouteTable(options.routes, options.pathNormalizers);
     this.#honorRequest = options.requestCacheControl === 'honor';
+    this.#private = options.principal !== undefined || options.credentialHeaders.length > 0;
     this.#defaultOrigin = options.origin;
     this.#l1 = options.l1 === false ? undefined : new MemoryStore({ ...options.l1, clock: this.#clock });
     this.#mirror = new TagGenerations({ ttl: options.maxTtl, clock: this.#clock });
@@ -416,15 +425,20 @@ export class EdgeCacheImpl implements EdgeCache {
       return;
     }
     const policy = route.policy;
-    if (headers.authorization !== undefined && policy.shared && !policy.shareAuthorized) {
-      void this.#bypass(req, res, origin, target, 'bypass', 'authorization');
-      return;
+    let keyHeaders = headers;
+    if (this.#private) {
+      const principal = this.#principalOf(req);
+      if (principal !== undefined && (principal === UNKNOWN_PRINCIPAL || (policy.shared && policy.authenticated !== 'per-principal'))) {
+        void this.#bypass(req, res, origin, target, 'bypass', 'authenticated');
+        return;
+      }
+      if (!policy.shared || policy.authenticated === 'per-principal') keyHeaders = { ...headers, [PRINCIPAL]: principal ?? '' };
     }
     let directives: CacheControl | undefined;
     if (headers['cache-control'] !== undefined || headers.pragma !== undefined) directives = this.#requestDirectives(headers);
     if (directives === undefined || !this.#mustForward(directives)) {
       let entry = this.#tiers.peek(target.storeKey);
-      if (entry !== undefined && entry.kind === 'vary') entry = this.#tiers.peek(this.#variantKey(target, entry, headers));
+      if (entry !== undefined && entry.kind === 'vary') entry = this.#tiers.peek(this.#variantKey(target, entry, keyHeaders));
       if (entry !== undefined && entry.kind === 'response') {
         const age = entry.age(this.#clock.now());
         if (age < entry.fresh && (directives === undefined || this.#freshEnough(directives, entry, age))) {
@@ -434,7 +448,44 @@ export class EdgeCacheImpl implements EdgeCache {
         }
       }
     }
-    void this.#slow(req, res, origin, target, route, directives);
+    void this.#slow(req, res, origin, target, route, directives, keyHeaders);
+  }
+
+  /**
+   * The request's principal hashed (`p:` from the `principal` option, `h:` from a credential
+   * header), `UNKNOWN_PRINCIPAL` when the principal function threw, or `undefined` when anonymous.
+   */
+  #principalOf(req: IncomingMessage): string | undefined {
+    const find = this.#options.principal;
+    if (find !== undefined) {
+      let principal: string | undefined;
+      try {
+        principal = find(req);
+      } catch (error) {
+        this.#report(error instanceof Error ? error : new Error(String(error)));
+        return UNKNOWN_PRINCIPAL;
+      }
+      if (typeof principal === 'string' && principal.length > 0) return `p:${hashText(principal)}`;
+    }
+    const names = this.#options.credentialHeaders;
+    for (let i = 0; i < names.length; i++) {
+      const value = req.headers[names[i]!];
+      if (value !== undefined) return `h:${hashText(`${names[i]}=${String(value)}`)}`;
+    }
+    return undefined;
+  }
+
+  /** Whether an unsafe request may invalidate what it targets, under `unsafeInvalidation`. */
+  #mayInvalidate(req: IncomingMessage): boolean {
+    const mode = this.#options.unsafeInvalidation;
+    if (mode === 'always') return true;
+    if (mode === 'never' || this.#options.principal === undefined) return false;
+    try {
+      const principal = this.#options.principal(req);
+      return typeof principal === 'string' && principal.length > 0;
+    } catch {
+      return false;
+    }
   }
 
   /** Request directives that matter under the configured `requestCacheControl`. */
@@ -511,7 +562,7 @@ export class EdgeCacheImpl implements EdgeCache {
     sendEntry(res, entry, age, cacheStatus, req.method === 'HEAD', headers);
   }
 
-  async #slow(req: IncomingMessage, res: ServerResponse, origin: Origin, target: Target, route: CompiledRoute, directives: CacheControl | undefined): Promise<void> {
+  async #slow(req: IncomingMessage, res: ServerResponse, origin: Origin, target: Target, route: CompiledRoute, directives: CacheControl | undefined, keyHeaders: IncomingHttpHeaders): Promise<void> {
     try {
       let fwd: ForwardReason = 'uri-miss';
       let record: CacheEntry | undefined;
@@ -521,7 +572,7 @@ export class EdgeCacheImpl implements EdgeCache {
       if (first !== undefined) {
         if (first.entry.kind === 'vary') {
           record = first.entry;
-          const second = await this.#tiers.get(this.#variantKey(target, record, req.headers));
+          const second = await this.#tiers.get(this.#variantKey(target, record, keyHeaders));
           if (second !== undefined && second.entry.kind === 'response') ({ entry, tier } = second);
           else fwd = 'vary-miss';
         } else if (first.entry.kind === 'response') ({ entry, tier } = first);
@@ -529,7 +580,7 @@ export class EdgeCacheImpl implements EdgeCache {
       const forced = directives !== undefined && this.#mustForward(directives);
       if (entry !== undefined && tier === 'l1' && !forced && entry.age(this.#clock.now()) >= entry.fresh && this.#tiers.l2Available) {
         // Another node may already have refreshed this entry in L2.
-        const shared = await this.#tiers.getShared(record ? this.#variantKey(target, record, req.headers) : target.storeKey);
+        const shared = await this.#tiers.getShared(record ? this.#variantKey(target, record, keyHeaders) : target.storeKey);
         if (shared !== undefined && shared.entry.kind === 'response' && shared.entry.createdAt > entry.createdAt) ({ entry, tier } = shared);
       }
       if (entry !== undefined) {
@@ -544,7 +595,7 @@ export class EdgeCacheImpl implements EdgeCache {
           const detail = staleness < entry.swr ? 'stale-while-revalidate' : 'max-stale';
           this.#sendStored(req, res, entry, hitStatus(this.#name, entry.fresh - age, detail));
           this.#lookupEvent('stale', route.name, tier, detail);
-          this.#revalidateInBackground(req, target, route, origin, entry, record);
+          this.#revalidateInBackground(keyHeaders, target, route, origin, entry, record);
           return;
         }
         fwd = forced ? 'request' : 'stale';
@@ -555,7 +606,7 @@ export class EdgeCacheImpl implements EdgeCache {
         this.#lookupEvent('miss', route.name, undefined, 'only-if-cached');
         return;
       }
-      await this.#fetchAndRespond(req, res, origin, target, route, entry, record, fwd, directives, false);
+      await this.#fetchAndRespond(req, res, keyHeaders, origin, target, route, entry, record, fwd, directives, false);
     } catch (error) {
       this.#report(error instanceof Error ? error : new Error(String(error)));
       if (!res.headersSent) sendOriginFailure(res, error, forwardStatus(this.#name, 'miss', { detail: 'error' }));
@@ -574,15 +625,18 @@ export class EdgeCacheImpl implements EdgeCache {
   }
 
   #varyNames(policy: ResolvedPolicy, fromResponse: readonly string[]): string[] {
-    if (policy.vary.length === 0 && fromResponse.length === 0 && policy.shared) return [];
+    const perPrincipal = this.#private && (!policy.shared || policy.authenticated === 'per-principal');
+    if (policy.vary.length === 0 && fromResponse.length === 0 && policy.shared && !perPrincipal) return [];
     const set = new Set([...policy.vary, ...fromResponse]);
     if (!policy.shared) for (const name of PER_USER_VARY) set.add(name);
+    if (perPrincipal) set.add(PRINCIPAL);
     return [...set].sort();
   }
 
   async #fetchAndRespond(
     req: IncomingMessage,
     res: ServerResponse,
+    keyHeaders: IncomingHttpHeaders,
     origin: Origin,
     target: Target,
     route: CompiledRoute,
@@ -592,12 +646,12 @@ export class EdgeCacheImpl implements EdgeCache {
     directives: CacheControl | undefined,
     retried: boolean,
   ): Promise<void> {
-    const ctx = this.#fetchContext(req, req.headers, target, route, origin, stale, record);
+    const ctx = this.#fetchContext(req, keyHeaders, target, route, origin, stale, record);
     if (!stale && target.url.length <= MAX_MEMO_KEY) this.#misses.add(target.storeKey, { host: target.host, url: target.url, route: route.name, primary: target.primary } satisfies MissData);
     let outcome: Outcome;
     try {
       outcome = await this.#coalescer.run(
-        this.#coalesceKey(target, route, record, req.headers),
+        this.#coalesceKey(target, route, record, keyHeaders),
         (signal) => this.#fetchForStore(ctx, signal, directives?.noStore === true),
         stale?.createdAt,
       );
@@ -619,10 +673,10 @@ export class EdgeCacheImpl implements EdgeCache {
     }
     const collapsed = !ctx.ran;
     if (collapsed) this.#counts.collapsed++;
-    if (collapsed && outcome.vary.length > 0 && outcome.token !== this.#variantSuffix(outcome.vary, req.headers)) {
+    if (collapsed && outcome.vary.length > 0 && outcome.token !== this.#variantSuffix(outcome.vary, keyHeaders)) {
       // The shared answer is another variant; look again now that the URL's vary record exists.
       if (!retried) {
-        await this.#retryVariant(req, res, origin, target, route, directives);
+        await this.#retryVariant(req, res, keyHeaders, origin, target, route, directives);
         return;
       }
       void this.#bypass(req, res, origin, target, 'vary-miss', 'variant');
@@ -640,12 +694,12 @@ export class EdgeCacheImpl implements EdgeCache {
     this.#lookupEvent('miss', route.name, undefined, leader?.detail ?? (collapsed ? 'collapsed' : undefined));
   }
 
-  async #retryVariant(req: IncomingMessage, res: ServerResponse, origin: Origin, target: Target, route: CompiledRoute, directives: CacheControl | undefined): Promise<void> {
+  async #retryVariant(req: IncomingMessage, res: ServerResponse, keyHeaders: IncomingHttpHeaders, origin: Origin, target: Target, route: CompiledRoute, directives: CacheControl | undefined): Promise<void> {
     const first = await this.#tiers.get(target.storeKey);
     const record = first?.entry.kind === 'vary' ? first.entry : undefined;
     let entry: CacheEntry | undefined;
     if (record) {
-      const found = await this.#tiers.get(this.#variantKey(target, record, req.headers));
+      const found = await this.#tiers.get(this.#variantKey(target, record, keyHeaders));
       if (found?.entry.kind === 'response' && found.entry.age(this.#clock.now()) < found.entry.fresh) entry = found.entry;
     }
     if (entry) {
@@ -653,7 +707,7 @@ export class EdgeCacheImpl implements EdgeCache {
       this.#lookupEvent('hit', route.name, 'l2', undefined);
       return;
     }
-    await this.#fetchAndRespond(req, res, origin, target, route, undefined, record, 'vary-miss', directives, true);
+    await this.#fetchAndRespond(req, res, keyHeaders, origin, target, route, undefined, record, 'vary-miss', directives, true);
   }
 
   #answerFailure(
@@ -863,9 +917,9 @@ export class EdgeCacheImpl implements EdgeCache {
     });
   }
 
-  #revalidateInBackground(req: IncomingMessage, target: Target, route: CompiledRoute, origin: Origin, stale: CacheEntry, record: CacheEntry | undefined): void {
+  #revalidateInBackground(keyHeaders: IncomingHttpHeaders, target: Target, route: CompiledRoute, origin: Origin, stale: CacheEntry, record: CacheEntry | undefined): void {
     // A copy of what the fetch needs: the client request may be gone by the time it runs.
-    const headers = { ...req.headers };
+    const headers = { ...keyHeaders };
     const ctx = this.#fetchContext(undefined, headers, target, route, origin, stale, record);
     this.#coalescer.refresh(
       this.#coalesceKey(target, route, record, headers),
@@ -901,7 +955,7 @@ export class EdgeCacheImpl implements EdgeCache {
     const headers = forwardHeaders(response.headers, this.#settings);
     headers.push('cache-status', forwardStatus(this.#name, fwd, { status: response.statusCode, detail }));
     streamResponse(res, response, headers, [], req.method === 'HEAD');
-    if (UNSAFE_METHODS.has(req.method ?? '') && response.statusCode < 400) this.#invalidateAfterUnsafe(req, response);
+    if (!SAFE_METHODS.has(req.method ?? 'GET') && response.statusCode < 400 && this.#mayInvalidate(req)) this.#invalidateAfterUnsafe(req, response);
   }
 
   #invalidateAfterUnsafe(req: IncomingMessage, response: OriginResponse): void {
@@ -1213,6 +1267,10 @@ export interface CoalescerDeps {
   /** The cache's bus, which carries the coalescer's "fetch done" notices too. */
   bus: Bus | undefined;
   options: ResolvedOptions;
+}
+
+function hashText(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -7,6 +7,7 @@ import { checkPrefix, checkRedis } from './redis-util.js';
 import type { PathNormalizer, RoutePolicy } from './routes.js';
 import type { CacheStore, TagStore } from './store.js';
 import type { Origin } from './types.js';
+import type { IncomingMessage } from 'node:http';
 
 export const SCOPE = '@edgekit/cache';
 
@@ -74,6 +75,22 @@ export interface CacheOptions {
   lockTtl?: number;
   /** How long a request waits for another process's fetch of the same key, in ms (passed to `@edgekit/swr`). Default: swr's. */
   waitTimeout?: number;
+  /**
+   * Who made the request, as the gateway authenticated it (a user id, an API key's tenant), or
+   * `undefined` for an anonymous request. A request with a principal is private: it is neither
+   * stored nor answered from shared entries, unless its route says `authenticated: 'per-principal'`
+   * (then the principal is part of the key). Default: none (only `credentialHeaders` mark a request private).
+   */
+  principal?: (req: IncomingMessage) => string | undefined;
+  /** Request headers that make a request private when present, like a principal. Default: `['authorization']`. */
+  credentialHeaders?: readonly string[];
+  /**
+   * Which successful requests with an unsafe method (any method but GET, HEAD, OPTIONS, TRACE)
+   * invalidate the target URI and its `Location`/`Content-Location` (RFC 9111 §4.4): `'always'`,
+   * `'authenticated'` (only requests whose `principal` is defined, so anonymous writes cannot evict
+   * entries), or `'never'`. Default: `'authenticated'`.
+   */
+  unsafeInvalidation?: 'always' | 'authenticated' | 'never';
   /** Time source. Default: the system clock. */
   clock?: Clock;
 }
@@ -120,6 +137,8 @@ export const CACHE_DEFAULTS = {
   scanTimeout: 30_000,
   warmConcurrency: 4,
   missCounters: 1_000,
+  credentialHeaders: Object.freeze(['authorization']),
+  unsafeInvalidation: 'authenticated',
 } as const;
 
 /** Options after validation. */
@@ -155,6 +174,9 @@ export interface ResolvedOptions {
   missCounters: number;
   lockTtl: number | undefined;
   waitTimeout: number | undefined;
+  principal: ((req: IncomingMessage) => string | undefined) | undefined;
+  credentialHeaders: readonly string[];
+  unsafeInvalidation: 'always' | 'authenticated' | 'never';
   clock: Clock;
 }
 
@@ -186,6 +208,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   if (o.l1 !== undefined && o.l1 !== false && (o.l1 === null || typeof o.l1 !== 'object')) {
     throw new TypeError(`${SCOPE}: option "l1" must be memory store options or false (got ${describeValue(o.l1)})`);
   }
+  if (o.principal !== undefined && typeof o.principal !== 'function') throw new TypeError(`${SCOPE}: option "principal" must be a function of the request (got ${describeValue(o.principal)})`);
   if (o.origin !== undefined && typeof o.origin !== 'function') throw new TypeError(`${SCOPE}: option "origin" must be a function (got ${describeValue(o.origin)})`);
   const name = optionalString(SCOPE, 'name', o.name, CACHE_DEFAULTS.name);
   if (!isCacheStatusName(name)) throw new TypeError(`${SCOPE}: option "name" must be a structured-field token such as "edgekit" (got ${describeValue(name)})`);
@@ -237,6 +260,9 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     missCounters: optionalNumber(SCOPE, 'missCounters', o.missCounters, CACHE_DEFAULTS.missCounters, { min: 1, max: 100_000, integer: true }),
     lockTtl: o.lockTtl === undefined ? undefined : optionalNumber(SCOPE, 'lockTtl', o.lockTtl, 0, { min: 10 }),
     waitTimeout: o.waitTimeout === undefined ? undefined : optionalNumber(SCOPE, 'waitTimeout', o.waitTimeout, 0, { min: 0 }),
+    principal: o.principal,
+    credentialHeaders: headerList('credentialHeaders', o.credentialHeaders, CACHE_DEFAULTS.credentialHeaders),
+    unsafeInvalidation: optionalOneOf(SCOPE, 'unsafeInvalidation', o.unsafeInvalidation, ['always', 'authenticated', 'never'] as const, CACHE_DEFAULTS.unsafeInvalidation),
     clock: o.clock ?? systemClock,
   };
 }

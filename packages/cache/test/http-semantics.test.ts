@@ -150,7 +150,7 @@ describe('what a shared cache must not store', () => {
   it('bypasses requests with Authorization on shared routes, and never answers others with their response', async () => {
     const f = await setup((req) => json({ user: req.headers.authorization ?? 'anonymous' }));
     const authed = await get(f.base, '/api/products/1', { authorization: 'Bearer alice' });
-    expect(authed.headers['cache-status']).toBe('edgekit; fwd=bypass; fwd-status=200; detail=authorization');
+    expect(authed.headers['cache-status']).toBe('edgekit; fwd=bypass; fwd-status=200; detail=authenticated');
     const anonymous = await get(f.base, '/api/products/1');
     expect(JSON.parse(anonymous.body)).toEqual({ user: 'anonymous' });
     expect(anonymous.headers['cache-status']).toMatch(/uri-miss; fwd-status=200; ttl=60; stored/);
@@ -376,7 +376,7 @@ describe('requests the cache does not answer', () => {
   });
 
   it('invalidates the URL after a successful unsafe request (RFC 9111 §4.4)', async () => {
-    const f = await setup((req, n) => (req.method === 'GET' ? json({ n }) : { status: 204, headers: { location: '/api/products/2' } }));
+    const f = await setup((req, n) => (req.method === 'GET' ? json({ n }) : { status: 204, headers: { location: '/api/products/2' } }), { unsafeInvalidation: 'always' });
     await get(f.base, '/api/products/1');
     await get(f.base, '/api/products/2');
     await get(f.base, '/api/products/1', {}, 'PUT');
