@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { type Bus, createRedisBus } from '@edgekit/bus';
-import { type Clock, type Disposable, TypedEmitter, describeValue } from '@edgekit/core';
+import { type Clock, type Disposable, TypedEmitter, describeValue, writeInformational } from '@edgekit/core';
 import { discardBody, readBody } from './body.js';
 import { type CacheControl, parseCacheControl } from './cache-control.js';
 import { type ForwardReason, forwardStatus, hitStatus } from './cache-status.js';
@@ -77,6 +77,8 @@ class OriginStatusError extends Error {
 /** One origin fetch made for storage. */
 interface FetchContext {
   readonly client: IncomingMessage | undefined;
+  /** The response of the client that caused the fetch: 1xx interim responses are relayed to it. */
+  readonly res: ServerResponse | undefined;
   readonly headers: IncomingHttpHeaders;
   readonly target: Target;
   readonly route: CompiledRoute;
@@ -614,8 +616,8 @@ export class EdgeCacheImpl implements EdgeCache {
     }
   }
 
-  #fetchContext(client: IncomingMessage | undefined, headers: IncomingHttpHeaders, target: Target, route: CompiledRoute, origin: Origin, stale: CacheEntry | undefined, record: CacheEntry | undefined): FetchContext {
-    return { client, headers, target, route, origin, stale, record, ran: false, leader: undefined, written: [] };
+  #fetchContext(client: IncomingMessage | undefined, headers: IncomingHttpHeaders, target: Target, route: CompiledRoute, origin: Origin, stale: CacheEntry | undefined, record: CacheEntry | undefined, res?: ServerResponse): FetchContext {
+    return { client, res, headers, target, route, origin, stale, record, ran: false, leader: undefined, written: [] };
   }
 
   #coalesceKey(target: Target, route: CompiledRoute, record: CacheEntry | undefined, headers: IncomingHttpHeaders): string {
@@ -646,7 +648,7 @@ export class EdgeCacheImpl implements EdgeCache {
     directives: CacheControl | undefined,
     retried: boolean,
   ): Promise<void> {
-    const ctx = this.#fetchContext(req, keyHeaders, target, route, origin, stale, record);
+    const ctx = this.#fetchContext(req, keyHeaders, target, route, origin, stale, record, res);
     if (!stale && target.url.length <= MAX_MEMO_KEY) this.#misses.add(target.storeKey, { host: target.host, url: target.url, route: route.name, primary: target.primary } satisfies MissData);
     let outcome: Outcome;
     try {
@@ -779,7 +781,12 @@ export class EdgeCacheImpl implements EdgeCache {
     const requestTime = this.#clock.now();
     const req = createOriginRequest({ method: 'GET', url: target.url, headers: this.#originHeaders(ctx.headers, policy, ctx.stale), from: ctx.client });
     this.#counts.originRequests++;
-    const response = await ctx.origin(req, { signal });
+    const client = ctx.client;
+    const res = ctx.res;
+    const response = await ctx.origin(
+      req,
+      client === undefined || res === undefined ? { signal } : { signal, onInformational: (status, headers) => writeInformational(client, res, status, headers) },
+    );
     const responseTime = this.#clock.now();
 
     if (response.statusCode === 304 && ctx.stale !== undefined) {
@@ -874,7 +881,7 @@ export class EdgeCacheImpl implements EdgeCache {
     else if (this.#invalidation.invalidatedSince(target.storeKey, target.storeKey, gen)) detail = 'invalidated';
     let stored = false;
     if (detail === undefined) {
-      const ttl = entry.remaining(this.#clock.now(), this.#options.keepStale);
+      const ttl = Math.min(entry.remaining(this.#clock.now(), this.#options.keepStale), this.#options.maxTtl + this.#options.keepStale);
       if (ttl > 0) {
         let key = target.storeKey;
         if (names.length > 0) {
@@ -945,7 +952,7 @@ export class EdgeCacheImpl implements EdgeCache {
     let response: OriginResponse;
     try {
       this.#counts.originRequests++;
-      response = await origin(req, { signal: controller.signal });
+      response = await origin(req, { signal: controller.signal, onInformational: (status, headers) => writeInformational(req, res, status, headers) });
     } catch (error) {
       res.off('close', onClose);
       if (!controller.signal.aborted) this.#report(error instanceof Error ? error : new Error(String(error)));

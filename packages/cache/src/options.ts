@@ -43,7 +43,7 @@ export interface CacheOptions {
   maxBodySize?: number;
   /** Longest readable key; longer keys keep a prefix and a SHA-256. Default: 512. */
   maxKeyLength?: number;
-  /** Cap on an entry's whole lifetime (fresh plus stale windows), and how long tag generations are kept. Default: 86400000 (one day). */
+  /** Longest an entry is kept (fresh plus stale windows), cap on the route `ttl`, and how long tag generations are kept. An origin's longer explicit lifetime is still reported in `Cache-Status`. Default: 86400000 (one day). */
   maxTtl?: number;
   /** How long a stale entry with validators is kept after its stale windows, for conditional revalidation. Default: 300000. */
   keepStale?: number;

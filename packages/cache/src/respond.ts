@@ -14,7 +14,7 @@ function bodiless(status: number): boolean {
 
 /** Writes a stored response with one `writeHead` and one `end`. `headers` replaces the stored list (the fetching client's own headers). */
 export function sendEntry(res: ServerResponse, entry: CacheEntry, age: number, cacheStatus: string, head: boolean, headers?: readonly string[]): void {
-  const list = (headers ?? entry.headers).slice();
+  const list = withoutFraming(headers ?? entry.headers);
   if (!bodiless(entry.status)) list.push('content-length', String(entry.body.length));
   list.push('age', String(Math.floor(age / 1000)), 'cache-status', cacheStatus);
   res.sendDate = false;
@@ -48,9 +48,22 @@ export function streamResponse(res: ServerResponse, response: OriginResponse, he
   });
 }
 
+// Message framing (RFC 9112 §6): a buffered body is framed by the length the cache writes, never by the origin's.
+const FRAMING = new Set(['content-length', 'transfer-encoding']);
+
+/** `headers` (a flat list) without framing fields. */
+function withoutFraming(headers: readonly string[]): string[] {
+  const list: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (!FRAMING.has(name.toLowerCase())) list.push(name, headers[i + 1]!);
+  }
+  return list;
+}
+
 /** Writes a buffered origin response (an error answer shared by coalesced requests). */
 export function sendBuffered(res: ServerResponse, status: number, headers: string[], body: Buffer, head: boolean): void {
-  const list = headers.slice();
+  const list = withoutFraming(headers);
   if (!bodiless(status)) list.push('content-length', String(body.length));
   res.writeHead(status, list);
   res.end(head || bodiless(status) ? undefined : body);
