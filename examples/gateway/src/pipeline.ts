@@ -89,7 +89,6 @@ export class Pipeline {
   readonly #routes: CompiledRoute[];
   readonly #proxy: Handler;
   readonly #forward: Handler;
-  readonly #cachePrefixes: string[];
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
@@ -115,20 +114,8 @@ export class Pipeline {
     this.#routes = init.routes;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
-    this.#cachePrefixes = Object.keys(init.config.cache.routes).map((route) => /^GET (\/[^:*]*)/.exec(route)![1]!);
   }
 
-  /**
-   * GET and HEAD requests that no cache route can match go straight to the forwarder: the cache
-   * would only pass them through. Unsafe methods always go through the cache, which invalidates
-   * what a successful write changes. (A path the cache would normalise into a route, such as one
-   * with percent-encoded letters, is merely not cached.)
-   */
-  #cacheable(method: string, path: string): boolean {
-    if (method !== 'GET' && method !== 'HEAD') return true;
-    for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
-    return false;
-  }
 
   /** Requests inside this pipeline now. */
   get inFlight(): number {
@@ -144,7 +131,8 @@ export class Pipeline {
     });
     const path = pathOf(req.url);
     const method = req.method ?? 'GET';
-    const proxy = this.#cacheable(method, path) ? this.#proxy : this.#forward;
+    // Requests the cache cannot involve (no route, a safe method it does not store) skip it.
+    const proxy = this.cache !== undefined && this.cache.matches(method, req.url ?? '/') ? this.#proxy : this.#forward;
     this.#run(this.#chainFor(method, path), 0, req, res, proxy);
   }
 

@@ -163,6 +163,9 @@ export class InvalidationBus {
   async invalidateKeys(keys: readonly string[]): Promise<void> {
     const list = [...new Set(keys)];
     if (list.length === 0) return;
+    // This node forgets them at once: its next request must not be answered from them.
+    const l1 = this.#tiers.l1;
+    if (l1) for (const key of list) l1.remove(key);
     let g: number | undefined;
     if (this.#shared) {
       g = await this.#tiers.invalidateShared([]);

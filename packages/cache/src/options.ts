@@ -62,9 +62,9 @@ export interface CacheOptions {
   /** Targeted cache-control headers (RFC 9213) read in place of `Cache-Control`, first present wins. Default: `['cdn-cache-control']`. */
   targetedCacheControl?: readonly string[];
   /** Bound on each Redis command of the cache, in ms. Default: 250. */
-  storeTimeout?: number;
+  operationTimeout?: number;
   /** After a Redis failure, how long the cache goes straight to the origin before trying Redis again, in ms. Default: 1000. */
-  storeCooldown?: number;
+  cooldown?: number;
   /** Bound on a pattern invalidation's SCAN, in ms. Default: 30000. */
   scanTimeout?: number;
   /** Concurrent origin requests of `warm()`. Default: 4. */
@@ -132,8 +132,8 @@ export const CACHE_DEFAULTS = {
   unkeyedHeaders: UNKEYED_HEADERS,
   requestCacheControl: 'ignore',
   targetedCacheControl: Object.freeze(['cdn-cache-control']),
-  storeTimeout: 250,
-  storeCooldown: 1_000,
+  operationTimeout: 250,
+  cooldown: 1_000,
   scanTimeout: 30_000,
   warmConcurrency: 4,
   missCounters: 1_000,
@@ -167,8 +167,8 @@ export interface ResolvedOptions {
   unkeyedHeaders: readonly string[];
   requestCacheControl: 'ignore' | 'honor';
   targetedCacheControl: readonly string[];
-  storeTimeout: number;
-  storeCooldown: number;
+  operationTimeout: number;
+  cooldown: number;
   scanTimeout: number;
   warmConcurrency: number;
   missCounters: number;
@@ -195,9 +195,15 @@ function checkInterface(name: string, value: unknown, methods: readonly string[]
   }
 }
 
+const RENAMED = [
+  ['storeTimeout', 'operationTimeout'],
+  ['storeCooldown', 'cooldown'],
+] as const;
+
 /** Validates {@link CacheOptions} and applies {@link CACHE_DEFAULTS}. */
 export function resolveOptions(options: CacheOptions | undefined): ResolvedOptions {
   const o = checkOptionsObject<CacheOptions>(SCOPE, options);
+  for (const [old, name] of RENAMED) if (old in o) throw new TypeError(`${SCOPE}: option "${old}" is named "${name}" (one name across @edgekit/cache and @edgekit/swr)`);
   const redis = o.redis === undefined ? undefined : checkRedis(SCOPE, o.redis);
   checkInterface('store', o.store, ['get', 'set', 'delete', 'deletePattern', 'clear', 'close']);
   checkInterface('tagStore', o.tagStore, ['generation', 'invalidate', 'generations', 'close']);
@@ -253,8 +259,8 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     unkeyedHeaders: headerList('unkeyedHeaders', o.unkeyedHeaders, CACHE_DEFAULTS.unkeyedHeaders),
     requestCacheControl: optionalOneOf(SCOPE, 'requestCacheControl', o.requestCacheControl, ['ignore', 'honor'] as const, CACHE_DEFAULTS.requestCacheControl),
     targetedCacheControl: headerList('targetedCacheControl', o.targetedCacheControl, CACHE_DEFAULTS.targetedCacheControl),
-    storeTimeout: optionalNumber(SCOPE, 'storeTimeout', o.storeTimeout, CACHE_DEFAULTS.storeTimeout, { min: 1 }),
-    storeCooldown: optionalNumber(SCOPE, 'storeCooldown', o.storeCooldown, CACHE_DEFAULTS.storeCooldown, { min: 0 }),
+    operationTimeout: optionalNumber(SCOPE, 'operationTimeout', o.operationTimeout, CACHE_DEFAULTS.operationTimeout, { min: 1 }),
+    cooldown: optionalNumber(SCOPE, 'cooldown', o.cooldown, CACHE_DEFAULTS.cooldown, { min: 0 }),
     scanTimeout: optionalNumber(SCOPE, 'scanTimeout', o.scanTimeout, CACHE_DEFAULTS.scanTimeout, { min: 1 }),
     warmConcurrency: optionalNumber(SCOPE, 'warmConcurrency', o.warmConcurrency, CACHE_DEFAULTS.warmConcurrency, { min: 1, max: 256, integer: true }),
     missCounters: optionalNumber(SCOPE, 'missCounters', o.missCounters, CACHE_DEFAULTS.missCounters, { min: 1, max: 100_000, integer: true }),

@@ -6,7 +6,7 @@ import { until } from './helpers.js';
 describe('createCache options', () => {
   it('names the option and value in validation errors', () => {
     expect(() => createCache({ maxBodySize: -1 })).toThrow(/"maxBodySize".*-1/);
-    expect(() => createCache({ storeTimeout: 0 })).toThrow(RangeError);
+    expect(() => createCache({ operationTimeout: 0 })).toThrow(RangeError);
     expect(() => createCache({ name: 'has space' })).toThrow(/"name"/);
     expect(() => createCache({ requestCacheControl: 'always' as never })).toThrow(/"requestCacheControl"/);
     expect(() => createCache({ cacheableStatuses: [99] })).toThrow(/"cacheableStatuses"/);

@@ -39,16 +39,16 @@ describe('wrap', () => {
     expect(calls).toBe(1);
   });
 
-  it('returns the stale value within staleTtl and refreshes it in the background', async () => {
+  it('returns the stale value within staleWhileRevalidate and refreshes it in the background', async () => {
     const { clock, cache, lookups } = setup();
     let version = 1;
     const fn = async () => version;
-    await cache.wrap('k', fn, { ttl: 1_000, staleTtl: 5_000 });
+    await cache.wrap('k', fn, { ttl: 1_000, staleWhileRevalidate: 5_000 });
     version = 2;
     clock.advance(2_000);
-    expect(await cache.wrap('k', fn, { ttl: 1_000, staleTtl: 5_000 })).toBe(1);
+    expect(await cache.wrap('k', fn, { ttl: 1_000, staleWhileRevalidate: 5_000 })).toBe(1);
     expect(lookups.at(-1)).toMatchObject({ status: 'stale', detail: 'stale-while-revalidate', route: 'wrap' });
-    await until(async () => (await cache.wrap('k', fn, { ttl: 1_000, staleTtl: 5_000 })) === 2);
+    await until(async () => (await cache.wrap('k', fn, { ttl: 1_000, staleWhileRevalidate: 5_000 })) === 2);
   });
 
   it('returns the stale value when the function throws within staleIfError, and the error after', async () => {
@@ -91,6 +91,6 @@ describe('wrap', () => {
     const { cache } = setup();
     await expect(cache.wrap('', async () => 1, { ttl: 1 })).rejects.toThrow(/non-empty string key/);
     await expect(cache.wrap('k', async () => 1, { ttl: -1 })).rejects.toThrow(/"ttl"/);
-    await expect(cache.wrap('k', async () => 1, { ttl: 1, staleTtl: Number.NaN })).rejects.toThrow(/"staleTtl"/);
+    await expect(cache.wrap('k', async () => 1, { ttl: 1, staleWhileRevalidate: Number.NaN })).rejects.toThrow(/"staleWhileRevalidate"/);
   });
 });

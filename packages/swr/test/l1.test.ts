@@ -51,11 +51,11 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
 
   it('answers fresh and stale hits from the local copy without a Redis round trip', async () => {
     const a = await node(uniquePrefix());
-    await a.swr('k', () => 'v1', { ttl: 50, staleTtl: 60_000 });
+    await a.swr('k', () => 'v1', { ttl: 50, staleWhileRevalidate: 60_000 });
     const before = a.reads();
-    expect(await a.swr.resolve('k', () => 'x', { ttl: 50, staleTtl: 60_000 })).toMatchObject({ status: 'fresh', value: 'v1' });
+    expect(await a.swr.resolve('k', () => 'x', { ttl: 50, staleWhileRevalidate: 60_000 })).toMatchObject({ status: 'fresh', value: 'v1' });
     await sleep(60);
-    const stale = await a.swr.resolve('k', () => new Promise<string>(() => {}), { ttl: 50, staleTtl: 60_000 });
+    const stale = await a.swr.resolve('k', () => new Promise<string>(() => {}), { ttl: 50, staleWhileRevalidate: 60_000 });
     expect(stale).toMatchObject({ status: 'stale', value: 'v1' });
     // Only the background refresh's check read Redis, not the answers.
     expect(a.reads() - before).toBeLessThanOrEqual(1);
@@ -65,8 +65,8 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
     const prefix = uniquePrefix();
     const a = await node(prefix);
     const b = await node(prefix);
-    await a.swr('k', () => 'v1', { ttl: 30, staleTtl: 60_000 });
-    expect(await b.swr('k', () => 'unused', { ttl: 30, staleTtl: 60_000 })).toBe('v1');
+    await a.swr('k', () => 'v1', { ttl: 30, staleWhileRevalidate: 60_000 });
+    expect(await b.swr('k', () => 'unused', { ttl: 30, staleWhileRevalidate: 60_000 })).toBe('v1');
     await sleep(40);
     // a refreshes in the background; b's copy must give way to the new value.
     expect(await a.swr('k', () => 'v2', { ttl: 60_000 })).toBe('v1');

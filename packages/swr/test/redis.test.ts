@@ -92,7 +92,7 @@ function sharedSuite(connect: () => Client): void {
     const prefix = uniquePrefix();
     const a = await node(prefix);
     const b = await node(prefix);
-    await a.swr('k', () => 'old', { ttl: 50, staleTtl: 60_000 });
+    await a.swr('k', () => 'old', { ttl: 50, staleWhileRevalidate: 60_000 });
     await sleep(80);
     const gate = deferred<string>();
     let calls = 0;
@@ -180,7 +180,7 @@ function sharedSuite(connect: () => Client): void {
   it('stores the value with the stale window as its expiry', async () => {
     const prefix = uniquePrefix();
     const a = await node(prefix);
-    await a.swr('k', () => 'v', { ttl: 1_000, staleTtl: 20_000 });
+    await a.swr('k', () => 'v', { ttl: 1_000, staleWhileRevalidate: 20_000 });
     const pttl = await a.redis.pttl(`${prefix}${hashTag('k')}`);
     expect(pttl).toBeGreaterThan(20_000);
     expect(pttl).toBeLessThanOrEqual(21_000);
@@ -216,7 +216,7 @@ describeRedis('swr through a Redis restart', () => {
     const redis = new Redis(server.current.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     redis.on('error', () => {});
     const bus = createRedisBus({ redis });
-    const swr = createSwr({ redis, bus, prefix: uniquePrefix(), storeTimeout: 200 });
+    const swr = createSwr({ redis, bus, prefix: uniquePrefix(), operationTimeout: 200 });
     const errors: string[] = [];
     swr.on('error', (e) => errors.push(e.operation));
     try {
