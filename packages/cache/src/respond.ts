@@ -45,8 +45,17 @@ export function sendHit(req: IncomingMessage, res: ServerResponse, entry: CacheE
   res.sendDate = false;
   res.writeHead(entry.status, cached.headers);
   if (head || entry.status === 204) res.end();
-  else if (cached.text !== undefined) res.end(cached.text, 'latin1');
-  else res.end(entry.body);
+  else if (cached.text !== undefined) {
+    // write() sends head and body in one write(2) on the uncorked socket; end() on the next tick
+    // then has nothing to flush. end(body) would cork, queue an empty chunk after the body and
+    // leave through the writev path.
+    res.write(cached.text, 'latin1');
+    process.nextTick(endResponse, res);
+  } else res.end(entry.body);
+}
+
+function endResponse(res: ServerResponse): void {
+  res.end();
 }
 
 /** Sends a stored response: 304 when the client's conditions hold. `headers` replaces the stored list (the fetching client's own). */
