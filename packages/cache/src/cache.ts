@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Bus, createRedisBus } from '@edgekit/bus';
+import { MemoryStore, RedisStore } from '@edgekit/swr';
 import { type Clock, type Disposable, describeValue } from '@edgekit/core';
 import type { Coalescer } from './coalesce.js';
 import { CacheContext } from './context.js';
+import { CACHE_ENTRY_CODEC, type CacheEntry } from './entry.js';
 import { type Outcome, StorageFetcher } from './fetch.js';
 import { InvalidationBus } from './invalidation.js';
 import { Lookup } from './lookup.js';
-import { MemoryStore } from './memory-store.js';
 import { type CacheOptions, type ResolvedOptions, SCOPE } from './options.js';
-import { RedisStore } from './redis-store.js';
 import { RedisTagStore } from './redis-tag-store.js';
 import { Revalidator } from './revalidate.js';
 import type { CacheStore, TagStore } from './store.js';
@@ -60,9 +60,9 @@ export interface EdgeCache {
 /** What a coalescer implementation may use. */
 export interface CoalescerDeps {
   /** Reads the entry stored under a coalescing key (fresh or not), validated. */
-  lookup(key: string): Promise<import('./entry.js').CacheEntry | undefined>;
+  lookup(key: string): Promise<CacheEntry | undefined>;
   /** Whether this process's fetch wrote `entry` to the stores (so other processes can read it). */
-  stored(entry: import('./entry.js').CacheEntry): boolean;
+  stored(entry: CacheEntry): boolean;
   /** Reports a coordination failure (the request went on without it). */
   report(error: Error): void;
   clock: Clock;
@@ -78,7 +78,7 @@ export interface CoalescerDeps {
  */
 export class EdgeCacheImpl implements EdgeCache {
   readonly #cx: CacheContext;
-  readonly #l1: MemoryStore | undefined;
+  readonly #l1: MemoryStore<CacheEntry> | undefined;
   readonly #ownedBus: Bus | undefined;
   readonly #lookup: Lookup;
   readonly #warmer: Warmer;
@@ -90,10 +90,10 @@ export class EdgeCacheImpl implements EdgeCache {
     this.#cx = cx;
     const clock = options.clock;
     this.#defaultOrigin = options.origin;
-    this.#l1 = options.l1 === false ? undefined : new MemoryStore({ ...options.l1, clock });
+    this.#l1 = options.l1 === false ? undefined : new MemoryStore<CacheEntry>({ ...options.l1, codec: CACHE_ENTRY_CODEC, clock });
     const mirror = new TagGenerations({ ttl: options.maxTtl, clock });
     const redis = options.redis;
-    const l2: CacheStore | undefined = options.store ?? (redis ? new RedisStore({ redis, prefix: options.prefix }) : undefined);
+    const l2: CacheStore | undefined = options.store ?? (redis ? new RedisStore<CacheEntry>({ redis, prefix: `${options.prefix}e:`, codec: CACHE_ENTRY_CODEC }) : undefined);
     const tagStore: TagStore = options.tagStore ?? (redis ? new RedisTagStore({ redis, prefix: options.prefix, ttl: Math.ceil(options.maxTtl + options.keepStale) }) : mirror);
     if (l2 !== undefined && tagStore === mirror) {
       throw new TypeError(`${SCOPE}: a shared "store" needs a shared "tagStore" (or "redis"), or invalidations would not reach other nodes`);
@@ -150,7 +150,7 @@ export class EdgeCacheImpl implements EdgeCache {
    * else L2. A key `{primary}?<variant>` (a route with `vary` and no vary record yet) is looked up
    * through the URL's vary record.
    */
-  async #lookupForCoalescer(key: string): Promise<import('./entry.js').CacheEntry | undefined> {
+  async #lookupForCoalescer(key: string): Promise<CacheEntry | undefined> {
     const cx = this.#cx;
     const end = key.indexOf('}');
     if (end > 0 && key.charCodeAt(end + 1) === 63) {

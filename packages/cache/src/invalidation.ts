@@ -1,7 +1,7 @@
 import type { Bus, BusMeta } from '@edgekit/bus';
 import type { Clock, Disposable } from '@edgekit/core';
 import { CacheError } from './errors.js';
-import { compileGlob } from './glob.js';
+import { compileGlob } from '@edgekit/swr';
 import type { TagGenerations } from './tag-store.js';
 import type { Tiers } from './tiers.js';
 

@@ -2,7 +2,6 @@ import type { Bus } from '@edgekit/bus';
 import { type Clock, checkOptionsObject, describeValue, optionalBoolean, optionalNumber, optionalOneOf, optionalString, systemClock } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { isCacheStatusName } from './cache-status.js';
-import type { MemoryStoreOptions } from './memory-store.js';
 import { checkPrefix, checkRedis } from './redis-util.js';
 import type { PathNormalizer, RoutePolicy } from './routes.js';
 import type { CacheStore, TagStore } from './store.js';
@@ -26,7 +25,7 @@ export interface CacheOptions {
   /** The bus that carries invalidations between nodes. Default: a Redis bus on `redis` (closed by `close()`), else none. */
   bus?: Bus;
   /** The in-process L1 tier (byte-bounded LRU), or `false` to disable it. Default: `{ maxSize: 64 MiB }`. */
-  l1?: MemoryStoreOptions | false;
+  l1?: L1Options | false;
   /** Prefix of Redis keys. Default: `'edgekit:cache:'`. */
   prefix?: string;
   /** Bus channel of invalidations. Default: `'edgekit-cache'`. */
@@ -95,6 +94,14 @@ export interface CacheOptions {
   clock?: Clock;
 }
 
+/** Bounds of the in-process L1 tier. */
+export interface L1Options {
+  /** Upper bound of the tier's size in bytes (bodies, headers, tags and a fixed overhead per entry). Default: 64 MiB. */
+  maxSize?: number;
+  /** Entries larger than this many bytes are not kept. Default: 8 MiB (or `maxSize` when smaller). */
+  maxEntrySize?: number;
+}
+
 /** Request headers stripped from cacheable origin requests: they change responses but are not keyed. */
 export const UNKEYED_HEADERS: readonly string[] = Object.freeze([
   'x-forwarded-host',
@@ -117,7 +124,7 @@ export const UNKEYED_HEADERS: readonly string[] = Object.freeze([
 
 /** Defaults of {@link CacheOptions}. */
 export const CACHE_DEFAULTS = {
-  l1: { maxSize: 64 * 1024 * 1024 },
+  l1: { maxSize: 64 * 1024 * 1024, maxEntrySize: 8 * 1024 * 1024 },
   prefix: 'edgekit:cache:',
   channel: 'edgekit-cache',
   name: 'edgekit',
@@ -149,7 +156,7 @@ export interface ResolvedOptions {
   store: CacheStore | undefined;
   tagStore: TagStore | undefined;
   bus: Bus | undefined;
-  l1: MemoryStoreOptions | false;
+  l1: Required<L1Options> | false;
   prefix: string;
   channel: string;
   origin: Origin | undefined;
@@ -178,6 +185,12 @@ export interface ResolvedOptions {
   credentialHeaders: readonly string[];
   unsafeInvalidation: 'always' | 'authenticated' | 'never';
   clock: Clock;
+}
+
+function resolveL1(value: L1Options | undefined): Required<L1Options> {
+  const maxSize = optionalNumber(SCOPE, 'l1.maxSize', value?.maxSize, CACHE_DEFAULTS.l1.maxSize, { min: 1024, integer: true });
+  const maxEntrySize = optionalNumber(SCOPE, 'l1.maxEntrySize', value?.maxEntrySize, Math.min(CACHE_DEFAULTS.l1.maxEntrySize, maxSize), { min: 1, max: maxSize, integer: true });
+  return { maxSize, maxEntrySize };
 }
 
 function headerList(name: string, value: unknown, fallback: readonly string[]): readonly string[] {
@@ -227,7 +240,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   if (!Array.isArray(statuses) || !statuses.every((s) => Number.isInteger(s) && s >= 200 && s <= 599)) {
     throw new TypeError(`${SCOPE}: option "cacheableStatuses" must be an array of final status codes (got ${describeValue(o.cacheableStatuses)})`);
   }
-  const l1 = o.l1 === undefined ? { ...CACHE_DEFAULTS.l1 } : o.l1;
+  const l1 = o.l1 === false ? false : resolveL1(o.l1);
   const store = o.store;
   const bus = o.bus;
   if (l1 === false && store === undefined && redis === undefined) {

@@ -1,10 +1,13 @@
 import type { Clock } from '@edgekit/core';
 import type { CacheEntry } from './entry.js';
 import type { CacheError } from './errors.js';
-import type { MemoryStore } from './memory-store.js';
+import type { MemoryStore as SwrMemoryStore } from '@edgekit/swr';
 import type { CacheStore, TagStore } from './store.js';
 import type { TagGenerations } from './tag-store.js';
 import { withTimeout } from './timeout.js';
+
+/** The L1 tier: swr's memory store of cache entries. */
+export type MemoryStore = SwrMemoryStore<CacheEntry>;
 
 /** Where a lookup found its entry. */
 export type Tier = 'l1' | 'l2';

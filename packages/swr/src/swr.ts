@@ -227,7 +227,7 @@ export function createSwr(options: SwrOptions = {}): Swr {
       if (local !== undefined) return local;
     }
     try {
-      const entry = await withTimeout(store.get(key), operationTimeout, clock, `store ${store.name} get`, key);
+      const entry = await withTimeout(store.get(tagged), operationTimeout, clock, `store ${store.name} get`, key);
       if (entry !== undefined) remember(tagged, entry);
       return entry;
     } catch (error) {
@@ -250,7 +250,7 @@ export function createSwr(options: SwrOptions = {}): Swr {
     if (closed) return entry;
     remember(tagged, entry);
     try {
-      await withTimeout(store.set(key, entry, retention(entry, now)), operationTimeout, clock, `store ${store.name} set`, key);
+      await withTimeout(store.set(tagged, entry, retention(entry, now)), operationTimeout, clock, `store ${store.name} set`, key);
     } catch (error) {
       unstored.add(entry);
       report(key, 'set', error instanceof SwrError ? error : new SwrError('ESTORE', `store ${store.name} set failed: ${toError(error).message}`, { key, operation: 'set', cause: error }));
@@ -319,7 +319,7 @@ export function createSwr(options: SwrOptions = {}): Swr {
         checkKey(key);
         const tagged = hashTag(key);
         l1?.delete(tagged);
-        await withTimeout(store.delete(key), operationTimeout, clock, `store ${store.name} delete`, key);
+        await withTimeout(store.delete([tagged]), operationTimeout, clock, `store ${store.name} delete`, key);
         // Every process drops its copy.
         await flight.notify(tagged);
       },
@@ -332,7 +332,7 @@ export function createSwr(options: SwrOptions = {}): Swr {
         closed = true;
         await flight.close();
         l1?.clear();
-        if (ownedStore) await store.close?.();
+        if (ownedStore) await store.close();
         events.removeAllListeners();
       },
     },

@@ -3,6 +3,7 @@ import { describeRedis, useRedisServer } from '@edgekit/test-utils';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { type Swr, type SwrOptions, type SwrStore, createRedisStore, createSwr } from '../src/index.js';
+import { hashTag } from '../src/redis-util.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -37,7 +38,10 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
         return inner.get(key);
       },
       set: (key, entry, ttl) => inner.set(key, entry, ttl),
-      delete: (key) => inner.delete(key),
+      delete: (keys) => inner.delete(keys),
+      deletePattern: (pattern) => inner.deletePattern(pattern),
+      clear: () => inner.clear(),
+      close: () => inner.close(),
     };
     const swr = createSwr({ redis, bus, store, prefix, ...options });
     cleanup.push(
@@ -82,7 +86,7 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
     const b = await node(prefix);
     await b.swr('k', () => 'v1', { ttl: 60_000 });
     // A change with no notice (as if the notice was lost): the local copy still answers.
-    await createRedisStore({ redis: b.redis, prefix }).set('k', { value: 'v2', createdAt: Date.now(), freshUntil: Date.now() + 60_000, staleUntil: Date.now() + 60_000, errorUntil: Date.now() + 60_000 }, 60_000);
+    await createRedisStore({ redis: b.redis, prefix }).set(hashTag('k'), { value: 'v2', createdAt: Date.now(), freshUntil: Date.now() + 60_000, staleUntil: Date.now() + 60_000, errorUntil: Date.now() + 60_000 }, 60_000);
     expect(await b.swr('k', () => 'unused', { ttl: 60_000 })).toBe('v1');
     const gaps: string[] = [];
     b.bus.on('gap', (gap) => gaps.push(gap.kind));

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Swr, type SwrOptions, createRedisStore, createSwr } from '../src/index.js';
 import { RedisLock } from '../src/lock.js';
 import { hashTag } from '../src/redis-util.js';
-import { swrStoreConformance } from './store-conformance.js';
+import { storeConformance } from '@edgekit/swr/testing';
+import { sample } from './samples.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,10 +57,10 @@ function sharedSuite(connect: () => Client): void {
   }
 
   describe('store conformance', () => {
-    swrStoreConformance(async () => {
+    storeConformance(async () => {
       const redis = connect();
       cleanup.push(() => redis.quit().catch(() => undefined));
-      return { store: createRedisStore({ redis, prefix: uniquePrefix() }), elapse: sleep };
+      return { store: createRedisStore({ redis, prefix: uniquePrefix() }), elapse: sleep, sample };
     });
   });
 

@@ -14,7 +14,10 @@ function recordingStore(clock: ReturnType<typeof createManualClock>): SwrStore &
       ttls.push(ttl);
       return inner.set(key, entry, ttl);
     },
-    delete: (key) => inner.delete(key),
+    delete: (keys) => inner.delete(keys),
+    deletePattern: (pattern) => inner.deletePattern(pattern),
+    clear: () => inner.clear(),
+    close: () => inner.close(),
   };
 }
 
@@ -156,6 +159,9 @@ describe('createSwr with the memory store', () => {
       get: () => Promise.reject(new Error('store down')),
       set: () => Promise.reject(new Error('store down')),
       delete: () => Promise.reject(new Error('store down')),
+      deletePattern: () => Promise.reject(new Error('store down')),
+      clear: () => Promise.reject(new Error('store down')),
+      close: async () => {},
     };
     const swr = createSwr({ clock, store: broken });
     const errors: string[] = [];
@@ -167,7 +173,15 @@ describe('createSwr with the memory store', () => {
 
   it('times out a store that never answers and fetches instead', async () => {
     const clock = createManualClock();
-    const hanging: SwrStore = { name: 'hanging', get: () => new Promise(() => {}), set: () => new Promise(() => {}), delete: async () => {} };
+    const hanging: SwrStore = {
+      name: 'hanging',
+      get: () => new Promise(() => {}),
+      set: () => new Promise(() => {}),
+      delete: async () => 0,
+      deletePattern: async () => 0,
+      clear: async () => {},
+      close: async () => {},
+    };
     const swr = createSwr({ clock, store: hanging, operationTimeout: 50 });
     const errors: string[] = [];
     swr.on('error', (e) => errors.push((e.error as SwrError).code));
