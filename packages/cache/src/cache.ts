@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Bus, createRedisBus } from '@edgekit/bus';
-import { MemoryStore, RedisStore } from '@edgekit/swr';
+import { MemoryStore, RedisStore, type Swr } from '@edgekit/swr';
 import { type Clock, type Disposable, describeValue } from '@edgekit/core';
 import type { Coalescer } from './coalesce.js';
 import { CacheContext } from './context.js';
@@ -18,7 +18,7 @@ import { Tiers } from './tiers.js';
 import { TopMisses } from './top-misses.js';
 import type { CacheEvents, CacheStats, Origin } from './types.js';
 import { type TopMiss, type WarmOptions, type WarmReport, Warmer } from './warming.js';
-import { type WrapOptions, wrap } from './wrap.js';
+import { type WrapOptions, createWrapEngine, wrap } from './wrap.js';
 
 export type { TopMiss, WarmOptions, WarmReport } from './warming.js';
 export type { WrapOptions } from './wrap.js';
@@ -82,6 +82,9 @@ export class EdgeCacheImpl implements EdgeCache {
   readonly #ownedBus: Bus | undefined;
   readonly #lookup: Lookup;
   readonly #warmer: Warmer;
+  readonly #bus: Bus | undefined;
+  /** The swr engine of `wrap()`, created on first use. */
+  #wrapEngine: Swr | undefined;
   #defaultOrigin: Origin | undefined;
   #closed = false;
 
@@ -103,6 +106,7 @@ export class EdgeCacheImpl implements EdgeCache {
       bus = createRedisBus({ redis, clock });
       this.#ownedBus = bus;
     }
+    this.#bus = bus;
     cx.targets = new TargetTable(options);
     cx.misses = new TopMisses(options.missCounters);
     cx.tiers = new Tiers({
@@ -176,7 +180,9 @@ export class EdgeCacheImpl implements EdgeCache {
   }
 
   wrap<T>(key: string, fn: (ctx: { signal: AbortSignal }) => Promise<T> | T, options: WrapOptions): Promise<T> {
-    return wrap(this.#cx, key, fn, options);
+    if (this.#closed) return Promise.reject(new TypeError(`${SCOPE}: wrap() after close()`));
+    this.#wrapEngine ??= createWrapEngine(this.#cx, this.#bus);
+    return wrap(this.#cx, this.#wrapEngine, key, fn, options);
   }
 
   keyOf(url: string, host?: string): string {
@@ -237,6 +243,7 @@ export class EdgeCacheImpl implements EdgeCache {
     this.#warmer.close();
     cx.invalidation.close();
     await cx.coalescer.close();
+    await this.#wrapEngine?.close();
     if (this.#ownedBus) await this.#ownedBus.close();
     this.#l1?.flush();
     cx.events.removeAllListeners();
