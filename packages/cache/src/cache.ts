@@ -136,6 +136,7 @@ export class EdgeCacheImpl implements EdgeCache {
       onWarm: (keys) => void this.#warmer.loadIntoL1(keys),
       onGap: (kind) => cx.events.emit('gap', { kind }),
       report: (error) => cx.report(error),
+      retryDelay: options.cooldown,
     });
     cx.coalescer = makeCoalescer({
       lookup: async (key) => this.#lookupForCoalescer(key),
