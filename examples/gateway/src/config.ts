@@ -66,7 +66,7 @@ const routePolicy = z.strictObject({
   override: z.boolean().optional(),
   negativeTtl: duration.optional(),
   setCookie: z.enum(['bypass', 'strip']).optional(),
-  shareAuthorized: z.boolean().optional(),
+  authenticated: z.enum(['bypass', 'per-principal']).optional(),
 });
 
 const rateLimitSchema = z.strictObject({

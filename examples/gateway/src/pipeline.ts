@@ -72,7 +72,6 @@ export class Pipeline {
   readonly #routes: CompiledRoute[];
   readonly #proxy: Handler;
   readonly #forward: Handler;
-  readonly #cachePrefixes: string[];
   readonly #apiKeyHeader: string | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
@@ -104,7 +103,6 @@ export class Pipeline {
     this.#routes = init.routes;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
-    this.#cachePrefixes = Object.keys(init.config.cache.routes).map((route) => /^GET (\/[^:*]*)/.exec(route)![1]!);
     this.#apiKeyHeader = init.config.auth.apiKeys?.header;
   }
 
@@ -123,9 +121,7 @@ export class Pipeline {
     const authenticated = (req as AuthRequest).auth !== undefined;
     if (method === 'GET' || method === 'HEAD') {
       if (authenticated || this.#carriesCredentials(req)) return false;
-      const path = pathOf(req.url);
-      for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
-      return false;
+      return this.cache !== undefined && this.cache.matches(method, req.url ?? '/');
     }
     return authenticated && method !== 'OPTIONS' && method !== 'TRACE';
   }

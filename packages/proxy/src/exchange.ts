@@ -186,6 +186,8 @@ export abstract class Exchange implements RequestScan {
   protected abstract deliverInternal(error: unknown): void;
   /** The client went away; release what the sink holds. */
   protected abstract onClientGone(): void;
+  /** Relays a 1xx interim response (RFC 9110 §15.2); sinks that cannot relay one drop it. */
+  protected deliverInformational(_statusCode: number, _headers: string[]): void {}
   /** The upstream switched protocols: join the client to `upstream`. Only sinks that set `upgradeProtocol` get this. */
   protected deliverUpgrade(_statusCode: number, _headers: string[], upstream: Duplex, _region: string): void {
     upstream.destroy();
@@ -686,6 +688,12 @@ export abstract class Exchange implements RequestScan {
     const core = this.core;
     attempt.ttfb = core.options.clock.now() - attempt.startedAt;
     core.selector.recordLatency?.(attempt.region.name, attempt.ttfb);
+  }
+
+  /** A 1xx interim response of an attempt still running, relayed unless a final answer was chosen. */
+  attemptInformational(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): void {
+    if (this.done || this.winner !== undefined || statusCode === 101) return;
+    this.deliverInformational(statusCode, buildResponseHeaders(rawHeaders, attempt.region.name, { viaEntry: undefined, servedByHeader: undefined }));
   }
 
   attemptHeaders(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
