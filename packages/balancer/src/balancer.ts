@@ -14,6 +14,8 @@ export interface RequestOutcome {
   latencyMs: number;
   /** False for a 5xx answer or a connection-level failure. */
   ok: boolean;
+  /** True when the caller gave up before any answer: only the in-flight count changes. */
+  cancelled?: boolean | undefined;
 }
 
 /**

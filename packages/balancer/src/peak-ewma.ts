@@ -74,6 +74,7 @@ export function createPeakEwmaBalancer(options: PeakEwmaBalancerOptions = {}): B
       const cost = byId.get(endpoint.id);
       if (cost === undefined) return;
       if (cost.inflight > 0) cost.inflight--;
+      if (outcome.cancelled === true) return;
       const sample = outcome.ok ? Math.max(0, outcome.latencyMs) : Math.max(outcome.latencyMs, failurePenalty);
       const now = clock.now();
       if (sample > cost.rtt) {

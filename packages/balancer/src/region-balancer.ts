@@ -36,6 +36,8 @@ export interface EndpointOutcome {
   status?: number | undefined;
   /** True when no answer came: refused, reset, timed out. */
   error?: boolean | undefined;
+  /** True when the caller gave up before any answer: not counted for or against the endpoint. */
+  cancelled?: boolean | undefined;
 }
 
 /** One endpoint as the status page shows it. */
@@ -185,6 +187,10 @@ export function createRegionBalancer(options: RegionBalancerOptions): RegionBala
     onRequestEnd(endpoint, outcome) {
       const n = inflight.get(endpoint.id);
       if (n !== undefined) inflight.set(endpoint.id, n > 1 ? n - 1 : 0);
+      if (outcome.cancelled === true) {
+        balancer.onRequestEnd(endpoint, { latencyMs: outcome.latencyMs, ok: true, cancelled: true });
+        return;
+      }
       const failed = outcome.error === true || (outcome.status !== undefined && outcome.status >= 500);
       balancer.onRequestEnd(endpoint, { latencyMs: outcome.latencyMs, ok: !failed });
       detector?.record(endpoint.id, outcome);

@@ -7,8 +7,9 @@ import { EdgekitError, type ProblemDetails } from '@edgekit/core';
  * - `ETIMEDOUT` (504): a region tried did not answer in time and no other one answered.
  * - `EBADREQUEST` (400): the request cannot be forwarded as it is (target or header rejected).
  * - `ECLOSED` (503): the forwarder is closed.
+ * - `EOVERLOADED` (503): every endpoint of the region is at its connection and queue limit.
  */
-export type ForwardErrorCode = 'EUPSTREAM' | 'EUNAVAILABLE' | 'ETIMEDOUT' | 'EBADREQUEST' | 'ECLOSED';
+export type ForwardErrorCode = 'EUPSTREAM' | 'EUNAVAILABLE' | 'ETIMEDOUT' | 'EBADREQUEST' | 'ECLOSED' | 'EOVERLOADED';
 
 /** RFC 9457 problem type URIs of the answers the forwarder writes itself. */
 export const PROBLEM_TYPES = Object.freeze({
@@ -17,6 +18,7 @@ export const PROBLEM_TYPES = Object.freeze({
   ETIMEDOUT: 'urn:edgekit:problem:upstream-timeout',
   EBADREQUEST: 'urn:edgekit:problem:bad-request',
   ECLOSED: 'urn:edgekit:problem:forwarder-closed',
+  EOVERLOADED: 'urn:edgekit:problem:endpoints-overloaded',
 } satisfies Record<ForwardErrorCode, string>);
 
 const TITLES: Record<ForwardErrorCode, string> = {
@@ -25,6 +27,7 @@ const TITLES: Record<ForwardErrorCode, string> = {
   ETIMEDOUT: 'Gateway Timeout',
   EBADREQUEST: 'Bad Request',
   ECLOSED: 'Service Unavailable',
+  EOVERLOADED: 'Service Unavailable',
 };
 
 const STATUSES: Record<ForwardErrorCode, number> = {
@@ -33,6 +36,7 @@ const STATUSES: Record<ForwardErrorCode, number> = {
   ETIMEDOUT: 504,
   EBADREQUEST: 400,
   ECLOSED: 503,
+  EOVERLOADED: 503,
 };
 
 /** Context of a {@link ForwardError}. */

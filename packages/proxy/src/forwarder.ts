@@ -3,12 +3,15 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Disposable, type Listener, TypedEmitter, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
+import type { RegionBalancer } from '@edgekit/balancer';
 import { type Dispatcher, Pool } from 'undici';
 import type { ForwarderEvents } from './events.js';
 import { type RequestObserver, type RequestObserverFactory, reportObserverError } from './observer.js';
 import type { ForwarderCore, Target } from './exchange.js';
 import { type ExpressForwarderOptions, type ExpressMiddleware, expressForwarder } from './express.js';
 import { type ForwardOptions, type ForwardResponse, ForwardExchange } from './forward.js';
+import { EndpointDispatcher } from './endpoint-dispatcher.js';
+import { createEndpointDispatcher, hasEndpoints } from './region-endpoints.js';
 import { NodeExchange } from './node-handler.js';
 import { type ForwarderOptions, type RegionSelectorLike, type ResolvedOptions, SCOPE, resolveOptions } from './options.js';
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
@@ -57,6 +60,8 @@ export interface Forwarder {
   observe(factory: RequestObserverFactory): Disposable;
   /** The retry budget retries and hedges draw from, if any. */
   readonly retryBudget: RetryBudget | undefined;
+  /** The endpoint balancer of a region that lists endpoints (status pages, health wiring); `undefined` otherwise. */
+  regionBalancer(name: string): RegionBalancer | undefined;
   /** Stops taking requests, lets in-flight ones finish (up to `closeTimeout`), closes the connection pools. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -68,7 +73,7 @@ function basePathOf(url: URL): string {
 }
 
 class ForwarderImpl implements Forwarder, ForwarderCore {
-  readonly options: ResolvedOptions;
+  options: ResolvedOptions;
   readonly events = new TypedEmitter<ForwarderEvents>();
   readonly selector: RegionSelectorLike;
   readonly #clientIp: (req: RequestLike) => string;
@@ -97,16 +102,42 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     this.responseHeaders = { viaEntry: resolved.via === undefined ? undefined : `1.1 ${resolved.via}`, servedByHeader: resolved.servedByHeader };
     const regions = this.selector.regions ?? [];
     regions.forEach((region, i) => this.#createTarget(region, `regions[${i}]`));
+    if (regions.some((region) => hasEndpoints(region))) this.options = { ...resolved, health: this.#withEndpointHealth(resolved.health) };
+  }
+
+  /** Region health that also counts a region with endpoints down while too few of them are healthy. */
+  #withEndpointHealth(health: ResolvedOptions['health']): NonNullable<ResolvedOptions['health']> {
+    const targets = this.#targets;
+    return {
+      isHealthy(name: string): boolean {
+        const dispatcher = targets.get(name)?.dispatcher;
+        if (dispatcher instanceof EndpointDispatcher && !dispatcher.region.isHealthy()) return false;
+        return health === undefined || health.isHealthy(name) !== false;
+      },
+    };
+  }
+
+  /** The region balancer of a region with endpoints, `undefined` for a region with one URL. */
+  regionBalancer(name: string): EndpointDispatcher['region'] | undefined {
+    const dispatcher = this.#targets.get(name)?.dispatcher;
+    return dispatcher instanceof EndpointDispatcher ? dispatcher.region : undefined;
   }
 
   #createTarget(region: Region, option: string): Target {
+    if (region !== null && typeof region === 'object' && hasEndpoints(region) && region.url === undefined) {
+      const dispatcher = createEndpointDispatcher(region, this.options.pool, this.options.clock, option);
+      const target: Target = { dispatcher, basePath: '', origin: `endpoints:${region.name}` };
+      this.#targets.set(region.name, target);
+      return target;
+    }
     const url = typeof region?.url === 'string' && URL.canParse(region.url) ? new URL(region.url) : undefined;
     if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
       throw new TypeError(`${SCOPE}: option "${option}.url" must be an absolute http or https URL (got ${JSON.stringify(region?.url)})`);
     }
     const options = this.options;
-    const dispatcher: Dispatcher =
-      options.dispatcher === undefined
+    const dispatcher: Dispatcher = hasEndpoints(region)
+      ? createEndpointDispatcher(region, options.pool, options.clock, option)
+      : options.dispatcher === undefined
         ? new Pool(url.origin, {
             connections: options.pool.connections,
             connectTimeout: options.pool.connectTimeout,

@@ -11,6 +11,7 @@ import {
 import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
 import { type RetryBudget, type RetryBudgetOptions, createRetryBudget } from './retry-budget.js';
+import { type RetryBackoffOptions, type RetryPolicy, resolveRetryPolicy } from './retry-policy.js';
 
 export const SCOPE = '@edgekit/proxy';
 
@@ -105,6 +106,14 @@ export interface ForwarderOptions {
   retryAfter?: number;
   /** Milliseconds `close()` waits for in-flight upstream requests before destroying them. Default: `10_000`. */
   closeTimeout?: number;
+  /** Backoff with full jitter before a retry inside the same region (another endpoint), or `false`. Default: `{ base: 25, max: 250 }`. */
+  retryBackoff?: RetryBackoffOptions | false;
+  /** A retryable answer's `Retry-After` is waited up to this many milliseconds before the retry; a longer one is relayed to the client. Default: `1_000`. */
+  maxRetryAfter?: number;
+  /** Milliseconds a request may take in all, across attempts, retries and their delays, until its response headers (`0`: no deadline). Default: `0`. */
+  requestTimeout?: number;
+  /** Random numbers in [0, 1) for backoff jitter. Default: `Math.random`. */
+  random?: () => number;
   /** Makes the dispatcher of a region (TLS settings, custom agents). Default: an undici `Pool` with the options above. */
   dispatcher?: (region: Region, defaults: DispatcherDefaults) => Dispatcher;
   /** Clock for durations, hedging delays, the retry budget and `Retry-After`. Default: `systemClock`. */
@@ -164,6 +173,7 @@ export interface ResolvedOptions {
   closeTimeout: number;
   dispatcher: ((region: Region, defaults: DispatcherDefaults) => Dispatcher) | undefined;
   clock: Clock;
+  retryPolicy: RetryPolicy;
 }
 
 // RFC 9110 §5.6.2 token: a method or header name.
@@ -292,5 +302,6 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
     closeTimeout,
     dispatcher,
     clock,
+    retryPolicy: resolveRetryPolicy(SCOPE, opts),
   };
 }
