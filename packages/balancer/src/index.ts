@@ -31,3 +31,4 @@ export {
 } from './region-balancer.js';
 export { RING_HASH_DEFAULTS, type RingHashBalancerOptions, createRingHashBalancer } from './ring-hash.js';
 export { createRoundRobinBalancer } from './round-robin.js';
+export { type SplitVariant, type TrafficSplit, type TrafficSplitOptions, createTrafficSplit } from './split.js';

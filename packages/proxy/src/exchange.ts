@@ -214,7 +214,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
         location = null;
       }
     }
-    const selection = core.selector.select(location);
+    const selection = core.selector.select(location, req);
     let candidates = selection.regions;
     let healthIgnored = false;
     const health = options.health;
@@ -778,7 +778,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     } else if (this.#invalid !== undefined) {
       this.#fail('EBADREQUEST', invalidDetail(this.#invalid), this.#invalid);
     } else if (this.#attempts.length === 0) {
-      this.#fail('EUNAVAILABLE', 'every region is unavailable (circuit breakers open)');
+      this.#fail('EUNAVAILABLE', this.#candidates.length === 0 ? 'no region may serve this request' : 'every region is unavailable (circuit breakers open)');
     } else if (this.#timedOut) {
       this.#fail('ETIMEDOUT', 'no region answered in time', this.#lastFailure);
     } else {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import {
   type Clock,
   checkNumber,
@@ -19,8 +20,12 @@ export const SCOPE = '@edgekit/proxy';
 export interface RegionSelectorLike {
   /** Every region, so connection pools can be prepared. Regions returned by `select` but absent here get a pool on first use. */
   readonly regions?: readonly Region[];
-  /** The regions for a client location, primary first, then fallbacks in the order to try them. */
-  select(location: GeoLocation | null | undefined): { primary: Region; regions: readonly Region[]; reason: string };
+  /**
+   * The regions for a client location, primary first, then fallbacks in the order to try them. The
+   * request is passed too, for selectors that read it (`@edgekit/geo`'s `createRequestSelector`:
+   * signed region hints, tenant residency). An empty list answers 503.
+   */
+  select(location: GeoLocation | null | undefined, req?: IncomingMessage): { primary: Region | undefined; regions: readonly Region[]; reason: string };
   /** Receives each measured round trip (time to response headers) in milliseconds. */
   recordLatency?(region: string, rttMs: number): void;
 }
