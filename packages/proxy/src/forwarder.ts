@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Disposable, type Listener, TypedEmitter, toDisposable } from '@edgekit/core';
+import { type Disposable, type Listener, TypedEmitter, checkNumber, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
 import type { RegionBalancer } from '@edgekit/balancer';
 import { type Dispatcher, Pool } from 'undici';
+import { ClientInFlight, PanicTrickle } from './client-limits.js';
+import { ConnectionQueue } from './connection-queue.js';
 import type { ForwarderEvents } from './events.js';
 import { type RequestObserver, type RequestObserverFactory, reportObserverError } from './observer.js';
 import type { ForwarderCore, Target } from './exchange.js';
@@ -17,6 +19,7 @@ import { type ForwarderOptions, type RegionSelectorLike, type ResolvedOptions, S
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
 import type { ResponseHeaderSettings } from './response-headers.js';
 import type { RetryBudget } from './retry-budget.js';
+import { RouteFailures } from './route-failures.js';
 import { UpgradeExchange } from './upgrade.js';
 
 /** Options of {@link Forwarder.handle}. */
@@ -84,6 +87,9 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   readonly responseHeaders: ResponseHeaderSettings;
   readonly retryBudget: RetryBudget | undefined;
   closed = false;
+  readonly routeFailures: RouteFailures;
+  readonly #clientInFlight: ClientInFlight;
+  readonly #panic: PanicTrickle;
   readonly #targets = new Map<string, Target>();
   #closing: Promise<void> | undefined;
 
@@ -91,6 +97,9 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     const resolved = resolveOptions(options);
     this.options = resolved;
     this.retryBudget = resolved.retryBudget;
+    this.routeFailures = new RouteFailures(resolved.routeWindow);
+    this.#clientInFlight = new ClientInFlight(resolved.maxInFlightPerClient);
+    this.#panic = new PanicTrickle(resolved.panicFraction);
     this.selector = resolved.selector ?? createRegionSelector({ regions: resolved.regions!, clock: resolved.clock });
     try {
       this.#clientIp = createClientIp({ trustedProxies: resolved.trustedProxies ?? [] });
@@ -126,7 +135,8 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   #createTarget(region: Region, option: string): Target {
     if (region !== null && typeof region === 'object' && hasEndpoints(region) && region.url === undefined) {
       const dispatcher = createEndpointDispatcher(region, this.options.pool, this.options.clock, option);
-      const target: Target = { dispatcher, basePath: '', origin: `endpoints:${region.name}` };
+      const queue = new ConnectionQueue(Number.POSITIVE_INFINITY, this.options.queueTimeout, this.options.clock);
+      const target: Target = { dispatcher, basePath: '', origin: `endpoints:${region.name}`, queue };
       this.#targets.set(region.name, target);
       return target;
     }
@@ -135,19 +145,26 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       throw new TypeError(`${SCOPE}: option "${option}.url" must be an absolute http or https URL (got ${JSON.stringify(region?.url)})`);
     }
     const options = this.options;
+    let connections = options.pool.connections;
+    if (options.connectionsOf !== undefined) {
+      const own = options.connectionsOf(region);
+      if (own !== undefined) connections = checkNumber(SCOPE, `connections(${JSON.stringify(region.name)})`, own, { min: 1, integer: true });
+    }
     const dispatcher: Dispatcher = hasEndpoints(region)
-      ? createEndpointDispatcher(region, options.pool, options.clock, option)
+      ? createEndpointDispatcher(region, { ...options.pool, connections }, options.clock, option)
       : options.dispatcher === undefined
         ? new Pool(url.origin, {
-            connections: options.pool.connections,
+            connections,
             connectTimeout: options.pool.connectTimeout,
             headersTimeout: options.pool.headersTimeout,
             bodyTimeout: options.pool.bodyTimeout,
             keepAliveTimeout: options.pool.keepAliveTimeout,
             pipelining: 1,
           })
-        : options.dispatcher(region, { ...options.pool });
-    const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin };
+        : options.dispatcher(region, { ...options.pool, connections });
+    // A region with endpoints bounds each endpoint's connections and queue itself.
+    const queue = new ConnectionQueue(hasEndpoints(region) ? Number.POSITIVE_INFINITY : connections, options.queueTimeout, options.clock);
+    const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin, queue };
     this.#targets.set(region.name, target);
     return target;
   }
@@ -170,6 +187,18 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       this.#lastPeerNormalized = normalizeIp(remote) ?? '';
     }
     return this.#lastPeerNormalized;
+  }
+
+  enterClient(key: string): boolean {
+    return this.#clientInFlight.enter(key);
+  }
+
+  leaveClient(key: string): void {
+    this.#clientInFlight.leave(key);
+  }
+
+  panicAdmit(): boolean {
+    return this.#panic.admit();
   }
 
   targetOf(region: Region): Target {

@@ -9,6 +9,7 @@ export {
   type ForwarderOptions,
   type HealthSource,
   type HedgeOptions,
+  REGION_BREAKER_DEFAULTS,
   type RegionSelectorLike,
 } from './options.js';
 export { type EndpointRegion, REGION_ENDPOINTS_DEFAULTS } from './region-endpoints.js';
