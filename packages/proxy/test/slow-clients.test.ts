@@ -74,7 +74,7 @@ describe('slow clients', () => {
     });
     await waitFor(() => eu.received.length >= 64, 20_000, 'the trickled uploads to reach the origin');
 
-    const others = await Promise.all(Array.from({ length: 20 }, (_, i) => statusWithin(`${url}/page/${i}`, `198.51.100.${i + 1}`, 8_000)));
+    const others = await Promise.all(Array.from({ length: 20 }, (_, i) => statusWithin(`${url}/page/${i}`, `198.51.100.${i + 1}`, 20_000)));
     expect(others).toEqual(Array(20).fill(200));
 
     const answers = await Promise.all(trickled);
@@ -121,7 +121,7 @@ describe('slow clients', () => {
     }
     await waitFor(() => eu.received.length >= 128, 20_000, 'the non-reading clients to take the pool');
 
-    const others = await Promise.all(Array.from({ length: 20 }, (_, i) => statusWithin(`${url}/page/${i}`, `198.51.100.${i + 1}`, 10_000)));
+    const others = await Promise.all(Array.from({ length: 20 }, (_, i) => statusWithin(`${url}/page/${i}`, `198.51.100.${i + 1}`, 20_000)));
     expect(others).toEqual(Array(20).fill(200));
     // Every non-reading client was disconnected once it stalled for sendTimeout, its upstream request aborted.
     await waitFor(() => aborted.length === 140, 30_000, 'every non-reading client to be cut');
