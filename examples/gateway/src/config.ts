@@ -128,6 +128,14 @@ const schema = z
         shutdownDelay: duration.default(5_000),
         drainTimeout: duration.default(20_000),
         reloadDrainTimeout: duration.default(30_000),
+        /** `;` path parameters: `refuse` (400; servlet-style origins strip them before routing, so `/api;x/admin` is their `/api/admin`) or `keep`. */
+        pathParameters: z.enum(['keep', 'refuse']).default('refuse'),
+        /** Methods answered 501 at the edge, never forwarded. */
+        refusedMethods: z.array(z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method')).default(['TRACE', 'TRACK']),
+        /** Request headers answered 400: they make origins act on another method or path than the rules saw. */
+        refusedHeaders: z
+          .array(z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name'))
+          .default(['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url']),
       })
       .prefault({}),
     regions: z
@@ -259,7 +267,13 @@ const schema = z
         tracing: z.boolean().default(true),
       })
       .prefault({}),
-    status: z.strictObject({ interval: z.number().int().min(100).default(1_000) }).prefault({}),
+    status: z
+      .strictObject({
+        interval: z.number().int().min(100).default(1_000),
+        /** Open `/status/events` streams at most; more are answered 503. */
+        maxStreams: z.number().int().min(1).default(32),
+      })
+      .prefault({}),
   });
 
 type Loose = Record<string, unknown>;

@@ -1,17 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Authenticator, combineAuth, createApiKeyAuth, createJwtAuth, hashApiKey } from '@edgekit/auth';
+import type { AuthRequest, Authenticator } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createRedisBus } from '@edgekit/bus';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
 import { type Disposable, responseOnSocket, sendProblem } from '@edgekit/core';
-import { type GeoLocator, createCustomResolver, createGeoLocator, createMmdbResolver, createRegionSelector, createTrustedProxies } from '@edgekit/geo';
+import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
+import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
 import type { GatewayConfig, RouteRule } from './config.js';
+import { type IngressSettings, pathOf } from './ingress.js';
+import { compileLocator } from './locator.js';
 import { type RateLimitMiddleware, createRateLimits } from './ratelimit.js';
 import type { StatusCounters } from './status.js';
 import type { GatewayTelemetry } from './telemetry.js';
@@ -33,44 +35,24 @@ interface CompiledRoute {
   chain: Middleware[];
 }
 
-function compileLocator(geo: GatewayConfig['geo']): GeoLocator {
-  const trustedProxies = createTrustedProxies(geo.trustedProxies);
-  const { resolver } = geo;
-  if (resolver === 'none') return createGeoLocator({ trustedProxies, header: geo.header, resolver: createCustomResolver(() => null, { name: 'none' }) });
-  if (resolver === 'geoip-lite' || resolver === 'geoip-lite-country') return createGeoLocator({ trustedProxies, header: geo.header, resolver });
-  if ('mmdb' in resolver) return createGeoLocator({ trustedProxies, header: geo.header, resolver: createMmdbResolver({ path: resolver.mmdb }) });
-  // A static table: first matching CIDR wins (for tests, labs and small private deployments).
-  const table = resolver.static.map((entry, index) => {
-    try {
-      return { matches: createTrustedProxies([entry.cidr]), entry };
-    } catch (error) {
-      throw new Error(`geo.resolver.static[${index}].cidr: ${(error as Error).message}`);
-    }
-  });
-  return createGeoLocator({
-    trustedProxies,
-    header: geo.header,
-    resolver: createCustomResolver(
-      (ip) => {
-        const hit = table.find((row) => row.matches(ip));
-        return hit ? { country: hit.entry.country, lat: hit.entry.lat, lon: hit.entry.lon } : null;
-      },
-      { name: 'static' },
-    ),
-  });
-}
-
+/**
+ * Whether a rule's prefix covers `path`. Both are compared in ASCII lower case (`prefix` is stored
+ * so): many origins route case-insensitively (Express does by default), and a rule that protects
+ * `/api/admin` must also protect `/API/Admin`. A `;` ends a segment as a `/` does.
+ */
 function prefixMatches(prefix: string, path: string): boolean {
   if (prefix === '/') return true;
-  if (!path.startsWith(prefix)) return false;
-  return path.length === prefix.length || prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47; // '/'
+  if (path.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    let code = path.charCodeAt(i);
+    if (code >= 65 && code <= 90) code += 32; // A-Z
+    if (code !== prefix.charCodeAt(i)) return false;
+  }
+  if (path.length === prefix.length || prefix.endsWith('/')) return true;
+  const next = path.charCodeAt(prefix.length);
+  return next === 47 || next === 59; // '/' or ';'
 }
 
-function pathOf(url: string | undefined): string {
-  if (url === undefined) return '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
 
 /**
  * One configuration's request pipeline: route rules (auth, rate limit), then the response cache in
@@ -86,10 +68,13 @@ export class Pipeline {
   readonly cache: EdgeCache | undefined;
   readonly purge: Handler | undefined;
   readonly redis: Redis | undefined;
+  /** How requests are admitted before any rule of this configuration sees them. */
+  readonly ingress: IngressSettings;
   readonly #routes: CompiledRoute[];
   readonly #proxy: Handler;
   readonly #forward: Handler;
   readonly #cachePrefixes: string[];
+  readonly #apiKeyHeader: string | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
@@ -112,23 +97,50 @@ export class Pipeline {
     this.cache = init.cache;
     this.purge = init.purge;
     this.redis = init.redis;
+    this.ingress = {
+      pathParameters: init.config.server.pathParameters,
+      refusedMethods: new Set(init.config.server.refusedMethods),
+      refusedHeaders: init.config.server.refusedHeaders,
+    };
     this.#routes = init.routes;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
     this.#cachePrefixes = Object.keys(init.config.cache.routes).map((route) => /^GET (\/[^:*]*)/.exec(route)![1]!);
+    this.#apiKeyHeader = init.config.auth.apiKeys?.header;
   }
 
   /**
-   * GET and HEAD requests that no cache route can match go straight to the forwarder: the cache
-   * would only pass them through. Unsafe methods always go through the cache, which invalidates
-   * what a successful write changes. (A path the cache would normalise into a route, such as one
-   * with percent-encoded letters, is merely not cached.)
+   * Whether a request goes through the cache, decided once the route rules ran (so `req.auth` is
+   * set for a request they authenticated):
+   * - GET and HEAD with credentials (a principal, `Authorization` or the API-key header) are
+   *   private: straight to the forwarder, never answered from or stored in the shared cache;
+   * - GET and HEAD no cache route can match go straight to the forwarder too (the cache would only
+   *   pass them through);
+   * - unsafe methods go through the cache, which then invalidates the URL on every node (RFC 9111
+   *   §4.4), only when the route rules authenticated them: an anonymous POST evicts nothing.
    */
-  #cacheable(method: string, path: string): boolean {
-    if (method !== 'GET' && method !== 'HEAD') return true;
-    for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
-    return false;
+  #viaCache(req: IncomingMessage): boolean {
+    const method = req.method ?? 'GET';
+    const authenticated = (req as AuthRequest).auth !== undefined;
+    if (method === 'GET' || method === 'HEAD') {
+      if (authenticated || this.#carriesCredentials(req)) return false;
+      const path = pathOf(req.url);
+      for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
+      return false;
+    }
+    return authenticated && method !== 'OPTIONS' && method !== 'TRACE';
   }
+
+  #carriesCredentials(req: IncomingMessage): boolean {
+    const headers = req.headers;
+    return headers.authorization !== undefined || (this.#apiKeyHeader !== undefined && headers[this.#apiKeyHeader] !== undefined);
+  }
+
+  /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
+  readonly #proxyOrForward: Handler = (req, res) => {
+    if (this.#viaCache(req)) this.#proxy(req, res);
+    else this.#forward(req, res);
+  };
 
   /** Requests inside this pipeline now. */
   get inFlight(): number {
@@ -142,10 +154,7 @@ export class Pipeline {
       this.#inFlight--;
       if (this.#inFlight === 0) this.#drained?.();
     });
-    const path = pathOf(req.url);
-    const method = req.method ?? 'GET';
-    const proxy = this.#cacheable(method, path) ? this.#proxy : this.#forward;
-    this.#run(this.#chainFor(method, path), 0, req, res, proxy);
+    this.#run(this.#chainFor(req.method ?? 'GET', pathOf(req.url)), 0, req, res, this.#proxyOrForward);
   }
 
   /** The middleware of the first route rule that matches, or none. */
@@ -364,51 +373,16 @@ export class Pipeline {
       purge = built.value.purge;
     }
 
-    const authenticators = await Pipeline.#authenticators(config, components, redis);
-    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, header: config.auth.apiKeys?.header }, 'rateLimits', () =>
+    const authenticators = await buildAuthenticators(config, components, redis, log);
+    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
         prefix: `${config.redis.prefix}rl:`,
         trustedProxies: config.geo.trustedProxies,
-        apiKeyHeader: config.auth.apiKeys?.header ?? 'x-api-key',
       }), (value) => value.close());
 
     const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit)));
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, routes });
-  }
-
-  static async #authenticators(config: GatewayConfig, components: ComponentSet, redis: Redis | undefined): Promise<Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>> {
-    const out: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>> = {};
-    const { jwt, apiKeys } = config.auth;
-    if (jwt !== undefined) {
-      out.jwt = (await components.use('auth-jwt', jwt, 'auth.jwt', () =>
-        createJwtAuth({
-          issuer: jwt.issuer,
-          audience: jwt.audience,
-          algorithms: jwt.algorithms,
-          ...(jwt.keys === undefined ? {} : { keys: jwt.keys as never }),
-          ...(jwt.jwksUrl === undefined ? {} : { jwks: { url: jwt.jwksUrl, allowHttp: jwt.allowHttp } }),
-        }), (value) => value.close())).value;
-    }
-    if (apiKeys !== undefined) {
-      out.apiKey = (await components.use('auth-apikeys', { apiKeys, redis: identity(redis), prefix: config.redis.prefix }, 'auth.apiKeys', () => {
-        const principals = new Map(apiKeys.keys.map((entry) => [entry.sha256 ?? hashApiKey(entry.key!), { subject: entry.subject, scopes: entry.scopes }]));
-        // Revocations reach every gateway node over the bus when Redis is configured.
-        const bus = redis === undefined ? undefined : createRedisBus({ redis, prefix: `${config.redis.prefix}bus:` });
-        const auth = createApiKeyAuth({ header: apiKeys.header, validate: (key) => principals.get(hashApiKey(key)) ?? null, ...(bus ? { bus } : {}) });
-        return Object.assign(auth, { bus });
-      }, async (value) => {
-        await value.close();
-        await value.bus?.close();
-      })).value;
-    }
-    if (out.jwt && out.apiKey) {
-      const pair = [out.jwt, out.apiKey] as const;
-      out.any = (await components.use('auth-any', [identity(pair[0]), identity(pair[1])], 'auth', () => combineAuth([...pair]), (value) => value.close())).value;
-    } else {
-      out.any = out.jwt ?? out.apiKey;
-    }
-    return out;
   }
 
   static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined): CompiledRoute {
@@ -419,6 +393,8 @@ export class Pipeline {
       if (rule.scopes.length > 0) chain.push(authenticator.requireScopes(rule.scopes) as Middleware);
     }
     if (limit !== undefined) chain.push(limit);
-    return { prefix: rule.path, methods: rule.methods === undefined ? undefined : new Set(rule.methods), chain };
+    // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
+    const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
+    return { prefix: rule.path.toLowerCase(), methods, chain };
   }
 }

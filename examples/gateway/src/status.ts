@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from '@edgekit/core';
+import { type Clock, sendProblem } from '@edgekit/core';
 
 /** One region on the status page. */
 export interface RegionStatus {
@@ -63,12 +63,14 @@ export class StatusStreams {
   readonly #snapshot: () => StatusSnapshot;
   readonly #clock: Clock;
   #interval: number;
+  #maxStreams: number;
   #timer: ReturnType<Clock['setTimeout']> | undefined;
   #closed = false;
 
-  constructor(snapshot: () => StatusSnapshot, interval: number, clock: Clock) {
+  constructor(snapshot: () => StatusSnapshot, interval: number, clock: Clock, maxStreams: number) {
     this.#snapshot = snapshot;
     this.#interval = interval;
+    this.#maxStreams = maxStreams;
     this.#clock = clock;
   }
 
@@ -80,9 +82,17 @@ export class StatusStreams {
     this.#interval = ms;
   }
 
+  setMaxStreams(max: number): void {
+    this.#maxStreams = max;
+  }
+
   open(req: IncomingMessage, res: ServerResponse): void {
     if (this.#closed) {
       res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' }).end('shutting down\n');
+      return;
+    }
+    if (this.#clients.size >= this.#maxStreams) {
+      sendProblem(res, { title: 'Service Unavailable', status: 503, detail: `at most ${this.#maxStreams} status streams are open at once (status.maxStreams)` }, { 'retry-after': 5 });
       return;
     }
     res.writeHead(200, {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { EdgekitError, type TypedEmitter } from '@edgekit/core';
+import { EdgekitError, RequestTargetError, type TypedEmitter, canonicalizeRequestTarget } from '@edgekit/core';
 import type { GeoLocation, Region } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
 import { Attempt, DONE, PENDING, STREAMING } from './attempt.js';
@@ -218,9 +218,9 @@ export abstract class Exchange implements RequestScan {
       this.#fail('EBADREQUEST', 'CONNECT is not forwarded');
       return;
     }
-    const path = this.#targetPath(this.#pathOverride ?? req.url ?? '/');
-    if (path === undefined) {
-      this.#fail('EBADREQUEST', 'the request target cannot be forwarded');
+    const path = this.#targetPath(this.#pathOverride ?? req.url ?? '/', method);
+    if (typeof path !== 'string') {
+      this.#fail('EBADREQUEST', path.message, path);
       return;
     }
     this.#path = path;
@@ -361,15 +361,23 @@ export abstract class Exchange implements RequestScan {
     this.#fail('ECLIENTTIMEOUT', 'the request body arrived too slowly');
   }
 
-  /** Origin-form path from the request target; absolute-form (RFC 9112 §3.2.2) is reduced to its path. */
-  #targetPath(url: string): string | undefined {
-    if (url.charCodeAt(0) === 47 /* / */) return url;
-    if (url.startsWith('http://') || url.startsWith('https://')) {
-      if (!URL.canParse(url)) return undefined;
-      const parsed = new URL(url);
-      return parsed.pathname + parsed.search;
+  /**
+   * The canonical path and query of the request target (absolute-form reduced to its path), or
+   * why it cannot be forwarded: a target that is not canonical is refused unless the forwarder
+   * normalises, since what routed it before saw another path.
+   */
+  #targetPath(url: string, method: string): string | RequestTargetError {
+    let canonical;
+    try {
+      canonical = canonicalizeRequestTarget(url, { method });
+    } catch (error) {
+      return error as RequestTargetError;
     }
-    return undefined;
+    if (canonical.form === 'asterisk') return new RequestTargetError('form', 'the asterisk-form target is not forwarded');
+    if (canonical.changed && this.core.options.nonCanonicalTarget === 'refuse') {
+      return new RequestTargetError('form', `the path is not canonical (it reads as ${canonical.path.length > 200 ? 'another path' : canonical.path})`);
+    }
+    return canonical.target;
   }
 
   #decide(ip: string, location: GeoLocation | null, reason: string, healthIgnored: boolean): void {

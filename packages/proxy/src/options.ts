@@ -6,6 +6,7 @@ import {
   optionalBoolean,
   optionalFunction,
   optionalNumber,
+  optionalOneOf,
   systemClock,
 } from '@edgekit/core';
 import type { IncomingMessage } from 'node:http';
@@ -132,6 +133,14 @@ export interface ForwarderOptions {
   dispatcher?: (region: Region, defaults: DispatcherDefaults) => Dispatcher;
   /** Clock for durations, hedging delays, the retry budget and `Retry-After`. Default: `systemClock`. */
   clock?: Clock;
+  /**
+   * A request whose path is not canonical (`/a/../b`, `%2e%2e`, `//`, escaped unreserved
+   * characters; see `canonicalizeRequestTarget` of `@edgekit/core`): `refuse` answers 400, since
+   * whatever routed the request before the forwarder saw another path than the one forwarded;
+   * `normalize` forwards the canonical path. Targets no hop can read one way (`%2F`, `\\`, `..;`,
+   * control bytes) are refused either way. Default: `refuse`.
+   */
+  nonCanonicalTarget?: 'refuse' | 'normalize';
 }
 
 /** Pool settings the default dispatcher uses, handed to a custom `dispatcher` factory. */
@@ -168,6 +177,7 @@ export const FORWARDER_DEFAULTS = Object.freeze({
   hedgeMax: 1,
   retryAfter: 5_000,
   closeTimeout: 10_000,
+  nonCanonicalTarget: 'refuse' as 'refuse' | 'normalize',
 });
 
 /**
@@ -214,6 +224,7 @@ export interface ResolvedOptions {
   failureStatuses: ReadonlySet<number>;
   retryStatuses: ReadonlySet<number>;
   retryBudget: RetryBudget | undefined;
+  nonCanonicalTarget: 'refuse' | 'normalize';
   hedgeDelay: number;
   hedgeMax: number;
   retryAfter: number;
@@ -337,6 +348,7 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
   }
   const retryAfter = optionalNumber(SCOPE, 'retryAfter', opts.retryAfter, FORWARDER_DEFAULTS.retryAfter, { min: 0 });
   const closeTimeout = optionalNumber(SCOPE, 'closeTimeout', opts.closeTimeout, FORWARDER_DEFAULTS.closeTimeout, { min: 0 });
+  const nonCanonicalTarget = optionalOneOf(SCOPE, 'nonCanonicalTarget', opts.nonCanonicalTarget, ['refuse', 'normalize'] as const, FORWARDER_DEFAULTS.nonCanonicalTarget);
   const dispatcher = optionalFunction<(region: Region, defaults: DispatcherDefaults) => Dispatcher, undefined>(SCOPE, 'dispatcher', opts.dispatcher, undefined);
   return {
     regions: opts.regions,
@@ -366,6 +378,7 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
     failureStatuses,
     retryStatuses,
     retryBudget,
+    nonCanonicalTarget,
     hedgeDelay,
     hedgeMax,
     retryAfter,
