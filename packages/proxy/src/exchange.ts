@@ -643,13 +643,25 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     const route = this.#route;
     if (route !== undefined && kind !== 'connect' && attempt.connected) {
       const routes: RouteFailures = this.core.routeFailures;
-      if (!routes.failure(attempt.region.name, route, this.core.options.clock.now(), this.#routeFailed)) {
+      const region = attempt.region.name;
+      if (!routes.failure(region, route, this.core.options.clock.now(), this.#routeFailed, this.#healthy(region))) {
         this.#routeFailed = true;
         attempt.release();
         return;
       }
     }
     attempt.fail(error);
+  }
+
+  /** Whether the region's health checks pass (`false` without a health source or when it cannot answer). */
+  #healthy(region: string): boolean {
+    const health = this.core.options.health;
+    if (health === undefined) return false;
+    try {
+      return health.isHealthy(region) === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Settles a successful attempt's permit and remembers the route's success in its region. */
