@@ -304,9 +304,10 @@ export class Pipeline {
       await components.use('breaker-link', [identity(health), identity(breakers)], 'health.openBreakers', () => linkBreakers(health, breakers, { holdOpen: true }), (link) => link[Symbol.dispose]());
     }
 
+    const poolSizes = new Map(config.regions.flatMap((region) => (region.connections === undefined ? [] : [[region.name, region.connections] as const])));
     const { value: forwarder } = await components.use(
       'forwarder',
-      { proxy: config.proxy, trusted: config.geo.trustedProxies, deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
+      { proxy: config.proxy, trusted: config.geo.trustedProxies, pools: [...poolSizes], deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
       'proxy',
       () => {
         const created = createForwarder({
@@ -318,6 +319,14 @@ export class Pipeline {
           connectTimeout: config.proxy.connectTimeout,
           headersTimeout: config.proxy.headersTimeout,
           bodyTimeout: config.proxy.bodyTimeout,
+          connections: (region) => poolSizes.get(region.name) ?? config.proxy.connections,
+          queueTimeout: config.proxy.queueTimeout,
+          clientBodyTimeout: config.proxy.clientBodyTimeout,
+          clientBodyMinRate: config.proxy.clientBodyMinRate,
+          sendTimeout: config.proxy.sendTimeout,
+          maxInFlightPerClient: config.proxy.maxInFlightPerClient,
+          routeWindow: config.proxy.routeWindow,
+          panicFraction: config.proxy.panicFraction,
           maxAttempts: config.proxy.maxAttempts,
           closeTimeout: config.proxy.closeTimeout,
           via: config.proxy.via,
