@@ -25,6 +25,11 @@ export interface JetStreamBusOptions {
   maxMessageBytes?: number;
   /** How often the consumer checks its state with the stream (`lag`, `lastContact`), in ms. Default: 1000. */
   contactInterval?: number;
+  /**
+   * How long the server waits for an acknowledgement before it delivers a message again, in ms. A pull
+   * in flight when a partition starts can take messages with it; they come back after this delay. Default: 3000.
+   */
+  ackWait?: number;
   /** How long the stream keeps messages, and an idle durable consumer lives, in ms. Default: 86400000 (a day). */
   maxAge?: number;
   /** Stream replicas when the bus creates the stream. Default: 1. */
@@ -41,6 +46,7 @@ export const JETSTREAM_BUS_DEFAULTS = {
   stream: 'EDGEKIT_BUS',
   prefix: 'edgekit.events',
   contactInterval: 1000,
+  ackWait: 3000,
   maxAge: 86_400_000,
   replicas: 1,
   maxAckPending: 1000,
@@ -70,6 +76,7 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
   const publishTimeout = optionalNumber(SCOPE, 'publishTimeout', options.publishTimeout, JETSTREAM_BUS_DEFAULTS.publishTimeout, { min: 1 });
   const maxMessageBytes = optionalNumber(SCOPE, 'maxMessageBytes', options.maxMessageBytes, JETSTREAM_BUS_DEFAULTS.maxMessageBytes, { min: 64, integer: true });
   const contactInterval = optionalNumber(SCOPE, 'contactInterval', options.contactInterval, JETSTREAM_BUS_DEFAULTS.contactInterval, { min: 10 });
+  const ackWait = optionalNumber(SCOPE, 'ackWait', options.ackWait, JETSTREAM_BUS_DEFAULTS.ackWait, { min: 100 });
   const maxAge = optionalNumber(SCOPE, 'maxAge', options.maxAge, JETSTREAM_BUS_DEFAULTS.maxAge, { min: 1000 });
   const replicas = optionalNumber(SCOPE, 'replicas', options.replicas, JETSTREAM_BUS_DEFAULTS.replicas, { min: 1, max: 5, integer: true });
   const placement = options.placement === undefined ? undefined : optionalString(SCOPE, 'placement', options.placement, '');
@@ -140,25 +147,43 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
     if (lag === 0) markCaughtUp();
   };
 
+  const pause = (): Promise<void> => new Promise<void>((resolve) => clock.setTimeout(resolve, contactInterval));
+
   const consume = async (): Promise<void> => {
-    const consumer = await js.consumers.get(stream, durable);
-    const current = await consumer.consume({ max_messages: 256 });
-    messages = current;
-    if (closed) {
-      current.stop();
-      return;
-    }
-    void (async () => {
-      for await (const notification of current.status()) {
-        if (notification.type === 'consumer_deleted' || notification.type === 'consumer_not_found' || notification.type === 'stream_not_found') {
-          local.report(new BusError('EBUSTRANSPORT', `${SCOPE}: JetStream consumer "${durable}" of stream "${stream}": ${notification.type}`));
-        }
+    // One short pull at a time rather than consume(): a pull lost with a partition is replaced
+    // within `expires` (a watchdog ends one that never completes), so the replay starts as soon as
+    // the link is back. Failures while cut off are expected; `behind` reports them.
+    const expires = Math.max(1000, Math.min(5000, contactInterval * 5));
+    let consumer: Awaited<ReturnType<typeof js.consumers.get>> | undefined;
+    while (!closed) {
+      if (!linkUp) {
+        await pause();
+        continue;
       }
-    })().catch(() => {});
-    for await (const m of current) {
-      if (closed) break;
-      apply(m);
+      try {
+        consumer ??= await js.consumers.get(stream, durable);
+        const batch = await consumer.fetch({ max_messages: 256, expires });
+        messages = batch;
+        const watchdog = clock.setTimeout(() => batch.stop(), expires + 2 * contactInterval + 1000);
+        try {
+          for await (const m of batch) {
+            if (closed) break;
+            apply(m);
+          }
+        } finally {
+          clock.clearTimeout(watchdog);
+        }
+      } catch {
+        if (!closed) await pause();
+      }
     }
+  };
+
+
+  const startConsuming = (): void => {
+    void consume().catch((error: unknown) => {
+      if (!closed) local.report(transportError(error, `consuming stream "${stream}"`));
+    });
   };
 
   const setUp = async (): Promise<void> => {
@@ -185,6 +210,7 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
         deliver_policy: DeliverPolicy.New,
         filter_subject: `${prefix}.>`,
         max_ack_pending: JETSTREAM_BUS_DEFAULTS.maxAckPending,
+        ack_wait: nanos(ackWait),
         inactive_threshold: nanos(maxAge),
       });
     }
@@ -194,9 +220,7 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
     if (info.ack_floor.consumer_seq > 0) expected = info.ack_floor.stream_seq + 1;
     else if (info.delivered.consumer_seq === 0) expected = info.delivered.stream_seq + 1;
     lag = info.num_pending;
-    void consume().catch((error: unknown) => {
-      if (!closed) local.report(transportError(error, `consuming stream "${stream}"`));
-    });
+    startConsuming();
     if (info.num_pending === 0 && info.num_ack_pending === 0) markCaughtUp();
   };
 
@@ -232,8 +256,11 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
     if (status.type === 'disconnect' || status.type === 'close') {
       linkUp = false;
       markBehind();
+      // A pull in flight does not survive the reconnect: end it so the loop pulls afresh.
+      messages?.stop();
     } else if (status.type === 'reconnect') {
       linkUp = true;
+      messages?.stop();
     }
   });
   tick();
