@@ -5,13 +5,14 @@ import { type Authenticator, combineAuth, createApiKeyAuth, createJwtAuth, hashA
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { createRedisBus } from '@edgekit/bus';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
-import { type Disposable, responseOnSocket, sendProblem } from '@edgekit/core';
+import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { type GeoLocator, createCustomResolver, createGeoLocator, createMmdbResolver, createRegionSelector, createTrustedProxies } from '@edgekit/geo';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
 import { ComponentSet, identity } from './components.js';
 import type { GatewayConfig, RouteRule } from './config.js';
+import { type EventStream, openEventStream, requireFreshRevocations } from './event-stream.js';
 import { type RateLimitMiddleware, createRateLimits } from './ratelimit.js';
 import type { StatusCounters } from './status.js';
 import type { GatewayTelemetry } from './telemetry.js';
@@ -86,6 +87,8 @@ export class Pipeline {
   readonly cache: EdgeCache | undefined;
   readonly purge: Handler | undefined;
   readonly redis: Redis | undefined;
+  /** The NATS JetStream bus between gateways, when `bus.driver` is `nats`. */
+  readonly events: EventStream | undefined;
   readonly #routes: CompiledRoute[];
   readonly #proxy: Handler;
   readonly #forward: Handler;
@@ -102,6 +105,7 @@ export class Pipeline {
     cache: EdgeCache | undefined;
     purge: Handler | undefined;
     redis: Redis | undefined;
+    events: EventStream | undefined;
     routes: CompiledRoute[];
   }) {
     this.config = init.config;
@@ -112,6 +116,7 @@ export class Pipeline {
     this.cache = init.cache;
     this.purge = init.purge;
     this.redis = init.redis;
+    this.events = init.events;
     this.#routes = init.routes;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
@@ -226,6 +231,22 @@ export class Pipeline {
           return client;
         }, (client) => void client.disconnect())).value;
 
+    const nats = config.bus.driver === 'nats' ? config.bus.nats : undefined;
+    const events = nats === undefined
+      ? undefined
+      : (await components.use('events', { nats, nodeId: config.edge.nodeId }, 'bus.nats', async () => {
+          const opened = await openEventStream(nats, config.edge.nodeId, systemClock);
+          const unobserve = observe([
+            opened.bus.on('behind', () => log('warn', 'event stream: behind', { lag: opened.bus.lag })),
+            opened.bus.on('caughtUp', (info) => log('info', 'event stream: caught up', { replayed: info.replayed })),
+            opened.bus.on('error', (error) => log('warn', 'event stream error', { code: error.code, error: error.message })),
+          ]);
+          return Object.assign(opened, { unobserve });
+        }, async (value) => {
+          value.unobserve();
+          await value.close();
+        })).value;
+
     const { value: locator } = await components.use('locator', config.geo, 'geo', async () => {
       const created = compileLocator(config.geo);
       await created.ready();
@@ -332,7 +353,7 @@ export class Pipeline {
     let cache: EdgeCache | undefined;
     let purge: Handler | undefined;
     if (config.cache.enabled) {
-      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), prefix: config.redis.prefix }, 'cache', () => {
+      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), events: identity(events), prefix: config.redis.prefix }, 'cache', () => {
         const created = createCache({
           routes: config.cache.routes,
           l1: { maxSize: config.cache.maxSize },
@@ -340,6 +361,7 @@ export class Pipeline {
           ignoreQueryParams: config.cache.ignoreQueryParams,
           ...(config.cache.host === undefined ? {} : { host: config.cache.host }),
           ...(redis === undefined ? {} : { redis, prefix: `${config.redis.prefix}cache:` }),
+          ...(events === undefined ? {} : { bus: events.bus }),
         });
         const unobserve = observe([
           created.on('lookup', (event) => counters.recordLookup(event.status)),
@@ -355,7 +377,7 @@ export class Pipeline {
       purge = built.value.purge;
     }
 
-    const authenticators = await Pipeline.#authenticators(config, components, redis);
+    const authenticators = await Pipeline.#authenticators(config, components, redis, events);
     const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, header: config.auth.apiKeys?.header }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
@@ -364,11 +386,12 @@ export class Pipeline {
         apiKeyHeader: config.auth.apiKeys?.header ?? 'x-api-key',
       }), (value) => value.close());
 
-    const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit)));
-    return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, routes });
+    const fresh = requireFreshRevocations(events);
+    const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh));
+    return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes });
   }
 
-  static async #authenticators(config: GatewayConfig, components: ComponentSet, redis: Redis | undefined): Promise<Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>> {
+  static async #authenticators(config: GatewayConfig, components: ComponentSet, redis: Redis | undefined, events: EventStream | undefined): Promise<Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>> {
     const out: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>> = {};
     const { jwt, apiKeys } = config.auth;
     if (jwt !== undefined) {
@@ -382,12 +405,13 @@ export class Pipeline {
         }), (value) => value.close())).value;
     }
     if (apiKeys !== undefined) {
-      out.apiKey = (await components.use('auth-apikeys', { apiKeys, redis: identity(redis), prefix: config.redis.prefix }, 'auth.apiKeys', () => {
+      out.apiKey = (await components.use('auth-apikeys', { apiKeys, redis: identity(redis), events: identity(events), prefix: config.redis.prefix }, 'auth.apiKeys', () => {
         const principals = new Map(apiKeys.keys.map((entry) => [entry.sha256 ?? hashApiKey(entry.key!), { subject: entry.subject, scopes: entry.scopes }]));
-        // Revocations reach every gateway node over the bus when Redis is configured.
-        const bus = redis === undefined ? undefined : createRedisBus({ redis, prefix: `${config.redis.prefix}bus:` });
+        // Revocations reach every gateway node over the bus: the NATS stream, else Redis when configured (owned here).
+        const owned = events === undefined && redis !== undefined ? createRedisBus({ redis, prefix: `${config.redis.prefix}bus:` }) : undefined;
+        const bus = events?.bus ?? owned;
         const auth = createApiKeyAuth({ header: apiKeys.header, validate: (key) => principals.get(hashApiKey(key)) ?? null, ...(bus ? { bus } : {}) });
-        return Object.assign(auth, { bus });
+        return Object.assign(auth, { bus: owned });
       }, async (value) => {
         await value.close();
         await value.bus?.close();
@@ -402,8 +426,8 @@ export class Pipeline {
     return out;
   }
 
-  static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined): CompiledRoute {
-    const chain: Middleware[] = [];
+  static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware): CompiledRoute {
+    const chain: Middleware[] = rule.revocations === 'fresh' ? [fresh] : [];
     if (rule.auth !== 'none') {
       const authenticator = authenticators[rule.auth]!;
       chain.push(authenticator.middleware() as Middleware);
