@@ -100,6 +100,11 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
   let lastContact: number | undefined;
   // Stream sequence of the next message this node has not applied.
   let expected: number | undefined;
+  // Highest stream sequence the server reports delivered to this consumer, and whether that report
+  // is fresh: messages delivered into a pull lost with a partition come back only after `ackWait`,
+  // and until they are applied the node is not caught up, whatever `pending` says.
+  let deliveredHigh = 0;
+  let confirmed = false;
   let published = 0;
 
   const markCaughtUp = (): void => {
@@ -110,6 +115,7 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
     for (const resolve of [...caughtUpWaiters]) resolve();
   };
   const markBehind = (): void => {
+    confirmed = false;
     if (!caughtUp || closed) return;
     caughtUp = false;
     behindSince = clock.now();
@@ -143,8 +149,8 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
     }
     m.ack();
     if (!caughtUp) replayed++;
-    lag = m.info.pending;
-    if (lag === 0) markCaughtUp();
+    lag = m.info.pending + Math.max(0, deliveredHigh - seq);
+    if (lag === 0 && confirmed) markCaughtUp();
   };
 
   const pause = (): Promise<void> => new Promise<void>((resolve) => clock.setTimeout(resolve, contactInterval));
@@ -220,6 +226,8 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
     if (info.ack_floor.consumer_seq > 0) expected = info.ack_floor.stream_seq + 1;
     else if (info.delivered.consumer_seq === 0) expected = info.delivered.stream_seq + 1;
     lag = info.num_pending;
+    deliveredHigh = info.delivered.stream_seq;
+    confirmed = true;
     startConsuming();
     if (info.num_pending === 0 && info.num_ack_pending === 0) markCaughtUp();
   };
@@ -234,7 +242,9 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
     await ready;
     const info = await jsm!.consumers.info(stream, durable);
     lastContact = clock.now();
-    const unapplied = expected === undefined ? 0 : Math.max(0, info.delivered.stream_seq - expected + 1);
+    deliveredHigh = Math.max(deliveredHigh, info.delivered.stream_seq);
+    confirmed = true;
+    const unapplied = expected === undefined ? info.num_ack_pending : Math.max(0, deliveredHigh - expected + 1);
     lag = info.num_pending + unapplied;
     if (lag === 0) markCaughtUp();
   };

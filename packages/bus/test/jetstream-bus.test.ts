@@ -1,4 +1,4 @@
-import { describeNats, useNatsServer } from '@edgekit/test-utils';
+import { describeNats, useNatsServer, useNatsSupercluster } from '@edgekit/test-utils';
 import { type TcpRelay, startTcpRelay } from '@edgekit/test-utils/node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -129,4 +129,36 @@ describeNats('JetStream bus', () => {
     expect(() => createJetStreamBus({ connection: nc, prefix: 'a.>' })).toThrow(/option "prefix"/);
     expect(() => createJetStreamBus({ connection: nc, contactInterval: 0 })).toThrow(/option "contactInterval"/);
   });
+});
+
+describeNats('JetStream bus across a supercluster (one cluster per region, joined by gateways)', () => {
+  const cluster = useNatsSupercluster({ 'us-east': 1, 'eu-west': 1, 'ap-south': 1 });
+
+  it('delivers from us-east to every region, and after a partition of ap-south replays every revocation in order with none lost', async () => {
+    const port = (region: string) => cluster.current.clusters.get(region)![0]!.port;
+    const link = await relay(port('ap-south'));
+    let apConn!: NatsConnection;
+    const nodes = {
+      'us-east': createJetStreamBus({ connection: await client(port('us-east')), nodeId: 'us-east', placement: 'us-east', contactInterval: 100, publishTimeout: 5_000 }),
+      'eu-west': createJetStreamBus({ connection: await client(port('eu-west')), nodeId: 'eu-west', placement: 'us-east', contactInterval: 100, publishTimeout: 5_000 }),
+      'ap-south': createJetStreamBus({ connection: (apConn = await client(link.port)), nodeId: 'ap-south', placement: 'us-east', contactInterval: 100, publishTimeout: 5_000 }),
+    };
+    for (const node of Object.values(nodes)) cleanups.push(() => node.close());
+    const seen: Record<string, number[]> = { 'eu-west': [], 'ap-south': [] };
+    nodes['eu-west'].subscribe<number>('revoke', (n) => seen['eu-west']!.push(n));
+    nodes['ap-south'].subscribe<number>('revoke', (n) => seen['ap-south']!.push(n));
+    await Promise.all(Object.values(nodes).map((node) => node.whenCaughtUp()));
+    await nodes['us-east'].publish('revoke', 0);
+    await waitFor(() => seen['eu-west']!.length === 1 && seen['ap-south']!.length === 1);
+    link.cut();
+    await waitFor(() => !nodes['ap-south'].caughtUp);
+    for (let i = 1; i <= 25; i++) await nodes['us-east'].publish('revoke', i);
+    await waitFor(() => seen['eu-west']!.length === 26);
+    expect(seen['ap-south']).toEqual([0]);
+    link.heal();
+    await nodes['ap-south'].whenCaughtUp();
+    const all = Array.from({ length: 26 }, (_, i) => i);
+    expect(seen['ap-south']).toEqual(all);
+    expect(seen['eu-west']).toEqual(all);
+  }, 90_000);
 });
