@@ -105,6 +105,8 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
   // and until they are applied the node is not caught up, whatever `pending` says.
   let deliveredHigh = 0;
   let confirmed = false;
+  // Messages handed back because an earlier one is missing.
+  let held = 0;
   let published = 0;
 
   const markCaughtUp = (): void => {
@@ -132,9 +134,14 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
       return;
     }
     if (expected !== undefined && seq > expected) {
-      // The stream no longer holds messages this node never saw: retention expired them.
-      local.events.emit('gap', { kind: 'reconnected', at: clock.now() });
+      // An earlier message is missing: delivered into a pull lost with a partition (it comes back
+      // after ackWait), or removed from the stream (the contact check finds that out). Hand this one
+      // back for later so the order holds.
+      held = Math.max(held, seq - expected);
+      m.nak(retryDelay);
+      return;
     }
+    held = 0;
     expected = seq + 1;
     const channel = subjectToChannel(prefix, m.subject);
     if (channel !== undefined && local.has(channel)) {
@@ -150,9 +157,10 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
     m.ack();
     if (!caughtUp) replayed++;
     lag = m.info.pending + Math.max(0, deliveredHigh - seq);
-    if (lag === 0 && confirmed) markCaughtUp();
+    if (lag === 0 && confirmed && held === 0) markCaughtUp();
   };
 
+  const retryDelay = Math.max(100, Math.min(ackWait, contactInterval));
   const pause = (): Promise<void> => new Promise<void>((resolve) => clock.setTimeout(resolve, contactInterval));
 
   const consume = async (): Promise<void> => {
@@ -244,6 +252,15 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
     lastContact = clock.now();
     deliveredHigh = Math.max(deliveredHigh, info.delivered.stream_seq);
     confirmed = true;
+    if (held > 0 && expected !== undefined) {
+      const { state } = await jsm!.streams.info(stream);
+      if (state.first_seq > expected) {
+        // The stream no longer holds messages this node never applied (a purge, or retention): a real gap.
+        expected = state.first_seq;
+        held = 0;
+        local.events.emit('gap', { kind: 'reconnected', at: clock.now() });
+      }
+    }
     const unapplied = expected === undefined ? info.num_ack_pending : Math.max(0, deliveredHigh - expected + 1);
     lag = info.num_pending + unapplied;
     if (lag === 0) markCaughtUp();
