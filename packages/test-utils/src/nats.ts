@@ -55,7 +55,10 @@ interface ServerPlan {
   gatewayPort: number;
 }
 
-function configText(plan: ServerPlan, storeDir: string, peers: ServerPlan[], clusters: Map<string, ServerPlan[]>): string {
+/** Where a server of cluster `from` dials the gateway port of a server of cluster `to`. */
+type GatewayAddress = (from: string, to: ServerPlan) => number;
+
+function configText(plan: ServerPlan, storeDir: string, peers: ServerPlan[], clusters: Map<string, ServerPlan[]>, gatewayPort: GatewayAddress = (_, to) => to.gatewayPort): string {
   const lines = [
     `server_name: ${JSON.stringify(plan.name)}`,
     `listen: "127.0.0.1:${plan.port}"`,
@@ -69,7 +72,7 @@ function configText(plan: ServerPlan, storeDir: string, peers: ServerPlan[], clu
     lines.push(`cluster { name: ${JSON.stringify(plan.cluster)}, listen: "127.0.0.1:${plan.clusterPort}", routes: [${routes.join(', ')}] }`);
     if (clusters.size > 1) {
       const gateways = [...clusters].map(
-        ([name, members]) => `{ name: ${JSON.stringify(name)}, urls: [${members.map((m) => `"nats://127.0.0.1:${m.gatewayPort}"`).join(', ')}] }`,
+        ([name, members]) => `{ name: ${JSON.stringify(name)}, urls: [${members.map((m) => `"nats://127.0.0.1:${name === plan.cluster ? m.gatewayPort : gatewayPort(plan.cluster!, m)}"`).join(', ')}] }`,
       );
       lines.push(`gateway { name: ${JSON.stringify(plan.cluster)}, listen: "127.0.0.1:${plan.gatewayPort}", gateways: [${gateways.join(', ')}] }`);
     }
@@ -165,7 +168,17 @@ export interface NatsSuperclusterHandle {
  * cluster), JetStream on every server, routes inside each cluster and gateway connections between
  * clusters; resolves once every server is healthy and every gateway is connected.
  */
-export async function startNatsSupercluster(clusters: Record<string, number>): Promise<NatsSuperclusterHandle> {
+export async function startNatsSupercluster(
+  clusters: Record<string, number>,
+  options: {
+    /**
+     * Called once per pair of clusters and server: returns the port a server of `from` dials to reach
+     * `target` (the gateway port of a server of cluster `to`), so a test can put a delaying or
+     * cuttable link between regions. Default: the target's own port.
+     */
+    gatewayLink?: (from: string, to: string, target: { host: string; port: number }) => Promise<number>;
+  } = {},
+): Promise<NatsSuperclusterHandle> {
   const plans = new Map<string, ServerPlan[]>();
   for (const [cluster, size] of Object.entries(clusters)) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`startNatsSupercluster: cluster "${cluster}" needs at least one server (got ${size})`);
@@ -173,6 +186,16 @@ export async function startNatsSupercluster(clusters: Record<string, number>): P
     for (let i = 0; i < size; i++) members.push(await planServer(`${cluster}-${i + 1}`, cluster));
     plans.set(cluster, members);
   }
+  const links = new Map<string, number>();
+  if (options.gatewayLink) {
+    for (const from of plans.keys()) {
+      for (const [to, members] of plans) {
+        if (to === from) continue;
+        for (const member of members) links.set(`${from}>${member.name}`, await options.gatewayLink(from, to, { host: '127.0.0.1', port: member.gatewayPort }));
+      }
+    }
+  }
+  const gatewayPort: GatewayAddress = (from, to) => links.get(`${from}>${to.name}`) ?? to.gatewayPort;
   const handles = new Map<string, NatsServerHandle[]>();
   const all: NatsServerHandle[] = [];
   for (const [cluster, members] of plans) {
@@ -180,7 +203,7 @@ export async function startNatsSupercluster(clusters: Record<string, number>): P
       cluster,
       members.map((plan) => {
         const dir = mkdtempSync(join(tmpdir(), `edgekit-nats-${plan.name}-`));
-        const handle = launch(plan, dir, configText(plan, join(dir, 'jetstream'), members, plans));
+        const handle = launch(plan, dir, configText(plan, join(dir, 'jetstream'), members, plans, gatewayPort));
         all.push(handle);
         return handle;
       }),
