@@ -1,4 +1,5 @@
-export { type Gateway, type GatewayLogger, type GatewayOptions, type ReloadResult, bearerMatches, createGateway } from './gateway.js';
+export { type Gateway, type GatewayLogger, type GatewayOptions, type ReloadResult, createGateway } from './gateway.js';
+export { bearerMatches } from './server.js';
 export {
   ConfigError,
   type ConfigIssue,

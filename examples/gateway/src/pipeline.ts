@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Authenticator, combineAuth, createApiKeyAuth, createJwtAuth, hashApiKey } from '@edgekit/auth';
+import type { Authenticator } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createRedisBus } from '@edgekit/bus';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
 import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { type GeoLocator, createCustomResolver, createGeoLocator, createMmdbResolver, createRegionSelector, createTrustedProxies } from '@edgekit/geo';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
+import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
 import type { GatewayConfig, RouteRule } from './config.js';
 import { type EventStream, openEventStream, requireFreshRevocations } from './event-stream.js';
@@ -377,7 +377,7 @@ export class Pipeline {
       purge = built.value.purge;
     }
 
-    const authenticators = await Pipeline.#authenticators(config, components, redis, events);
+    const authenticators = await buildAuthenticators(config, components, redis, events);
     const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, header: config.auth.apiKeys?.header }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
@@ -389,41 +389,6 @@ export class Pipeline {
     const fresh = requireFreshRevocations(events);
     const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh));
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes });
-  }
-
-  static async #authenticators(config: GatewayConfig, components: ComponentSet, redis: Redis | undefined, events: EventStream | undefined): Promise<Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>> {
-    const out: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>> = {};
-    const { jwt, apiKeys } = config.auth;
-    if (jwt !== undefined) {
-      out.jwt = (await components.use('auth-jwt', jwt, 'auth.jwt', () =>
-        createJwtAuth({
-          issuer: jwt.issuer,
-          audience: jwt.audience,
-          algorithms: jwt.algorithms,
-          ...(jwt.keys === undefined ? {} : { keys: jwt.keys as never }),
-          ...(jwt.jwksUrl === undefined ? {} : { jwks: { url: jwt.jwksUrl, allowHttp: jwt.allowHttp } }),
-        }), (value) => value.close())).value;
-    }
-    if (apiKeys !== undefined) {
-      out.apiKey = (await components.use('auth-apikeys', { apiKeys, redis: identity(redis), events: identity(events), prefix: config.redis.prefix }, 'auth.apiKeys', () => {
-        const principals = new Map(apiKeys.keys.map((entry) => [entry.sha256 ?? hashApiKey(entry.key!), { subject: entry.subject, scopes: entry.scopes }]));
-        // Revocations reach every gateway node over the bus: the NATS stream, else Redis when configured (owned here).
-        const owned = events === undefined && redis !== undefined ? createRedisBus({ redis, prefix: `${config.redis.prefix}bus:` }) : undefined;
-        const bus = events?.bus ?? owned;
-        const auth = createApiKeyAuth({ header: apiKeys.header, validate: (key) => principals.get(hashApiKey(key)) ?? null, ...(bus ? { bus } : {}) });
-        return Object.assign(auth, { bus: owned });
-      }, async (value) => {
-        await value.close();
-        await value.bus?.close();
-      })).value;
-    }
-    if (out.jwt && out.apiKey) {
-      const pair = [out.jwt, out.apiKey] as const;
-      out.any = (await components.use('auth-any', [identity(pair[0]), identity(pair[1])], 'auth', () => combineAuth([...pair]), (value) => value.close())).value;
-    } else {
-      out.any = out.jwt ?? out.apiKey;
-    }
-    return out;
   }
 
   static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware): CompiledRoute {
