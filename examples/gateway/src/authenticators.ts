@@ -4,9 +4,16 @@ import type { Redis } from 'ioredis';
 import { type ComponentSet, identity } from './components.js';
 import type { GatewayConfig } from './config.js';
 import type { EventStream } from './event-stream.js';
+import { RevokedKeys } from './revocations.js';
 
-/** The authenticators the route rules name, built (or reused) in `components`. */
-export async function buildAuthenticators(config: GatewayConfig, components: ComponentSet, redis: Redis | undefined, events: EventStream | undefined): Promise<Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>> {
+/** The authenticators of the `auth` section, by route kind (`any` combines both when both exist). */
+export async function buildAuthenticators(
+  config: GatewayConfig,
+  components: ComponentSet,
+  redis: Redis | undefined,
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void,
+  events?: EventStream,
+): Promise<Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>> {
   const out: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>> = {};
   const { jwt, apiKeys } = config.auth;
   if (jwt !== undefined) {
@@ -20,12 +27,21 @@ export async function buildAuthenticators(config: GatewayConfig, components: Com
       }), (value) => value.close())).value;
   }
   if (apiKeys !== undefined) {
-    out.apiKey = (await components.use('auth-apikeys', { apiKeys, redis: identity(redis), events: identity(events), prefix: config.redis.prefix }, 'auth.apiKeys', () => {
+    out.apiKey = (await components.use('auth-apikeys', { apiKeys, redis: identity(redis), events: identity(events), prefix: config.redis.prefix }, 'auth.apiKeys', async () => {
       const principals = new Map(apiKeys.keys.map((entry) => [entry.sha256 ?? hashApiKey(entry.key!), { subject: entry.subject, scopes: entry.scopes }]));
+      const revoked = new RevokedKeys(redis, `${config.redis.prefix}auth:revoked`, (msg, error) => log('warn', msg, { error: (error as Error).message }));
+      await revoked.load(new Set(principals.keys()));
       // Revocations reach every gateway node over the bus: the NATS stream, else Redis when configured (owned here).
       const owned = events === undefined && redis !== undefined ? createRedisBus({ redis, prefix: `${config.redis.prefix}bus:` }) : undefined;
       const bus = events?.bus ?? owned;
-      const auth = createApiKeyAuth({ header: apiKeys.header, validate: (key) => principals.get(hashApiKey(key)) ?? null, ...(bus ? { bus } : {}) });
+      const validate = (key: string) => {
+        const hash = hashApiKey(key);
+        return revoked.has(hash) ? null : (principals.get(hash) ?? null);
+      };
+      const auth = createApiKeyAuth({ header: apiKeys.header, validate, ...(bus ? { bus } : {}) });
+      auth.on('revoked', (event) => {
+        if (principals.has(event.keyHash)) revoked.add(event.keyHash);
+      });
       return Object.assign(auth, { bus: owned });
     }, async (value) => {
       await value.close();

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { extname } from 'node:path';
 import { EdgekitError } from '@edgekit/core';
+import { FORWARDER_DEFAULTS, REGION_BREAKER_DEFAULTS } from '@edgekit/proxy';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -149,10 +150,26 @@ const schema = z
         shutdownDelay: duration.default(5_000),
         drainTimeout: duration.default(20_000),
         reloadDrainTimeout: duration.default(30_000),
+        /** `;` path parameters: `refuse` (400; servlet-style origins strip them before routing, so `/api;x/admin` is their `/api/admin`) or `keep`. */
+        pathParameters: z.enum(['keep', 'refuse']).default('refuse'),
+        /** Methods answered 501 at the edge, never forwarded. */
+        refusedMethods: z.array(z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method')).default(['TRACE', 'TRACK']),
+        /** Request headers answered 400: they make origins act on another method or path than the rules saw. */
+        refusedHeaders: z
+          .array(z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name'))
+          .default(['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url']),
       })
       .prefault({}),
     regions: z
-      .array(z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be letters, digits, ".", "_" or "-"'), url: httpUrl, location: coordinates }))
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be letters, digits, ".", "_" or "-"'),
+          url: httpUrl,
+          location: coordinates,
+          /** Upstream connections to this region at most. Default: `proxy.connections`. */
+          connections: z.number().int().min(1).optional(),
+        }),
+      )
       .min(1, 'at least one region is required'),
     routing: z
       .strictObject({
@@ -188,23 +205,40 @@ const schema = z
       .prefault({}),
     breakers: z
       .strictObject({
-        mode: z.enum(['consecutive', 'percentage']).default('consecutive'),
+        /** `percentage`: a failure rate over a volume opens a region; `consecutive`: `failureThreshold` failures in a row. */
+        mode: z.enum(['consecutive', 'percentage']).default('percentage'),
         failureThreshold: z.number().int().min(1).default(5),
-        errorThresholdPercentage: z.number().min(0).max(100).default(50),
-        volumeThreshold: z.number().int().min(0).default(10),
-        resetTimeout: positiveDuration.default(10_000),
-        rollingCountTimeout: positiveDuration.default(10_000),
+        errorThresholdPercentage: z.number().min(0).max(100).default(REGION_BREAKER_DEFAULTS.errorThresholdPercentage),
+        volumeThreshold: z.number().int().min(0).default(REGION_BREAKER_DEFAULTS.volumeThreshold),
+        resetTimeout: positiveDuration.default(REGION_BREAKER_DEFAULTS.resetTimeout),
+        rollingCountTimeout: positiveDuration.default(REGION_BREAKER_DEFAULTS.rollingCountTimeout),
       })
       .prefault({}),
     proxy: z
       .strictObject({
-        connectTimeout: positiveDuration.default(5_000),
-        headersTimeout: positiveDuration.default(30_000),
-        bodyTimeout: duration.default(30_000),
-        maxAttempts: z.number().int().min(1).default(3),
+        connectTimeout: positiveDuration.default(FORWARDER_DEFAULTS.connectTimeout),
+        headersTimeout: positiveDuration.default(FORWARDER_DEFAULTS.headersTimeout),
+        bodyTimeout: duration.default(FORWARDER_DEFAULTS.bodyTimeout),
+        /** Upstream connections per region (a region's own `connections` wins). */
+        connections: z.number().int().min(1).default(FORWARDER_DEFAULTS.connections),
+        /** Longest wait for a free upstream connection before failing over (then 503); 0: none. */
+        queueTimeout: duration.default(FORWARDER_DEFAULTS.queueTimeout),
+        /** Longest a client may go without sending awaited request body bytes (then 408); 0: none. */
+        clientBodyTimeout: duration.default(FORWARDER_DEFAULTS.clientBodyTimeout),
+        /** Bytes per second a request body must average; 0: no minimum. */
+        clientBodyMinRate: z.number().min(0).default(FORWARDER_DEFAULTS.clientBodyMinRate),
+        /** Longest a response write may wait for a client that does not read (then the connection is closed); 0: none. */
+        sendTimeout: duration.default(FORWARDER_DEFAULTS.sendTimeout),
+        /** Requests in flight per client address at most (then 429); 0: no cap. */
+        maxInFlightPerClient: z.number().int().min(0).default(FORWARDER_DEFAULTS.maxInFlightPerClient),
+        /** How long a route's success or failure is remembered to tell a failing route from a failing region. */
+        routeWindow: positiveDuration.default(FORWARDER_DEFAULTS.routeWindow),
+        /** Fraction of requests sent to the primary region while every breaker is open. */
+        panicFraction: z.number().min(0).max(1).default(FORWARDER_DEFAULTS.panicFraction),
+        maxAttempts: z.number().int().min(1).default(FORWARDER_DEFAULTS.maxAttempts),
         hedgeDelay: positiveDuration.optional(),
         retryBudget: z.union([z.literal(false), z.strictObject({ ratio: z.number().min(0), minPerSecond: z.number().min(0) })]).optional(),
-        closeTimeout: duration.default(10_000),
+        closeTimeout: duration.default(FORWARDER_DEFAULTS.closeTimeout),
         via: z.union([z.string().min(1), z.literal(false)]).default('edgekit'),
       })
       .prefault({}),
@@ -262,7 +296,13 @@ const schema = z
         tracing: z.boolean().default(true),
       })
       .prefault({}),
-    status: z.strictObject({ interval: z.number().int().min(100).default(1_000) }).prefault({}),
+    status: z
+      .strictObject({
+        interval: z.number().int().min(100).default(1_000),
+        /** Open `/status/events` streams at most; more are answered 503. */
+        maxStreams: z.number().int().min(1).default(32),
+      })
+      .prefault({}),
   });
 
 type Loose = Record<string, unknown>;

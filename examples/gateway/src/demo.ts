@@ -36,12 +36,12 @@ async function demo(): Promise<void> {
   console.log(`
 edge gateway demo: ${origins.map((o) => `${o.region} ${o.url}`).join(', ')}
 
-  status page   ${url}/status
-  metrics       ${url}/metrics
+  status page   ${gateway.adminUrl}/status
+  metrics       ${gateway.adminUrl}/metrics
   a product     curl -i ${url}/api/products/42                         (second call: Cache-Status hit)
   from London   curl -i -H 'X-Forwarded-For: 81.2.69.160' ${url}/api/whoami  (x-served-by: eu-west)
   an outage     curl -X POST -d '{"healthy":false,"failure":503}' ${origins[0]?.url}/__control
-  purge         curl -X POST -H 'Authorization: Bearer ${token}' -H 'content-type: application/json' -d '{"tags":["products"]}' ${url}/admin/purge
+  purge         curl -X POST -H 'Authorization: Bearer ${token}' -H 'content-type: application/json' -d '{"tags":["products"]}' ${gateway.adminUrl}/admin/purge
   config        edit ${file}: it reloads on save
 
 Ctrl-C stops (readiness fails first, requests drain).`);

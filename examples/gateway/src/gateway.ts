@@ -1,13 +1,15 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type Clock, checkOptionsObject, optionalFunction, optionalNumber, optionalString, sendProblem, systemClock } from '@edgekit/core';
+import type { AddressInfo } from 'node:net';
+import { type Clock, checkOptionsObject, optionalFunction, optionalNumber, optionalString, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { type Lifecycle, type ShutdownResult, createLifecycle } from '@edgekit/health';
 import { ConfigError, type GatewayConfig, type GatewayConfigInput, loadConfigFile, parseConfig } from './config.js';
-import { bearerMatches, listenOn, restartOnly, urlOf } from './server.js';
 import { type ConfigWatcher, watchConfigFile } from './watch.js';
 import { type ConfigBucketWatch, watchConfigBucket } from './config-bucket.js';
+import { type IngressSettings, admitRequest, pathOf } from './ingress.js';
+import { type OperatorContext, serveOperator } from './operator.js';
 import { Pipeline } from './pipeline.js';
-import { STATUS_PAGE, StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
+import { StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
 import { type GatewayTelemetry, createGatewayTelemetry } from './telemetry.js';
 
 /** A structured log line: level, message and fields. */
@@ -71,6 +73,35 @@ const defaultLogger: GatewayLogger = (level, msg, fields = {}) => {
   if (level === 'info') process.stdout.write(`${line}\n`);
   else process.stderr.write(`${line}\n`);
 };
+
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo | null;
+  if (address === null) return '';
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+}
+
+function listenOn(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function restartOnly(from: GatewayConfig, to: GatewayConfig): string[] {
+  const changed: string[] = [];
+  if (from.server.port !== to.server.port) changed.push('server.port');
+  if (from.server.host !== to.server.host) changed.push('server.host');
+  if (from.server.adminPort !== to.server.adminPort) changed.push('server.adminPort');
+  if (from.edge.location !== to.edge.location) changed.push('edge.location');
+  if (from.edge.nodeId !== to.edge.nodeId) changed.push('edge.nodeId');
+  if (from.telemetry.defaultMetrics !== to.telemetry.defaultMetrics || from.telemetry.tracing !== to.telemetry.tracing) changed.push('telemetry');
+  if (from.server.shutdownDelay !== to.server.shutdownDelay || from.server.drainTimeout !== to.server.drainTimeout) changed.push('server.shutdownDelay/drainTimeout');
+  return changed;
+}
 
 /**
  * Creates an edge gateway from a configuration (validated here; environment overrides apply):
@@ -152,79 +183,37 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
       requests: { inFlight: lifecycle.inFlight },
     };
   };
-  const streams = new StatusStreams(status, config.status.interval, clock);
+  const streams = new StatusStreams(status, config.status.interval, clock, config.status.maxStreams);
   lifecycle.on('phase', ({ phase }) => {
     if (phase === 'draining') streams.close();
   });
 
-  const admin = (req: IncomingMessage, res: ServerResponse): void => {
-    const token = config.admin.token;
-    if (token === undefined) {
-      sendProblem(res, { title: 'Forbidden', status: 403, detail: 'the admin API is disabled: set EDGE_ADMIN_TOKEN' });
-      return;
-    }
-    if (!bearerMatches(req.headers.authorization, token)) {
-      sendProblem(res, { title: 'Unauthorized', status: 401, detail: 'a valid admin bearer token is required' }, { 'www-authenticate': 'Bearer realm="edge-admin"' });
-      return;
-    }
-    if (pipeline.purge === undefined) {
-      sendProblem(res, { title: 'Not Found', status: 404, detail: 'the cache is disabled' });
-      return;
-    }
-    const target = pipeline;
-    log('info', 'purge requested', { remote: req.socket.remoteAddress });
-    target.purge!(req, res);
-  };
-
   // Only proxied traffic is timed and traced: probes and scrapes would skew the latency histogram.
   const proxied = telemetry.wrap((req, res) => pipeline.handle(req, res));
-  const pathOf = (url: string): string => {
-    const query = url.indexOf('?');
-    return query === -1 ? url : url.slice(0, query);
-  };
-  /** Answers the operator endpoints; false for any other path. */
-  const operate = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
-    switch (path) {
-      case '/metrics':
-        telemetry.metrics(req, res);
-        return true;
-      case '/status':
-        res.writeHead(200, {
-          'content-type': 'text/html; charset=utf-8',
-          'cache-control': 'no-store',
-          'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
-        });
-        res.end(STATUS_PAGE);
-        return true;
-      case '/status.json': {
-        const body = JSON.stringify(status());
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-        res.end(body);
-        return true;
-      }
-      case '/status/events':
-        streams.open(req, res);
-        return true;
-      case '/admin/purge':
-        admin(req, res);
-        return true;
-      default:
-        return false;
-    }
+  const operator: OperatorContext = { config: () => config, pipeline: () => pipeline, telemetry, streams, status, log };
+  const ingress = (): IngressSettings => pipeline.ingress;
+  /** Refuses what the edge does not take and makes `req.url` canonical; false when it answered. */
+  const admit = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const refusal = admitRequest(req, ingress());
+    if (refusal === undefined) return true;
+    sendProblem(res, refusal.problem, refusal.headers);
+    return false;
   };
   // With a separate admin port, the public port claims only /health and /ready; everything else is proxied.
   const separateAdmin = config.server.adminPort !== undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!admit(req, res)) return;
     if (lifecycle.handle(req, res)) return;
-    if (!separateAdmin && operate(req, res, pathOf(req.url ?? '/'))) return;
+    if (!separateAdmin && serveOperator(operator, req, res, pathOf(req.url), false)) return;
     // Each layer (lifecycle, metrics, tracing, pipeline, cache, stream.pipeline) watches the
     // response's 'close'; that is more than Node's leak-warning default of 10, and not a leak.
     res.setMaxListeners(32);
     proxied(req, res);
   };
   const adminHandler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!admit(req, res)) return;
     if (lifecycle.handle(req, res)) return;
-    if (!operate(req, res, pathOf(req.url ?? '/'))) sendProblem(res, { title: 'Not Found', status: 404, detail: 'the admin port serves /health, /ready, /metrics, /status and /admin/purge' });
+    if (!serveOperator(operator, req, res, pathOf(req.url), true)) sendProblem(res, { title: 'Not Found', status: 404, detail: 'the admin port serves /health, /ready, /metrics, /status and /admin/purge' });
   };
 
   const server = createServer(lifecycle.track(handler));
@@ -237,6 +226,11 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     socket.on('error', () => {});
     if (lifecycle.phase !== 'serving') {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    const refusal = admitRequest(req, ingress());
+    if (refusal !== undefined) {
+      sendProblem(responseOnSocket(req, socket), refusal.problem, refusal.headers);
       return;
     }
     tunnels.add(socket);
@@ -259,6 +253,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     loadedAt = new Date();
     lastReloadError = undefined;
     streams.setInterval(next.status.interval);
+    streams.setMaxStreams(next.status.maxStreams);
     await telemetry.setRegions(next.regions.map((region) => region.name));
     telemetry.recordReload('success');
     log('info', 'configuration reloaded', { version, restartRequired });

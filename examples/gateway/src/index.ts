@@ -1,5 +1,5 @@
 export { type Gateway, type GatewayLogger, type GatewayOptions, type ReloadResult, createGateway } from './gateway.js';
-export { bearerMatches } from './server.js';
+export { bearerMatches } from './operator.js';
 export {
   ConfigError,
   type ConfigIssue,

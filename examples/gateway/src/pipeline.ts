@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Authenticator } from '@edgekit/auth';
+import type { AuthRequest, Authenticator } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
 import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
-import { type GeoLocator, createCustomResolver, createGeoLocator, createMmdbResolver, createRegionSelector, createTrustedProxies } from '@edgekit/geo';
+import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
@@ -13,6 +13,8 @@ import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
 import type { GatewayConfig, RouteRule } from './config.js';
 import { type EventStream, openEventStream, requireFreshRevocations } from './event-stream.js';
+import { type IngressSettings, pathOf } from './ingress.js';
+import { compileLocator } from './locator.js';
 import { type RateLimitMiddleware, createRateLimits } from './ratelimit.js';
 import type { StatusCounters } from './status.js';
 import type { GatewayTelemetry } from './telemetry.js';
@@ -34,44 +36,24 @@ interface CompiledRoute {
   chain: Middleware[];
 }
 
-function compileLocator(geo: GatewayConfig['geo']): GeoLocator {
-  const trustedProxies = createTrustedProxies(geo.trustedProxies);
-  const { resolver } = geo;
-  if (resolver === 'none') return createGeoLocator({ trustedProxies, header: geo.header, resolver: createCustomResolver(() => null, { name: 'none' }) });
-  if (resolver === 'geoip-lite' || resolver === 'geoip-lite-country') return createGeoLocator({ trustedProxies, header: geo.header, resolver });
-  if ('mmdb' in resolver) return createGeoLocator({ trustedProxies, header: geo.header, resolver: createMmdbResolver({ path: resolver.mmdb }) });
-  // A static table: first matching CIDR wins (for tests, labs and small private deployments).
-  const table = resolver.static.map((entry, index) => {
-    try {
-      return { matches: createTrustedProxies([entry.cidr]), entry };
-    } catch (error) {
-      throw new Error(`geo.resolver.static[${index}].cidr: ${(error as Error).message}`);
-    }
-  });
-  return createGeoLocator({
-    trustedProxies,
-    header: geo.header,
-    resolver: createCustomResolver(
-      (ip) => {
-        const hit = table.find((row) => row.matches(ip));
-        return hit ? { country: hit.entry.country, lat: hit.entry.lat, lon: hit.entry.lon } : null;
-      },
-      { name: 'static' },
-    ),
-  });
-}
-
+/**
+ * Whether a rule's prefix covers `path`. Both are compared in ASCII lower case (`prefix` is stored
+ * so): many origins route case-insensitively (Express does by default), and a rule that protects
+ * `/api/admin` must also protect `/API/Admin`. A `;` ends a segment as a `/` does.
+ */
 function prefixMatches(prefix: string, path: string): boolean {
   if (prefix === '/') return true;
-  if (!path.startsWith(prefix)) return false;
-  return path.length === prefix.length || prefix.endsWith('/') || path.charCodeAt(prefix.length) === 47; // '/'
+  if (path.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    let code = path.charCodeAt(i);
+    if (code >= 65 && code <= 90) code += 32; // A-Z
+    if (code !== prefix.charCodeAt(i)) return false;
+  }
+  if (path.length === prefix.length || prefix.endsWith('/')) return true;
+  const next = path.charCodeAt(prefix.length);
+  return next === 47 || next === 59; // '/' or ';'
 }
 
-function pathOf(url: string | undefined): string {
-  if (url === undefined) return '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
 
 /**
  * One configuration's request pipeline: route rules (auth, rate limit), then the response cache in
@@ -89,10 +71,13 @@ export class Pipeline {
   readonly redis: Redis | undefined;
   /** The NATS JetStream bus between gateways, when `bus.driver` is `nats`. */
   readonly events: EventStream | undefined;
+  /** How requests are admitted before any rule of this configuration sees them. */
+  readonly ingress: IngressSettings;
   readonly #routes: CompiledRoute[];
   readonly #proxy: Handler;
   readonly #forward: Handler;
   readonly #cachePrefixes: string[];
+  readonly #apiKeyHeader: string | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
@@ -117,23 +102,50 @@ export class Pipeline {
     this.purge = init.purge;
     this.redis = init.redis;
     this.events = init.events;
+    this.ingress = {
+      pathParameters: init.config.server.pathParameters,
+      refusedMethods: new Set(init.config.server.refusedMethods),
+      refusedHeaders: init.config.server.refusedHeaders,
+    };
     this.#routes = init.routes;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
     this.#cachePrefixes = Object.keys(init.config.cache.routes).map((route) => /^GET (\/[^:*]*)/.exec(route)![1]!);
+    this.#apiKeyHeader = init.config.auth.apiKeys?.header;
   }
 
   /**
-   * GET and HEAD requests that no cache route can match go straight to the forwarder: the cache
-   * would only pass them through. Unsafe methods always go through the cache, which invalidates
-   * what a successful write changes. (A path the cache would normalise into a route, such as one
-   * with percent-encoded letters, is merely not cached.)
+   * Whether a request goes through the cache, decided once the route rules ran (so `req.auth` is
+   * set for a request they authenticated):
+   * - GET and HEAD with credentials (a principal, `Authorization` or the API-key header) are
+   *   private: straight to the forwarder, never answered from or stored in the shared cache;
+   * - GET and HEAD no cache route can match go straight to the forwarder too (the cache would only
+   *   pass them through);
+   * - unsafe methods go through the cache, which then invalidates the URL on every node (RFC 9111
+   *   §4.4), only when the route rules authenticated them: an anonymous POST evicts nothing.
    */
-  #cacheable(method: string, path: string): boolean {
-    if (method !== 'GET' && method !== 'HEAD') return true;
-    for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
-    return false;
+  #viaCache(req: IncomingMessage): boolean {
+    const method = req.method ?? 'GET';
+    const authenticated = (req as AuthRequest).auth !== undefined;
+    if (method === 'GET' || method === 'HEAD') {
+      if (authenticated || this.#carriesCredentials(req)) return false;
+      const path = pathOf(req.url);
+      for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
+      return false;
+    }
+    return authenticated && method !== 'OPTIONS' && method !== 'TRACE';
   }
+
+  #carriesCredentials(req: IncomingMessage): boolean {
+    const headers = req.headers;
+    return headers.authorization !== undefined || (this.#apiKeyHeader !== undefined && headers[this.#apiKeyHeader] !== undefined);
+  }
+
+  /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
+  readonly #proxyOrForward: Handler = (req, res) => {
+    if (this.#viaCache(req)) this.#proxy(req, res);
+    else this.#forward(req, res);
+  };
 
   /** Requests inside this pipeline now. */
   get inFlight(): number {
@@ -147,10 +159,7 @@ export class Pipeline {
       this.#inFlight--;
       if (this.#inFlight === 0) this.#drained?.();
     });
-    const path = pathOf(req.url);
-    const method = req.method ?? 'GET';
-    const proxy = this.#cacheable(method, path) ? this.#proxy : this.#forward;
-    this.#run(this.#chainFor(method, path), 0, req, res, proxy);
+    this.#run(this.#chainFor(req.method ?? 'GET', pathOf(req.url)), 0, req, res, this.#proxyOrForward);
   }
 
   /** The middleware of the first route rule that matches, or none. */
@@ -316,9 +325,10 @@ export class Pipeline {
       await components.use('breaker-link', [identity(health), identity(breakers)], 'health.openBreakers', () => linkBreakers(health, breakers, { holdOpen: true }), (link) => link[Symbol.dispose]());
     }
 
+    const poolSizes = new Map(config.regions.flatMap((region) => (region.connections === undefined ? [] : [[region.name, region.connections] as const])));
     const { value: forwarder } = await components.use(
       'forwarder',
-      { proxy: config.proxy, trusted: config.geo.trustedProxies, deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
+      { proxy: config.proxy, trusted: config.geo.trustedProxies, pools: [...poolSizes], deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
       'proxy',
       () => {
         const created = createForwarder({
@@ -330,6 +340,14 @@ export class Pipeline {
           connectTimeout: config.proxy.connectTimeout,
           headersTimeout: config.proxy.headersTimeout,
           bodyTimeout: config.proxy.bodyTimeout,
+          connections: (region) => poolSizes.get(region.name) ?? config.proxy.connections,
+          queueTimeout: config.proxy.queueTimeout,
+          clientBodyTimeout: config.proxy.clientBodyTimeout,
+          clientBodyMinRate: config.proxy.clientBodyMinRate,
+          sendTimeout: config.proxy.sendTimeout,
+          maxInFlightPerClient: config.proxy.maxInFlightPerClient,
+          routeWindow: config.proxy.routeWindow,
+          panicFraction: config.proxy.panicFraction,
           maxAttempts: config.proxy.maxAttempts,
           closeTimeout: config.proxy.closeTimeout,
           via: config.proxy.via,
@@ -377,13 +395,12 @@ export class Pipeline {
       purge = built.value.purge;
     }
 
-    const authenticators = await buildAuthenticators(config, components, redis, events);
-    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, header: config.auth.apiKeys?.header }, 'rateLimits', () =>
+    const authenticators = await buildAuthenticators(config, components, redis, log, events);
+    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
         prefix: `${config.redis.prefix}rl:`,
         trustedProxies: config.geo.trustedProxies,
-        apiKeyHeader: config.auth.apiKeys?.header ?? 'x-api-key',
       }), (value) => value.close());
 
     const fresh = requireFreshRevocations(events);
@@ -399,6 +416,8 @@ export class Pipeline {
       if (rule.scopes.length > 0) chain.push(authenticator.requireScopes(rule.scopes) as Middleware);
     }
     if (limit !== undefined) chain.push(limit);
-    return { prefix: rule.path, methods: rule.methods === undefined ? undefined : new Set(rule.methods), chain };
+    // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
+    const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
+    return { prefix: rule.path.toLowerCase(), methods, chain };
   }
 }

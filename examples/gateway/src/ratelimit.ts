@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AuthRequest, hashApiKey } from '@edgekit/auth';
+import type { AuthRequest } from '@edgekit/auth';
 import { createClientIp, createTrustedProxies } from '@edgekit/geo';
 import { type RateLimiter, createEdgeLimiter, createLocalLimiter, createRateLimitMiddleware, createRedisLimiter } from '@edgekit/ratelimit';
 import type { Redis } from 'ioredis';
@@ -35,7 +35,7 @@ function limiterFor(name: string, limit: LimitConfig, redis: Redis | undefined, 
  */
 export function createRateLimits(
   limits: GatewayConfig['rateLimits'],
-  options: { redis: Redis | undefined; prefix: string; trustedProxies: readonly string[]; apiKeyHeader: string },
+  options: { redis: Redis | undefined; prefix: string; trustedProxies: readonly string[] },
 ): RateLimits {
   const clientIp = createClientIp({ trustedProxies: createTrustedProxies([...options.trustedProxies]) });
   const limiters: RateLimiter[] = [];
@@ -49,9 +49,10 @@ export function createRateLimits(
           ? (req: IncomingMessage) => `ip:${clientIp(req)}`
           : limit.by === 'apiKey'
             ? (req: IncomingMessage) => {
-                const presented = req.headers[options.apiKeyHeader];
-                // Hashed: raw keys never become limiter keys (or Redis keys).
-                return typeof presented === 'string' && presented !== '' ? `key:${hashApiKey(presented)}` : `ip:${clientIp(req)}`;
+                // Only a key a route rule verified counts: unverified ones would let a client pick a fresh
+                // limit per request by sending made-up keys.
+                const info = (req as AuthRequest).auth;
+                return info?.scheme === 'apiKey' ? `key:${info.keyId}` : `ip:${clientIp(req)}`;
               }
             : (req: IncomingMessage) => {
                 const subject = (req as AuthRequest).auth?.subject;

@@ -1,6 +1,6 @@
 import type { EventStreamStatus } from './event-stream.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from '@edgekit/core';
+import { type Clock, sendProblem } from '@edgekit/core';
 
 /** One region on the status page. */
 export interface RegionStatus {
@@ -66,12 +66,14 @@ export class StatusStreams {
   readonly #snapshot: () => StatusSnapshot;
   readonly #clock: Clock;
   #interval: number;
+  #maxStreams: number;
   #timer: ReturnType<Clock['setTimeout']> | undefined;
   #closed = false;
 
-  constructor(snapshot: () => StatusSnapshot, interval: number, clock: Clock) {
+  constructor(snapshot: () => StatusSnapshot, interval: number, clock: Clock, maxStreams: number) {
     this.#snapshot = snapshot;
     this.#interval = interval;
+    this.#maxStreams = maxStreams;
     this.#clock = clock;
   }
 
@@ -83,9 +85,17 @@ export class StatusStreams {
     this.#interval = ms;
   }
 
+  setMaxStreams(max: number): void {
+    this.#maxStreams = max;
+  }
+
   open(req: IncomingMessage, res: ServerResponse): void {
     if (this.#closed) {
       res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' }).end('shutting down\n');
+      return;
+    }
+    if (this.#clients.size >= this.#maxStreams) {
+      sendProblem(res, { title: 'Service Unavailable', status: 503, detail: `at most ${this.#maxStreams} status streams are open at once (status.maxStreams)` }, { 'retry-after': 5 });
       return;
     }
     res.writeHead(200, {

@@ -23,7 +23,16 @@ describe('configuration', () => {
 
   it('applies every default to a minimal configuration', () => {
     const config = parseConfig({ regions: [region('us')] }, { env: {} });
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, shutdownDelay: 5_000, drainTimeout: 20_000, reloadDrainTimeout: 30_000 });
+    expect(config.server).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+      shutdownDelay: 5_000,
+      drainTimeout: 20_000,
+      reloadDrainTimeout: 30_000,
+      pathParameters: 'refuse',
+      refusedMethods: ['TRACE', 'TRACK'],
+      refusedHeaders: ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url'],
+    });
     expect(config.cache.enabled).toBe(true);
     expect(config.redis.url).toBeNull();
     expect(config.geo.trustedProxies).toEqual(['loopback']);

@@ -162,16 +162,18 @@ describe('gateway end to end (real origins on loopback)', () => {
     expect(traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-0[01]$`));
   });
 
-  it('serves /health, /ready, /metrics and /status.json', async () => {
+  it('serves /health and /ready to anyone, and the operator endpoints to no one while no admin token is set', async () => {
     const health = await fetch(`${world.url}/health`);
     expect(health.status).toBe(200);
     const ready = (await (await fetch(`${world.url}/ready`)).json()) as { ready: boolean; regions: Record<string, unknown> };
     expect(ready.ready).toBe(true);
     expect(Object.keys(ready.regions).sort()).toEqual(['ap', 'eu', 'us']);
-    const metrics = await fetch(`${world.url}/metrics`);
-    expect(metrics.headers.get('content-type')).toContain('text/plain');
-    expect(await metrics.text()).toContain('edge_gateway_config_reloads_total');
-    const status = (await (await fetch(`${world.url}/status.json`)).json()) as { edge: { location: string }; regions: Array<{ name: string }>; routing: { forwarded: number } };
+    for (const path of ['/metrics', '/status.json', '/status', '/status/events']) {
+      const response = await fetch(`${world.url}${path}`);
+      expect(response.status, path).toBe(403);
+      expect(await response.text()).not.toContain('test-edge');
+    }
+    const status = world.gateway.status();
     expect(status.edge.location).toBe('test-edge');
     expect(status.regions.map((r) => r.name)).toEqual(['us', 'eu', 'ap']);
     expect(status.routing.forwarded).toBeGreaterThan(0);

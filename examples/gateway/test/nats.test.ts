@@ -54,7 +54,7 @@ describeNats('NATS JetStream mode: durable invalidations, fail-closed revocation
     return response.headers.get('cache-status') ?? '';
   };
   const secure = (node: number) => fetch(`${nodes[node]!.url}/api/secure`, { headers: { ...from(CLIENTS.virginia), 'x-api-key': KEY } });
-  const status = async (node: number) => (await (await fetch(`${nodes[node]!.url}/status.json`)).json()) as { config: { version: number; source?: string; lastReloadError?: string }; events?: { caughtUp: boolean; failClosed: boolean; lag: number } };
+  const status = async (node: number) => (await (await fetch(`${nodes[node]!.url}/status.json`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { config: { version: number; source?: string; lastReloadError?: string }; events?: { caughtUp: boolean; failClosed: boolean; lag: number } };
 
   it('applies, after the partition heals, a purge published while ap-south was cut off, and reports being caught up', async () => {
     await waitFor(async () => (await status(1)).events?.caughtUp === true, 10_000, 'ap-south caught up');

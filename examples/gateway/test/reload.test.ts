@@ -9,6 +9,8 @@ import { CLIENTS, baseConfig, from, startOrigins, waitFor } from './helpers.js';
 
 type Origins = Record<'us' | 'eu' | 'ap', DemoOrigin>;
 
+const ADMIN_TOKEN = 'reload-admin-token-0123456789';
+
 describe('hot reload', () => {
   let origins: Origins;
   let dir: string;
@@ -34,7 +36,7 @@ describe('hot reload', () => {
 
   async function start(file: string, initial: GatewayConfigInput): Promise<string> {
     logs = [];
-    gateway = await createGateway(initial, { configFile: file, env: {}, watchDebounce: 30, logger: (level, msg, fields) => logs.push({ level, msg, fields }) });
+    gateway = await createGateway(initial, { configFile: file, env: { EDGE_ADMIN_TOKEN: ADMIN_TOKEN }, watchDebounce: 30, logger: (level, msg, fields) => logs.push({ level, msg, fields }) });
     const url = await gateway.listen();
     await waitFor(async () => (await fetch(`${url}/ready`)).status === 200);
     return url;
@@ -63,7 +65,7 @@ describe('hot reload', () => {
     expect(gateway!.version).toBe(2);
     expect(gateway!.status().config.lastReloadError).toContain('regions[0].url');
     expect(await servedBy(url, CLIENTS.london)).toBe('ap');
-    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/edge_gateway_config_reloads_total\{[^}]*result="rejected"[^}]*\} 1/);
+    expect(await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text()).toMatch(/edge_gateway_config_reloads_total\{[^}]*result="rejected"[^}]*\} 1/);
 
     // YAML that does not parse is rejected the same way.
     writeFileSync(file, 'regions: [\n');

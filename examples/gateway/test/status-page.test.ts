@@ -27,7 +27,8 @@ describe.runIf(available || required)('status page in headless Chromium', () => 
 
   beforeAll(async () => {
     if (!available) throw new Error(`${CHROMIUM} is required when CI=true (apt-get install chromium)`);
-    world = await startWorld();
+    // The status page and its event stream are served without a token on the admin listener only.
+    world = await startWorld({ server: { host: '127.0.0.1', port: 0, adminPort: 0, shutdownDelay: 0, drainTimeout: 5_000, reloadDrainTimeout: 10_000 } });
     profile = mkdtempSync(join(tmpdir(), 'gateway-chromium-'));
     // A persistent context is how Playwright takes a user data dir; a fresh one per run.
     context = await chromium.launchPersistentContext(profile, {
@@ -55,7 +56,7 @@ describe.runIf(available || required)('status page in headless Chromium', () => 
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(`${world.url}/status`);
+    await page.goto(`${world.gateway.adminUrl}/status`);
 
     await page.waitForSelector('tr[data-region="ap"]');
     expect(await page.textContent('#location')).toBe('test-edge');
@@ -92,7 +93,7 @@ describe.runIf(available || required)('status page in headless Chromium', () => 
 
   it('ends the live stream when the gateway drains', async () => {
     const page = await context.newPage();
-    await page.goto(`${world.url}/status`);
+    await page.goto(`${world.gateway.adminUrl}/status`);
     await page.waitForFunction(() => document.getElementById('live')?.textContent === 'live');
     const shutdown = world.gateway.close();
     await page.waitForFunction(() => document.getElementById('live')?.textContent !== 'live', undefined, { timeout: 5_000 });

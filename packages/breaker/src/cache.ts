@@ -20,7 +20,7 @@ interface CacheEntry {
 
 /**
  * The default in-memory {@link CacheTransport}: a `Map` that evicts the oldest inserted entry when
- * full, as opossum's does, and reads expiry from the breaker's clock.
+ * it holds `maxEntries` and a new key arrives, as opossum's does, reading expiry from the breaker's clock.
  */
 export class MemoryCache implements CacheTransport {
   readonly #entries = new Map<string, CacheEntry>();
@@ -35,13 +35,13 @@ export class MemoryCache implements CacheTransport {
   get(key: string): unknown {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt === 0 || entry.expiresAt > this.#clock.now()) return entry.value;
+    if (entry.expiresAt > this.#clock.now() || entry.expiresAt === 0) return entry.value;
     this.#entries.delete(key);
     return undefined;
   }
 
   set(key: string, value: unknown, expiresAt: number): void {
-    if (!this.#entries.has(key) && this.#entries.size >= this.#maxEntries) {
+    if (this.#entries.size === this.#maxEntries && this.get(key) === undefined) {
       const oldest = this.#entries.keys().next();
       if (oldest.done !== true) this.#entries.delete(oldest.value);
     }

@@ -3,12 +3,22 @@ import { CircuitBreaker } from './circuit-breaker.js';
 export {
   type BreakerAction,
   type BreakerEvents,
-  type BreakerSnapshot,
-  type BreakerState,
-  type BreakerStateChange,
-  type BreakerStatsSummary,
+  type BreakerFallback,
   CircuitBreaker,
+  type FireArgs,
+  type WithoutSignal,
 } from './circuit-breaker.js';
+export { BreakerCore, type BreakerSnapshot, type BreakerState, type BreakerStateChange, type BreakerStatsSummary } from './core.js';
+export {
+  type BreakerStrategy,
+  type BreakerStrategyFactory,
+  type CountWindowOptions,
+  type SlowCallRateOptions,
+  consecutiveStrategy,
+  countStrategy,
+  percentageStrategy,
+  slowCallRateStrategy,
+} from './strategies.js';
 export { type CacheTransport, MemoryCache } from './cache.js';
 export {
   BreakerError,

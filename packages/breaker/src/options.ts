@@ -13,13 +13,18 @@ import {
 } from '@edgekit/core';
 import type { CacheTransport } from './cache.js';
 import type { Stats, Status } from './status.js';
+import type { BreakerStrategyFactory } from './strategies.js';
 
-/** How a closed breaker decides to open. */
+/** How a closed breaker decides to open (the built-in {@link BreakerStrategy} to use). */
 export type BreakerMode =
   /** opossum's rule: the failure rate over the rolling window exceeds `errorThresholdPercentage`. */
   | 'percentage'
   /** `failureThreshold` failures in a row. */
-  | 'consecutive';
+  | 'consecutive'
+  /** The failure rate over the last `windowSize` calls exceeds `errorThresholdPercentage`. */
+  | 'count'
+  /** As `'count'`, or the share of calls slower than `slowCallDuration` reaches `slowCallRateThreshold`. */
+  | 'slowCallRate';
 
 /** Outcomes after which a coalesced call is forgotten (opossum's `coalesceResetOn`). */
 export type CoalesceResetEvent = 'error' | 'success' | 'timeout';
@@ -116,17 +121,23 @@ export interface CircuitBreakerOptions<TI extends unknown[] = unknown[]> {
   mode?: BreakerMode | undefined;
   /** Consecutive mode: failures in a row that open the breaker. Default `5`. */
   failureThreshold?: number | undefined;
+  /** `'count'` and `'slowCallRate'` modes: calls in the window. Default `100`. */
+  windowSize?: number | undefined;
+  /** `'count'` and `'slowCallRate'` modes: fewest calls in the window before it may open. Default `windowSize`. */
+  minimumCalls?: number | undefined;
+  /** `'slowCallRate'` mode: a call taking at least this long (ms) is slow. Default `60000`. */
+  slowCallDuration?: number | undefined;
+  /** `'slowCallRate'` mode: open when this share (percent) of the window's calls were slow. Default `100`. */
+  slowCallRateThreshold?: number | undefined;
+  /** A custom rule for opening, in place of `mode` (see {@link BreakerStrategy}). */
+  strategy?: BreakerStrategyFactory | undefined;
   /** Probe calls let through at once in half-open; all must succeed to close. Default `1`. */
   halfOpenMaxCalls?: number | undefined;
   /** Pass a per-call `AbortSignal` to the action as an extra last argument. Default `false`. */
   appendSignal?: boolean | undefined;
   /** Most latency samples kept per slice of the window (a uniform sample beyond). Default `1000`. */
   latencySampleSize?: number | undefined;
-  /**
-   * How late a timeout may fire, in exchange for not reading the clock per call under load
-   * (see "Timeouts" in the README); `0`: exact. Default: `timeout / 100` clamped to 1 to 10 ms with
-   * the system clock, `0` with an injected clock.
-   */
+  /** @deprecated Ignored: every call has its own exact timer, as in opossum. */
   timeoutResolution?: number | undefined;
   /** Whole `toJSON()` output of an earlier breaker: state and stats together. */
   initialState?: BreakerJSON | undefined;
@@ -155,6 +166,9 @@ export const DEFAULTS = Object.freeze({
   enableSnapshots: true,
   mode: 'percentage' as BreakerMode,
   failureThreshold: 5,
+  windowSize: 100,
+  slowCallDuration: 60_000,
+  slowCallRateThreshold: 100,
   halfOpenMaxCalls: 1,
   appendSignal: false,
   latencySampleSize: 1000,
@@ -193,15 +207,19 @@ export interface ResolvedBreakerOptions<TI extends unknown[] = unknown[]> {
   readonly rotateBucketController: EventEmitter | undefined;
   readonly mode: BreakerMode;
   readonly failureThreshold: number;
+  readonly windowSize: number;
+  readonly minimumCalls: number;
+  readonly slowCallDuration: number;
+  readonly slowCallRateThreshold: number;
+  readonly strategy: BreakerStrategyFactory | undefined;
   readonly halfOpenMaxCalls: number;
   readonly appendSignal: boolean;
   readonly latencySampleSize: number;
-  readonly timeoutResolution: number;
   readonly clock: Clock;
 }
 
 const SCOPE = '@edgekit/breaker';
-const MODES: readonly BreakerMode[] = ['percentage', 'consecutive'];
+const MODES: readonly BreakerMode[] = ['percentage', 'consecutive', 'count', 'slowCallRate'];
 const RESET_EVENTS: readonly CoalesceResetEvent[] = ['error', 'success', 'timeout'];
 
 function defaultCacheKey(...args: unknown[]): string {
@@ -226,7 +244,21 @@ function checkClock(value: unknown): Clock {
 function checkTimeout(value: unknown): number {
   if (value === undefined) return DEFAULTS.timeout;
   if (value === false) return 0;
-  return checkNumber(SCOPE, 'timeout', value, { min: 0 });
+  // opossum arms any truthy timeout; below 1 ms a Node timer waits 1 ms.
+  const ms = checkNumber(SCOPE, 'timeout', value);
+  return ms === 0 ? 0 : Math.max(1, ms);
+}
+
+/** Any number, as opossum accepts (its code gives each value a meaning); only other types are refused. */
+function anyNumber(name: string, value: unknown, fallback: number): number {
+  return optionalNumber(SCOPE, name, value, fallback);
+}
+
+/** opossum's `Number.isInteger(value) ? value : fallback` for a number; other types are refused. */
+function integerOr(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = checkNumber(SCOPE, name, value, { allowInfinity: true });
+  return Number.isInteger(n) ? n : fallback;
 }
 
 function checkCacheTransport(value: unknown): CacheTransport | undefined {
@@ -239,23 +271,26 @@ function checkCacheTransport(value: unknown): CacheTransport | undefined {
     typeof transport.set !== 'function' ||
     typeof transport.flush !== 'function'
   ) {
-    throw new TypeError(`${SCOPE}: option "cacheTransport" must be an object with get, set and flush methods (got ${describeValue(value)})`);
+    // opossum's message.
+    throw new TypeError('options.cacheTransport should be an object with `get`, `set` and `flush` methods');
   }
   return transport as CacheTransport;
 }
 
 function checkResetOn(value: unknown): readonly CoalesceResetEvent[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((event) => (RESET_EVENTS as readonly unknown[]).includes(event))) {
+  if (!Array.isArray(value)) {
     throw new TypeError(`${SCOPE}: option "coalesceResetOn" must be an array of "error", "success", "timeout" (got ${describeValue(value)})`);
   }
-  return Object.freeze([...new Set(value as CoalesceResetEvent[])]);
+  // opossum keeps the known entries and drops the rest.
+  return Object.freeze([...new Set(value.filter((event) => (RESET_EVENTS as readonly unknown[]).includes(event)) as CoalesceResetEvent[])]);
 }
 
 function checkAbortController(value: unknown): AbortController | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || typeof (value as AbortController).abort !== 'function') {
-    throw new TypeError(`${SCOPE}: option "abortController" must be an AbortController (got ${describeValue(value)})`);
+    // opossum's message.
+    throw new TypeError('AbortController does not contain `abort()` method');
   }
   return value as AbortController;
 }
@@ -269,64 +304,54 @@ function checkEmitter(value: unknown): EventEmitter | undefined {
   return value as EventEmitter;
 }
 
-/** `timeout / 100`, between 1 and 10 ms, for the system clock; exact (`0`) for an injected clock, such as a test's manual clock. */
-export function defaultTimeoutResolution(timeout: number, clock: Clock): number {
-  if (timeout === 0 || clock !== systemClock) return 0;
-  return Math.min(10, Math.max(1, Math.floor(timeout / 100)));
-}
-
 /** Validates options and fills in defaults; throws a `TypeError` or `RangeError` naming the option. */
 export function resolveBreakerOptions<TI extends unknown[]>(options: unknown): ResolvedBreakerOptions<TI> {
   const o = checkOptionsObject<CircuitBreakerOptions<TI>>(SCOPE, options);
   const timeout = checkTimeout(o.timeout);
-  const rollingCountTimeout = optionalNumber(SCOPE, 'rollingCountTimeout', o.rollingCountTimeout, DEFAULTS.rollingCountTimeout, { min: 1 });
-  const rollingCountBuckets = optionalNumber(SCOPE, 'rollingCountBuckets', o.rollingCountBuckets, DEFAULTS.rollingCountBuckets, {
-    min: 1,
-    integer: true,
-  });
-  if (rollingCountTimeout / rollingCountBuckets < 1) {
-    throw new RangeError(
-      `${SCOPE}: option "rollingCountBuckets" must leave slices of at least 1 ms (got ${rollingCountBuckets} buckets over ${rollingCountTimeout} ms)`,
-    );
-  }
   const clock = checkClock(o.clock);
-  const coalesceTTL = optionalNumber(SCOPE, 'coalesceTTL', o.coalesceTTL, timeout, { min: 0 });
+  const cache = optionalBoolean(SCOPE, 'cache', o.cache, DEFAULTS.cache);
+  const windowSize = optionalNumber(SCOPE, 'windowSize', o.windowSize, DEFAULTS.windowSize, { min: 1, integer: true });
   const resolved: ResolvedBreakerOptions<TI> = {
     timeout,
-    resetTimeout: optionalNumber(SCOPE, 'resetTimeout', o.resetTimeout, DEFAULTS.resetTimeout, { min: 0 }),
-    errorThresholdPercentage: optionalNumber(SCOPE, 'errorThresholdPercentage', o.errorThresholdPercentage, DEFAULTS.errorThresholdPercentage, {
-      min: 0,
-      max: 100,
-    }),
-    volumeThreshold: optionalNumber(SCOPE, 'volumeThreshold', o.volumeThreshold, DEFAULTS.volumeThreshold, { min: 0, integer: true }),
-    rollingCountTimeout,
-    rollingCountBuckets,
-    rollingPercentilesEnabled: optionalBoolean(SCOPE, 'rollingPercentilesEnabled', o.rollingPercentilesEnabled, DEFAULTS.rollingPercentilesEnabled),
-    capacity: optionalNumber(SCOPE, 'capacity', o.capacity, DEFAULTS.capacity, { min: 0, integer: true, allowInfinity: true }),
-    allowWarmUp: optionalBoolean(SCOPE, 'allowWarmUp', o.allowWarmUp, DEFAULTS.allowWarmUp),
+    resetTimeout: Math.max(0, anyNumber('resetTimeout', o.resetTimeout, DEFAULTS.resetTimeout)),
+    errorThresholdPercentage: anyNumber('errorThresholdPercentage', o.errorThresholdPercentage, DEFAULTS.errorThresholdPercentage),
+    volumeThreshold: integerOr('volumeThreshold', o.volumeThreshold, DEFAULTS.volumeThreshold),
+    rollingCountTimeout: anyNumber('rollingCountTimeout', o.rollingCountTimeout, DEFAULTS.rollingCountTimeout),
+    rollingCountBuckets: optionalNumber(SCOPE, 'rollingCountBuckets', o.rollingCountBuckets, DEFAULTS.rollingCountBuckets, { min: 0, integer: true }),
+    rollingPercentilesEnabled: o.rollingPercentilesEnabled !== false,
+    capacity: integerOr('capacity', o.capacity, DEFAULTS.capacity),
+    allowWarmUp: o.allowWarmUp === true,
     errorFilter: optionalFunction<(error: any, ...args: TI) => boolean, undefined>(SCOPE, 'errorFilter', o.errorFilter, undefined),
-    enabled: optionalBoolean(SCOPE, 'enabled', o.enabled, DEFAULTS.enabled),
+    enabled: o.enabled !== false,
     name: optionalString(SCOPE, 'name', o.name, undefined),
     group: optionalString(SCOPE, 'group', o.group, undefined),
-    cache: optionalBoolean(SCOPE, 'cache', o.cache, DEFAULTS.cache),
-    cacheTTL: optionalNumber(SCOPE, 'cacheTTL', o.cacheTTL, DEFAULTS.cacheTTL, { min: 0 }),
-    cacheSize: optionalNumber(SCOPE, 'cacheSize', o.cacheSize, DEFAULTS.cacheSize, { min: 1, integer: true }),
+    cache,
+    cacheTTL: anyNumber('cacheTTL', o.cacheTTL, DEFAULTS.cacheTTL),
+    cacheSize: anyNumber('cacheSize', o.cacheSize, DEFAULTS.cacheSize),
     cacheGetKey: optionalFunction(SCOPE, 'cacheGetKey', o.cacheGetKey, defaultCacheKey as (...args: TI) => string),
-    cacheTransport: checkCacheTransport(o.cacheTransport),
-    coalesce: optionalBoolean(SCOPE, 'coalesce', o.coalesce, DEFAULTS.coalesce),
-    coalesceTTL,
-    coalesceSize: optionalNumber(SCOPE, 'coalesceSize', o.coalesceSize, DEFAULTS.coalesceSize, { min: 1, integer: true }),
+    cacheTransport: cache ? checkCacheTransport(o.cacheTransport) : (o.cacheTransport as CacheTransport | undefined),
+    coalesce: Boolean(o.coalesce),
+    // opossum: `coalesceTTL ?? timeout`, where a disabled timeout means "never expires".
+    coalesceTTL: anyNumber('coalesceTTL', o.coalesceTTL, timeout),
+    coalesceSize: anyNumber('coalesceSize', o.coalesceSize, DEFAULTS.coalesceSize),
     coalesceResetOn: checkResetOn(o.coalesceResetOn),
     abortController: checkAbortController(o.abortController),
-    autoRenewAbortController: optionalBoolean(SCOPE, 'autoRenewAbortController', o.autoRenewAbortController, DEFAULTS.autoRenewAbortController),
-    enableSnapshots: optionalBoolean(SCOPE, 'enableSnapshots', o.enableSnapshots, DEFAULTS.enableSnapshots),
+    autoRenewAbortController: Boolean(o.autoRenewAbortController),
+    enableSnapshots: o.enableSnapshots !== false,
     rotateBucketController: checkEmitter(o.rotateBucketController),
     mode: optionalOneOf(SCOPE, 'mode', o.mode, MODES, DEFAULTS.mode),
     failureThreshold: optionalNumber(SCOPE, 'failureThreshold', o.failureThreshold, DEFAULTS.failureThreshold, { min: 1, integer: true }),
+    windowSize,
+    minimumCalls: optionalNumber(SCOPE, 'minimumCalls', o.minimumCalls, windowSize, { min: 1, integer: true }),
+    slowCallDuration: optionalNumber(SCOPE, 'slowCallDuration', o.slowCallDuration, DEFAULTS.slowCallDuration, { min: 0 }),
+    slowCallRateThreshold: optionalNumber(SCOPE, 'slowCallRateThreshold', o.slowCallRateThreshold, DEFAULTS.slowCallRateThreshold, {
+      min: 0,
+      max: 100,
+    }),
+    strategy: optionalFunction<BreakerStrategyFactory, undefined>(SCOPE, 'strategy', o.strategy, undefined),
     halfOpenMaxCalls: optionalNumber(SCOPE, 'halfOpenMaxCalls', o.halfOpenMaxCalls, DEFAULTS.halfOpenMaxCalls, { min: 1, integer: true }),
     appendSignal: optionalBoolean(SCOPE, 'appendSignal', o.appendSignal, DEFAULTS.appendSignal),
     latencySampleSize: optionalNumber(SCOPE, 'latencySampleSize', o.latencySampleSize, DEFAULTS.latencySampleSize, { min: 1, integer: true }),
-    timeoutResolution: optionalNumber(SCOPE, 'timeoutResolution', o.timeoutResolution, defaultTimeoutResolution(timeout, clock), { min: 0 }),
     clock,
   };
   if (o.state !== undefined && (typeof o.state !== 'object' || o.state === null)) {

@@ -1,4 +1,4 @@
-import type { DeadlineEntry } from './deadlines.js';
+import type { TimedEntry } from './deadlines.js';
 
 /**
  * Permission for one call, from `breaker.tryAcquire()`, for callers that run the call themselves
@@ -25,48 +25,48 @@ export const RELEASE = 2;
 
 /** Callbacks an {@link Attempt} reports to; implemented by the breaker that admitted it. */
 export interface AttemptOwner {
-  settle(attempt: Attempt, outcome: Outcome, value: unknown): void;
+  settlePermit(attempt: Attempt, outcome: Outcome, value: unknown): void;
   signalOf(attempt: Attempt): AbortSignal;
 }
 
 /**
- * One admitted call that needs tracking beyond a plain `await`: a permit, or a `fire()` with a
- * timeout or a per-call signal. Lives in the breaker's deadline queue while a timeout applies.
+ * One admitted call: a `fire()` (with the settle functions of its promise) or a permit. Holds what
+ * its outcome needs: start time, probe epoch, timeout timer, per-call abort controller.
  */
-export class Attempt implements BreakerPermit, DeadlineEntry {
-  deadline = 0;
-  prev: DeadlineEntry | undefined = undefined;
-  next: DeadlineEntry | undefined = undefined;
-  queued = false;
+export class Attempt implements BreakerPermit, TimedEntry {
+  /** Settled, or counted as a timeout: later outcomes are ignored. */
   settled = false;
+  /** Counted as a timeout. */
+  timedOut = false;
+  /** The timer slot timing this call. */
+  batch: unknown = undefined;
   controller: AbortController | undefined = undefined;
-  /** For `fire()`: the arguments, the coalescing key and the resolve function of the returned promise. */
+  /** For `fire()`: the arguments, the cache key and the settle functions of the returned promise. */
   args: unknown[] = [];
-  key: string | undefined = undefined;
+  key = '';
   resolve: ((value: unknown) => void) | undefined = undefined;
+  reject: ((error: unknown) => void) | undefined = undefined;
 
   constructor(
     readonly owner: AttemptOwner,
     /** Clock time the call started. */
     readonly start: number,
-    /** Admitted as a half-open probe. */
-    readonly probe: boolean,
-    /** The breaker's state epoch at admission. */
-    readonly epoch: number,
+    /** The state epoch at admission when admitted as a half-open probe, else `-1`. */
+    readonly probeEpoch: number,
     /** Part of the latency sample. */
     readonly sampled: boolean,
   ) {}
 
   success(): void {
-    if (!this.settled) this.owner.settle(this, SUCCESS, undefined);
+    if (!this.settled) this.owner.settlePermit(this, SUCCESS, undefined);
   }
 
   failure(error?: unknown): void {
-    if (!this.settled) this.owner.settle(this, FAILURE, error);
+    if (!this.settled) this.owner.settlePermit(this, FAILURE, error);
   }
 
   release(): void {
-    if (!this.settled) this.owner.settle(this, RELEASE, undefined);
+    if (!this.settled) this.owner.settlePermit(this, RELEASE, undefined);
   }
 
   get signal(): AbortSignal {

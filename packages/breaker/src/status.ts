@@ -157,10 +157,8 @@ function percentile(p: number, sorted: readonly number[]): number {
  * {@link Status.stats} once per slice while someone listens.
  */
 export class Status extends EventEmitter {
-  /** @internal The newest slice; the breaker increments it in place. */
+  /** @internal The newest slice as of the last {@link Status.at}; the breaker increments it in place. */
   bucket: Slot;
-  /** @internal True while no rotation timer runs (idle window); call {@link Status.wake} before recording. */
-  sleeping = true;
 
   readonly #slots: Slot[];
   #head = 0;
@@ -178,23 +176,21 @@ export class Status extends EventEmitter {
   #sampled = 0;
   #weight = 0;
   #shutdown = false;
+  // Slices are aligned on the construction time, as opossum's interval is: slice k covers
+  // [origin + k·bucketMs, origin + (k+1)·bucketMs). `#rotations` is the current k.
+  #origin = 0;
+  #rotations = 0;
+  /** When the current slice ends; never, for a window driven by `rotateBucketController` or shut down. */
+  #nextBoundary = Number.POSITIVE_INFINITY;
 
   constructor(options: StatusOptions = {}) {
     super();
     const opts = checkOptionsObject<StatusOptions>(SCOPE, options);
-    const windowMs = optionalNumber(SCOPE, 'rollingCountTimeout', opts.rollingCountTimeout, STATUS_DEFAULTS.rollingCountTimeout, {
-      min: 1,
-    });
-    const buckets = optionalNumber(SCOPE, 'rollingCountBuckets', opts.rollingCountBuckets, STATUS_DEFAULTS.rollingCountBuckets, {
-      min: 1,
-      integer: true,
-    });
-    if (windowMs / buckets < 1) {
-      throw new RangeError(
-        `${SCOPE}: option "rollingCountBuckets" must leave slices of at least 1 ms (got ${buckets} buckets over ${windowMs} ms)`,
-      );
-    }
-    this.#bucketMs = Math.floor(windowMs / buckets);
+    // opossum's rules: 0 (or no value) means the default; a slice shorter than 1 ms ticks every 1 ms, as Node's timers do.
+    const windowMs = optionalNumber(SCOPE, 'rollingCountTimeout', opts.rollingCountTimeout, 0) || STATUS_DEFAULTS.rollingCountTimeout;
+    const buckets =
+      optionalNumber(SCOPE, 'rollingCountBuckets', opts.rollingCountBuckets, 0, { min: 0, integer: true }) || STATUS_DEFAULTS.rollingCountBuckets;
+    this.#bucketMs = Math.max(1, Math.floor(windowMs / buckets));
     this.#percentilesEnabled = optionalBoolean(SCOPE, 'rollingPercentilesEnabled', opts.rollingPercentilesEnabled, true);
     this.#enableSnapshots = optionalBoolean(SCOPE, 'enableSnapshots', opts.enableSnapshots, true);
     this.#sampleSize = optionalNumber(SCOPE, 'latencySampleSize', opts.latencySampleSize, STATUS_DEFAULTS.latencySampleSize, {
@@ -202,6 +198,7 @@ export class Status extends EventEmitter {
       integer: true,
     });
     this.#clock = opts.clock ?? systemClock;
+    this.#origin = this.#clock.now();
     const controller = opts.rotateBucketController;
     if (controller !== undefined && (typeof controller !== 'object' || controller === null || typeof controller.on !== 'function')) {
       throw new TypeError(`${SCOPE}: option "rotateBucketController" must be an EventEmitter`);
@@ -210,16 +207,13 @@ export class Status extends EventEmitter {
     this.#slots = Array.from({ length: buckets }, () => new Slot());
     this.bucket = this.#slots[0] as Slot;
     if (opts.stats !== undefined) this.#seed(opts.stats);
-    if (controller !== undefined) {
-      this.sleeping = false;
-      this.attachController();
-    } else if (!this.bucket.isEmpty()) {
-      this.wake();
-    }
+    if (controller !== undefined) this.attachController();
+    else this.#nextBoundary = this.#origin + this.#bucketMs;
   }
 
   /** Totals over the window, with latency percentiles and mean (opossum's `stats`). */
   get stats(): Stats {
+    this.at(this.#clock.now());
     const totals = emptyBucket() as Stats;
     let latencies: number[] = [];
     for (const slot of this.#slots) {
@@ -242,6 +236,7 @@ export class Status extends EventEmitter {
 
   /** Copies of the slices, newest first. */
   get window(): Bucket[] {
+    this.at(this.#clock.now());
     const out: Bucket[] = [];
     const n = this.#slots.length;
     for (let i = 0; i < n; i++) out.push((this.#slots[(this.#head + i) % n] as Slot).toBucket());
@@ -255,6 +250,7 @@ export class Status extends EventEmitter {
 
   /** Sum of one counter over the window, without building {@link Status.stats}. */
   sum(counter: BucketCounter): number {
+    this.at(this.#clock.now());
     let total = 0;
     for (const slot of this.#slots) total += slot[counter];
     return total;
@@ -287,15 +283,37 @@ export class Status extends EventEmitter {
 
   /** @internal Marks the newest slice with the breaker's state change. */
   markOpen(open: boolean): void {
-    if (this.sleeping) this.wake();
-    this.bucket.isCircuitBreakerOpen = open;
+    this.at(this.#clock.now()).isCircuitBreakerOpen = open;
   }
 
-  /** @internal Starts the rotation timer after an idle period. */
-  wake(): void {
-    if (!this.sleeping || this.#shutdown) return;
-    this.sleeping = false;
-    this.#timer = this.#clock.setTimeout(this.#tick, this.#bucketMs);
+  /**
+   * @internal The newest slice at clock time `now`, after the rotations due by then. The window
+   * is aligned on its construction time, as opossum's interval is, and advances lazily: an idle
+   * breaker runs no timer, and a slice boundary is passed before anything at that time is counted.
+   */
+  at(now: number): Slot {
+    if (now >= this.#nextBoundary) this.#catchUp(now);
+    return this.bucket;
+  }
+
+  #catchUp(now: number): void {
+    const due = Math.floor((now - this.#origin) / this.#bucketMs);
+    const missed = due - this.#rotations;
+    this.#rotations = due;
+    this.#nextBoundary = this.#origin + (due + 1) * this.#bucketMs;
+    const n = this.#slots.length;
+    for (let i = 0; i < Math.min(missed, n); i++) this.rotate();
+  }
+
+  #armSnapshots(): void {
+    if (this.#timer !== undefined || this.#shutdown || !this.#wantsSnapshots()) return;
+    const now = this.#clock.now();
+    const next = this.#controller === undefined ? this.#nextBoundaryAfter(now) : now + this.#bucketMs;
+    this.#timer = this.#clock.setTimeout(this.#tick, next - now);
+  }
+
+  #nextBoundaryAfter(now: number): number {
+    return this.#origin + (Math.floor((now - this.#origin) / this.#bucketMs) + 1) * this.#bucketMs;
   }
 
   /** Advances the window by one slice: the oldest slice is dropped and an empty one becomes the newest. */
@@ -329,7 +347,7 @@ export class Status extends EventEmitter {
     this.#shutdown = true;
     this.#clock.clearTimeout(this.#timer as never);
     this.#timer = undefined;
-    this.sleeping = true;
+    this.#nextBoundary = Number.POSITIVE_INFINITY;
     this.detachController();
     this.removeAllListeners();
   }
@@ -337,7 +355,7 @@ export class Status extends EventEmitter {
   // A `snapshot` listener needs the timer running even while the window is empty.
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     super.on(event, listener);
-    if (event === 'snapshot') this.wake();
+    if (event === 'snapshot') this.#armSnapshots();
     return this;
   }
 
@@ -347,7 +365,7 @@ export class Status extends EventEmitter {
 
   override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
     super.prependListener(event, listener);
-    if (event === 'snapshot') this.wake();
+    if (event === 'snapshot') this.#armSnapshots();
     return this;
   }
 
@@ -364,17 +382,13 @@ export class Status extends EventEmitter {
     this.#snapshot();
   };
 
+  // Snapshots only: the window itself advances in at().
   readonly #tick = (): void => {
     this.#timer = undefined;
     if (this.#shutdown) return;
-    this.rotate();
+    this.at(this.#clock.now());
     this.#snapshot();
-    if (this.#shutdown) return;
-    if (!this.#wantsSnapshots() && this.#slots.every((slot) => slot.isEmpty())) {
-      this.sleeping = true;
-      return;
-    }
-    this.#timer = this.#clock.setTimeout(this.#tick, this.#bucketMs);
+    this.#armSnapshots();
   };
 
   #seed(stats: Partial<Stats>): void {

@@ -130,20 +130,6 @@ describe('coalesce', () => {
     expect(calls).toEqual(['a']);
   });
 
-  it('does not share a call that failed synchronously when errors reset the coalescing', async () => {
-    let calls = 0;
-    const breaker = new CircuitBreaker(
-      (): string => {
-        calls++;
-        throw new Error('sync');
-      },
-      { timeout: false, coalesce: true, coalesceTTL: 60_000, coalesceResetOn: ['error'], volumeThreshold: 100 },
-    );
-    await breaker.fire().catch(() => {});
-    await breaker.fire().catch(() => {});
-    expect(calls).toBe(2);
-  });
-
   it('checks the result cache before coalescing', async () => {
     const { breaker, calls } = counting({ cache: true, coalesce: true });
     const events = recordEvents(breaker, ['cacheHit', 'cacheMiss', 'coalesceCacheHit', 'coalesceCacheMiss']);

@@ -169,42 +169,6 @@ describe('CircuitBreaker: percentage mode', () => {
     expect(breaker.closed).toBe(true);
   });
 
-  it('does not let a call that started before the breaker opened decide the half-open state', async () => {
-    const clock = createManualClock();
-    let release!: (v: string) => void;
-    const breaker = new CircuitBreaker(
-      (kind: string) => (kind === 'slow' ? new Promise<string>((resolve) => (release = resolve)) : Promise.resolve(kind)),
-      { clock, timeout: false, resetTimeout: 100 },
-    );
-    const slow = breaker.fire('slow');
-    breaker.open();
-    clock.advance(100);
-    expect(breaker.halfOpen).toBe(true);
-    release('late');
-    await slow;
-    expect(breaker.halfOpen).toBe(true); // the stale success is counted but does not close
-    expect(breaker.stats.successes).toBe(1);
-    await breaker.fire('probe');
-    expect(breaker.closed).toBe(true);
-  });
-
-  it('does not let a late failure from before the opening reopen a half-open breaker', async () => {
-    const clock = createManualClock();
-    let fail!: (error: Error) => void;
-    const breaker = new CircuitBreaker(
-      (kind: string) => (kind === 'slow' ? new Promise<string>((_, reject) => (fail = reject)) : Promise.resolve(kind)),
-      { clock, timeout: false, resetTimeout: 100 },
-    );
-    const slow = breaker.fire('slow').catch(() => 'failed');
-    breaker.open();
-    clock.advance(100);
-    fail(new Error('late'));
-    await slow;
-    expect(breaker.halfOpen).toBe(true);
-    expect(breaker.stats.failures).toBe(1);
-    expect(breaker.pendingClose).toBe(true);
-  });
-
   it('keeps failures from opening the breaker during the warm-up period', async () => {
     const { breaker, clock } = makeBreaker({ allowWarmUp: true, rollingCountTimeout: 1000 });
     expect(breaker.warmUp).toBe(true);
@@ -216,18 +180,6 @@ describe('CircuitBreaker: percentage mode', () => {
     // Window slid past the warm-up failures; a new failure alone is 100 %.
     await breaker.fire('fail').catch(() => {});
     expect(breaker.opened).toBe(true);
-  });
-
-  it('reopens on a failed probe even during warm-up (opossum would stay half-open with no probe left)', async () => {
-    const { breaker, clock } = makeBreaker({ allowWarmUp: true, rollingCountTimeout: 60_000, resetTimeout: 100 });
-    breaker.open();
-    clock.advance(100);
-    expect(breaker.warmUp).toBe(true);
-    await breaker.fire('fail').catch(() => {});
-    expect(breaker.opened).toBe(true);
-    clock.advance(100);
-    await breaker.fire('ok');
-    expect(breaker.closed).toBe(true);
   });
 
   it('counts errors accepted by errorFilter as successes but still rejects with them, without fallback', async () => {
@@ -358,8 +310,6 @@ describe('CircuitBreaker: enable, disable, shutdown', () => {
     const error = await breaker.fire('ok').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ShutdownError);
     expect((error as ShutdownError).code).toBe('ESHUTDOWN');
-    breaker.close();
-    expect(breaker.isShutdown).toBe(true);
   });
 
   it('shuts down through await using', async () => {
@@ -415,11 +365,11 @@ describe('CircuitBreaker: healthCheck', () => {
     breaker.shutdown();
   });
 
-  it('rejects a non-function check and a bad interval with errors naming them', () => {
+  it('rejects a non-function check and a non-numeric interval with opossum\'s messages', () => {
     const { breaker } = makeBreaker();
-    expect(() => breaker.healthCheck('nope' as never)).toThrow(TypeError);
-    expect(() => breaker.healthCheck(async () => {}, 'soon' as never)).toThrow(/healthCheck interval/);
-    expect(() => breaker.healthCheck(async () => {}, -5)).toThrow(RangeError);
+    // opossum's messages, which its users assert on.
+    expect(() => breaker.healthCheck('nope' as never)).toThrow(new TypeError('Health check function must be a function'));
+    expect(() => breaker.healthCheck(async () => {}, 'soon' as never)).toThrow(new TypeError('Health check interval must be a number'));
   });
 });
 
@@ -514,22 +464,6 @@ describe('CircuitBreaker: toJSON and initial state', () => {
     });
     expect(json.status.fires).toBe(1);
     expect(JSON.parse(JSON.stringify(json)).state.open).toBe(true);
-  });
-
-  it('restores an open breaker from toJSON() with the remaining reset time', async () => {
-    const clock = createManualClock(10_000);
-    const first = new CircuitBreaker(async () => 'x', { clock, resetTimeout: 1000, timeout: false });
-    await first.fire();
-    first.open();
-    clock.advance(400);
-    const saved = JSON.parse(JSON.stringify(first.toJSON()));
-    const restored = new CircuitBreaker(async () => 'x', { clock, resetTimeout: 1000, timeout: false, initialState: saved });
-    expect(restored.opened).toBe(true);
-    expect(restored.stats.fires).toBe(1);
-    clock.advance(599);
-    expect(restored.opened).toBe(true);
-    clock.advance(1);
-    expect(restored.halfOpen).toBe(true);
   });
 
   it('restores an open breaker whose reset time has passed as half-open', () => {

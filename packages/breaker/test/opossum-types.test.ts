@@ -5,7 +5,7 @@
  */
 import type Opossum from 'opossum';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import CircuitBreaker, { type BreakerPermit, type RegistryBreaker, createBreakerRegistry } from '../src/index.js';
+import CircuitBreaker, { type BreakerPermit, type CircuitBreakerOptions, type RegistryBreaker, createBreakerRegistry } from '../src/index.js';
 
 interface User {
   id: string;
@@ -121,5 +121,33 @@ describe('types: drop-in for @types/opossum', () => {
     expectTypeOf(status).toEqualTypeOf<number>();
     expect(status).toBe(200);
     await registry.close();
+  });
+
+  it('accepts fire(url) when appendSignal options are held in a const or typed as the options type', async () => {
+    const action = async (url: string, signal: AbortSignal) => `${url}:${signal.aborted}`;
+    const held = { appendSignal: true, timeout: 1000 };
+    const typed: CircuitBreakerOptions = { appendSignal: true, timeout: 1000 };
+    const fromConst = new CircuitBreaker(action, held);
+    const fromTyped = new CircuitBreaker(action, typed);
+    expectTypeOf(fromConst.fire('a')).toEqualTypeOf<Promise<string>>();
+    expect(await fromConst.fire('a')).toBe('a:false');
+    expect(await fromTyped.fire('b')).toBe('b:false');
+    // @ts-expect-error still a string
+    void fromTyped.fire(1).catch(() => {});
+    fromConst.shutdown();
+    fromTyped.shutdown();
+  });
+
+  it("types the fallback from the action's result", async () => {
+    const breaker = new CircuitBreaker(fetchUser, { timeout: false });
+    breaker.fallback((id: string, error: Error) => ({ id, name: error.message }));
+    breaker.fallback(async () => ({ id: '0', name: 'nobody' }));
+    // @ts-expect-error a fallback must return a User (or a promise of one)
+    breaker.fallback(() => 'nobody');
+    // @ts-expect-error the first argument is the action's
+    breaker.fallback((id: number) => ({ id: String(id), name: '' }));
+    breaker.fallback(new CircuitBreaker(fetchUser));
+    expect((await breaker.fire('1')).name).toBe('user 1');
+    breaker.shutdown();
   });
 });

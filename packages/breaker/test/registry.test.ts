@@ -173,7 +173,7 @@ describe('createBreakerRegistry', () => {
   });
 
   it('rejects bad defaults, overrides and keys at once, naming them', () => {
-    expect(() => createBreakerRegistry({ defaults: { resetTimeout: -1 } })).toThrow(/"resetTimeout"/);
+    expect(() => createBreakerRegistry({ defaults: { resetTimeout: 'soon' as never } })).toThrow(/"resetTimeout"/);
     expect(() => createBreakerRegistry({ overrides: { eu: { mode: 'sometimes' as never } } })).toThrow(/"mode"/);
     expect(() => createBreakerRegistry({ defaults: 'fast' as never })).toThrow(/"defaults"/);
     expect(() => createBreakerRegistry({ overrides: 3 as never })).toThrow(/"overrides"/);

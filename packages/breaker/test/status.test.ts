@@ -97,12 +97,15 @@ describe('Status: the rolling window', () => {
     expect(snapshots).toEqual([]);
   });
 
-  it('schedules no timer while the window is empty, and stops once it empties again', async () => {
+  it('advances without a timer, on slice boundaries aligned with its construction time', async () => {
     const { breaker, clock, run } = breakerWithClock();
-    expect(clock.pendingTimers()).toBe(0);
+    clock.advance(999);
     await run('ok', 0);
-    expect(clock.pendingTimers()).toBe(1);
-    clock.advance(1000);
+    expect(clock.pendingTimers()).toBe(0);
+    expect(breaker.status.window[0]?.fires).toBe(1);
+    clock.advance(1);
+    expect(breaker.status.window[1]?.fires).toBe(1);
+    clock.advance(9000);
     expect(breaker.stats.fires).toBe(0);
     expect(clock.pendingTimers()).toBe(0);
   });

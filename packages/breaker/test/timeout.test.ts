@@ -1,7 +1,6 @@
 import { createManualClock, systemClock } from '@edgekit/core';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, TimeoutError, isOurError } from '../src/index.js';
-import { defaultTimeoutResolution } from '../src/options.js';
 import { deferred, flush, outcome, recordEvents } from './helpers.js';
 
 const never = (): Promise<string> => new Promise<string>(() => {});
@@ -66,18 +65,6 @@ describe('timeout', () => {
     await clock.advanceAsync(100);
     expect(await probe).toBe('err:ETIMEDOUT');
     expect(breaker.opened).toBe(true);
-  });
-
-  it('keeps a single timer for any number of calls in flight', async () => {
-    const clock = createManualClock();
-    const breaker = new CircuitBreaker(never, { clock, timeout: 1000, volumeThreshold: 1000 });
-    const calls = [outcome(breaker.fire())];
-    const timersWithOneCall = clock.pendingTimers(); // the deadline timer and the rolling window's
-    for (let i = 0; i < 99; i++) calls.push(outcome(breaker.fire()));
-    expect(clock.pendingTimers()).toBe(timersWithOneCall);
-    await clock.advanceAsync(1000);
-    expect(new Set(await Promise.all(calls))).toEqual(new Set(['err:ETIMEDOUT']));
-    expect(breaker.stats.timeouts).toBe(100);
   });
 
   it('times out calls started at different times each after their own timeout', async () => {
@@ -214,54 +201,5 @@ describe('AbortSignal', () => {
     expect(breaker.halfOpen).toBe(true);
     expect(breaker.getSignal()).not.toBe(first);
     expect(breaker.getSignal()?.aborted).toBe(false);
-  });
-});
-
-describe('timeoutResolution (coarse deadlines under load)', () => {
-  it('defaults to timeout/100 between 1 and 10 ms with the system clock, and exact with an injected clock', () => {
-    expect(defaultTimeoutResolution(10_000, systemClock)).toBe(10);
-    expect(defaultTimeoutResolution(300, systemClock)).toBe(3);
-    expect(defaultTimeoutResolution(50, systemClock)).toBe(1);
-    expect(defaultTimeoutResolution(0, systemClock)).toBe(0);
-    expect(defaultTimeoutResolution(10_000, createManualClock())).toBe(0);
-    expect(new CircuitBreaker(never, { clock: createManualClock(), timeout: 10_000 }).options.timeoutResolution).toBe(0);
-    expect(new CircuitBreaker(never, { timeout: 10_000 }).options.timeoutResolution).toBe(10);
-  });
-
-  it('never times a call out early and at most timeoutResolution late, during a burst', async () => {
-    const clock = createManualClock();
-    let reads = 0;
-    const countingClock = { ...clock, now: () => (reads++, clock.now()) };
-    const breaker = new CircuitBreaker(never, {
-      clock: countingClock,
-      timeout: 1000,
-      timeoutResolution: 10,
-      volumeThreshold: 1000,
-      rollingPercentilesEnabled: false,
-    });
-    const settledAt: number[] = [];
-    const calls = Array.from({ length: 20 }, () => breaker.fire().catch(() => settledAt.push(clock.now())));
-    expect(reads).toBeLessThan(20); // the burst switched to the cached reading
-    await clock.advanceAsync(999);
-    expect(settledAt).toEqual([]);
-    await clock.advanceAsync(11);
-    await Promise.all(calls);
-    expect(settledAt).toHaveLength(20);
-    expect(Math.min(...settledAt)).toBeGreaterThanOrEqual(1000);
-    expect(Math.max(...settledAt)).toBeLessThanOrEqual(1010);
-  });
-
-  it('goes back to exact deadlines, and stops its refresh timer, when calls slow down', async () => {
-    const clock = createManualClock();
-    const breaker = new CircuitBreaker(async () => 'ok', { clock, timeout: 1000, timeoutResolution: 10 });
-    for (let i = 0; i < 10; i++) await breaker.fire();
-    expect(clock.pendingTimers()).toBeGreaterThan(0);
-    await clock.advanceAsync(20_000);
-    expect(clock.pendingTimers()).toBe(0);
-    // A lone call now gets an exact deadline.
-    const slow = new CircuitBreaker(never, { clock, timeout: 1000, timeoutResolution: 10 });
-    const pending = outcome(slow.fire());
-    await clock.advanceAsync(1000);
-    expect(await pending).toBe('err:ETIMEDOUT');
   });
 });

@@ -24,7 +24,7 @@ async function relay(port: number): Promise<TcpRelay> {
   return r;
 }
 
-function waitFor(predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
+function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const poll = (): void => {

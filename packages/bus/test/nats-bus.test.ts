@@ -31,6 +31,7 @@ describeNats('NATS buses', () => {
   const server = useNatsServer();
 
   describeBusConformance('core NATS bus', {
+    timeout: 20_000,
     createBus: async ({ nodeId, maxMessageBytes }) => createNatsBus({ connection: await relayedClient(server.current.port, nodeId), nodeId, maxMessageBytes }),
     async interrupt(bus) {
       const relay = relays.get(bus.nodeId)!;
@@ -42,6 +43,7 @@ describeNats('NATS buses', () => {
   let streamNumber = 0;
   describeBusConformance('JetStream bus', {
     durable: true,
+    timeout: 20_000,
     createBus: async ({ nodeId, maxMessageBytes }) => {
       if (nodeId === 'a') streamNumber++;
       return createJetStreamBus({

@@ -279,6 +279,7 @@ export class EdgeCacheImpl implements EdgeCache {
       onWarm: (keys) => void this.#loadIntoL1(keys),
       onGap: (kind) => this.#events.emit('gap', { kind }),
       report: (error) => this.#report(error),
+      retryDelay: options.storeCooldown,
     });
     this.#settings = {
       cacheableStatuses: options.cacheableStatuses,

@@ -9,7 +9,12 @@ export type CacheErrorCode =
   /** A response body exceeded `maxBodySize` while being buffered for storage. */
   | 'EBODYTOOLARGE'
   /** A purge request was malformed. */
-  | 'EBADPURGE';
+  | 'EBADPURGE'
+  /**
+   * An invalidation could not reach the shared store or the bus: it was applied on this node and
+   * is retried until it reaches them.
+   */
+  | 'EQUEUED';
 
 /** An error raised or reported by `@edgekit/cache`; store errors are reported on the `error` event, never thrown at clients. */
 export class CacheError extends EdgekitError {

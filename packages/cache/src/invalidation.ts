@@ -32,6 +32,18 @@ export interface InvalidationNotice {
   delay: number;
 }
 
+/** An invalidation that could not reach the shared store or the bus, waiting for its next try. */
+interface PendingInvalidation {
+  readonly tags: readonly string[];
+  readonly pattern: string | undefined;
+  readonly keys: readonly string[];
+}
+
+/** Queued invalidations at most; the oldest is dropped (after flushing L1) beyond it. */
+const MAX_PENDING = 1_000;
+/** Longest wait between two retries of the queue, ms. */
+const MAX_RETRY_DELAY = 30_000;
+
 interface RecentRecord {
   gen: number;
   glob: RegExp | undefined;
@@ -66,6 +78,11 @@ export class InvalidationBus {
   readonly #recent: RecentRecord[] = [];
   #recentFloor = 0;
   #trusted: boolean;
+  readonly #retryDelay: number;
+  readonly #pending: PendingInvalidation[] = [];
+  #retryTimer: ReturnType<Clock['setTimeout']> | undefined;
+  #nextDelay: number;
+  #closed = false;
 
   constructor(options: {
     bus: Bus | undefined;
@@ -77,6 +94,8 @@ export class InvalidationBus {
     onWarm: (keys: string[]) => void;
     onGap: (kind: 'disconnected' | 'reconnected') => void;
     report: (error: CacheError) => void;
+    /** First wait before a failed invalidation is tried again, ms (doubled up to 30 s while it keeps failing). */
+    retryDelay?: number;
   }) {
     this.#bus = options.bus;
     this.#channel = options.channel;
@@ -88,6 +107,8 @@ export class InvalidationBus {
     this.#onWarm = options.onWarm;
     this.#onGap = options.onGap;
     this.#report = options.report;
+    this.#retryDelay = Math.max(1, options.retryDelay ?? 1_000);
+    this.#nextDelay = this.#retryDelay;
     this.#trusted = this.#bus === undefined || this.#bus.connected;
     if (this.#bus) {
       this.#subscriptions.push(
@@ -133,42 +154,116 @@ export class InvalidationBus {
     }
   }
 
-  /** Invalidates tags everywhere. */
+  /** Invalidates tags everywhere (see {@link InvalidationBus.pendingCount} for what a failure leaves queued). */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     const list = [...new Set(tags)];
     if (list.length === 0) return;
-    if (this.#shared) {
-      const g = await this.#tiers.invalidateShared(list);
-      await this.#publish({ t: list, g });
-    } else {
-      await this.#publish({ t: list });
-    }
+    await this.#attempt({ tags: list, pattern: undefined, keys: [] });
   }
 
   /** Deletes entries whose store key matches `pattern` everywhere; resolves with the L2 deletions (or L1 ones without L2). */
   async invalidatePattern(pattern: string, scanTimeout: number): Promise<number> {
-    let deleted = 0;
-    let g: number | undefined;
-    if (this.#shared) {
-      g = await this.#tiers.invalidateShared([]);
-      deleted = await this.#tiers.deletePatternShared(pattern, scanTimeout);
-    } else {
-      deleted = this.#tiers.l1?.removePattern(pattern) ?? 0;
-    }
-    await this.#publish(g === undefined ? { p: pattern } : { p: pattern, g });
-    return deleted;
+    return this.#attempt({ tags: [], pattern, keys: [] }, scanTimeout);
   }
 
   /** Deletes the entries of store keys everywhere. */
   async invalidateKeys(keys: readonly string[]): Promise<void> {
     const list = [...new Set(keys)];
     if (list.length === 0) return;
-    let g: number | undefined;
-    if (this.#shared) {
-      g = await this.#tiers.invalidateShared([]);
-      await this.#tiers.delete(list);
+    await this.#attempt({ tags: [], pattern: undefined, keys: list });
+  }
+
+  /** Invalidations applied on this node only, waiting to reach the shared store and the other nodes. */
+  get pendingCount(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Runs an invalidation. When the shared store or the bus fails, it is applied on this node at
+   * once (so this node stops serving what was purged), queued, and retried until it reaches them;
+   * the caller gets an `EQUEUED` error saying so.
+   */
+  async #attempt(invalidation: PendingInvalidation, scanTimeout = 30_000): Promise<number> {
+    try {
+      return await this.#run(invalidation, scanTimeout);
+    } catch (error) {
+      this.#applyHere(invalidation);
+      this.#enqueue(invalidation);
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new CacheError('EQUEUED', `the invalidation was applied on this node and queued for the shared store and the other nodes: ${reason}`, {
+        operation: 'invalidate',
+        cause: error,
+      });
     }
-    await this.#publish(g === undefined ? { k: list } : { k: list, g });
+  }
+
+  async #run(invalidation: PendingInvalidation, scanTimeout: number): Promise<number> {
+    const { tags, pattern, keys } = invalidation;
+    let g: number | undefined;
+    let deleted = 0;
+    if (this.#shared) {
+      g = await this.#tiers.invalidateShared(tags);
+      if (keys.length > 0) await this.#tiers.delete(keys);
+      if (pattern !== undefined) deleted = await this.#tiers.deletePatternShared(pattern, scanTimeout);
+    } else if (pattern !== undefined) {
+      deleted = this.#tiers.l1?.removePattern(pattern) ?? 0;
+    }
+    const message: InvalidationMessage = {};
+    if (tags.length > 0) message.t = [...tags];
+    if (pattern !== undefined) message.p = pattern;
+    if (keys.length > 0) message.k = [...keys];
+    if (g !== undefined) message.g = g;
+    await this.#publish(message);
+    return deleted;
+  }
+
+  /** What this node can do alone: drop the L1 entries concerned (all of L1 for tags, whose generations live in the shared store). */
+  #applyHere(invalidation: PendingInvalidation): void {
+    const l1 = this.#tiers.l1;
+    if (l1 === undefined) return;
+    if (invalidation.tags.length > 0) {
+      if (this.#shared) l1.flush();
+      else this.#mirror.bump(invalidation.tags);
+    }
+    if (invalidation.pattern !== undefined) l1.removePattern(invalidation.pattern);
+    for (const key of invalidation.keys) l1.remove(key);
+  }
+
+  #enqueue(invalidation: PendingInvalidation): void {
+    if (this.#closed) return;
+    this.#pending.push(invalidation);
+    if (this.#pending.length > MAX_PENDING) {
+      this.#pending.shift();
+      this.#report(new CacheError('EQUEUED', `more than ${MAX_PENDING} invalidations are queued; the oldest was dropped`, { operation: 'invalidate' }));
+    }
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined || this.#pending.length === 0 || this.#closed) return;
+    const timer = this.#clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#retryPending();
+    }, this.#nextDelay);
+    (timer as { unref?: () => void }).unref?.();
+    this.#retryTimer = timer;
+  }
+
+  /** Tries the queue in order; stops at the first failure and waits longer before the next round. */
+  async #retryPending(): Promise<void> {
+    while (this.#pending.length > 0 && !this.#closed) {
+      const next = this.#pending[0]!;
+      try {
+        await this.#run(next, 30_000);
+      } catch (error) {
+        this.#nextDelay = Math.min(this.#nextDelay * 2, MAX_RETRY_DELAY);
+        this.#report(new CacheError('EQUEUED', `a queued invalidation failed again: ${error instanceof Error ? error.message : String(error)}`, { operation: 'invalidate', cause: error }));
+        this.#scheduleRetry();
+        return;
+      }
+      if (this.#pending[0] === next) this.#pending.shift();
+    }
+    this.#nextDelay = this.#retryDelay;
   }
 
   /** Asks every other node to copy `keys` from L2 into its L1. */
@@ -234,6 +329,9 @@ export class InvalidationBus {
   }
 
   close(): void {
+    this.#closed = true;
+    if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     for (const s of this.#subscriptions) s.dispose();
     this.#subscriptions.length = 0;
   }

@@ -45,9 +45,11 @@ function parsePurge(text: string): PurgeRequest | string {
 
 /**
  * A Node `http` handler for purges: `POST` with a JSON body `{ "tags": [...] }`, `{ "pattern": "GET
- * example.com/api/*" }` and/or `{ "keys": [...] }`. Answers 200 with what was done, 400/405/413/415
- * for bad requests, 403 when `authorize` refuses, and 503 when the invalidation could not be made
- * (the store or bus is down: retry). Errors are RFC 9457 problems.
+ * example.com/api/*" }` and/or `{ "keys": [...] }`. Answers 200 with what was done, 202 with
+ * `queued` naming the parts the shared store or the bus could not take (applied on this node at
+ * once, retried by the cache until they reach every node), 400/405/413/415 for bad requests, 403
+ * when `authorize` refuses, and 503 when the invalidation failed otherwise. Errors are RFC 9457
+ * problems.
  */
 export function createPurgeHandler(cache: EdgeCache, options: PurgeHandlerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   const scope = '@edgekit/cache purge handler';
@@ -95,22 +97,40 @@ export function createPurgeHandler(cache: EdgeCache, options: PurgeHandlerOption
       return;
     }
     const result: { tags?: number; keys?: number; deleted?: number } = {};
+    const queued: string[] = [];
+    // An invalidation the shared store or the bus could not take is applied on this node and
+    // retried by the cache (EQUEUED): the purge goes on with the other parts and answers 202.
+    const run = async (part: string, invalidate: () => Promise<void>): Promise<void> => {
+      try {
+        await invalidate();
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'EQUEUED') throw error;
+        queued.push(part);
+      }
+    };
     try {
       if (parsed.tags) {
-        await cache.invalidateTag(parsed.tags);
-        result.tags = parsed.tags.length;
+        const tags = parsed.tags;
+        await run('tags', () => cache.invalidateTag(tags));
+        result.tags = tags.length;
       }
       if (parsed.keys) {
-        await cache.invalidateKey(parsed.keys);
-        result.keys = parsed.keys.length;
+        const keys = parsed.keys;
+        await run('keys', () => cache.invalidateKey(keys));
+        result.keys = keys.length;
       }
-      if (parsed.pattern) result.deleted = await cache.invalidatePattern(parsed.pattern);
+      if (parsed.pattern) {
+        const pattern = parsed.pattern;
+        await run('pattern', async () => {
+          result.deleted = await cache.invalidatePattern(pattern);
+        });
+      }
     } catch (error) {
       sendProblem(res, { title: 'Service Unavailable', status: 503, detail: `the invalidation could not be completed: ${error instanceof Error ? error.message : String(error)}` }, { 'retry-after': 1 });
       return;
     }
-    const text = JSON.stringify({ purged: result });
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    const text = JSON.stringify(queued.length === 0 ? { purged: result } : { purged: result, queued });
+    res.writeHead(queued.length === 0 ? 200 : 202, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   };
 

@@ -4,7 +4,7 @@ import { closeServer, listen } from '@edgekit/test-utils';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type EdgeCache, type TagStore, createCache, createMemoryStore, createPurgeHandler } from '../src/index.js';
-import { EPOCH } from './helpers.js';
+import { EPOCH, until } from './helpers.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -60,20 +60,25 @@ describe('purge handler', () => {
     expect((await post(url, JSON.stringify({ tags: ['a'] }), { 'content-type': 'application/json', authorization: 'Bearer ops' })).status).toBe(200);
   });
 
-  it('answers 503 when the invalidation cannot be made, so the caller retries', async () => {
-    const failing: TagStore = {
-      name: 'failing',
+  it('answers 202 when the shared store fails: the purge is applied on this node and retried until the store takes it', async () => {
+    let calls = 0;
+    const flaky: TagStore = {
+      name: 'flaky',
       generation: async () => 0,
       invalidate: async () => {
-        throw new Error('redis down');
+        calls++;
+        if (calls <= 2) throw new Error('redis down');
+        return calls;
       },
       generations: async (tags) => tags.map(() => 0),
       close: async () => {},
     };
-    const cache = createCache({ store: createMemoryStore(), tagStore: failing });
+    const cache = createCache({ store: createMemoryStore(), tagStore: flaky, storeCooldown: 20 });
+    cache.on('error', () => {});
     const url = await purgeServer(cache);
     const res = await post(url, JSON.stringify({ tags: ['a'] }));
-    expect(res.status).toBe(503);
-    expect(res.headers['retry-after']).toBe('1');
+    expect(res.status).toBe(202);
+    expect(res.json).toEqual({ purged: { tags: 1 }, queued: ['tags'] });
+    await until(() => calls === 3, 5_000, 'the queued purge reached the store');
   });
 });

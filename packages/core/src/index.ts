@@ -4,6 +4,13 @@ export { EdgekitError } from './errors.js';
 export { type EventMap, type Listener, TypedEmitter, type TypedEmitterOptions } from './events.js';
 export { PROBLEM_CONTENT_TYPE, type ProblemDetails, firstHeader, joinedHeader, responseOnSocket, sendProblem } from './http.js';
 export {
+  type CanonicalRequestTarget,
+  type CanonicalizeOptions,
+  RequestTargetError,
+  type RequestTargetRefusal,
+  canonicalizeRequestTarget,
+} from './request-target.js';
+export {
   type NumberRule,
   checkNumber,
   checkOptionsObject,

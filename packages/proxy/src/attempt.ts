@@ -1,6 +1,8 @@
+import type { ClockTimer } from '@edgekit/core';
 import type { Region } from '@edgekit/geo';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { ConnectionQueue, QueueEntry } from './connection-queue.js';
 import type { AttemptEnd, AttemptObserver } from './observer.js';
 import { reportObserverError } from './observer.js';
 import type { BreakerPermitLike } from './options.js';
@@ -13,6 +15,10 @@ export interface AttemptOwner {
   attemptComplete(attempt: Attempt): void;
   attemptError(attempt: Attempt, error: Error, streaming: boolean): void;
   attemptUpgrade(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void;
+  /** A queued attempt got a connection slot: dispatch it now. */
+  attemptDispatch(attempt: Attempt): void;
+  /** A queued attempt waited `queueTimeout` in vain. */
+  attemptQueueTimeout(attempt: Attempt): void;
 }
 
 /** Waiting for response headers. */
@@ -29,8 +35,15 @@ const CANCELLED = Object.freeze(Object.assign(new Error('attempt cancelled'), { 
  * handler callbacks (`onConnect`/`onHeaders`/`onData`/`onComplete`/`onError`) because the newer
  * controller API is adapted onto them per request and parses every header into an object.
  */
-export class Attempt implements Dispatcher.DispatchHandler {
+export class Attempt implements Dispatcher.DispatchHandler, QueueEntry {
   state: number = PENDING;
+  queued = false;
+  queueTimer: ClockTimer | undefined = undefined;
+  /** The region's connection queue: holding one of its slots, or waiting in it (`queued`). */
+  connectionQueue: ConnectionQueue | undefined = undefined;
+  /** Where and what to dispatch once a connection slot is free. */
+  dispatcher: Dispatcher | undefined = undefined;
+  request: Dispatcher.DispatchOptions | undefined = undefined;
   /** undici began writing the request on a live connection: the upstream may have seen it. */
   connected = false;
   /** Time to response headers, in milliseconds; -1 before. */
@@ -81,6 +94,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     }
     this.state = DONE;
     this.status = statusCode;
+    this.#leaveQueue();
     if (this.observers !== undefined) this.#notify('complete', undefined);
     this.owner.attemptUpgrade(this, statusCode, rawHeaders, socket);
   }
@@ -93,6 +107,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onComplete(): void {
     if (this.state !== STREAMING) return;
     this.state = DONE;
+    this.#leaveQueue();
     if (this.observers !== undefined) this.#notify('complete', undefined);
     this.owner.attemptComplete(this);
   }
@@ -101,6 +116,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     const state = this.state;
     if (state === DONE) return;
     this.state = DONE;
+    this.#leaveQueue();
     if (this.observers !== undefined) this.#notify('failed', error);
     this.owner.attemptError(this, error, state === STREAMING);
   }
@@ -109,10 +125,33 @@ export class Attempt implements Dispatcher.DispatchHandler {
   cancel(): void {
     if (this.state === DONE) return;
     this.state = DONE;
+    this.#leaveQueue();
     if (this.observers !== undefined) this.#notify('cancelled', undefined);
     const abort = this.#abort;
     // Not on a connection yet: undici calls onConnect later, which aborts then.
     if (abort !== undefined) abort(CANCELLED);
+  }
+
+  onQueueLeft(): void {
+    if (this.state === PENDING) this.owner.attemptDispatch(this);
+    else this.#leaveQueue();
+  }
+
+  onQueueTimeout(): void {
+    if (this.state !== PENDING) return;
+    this.state = DONE;
+    this.connectionQueue = undefined;
+    if (this.observers !== undefined) this.#notify('failed', undefined);
+    this.owner.attemptQueueTimeout(this);
+  }
+
+  /** Gives the connection slot back, or leaves the queue. */
+  #leaveQueue(): void {
+    const queue = this.connectionQueue;
+    if (queue === undefined) return;
+    this.connectionQueue = undefined;
+    if (this.queued) queue.withdraw(this);
+    else queue.leave();
   }
 
   #notify(outcome: AttemptEnd['outcome'], error: unknown): void {

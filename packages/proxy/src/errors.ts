@@ -7,8 +7,11 @@ import { EdgekitError, type ProblemDetails } from '@edgekit/core';
  * - `ETIMEDOUT` (504): a region tried did not answer in time and no other one answered.
  * - `EBADREQUEST` (400): the request cannot be forwarded as it is (target or header rejected).
  * - `ECLOSED` (503): the forwarder is closed.
+ * - `EQUEUETIMEOUT` (503): no upstream connection became free within `queueTimeout` in any region tried.
+ * - `ECLIENTTIMEOUT` (408): the client sent its request body too slowly (`clientBodyTimeout`, `clientBodyMinRate`).
+ * - `ECLIENTLIMIT` (429): the client has `maxInFlightPerClient` requests in flight already.
  */
-export type ForwardErrorCode = 'EUPSTREAM' | 'EUNAVAILABLE' | 'ETIMEDOUT' | 'EBADREQUEST' | 'ECLOSED';
+export type ForwardErrorCode = 'EUPSTREAM' | 'EUNAVAILABLE' | 'ETIMEDOUT' | 'EBADREQUEST' | 'ECLOSED' | 'EQUEUETIMEOUT' | 'ECLIENTTIMEOUT' | 'ECLIENTLIMIT';
 
 /** RFC 9457 problem type URIs of the answers the forwarder writes itself. */
 export const PROBLEM_TYPES = Object.freeze({
@@ -17,6 +20,9 @@ export const PROBLEM_TYPES = Object.freeze({
   ETIMEDOUT: 'urn:edgekit:problem:upstream-timeout',
   EBADREQUEST: 'urn:edgekit:problem:bad-request',
   ECLOSED: 'urn:edgekit:problem:forwarder-closed',
+  EQUEUETIMEOUT: 'urn:edgekit:problem:queue-timeout',
+  ECLIENTTIMEOUT: 'urn:edgekit:problem:client-timeout',
+  ECLIENTLIMIT: 'urn:edgekit:problem:client-limit',
 } satisfies Record<ForwardErrorCode, string>);
 
 const TITLES: Record<ForwardErrorCode, string> = {
@@ -25,6 +31,9 @@ const TITLES: Record<ForwardErrorCode, string> = {
   ETIMEDOUT: 'Gateway Timeout',
   EBADREQUEST: 'Bad Request',
   ECLOSED: 'Service Unavailable',
+  EQUEUETIMEOUT: 'Service Unavailable',
+  ECLIENTTIMEOUT: 'Request Timeout',
+  ECLIENTLIMIT: 'Too Many Requests',
 };
 
 const STATUSES: Record<ForwardErrorCode, number> = {
@@ -33,6 +42,9 @@ const STATUSES: Record<ForwardErrorCode, number> = {
   ETIMEDOUT: 504,
   EBADREQUEST: 400,
   ECLOSED: 503,
+  EQUEUETIMEOUT: 503,
+  ECLIENTTIMEOUT: 408,
+  ECLIENTLIMIT: 429,
 };
 
 /** Context of a {@link ForwardError}. */
@@ -43,7 +55,7 @@ export interface ForwardErrorInit {
   regionsSkipped?: readonly string[];
   /** A sentence for the problem's `detail`; never upstream addresses or internal messages. */
   detail: string;
-  /** Seconds the client should wait, for 503 answers (`Retry-After`). */
+  /** Seconds the client should wait, for 503 and 429 answers (`Retry-After`). */
   retryAfter?: number | undefined;
   cause?: unknown;
 }
@@ -55,7 +67,7 @@ export interface ForwardErrorInit {
  */
 export class ForwardError extends EdgekitError {
   declare readonly code: ForwardErrorCode;
-  /** HTTP status of the answer: 400, 502, 503 or 504. */
+  /** HTTP status of the answer: 400, 408, 429, 502, 503 or 504. */
   readonly status: number;
   /** Region names a network attempt went to, in order. */
   readonly regionsTried: readonly string[];
@@ -84,8 +96,9 @@ export class ForwardError extends EdgekitError {
     this.problem = problem;
   }
 
-  /** Headers to send with the problem (`Retry-After` for 503 answers). */
+  /** Headers to send with the problem (`Retry-After` for 503 and 429; `Connection: close` for 408, whose body was left unread). */
   headers(): Record<string, string | number> {
+    if (this.code === 'ECLIENTTIMEOUT') return { connection: 'close' };
     return this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter };
   }
 }

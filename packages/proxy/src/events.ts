@@ -10,8 +10,9 @@ export type SkipReason = 'unhealthy' | 'breaker-open';
  * - `reset`: the connection broke after the request started (reset, closed early).
  * - `protocol`: the upstream's answer was not valid HTTP (bad headers, header overflow).
  * - `status`: the upstream answered with a status listed in `retryStatuses`.
+ * - `queue`: no connection of the region's pool became free within `queueTimeout`; the request never left.
  */
-export type FailureKind = 'connect' | 'timeout' | 'reset' | 'protocol' | 'status';
+export type FailureKind = 'connect' | 'timeout' | 'reset' | 'protocol' | 'status' | 'queue';
 
 /** Payload of the `decision` event: where a request is going and why. */
 export interface DecisionEvent {
@@ -27,6 +28,8 @@ export interface DecisionEvent {
   skipped: Array<{ region: string; reason: SkipReason }>;
   /** Every region was unhealthy, so health was ignored and all were kept in selector order. */
   healthIgnored: boolean;
+  /** Every candidate's breaker was open and this request is part of the `panicFraction` sent to the primary anyway. */
+  panic: boolean;
 }
 
 /** Payload of the `skip` event: a region passed over without a network attempt after the first attempt. */

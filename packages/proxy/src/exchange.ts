@@ -1,18 +1,21 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { EdgekitError, type TypedEmitter } from '@edgekit/core';
+import { EdgekitError, RequestTargetError, type TypedEmitter, canonicalizeRequestTarget } from '@edgekit/core';
 import type { GeoLocation, Region } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
 import { Attempt, DONE, PENDING, STREAMING } from './attempt.js';
 import { ForwardError, type ForwardErrorCode } from './errors.js';
 import type { FailureKind, ForwarderEvents, SkipReason } from './events.js';
+import type { ConnectionQueue } from './connection-queue.js';
 import { classifyError, isTimeout } from './failure.js';
 import { type AttemptObserver, type RequestEnd, type RequestObserver, reportObserverError, withHeaderFields } from './observer.js';
 import { type BreakerLike, type BreakerPermitLike, type RegionSelectorLike, type ResolvedOptions, SCOPE } from './options.js';
+import { ProgressWatch } from './progress.js';
 import { StreamedBody, readBody } from './request-body.js';
 import { type RequestHeaderSettings, type RequestScan, appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
 import { type ResponseHeaderSettings, buildResponseHeaders, upgradeHeaders } from './response-headers.js';
+import type { RouteFailures } from './route-failures.js';
 
 /** Where requests for one region go. */
 export interface Target {
@@ -21,6 +24,8 @@ export interface Target {
   readonly basePath: string;
   /** Origin of the region URL, for request observers. */
   readonly origin: string;
+  /** Admission to the region's connections, with the queue timeout. */
+  readonly queue: ConnectionQueue;
 }
 
 /** What every exchange of one forwarder shares. */
@@ -40,6 +45,12 @@ export interface ForwarderCore {
   normalizePeer(remote: string): string;
   /** The observers of `req` from `forwarder.observe`, or `undefined` when there are none. */
   observeRequest(req: IncomingMessage): RequestObserver[] | undefined;
+  readonly routeFailures: RouteFailures;
+  /** Counts a request against its client's in-flight cap; `false` when the cap is reached. */
+  enterClient(key: string): boolean;
+  leaveClient(key: string): void;
+  /** Whether a request that found every breaker open goes to the primary anyway (`panicFraction`). */
+  panicAdmit(): boolean;
 }
 
 const BODY_NONE = 0;
@@ -108,12 +119,44 @@ export abstract class Exchange implements RequestScan {
   #hedgeTimer: object | undefined = undefined;
   #hedgeCallback: (() => void) | undefined = undefined;
   #observers: RequestObserver[] | undefined = undefined;
+  /** The key this request counts against for `maxInFlightPerClient`, once counted. */
+  #clientKey: string | undefined = undefined;
+  /** The route for failure attribution; `undefined` when attribution is off. */
+  #route: string | undefined = undefined;
+  /** An attempt of this request failed as the route's (see `RouteFailures`). */
+  #routeFailed = false;
+  #queueTimedOut = false;
+  #panic = false;
+  #bodyWatch: ProgressWatch | undefined = undefined;
+  #sendWatch: ProgressWatch | undefined = undefined;
 
   constructor(core: ForwarderCore, req: IncomingMessage, pathOverride: string | undefined) {
     this.core = core;
     this.req = req;
     this.#pathOverride = pathOverride;
   }
+
+  /** Marks the outcome decided: frees the client's in-flight slot and stops the progress watches. */
+  protected finish(): void {
+    this.done = true;
+    const key = this.#clientKey;
+    if (key !== undefined) {
+      this.#clientKey = undefined;
+      this.core.leaveClient(key);
+    }
+    this.#bodyWatch?.stop();
+    this.#sendWatch?.stop();
+  }
+
+  /** The sink could not take a body chunk: the client must take it within `sendTimeout`. */
+  protected sendStalled(): void {
+    const options = this.core.options;
+    if (options.sendTimeout === 0 || this.done) return;
+    (this.#sendWatch ??= new ProgressWatch(options.clock, options.sendTimeout, 0, () => this.sendTimedOut())).wait();
+  }
+
+  /** The client did not take response bytes within `sendTimeout`: close its connection (which ends the exchange). */
+  protected abstract sendTimedOut(): void;
 
   /** Tells the request observers how the request ended (at most once). */
   #observeEnd(end: RequestEnd): void {
@@ -175,9 +218,9 @@ export abstract class Exchange implements RequestScan {
       this.#fail('EBADREQUEST', 'CONNECT is not forwarded');
       return;
     }
-    const path = this.#targetPath(this.#pathOverride ?? req.url ?? '/');
-    if (path === undefined) {
-      this.#fail('EBADREQUEST', 'the request target cannot be forwarded');
+    const path = this.#targetPath(this.#pathOverride ?? req.url ?? '/', method);
+    if (typeof path !== 'string') {
+      this.#fail('EBADREQUEST', path.message, path);
       return;
     }
     this.#path = path;
@@ -185,6 +228,22 @@ export abstract class Exchange implements RequestScan {
     const headers = scanRequestHeaders(req.rawHeaders, core.requestHeaders, this);
     const remote = req.socket?.remoteAddress;
     const ip = core.clientIpOf(remote, this);
+    if (options.maxInFlightPerClient > 0) {
+      let key = ip;
+      if (options.clientKey !== undefined) {
+        try {
+          key = String(options.clientKey(req, ip));
+        } catch {
+          key = ip;
+        }
+      }
+      if (!core.enterClient(key)) {
+        this.#fail('ECLIENTLIMIT', 'too many requests from this client are in flight');
+        return;
+      }
+      this.#clientKey = key;
+    }
+    if (options.routeAttribution) this.#route = this.#routeOf(path);
     const isTrusted = core.isTrusted;
     const peerTrusted = isTrusted !== undefined && typeof remote === 'string' && isTrusted(remote);
     // An untrusted peer is the client: clientIp already normalised its address.
@@ -252,12 +311,15 @@ export abstract class Exchange implements RequestScan {
       return;
     }
 
+    if (hasBody && options.clientBodyTimeout > 0) {
+      this.#bodyWatch = new ProgressWatch(options.clock, options.clientBodyTimeout, options.clientBodyMinRate, () => this.#clientBodyTimedOut());
+    }
     if (!hasBody) {
       this.#bodyKind = BODY_NONE;
     } else if (this.#idempotent && !this.chunked && this.contentLength <= options.maxReplayBody) {
       // Small bodies of idempotent requests are kept so a retry or a hedge can send them again.
       this.#bodyKind = BODY_BUFFERED;
-      readBody(req).then(
+      readBody(req, this.#bodyWatch).then(
         (buffer) => {
           this.#buffer = buffer;
           if (!this.done) this.#decide(ip, location, selection.reason, healthIgnored);
@@ -271,21 +333,64 @@ export abstract class Exchange implements RequestScan {
     this.#decide(ip, location, selection.reason, healthIgnored);
   }
 
-  /** Origin-form path from the request target; absolute-form (RFC 9112 §3.2.2) is reduced to its path. */
-  #targetPath(url: string): string | undefined {
-    if (url.charCodeAt(0) === 47 /* / */) return url;
-    if (url.startsWith('http://') || url.startsWith('https://')) {
-      if (!URL.canParse(url)) return undefined;
-      const parsed = new URL(url);
-      return parsed.pathname + parsed.search;
+  #routeOf(path: string): string | undefined {
+    const routeKey = this.core.options.routeKey;
+    if (routeKey !== undefined) {
+      try {
+        return String(routeKey(this.req, path));
+      } catch {
+        return undefined;
+      }
     }
-    return undefined;
+    const query = path.indexOf('?');
+    return query === -1 ? path : path.slice(0, query);
+  }
+
+  /** The client sent its body too slowly: abort upstream and answer 408 (or cut a response already started). */
+  #clientBodyTimedOut(): void {
+    if (this.done) return;
+    const error = new ForwardError('ECLIENTTIMEOUT', { regionsTried: this.#tried(), detail: 'the request body arrived too slowly' });
+    if (this.winner !== undefined) {
+      this.finish();
+      this.#cancelOthers(undefined);
+      this.#emitError(408, 'ECLIENTTIMEOUT', error);
+      this.deliverBroken(error);
+      return;
+    }
+    this.#cancelOthers(undefined);
+    this.#fail('ECLIENTTIMEOUT', 'the request body arrived too slowly');
+  }
+
+  /**
+   * The canonical path and query of the request target (absolute-form reduced to its path), or
+   * why it cannot be forwarded: a target that is not canonical is refused unless the forwarder
+   * normalises, since what routed it before saw another path.
+   */
+  #targetPath(url: string, method: string): string | RequestTargetError {
+    let canonical;
+    try {
+      canonical = canonicalizeRequestTarget(url, { method });
+    } catch (error) {
+      return error as RequestTargetError;
+    }
+    if (canonical.form === 'asterisk') return new RequestTargetError('form', 'the asterisk-form target is not forwarded');
+    if (canonical.changed && this.core.options.nonCanonicalTarget === 'refuse') {
+      return new RequestTargetError('form', `the path is not canonical (it reads as ${canonical.path.length > 200 ? 'another path' : canonical.path})`);
+    }
+    return canonical.target;
   }
 
   #decide(ip: string, location: GeoLocation | null, reason: string, healthIgnored: boolean): void {
     const options = this.core.options;
     options.retryBudget?.recordRequest();
-    const found = this.#acquireNext();
+    let found = this.#acquireNext();
+    if (!found && this.#candidates.length > 0 && options.breakers !== undefined && this.core.panicAdmit()) {
+      // Every candidate's breaker is open: a bounded trickle still reaches the primary, so its recovery shows at once.
+      this.#nextRegion = this.#candidates[0];
+      this.#nextPermit = undefined;
+      this.#panic = true;
+      found = true;
+    }
     this.#decided = true;
     const events = this.core.events;
     const observers = this.#observers;
@@ -298,6 +403,7 @@ export abstract class Exchange implements RequestScan {
         candidates: this.#candidates.map((r) => r.name),
         skipped: this.#skipped === undefined ? [] : [...this.#skipped],
         healthIgnored,
+        panic: this.#panic,
       };
       events.emit('decision', event);
       if (observers !== undefined) {
@@ -392,7 +498,7 @@ export abstract class Exchange implements RequestScan {
     if (this.#bodyKind === BODY_BUFFERED) {
       body = this.#buffer;
     } else if (this.#bodyKind === BODY_STREAMED) {
-      body = new StreamedBody(this.req, this);
+      body = new StreamedBody(this.req, this, this.#bodyWatch);
       attempt.body = body;
     }
     let target: Target;
@@ -408,8 +514,12 @@ export abstract class Exchange implements RequestScan {
     }
     const path = target.basePath === '' ? this.#path : target.basePath + this.#path;
     const headers = this.#observers === undefined ? this.#headers : this.#observeAttempt(attempt, target, path);
+    attempt.dispatcher = target.dispatcher;
+    attempt.request = { path, method: this.method as Dispatcher.HttpMethod, headers, body, upgrade: this.upgradeProtocol };
+    const queue: ConnectionQueue = target.queue;
+    attempt.connectionQueue = queue;
     // Errors, even synchronous ones, arrive through attempt.onError.
-    target.dispatcher.dispatch({ path, method: this.method as Dispatcher.HttpMethod, headers, body, upgrade: this.upgradeProtocol }, attempt);
+    if (queue.enter(attempt)) target.dispatcher.dispatch(attempt.request, attempt);
     if (options.hedgeDelay >= 0 && attempt.state === PENDING && !this.done && this.#mayHedge()) {
       const clock = options.clock;
       clock.clearTimeout(this.#hedgeTimer);
@@ -435,6 +545,24 @@ export abstract class Exchange implements RequestScan {
     }
     attempt.observers = handles;
     return headers;
+  }
+
+  attemptDispatch(attempt: Attempt): void {
+    attempt.dispatcher!.dispatch(attempt.request!, attempt);
+  }
+
+  attemptQueueTimeout(attempt: Attempt): void {
+    this.#retire(attempt);
+    // The pool was busy, not failing: nothing to count against the region.
+    attempt.release();
+    if (this.done) return;
+    this.#queueTimedOut = true;
+    if (this.#inFlight > 0 || this.winner !== undefined) return;
+    if (this.#prepareRetry()) {
+      this.#failover(attempt, 'queue');
+      return;
+    }
+    this.#finishFailure();
   }
 
   #mayHedge(): boolean {
@@ -478,7 +606,35 @@ export abstract class Exchange implements RequestScan {
   /** Whether the request may go to another region after `attempt` (RFC 9110 §9.2.2 and body replay). */
   #mayRetry(attempt: Attempt): boolean {
     if (this.#bodyKind === BODY_STREAMED && attempt.body?.started === true) return false;
-    return !attempt.connected || this.#idempotent;
+    if (!attempt.connected) return true;
+    if (!this.#idempotent) return false;
+    // A route failing in two regions while the rest of them answer: another region will not help.
+    const route = this.#route;
+    return !(this.#routeFailed && route !== undefined && this.core.routeFailures.failingElsewhere(route, attempt.region.name, this.core.options.clock.now()));
+  }
+
+  /**
+   * Settles a failed attempt's permit: a failure the route alone has (see `RouteFailures`) frees the
+   * permit without counting; any other one counts against the region.
+   */
+  #settleFailure(attempt: Attempt, error: unknown, kind: FailureKind): void {
+    const route = this.#route;
+    if (route !== undefined && kind !== 'connect' && attempt.connected) {
+      const routes: RouteFailures = this.core.routeFailures;
+      if (!routes.failure(attempt.region.name, route, this.core.options.clock.now(), this.#routeFailed)) {
+        this.#routeFailed = true;
+        attempt.release();
+        return;
+      }
+    }
+    attempt.fail(error);
+  }
+
+  /** Settles a successful attempt's permit and remembers the route's success in its region. */
+  #settleSuccess(attempt: Attempt): void {
+    attempt.succeed();
+    const route = this.#route;
+    if (route !== undefined) this.core.routeFailures.success(attempt.region.name, route, attempt.startedAt + attempt.ttfb);
   }
 
   /** Finds the next region for a retry within `maxAttempts` and the retry budget. */
@@ -544,6 +700,7 @@ export abstract class Exchange implements RequestScan {
       return false;
     }
     const failure = options.failureStatuses.has(statusCode);
+    if (failure) this.#settleFailure(attempt, new UpstreamStatusError(region, statusCode), 'status');
     if (options.retryStatuses.has(statusCode) && this.#mayRetry(attempt)) {
       if (this.#inFlight > 1) {
         // A hedge is still racing: drop this answer and wait for it.
@@ -570,14 +727,12 @@ export abstract class Exchange implements RequestScan {
       this.#fail('EUPSTREAM', 'the upstream response could not be relayed');
       return false;
     }
-    if (failure) attempt.fail(new UpstreamStatusError(region, statusCode));
-    else attempt.succeed();
+    if (!failure) this.#settleSuccess(attempt);
     return true;
   }
 
   #dropFailedStatus(attempt: Attempt, failure: boolean, statusCode: number): void {
-    if (failure) attempt.fail(new UpstreamStatusError(attempt.region.name, statusCode));
-    else attempt.succeed();
+    if (!failure) this.#settleSuccess(attempt);
     attempt.cancel();
     this.#retire(attempt);
     this.#lastFailure = statusCode;
@@ -591,7 +746,7 @@ export abstract class Exchange implements RequestScan {
   attemptComplete(attempt: Attempt): void {
     this.#retire(attempt);
     if (this.done) return;
-    this.done = true;
+    this.finish();
     this.deliverEnd();
     this.#emitResponse(attempt);
   }
@@ -622,11 +777,11 @@ export abstract class Exchange implements RequestScan {
       upstream.destroy();
       return;
     }
-    this.done = true;
+    this.finish();
     this.winner = attempt;
     this.#clearHedge();
     this.#cancelOthers(attempt);
-    attempt.succeed();
+    this.#settleSuccess(attempt);
     this.deliverUpgrade(statusCode, upgradeHeaders(rawHeaders, region, this.core.responseHeaders), upstream, region);
     this.#emitResponse(attempt);
   }
@@ -636,7 +791,7 @@ export abstract class Exchange implements RequestScan {
     if (streaming) {
       // The body broke after its head was sent: nothing to fail over to, the client sees a cut response.
       if (this.done) return;
-      this.done = true;
+      this.finish();
       this.#emitError(attempt.status, 'EBODY', error);
       this.deliverBroken(error);
       return;
@@ -650,7 +805,7 @@ export abstract class Exchange implements RequestScan {
       attempt.release();
       this.#invalid = error;
     } else {
-      attempt.fail(error);
+      this.#settleFailure(attempt, error, kind);
       if (isTimeout(error)) this.#timedOut = true;
       this.#lastFailure = error;
     }
@@ -666,13 +821,14 @@ export abstract class Exchange implements RequestScan {
 
   /** The sink can take more body: resume the upstream. */
   resume(): void {
+    this.#sendWatch?.hold();
     this.winner?.resume();
   }
 
   /** The client went away (or the consumer of `forward()` gave up): abort upstream, free permits. */
   clientGone(): void {
     if (this.done) return;
-    this.done = true;
+    this.finish();
     this.#clearHedge();
     const winner = this.winner;
     const events = this.core.events;
@@ -701,6 +857,8 @@ export abstract class Exchange implements RequestScan {
       this.#fail('EUNAVAILABLE', 'every region is unavailable (circuit breakers open)');
     } else if (this.#timedOut) {
       this.#fail('ETIMEDOUT', 'no region answered in time', this.#lastFailure);
+    } else if (this.#queueTimedOut && this.#lastFailure === undefined) {
+      this.#fail('EQUEUETIMEOUT', 'no upstream connection became free in time');
     } else {
       this.#fail('EUPSTREAM', 'no region could answer the request', this.#lastFailure);
     }
@@ -714,13 +872,13 @@ export abstract class Exchange implements RequestScan {
 
   #fail(code: ForwardErrorCode, detail: string, cause?: unknown): void {
     if (this.done) return;
-    this.done = true;
+    this.finish();
     this.#clearHedge();
     const error = new ForwardError(code, {
       regionsTried: this.#tried(),
       regionsSkipped: this.#skipped?.map((s) => s.region),
       detail,
-      retryAfter: code === 'EUNAVAILABLE' || code === 'ECLOSED' ? this.#retryAfterSeconds() : undefined,
+      retryAfter: code === 'EUNAVAILABLE' || code === 'ECLOSED' || code === 'EQUEUETIMEOUT' ? this.#retryAfterSeconds() : code === 'ECLIENTLIMIT' ? 1 : undefined,
       cause,
     });
     this.#emitError(error.status, code, error);
@@ -729,7 +887,7 @@ export abstract class Exchange implements RequestScan {
 
   #internal(error: unknown): void {
     if (this.done) return;
-    this.done = true;
+    this.finish();
     this.#clearHedge();
     this.#cancelOthers(undefined);
     this.#emitError(500, (error as { code?: string } | null)?.code ?? 'EINTERNAL', error);

@@ -98,7 +98,16 @@ export class ForwardExchange extends Exchange {
   }
 
   protected deliverData(chunk: Buffer): boolean {
-    return this.#body!.push(chunk);
+    if (this.#body!.push(chunk)) return true;
+    this.sendStalled();
+    return false;
+  }
+
+  #sendTimedOut = false;
+
+  protected sendTimedOut(): void {
+    this.#sendTimedOut = true;
+    this.clientGone();
   }
 
   protected deliverEnd(): void {
@@ -132,7 +141,8 @@ export class ForwardExchange extends Exchange {
       this.#reject(abortError(this.#signal));
     } else if (!body.destroyed) {
       body.ended = true;
-      body.destroy(this.#signal?.aborted ? (abortError(this.#signal) as Error) : undefined);
+      if (this.#sendTimedOut) body.destroy(new EdgekitError('ESENDTIMEOUT', 'the response body was not read within sendTimeout'));
+      else body.destroy(this.#signal?.aborted ? (abortError(this.#signal) as Error) : undefined);
     }
   }
 }

@@ -1,9 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Disposable, type Listener, TypedEmitter, toDisposable } from '@edgekit/core';
+import { type Disposable, type Listener, TypedEmitter, checkNumber, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
 import { type Dispatcher, Pool } from 'undici';
+import { ClientInFlight, PanicTrickle } from './client-limits.js';
+import { ConnectionQueue } from './connection-queue.js';
 import type { ForwarderEvents } from './events.js';
 import { type RequestObserver, type RequestObserverFactory, reportObserverError } from './observer.js';
 import type { ForwarderCore, Target } from './exchange.js';
@@ -14,6 +16,7 @@ import { type ForwarderOptions, type RegionSelectorLike, type ResolvedOptions, S
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
 import type { ResponseHeaderSettings } from './response-headers.js';
 import type { RetryBudget } from './retry-budget.js';
+import { RouteFailures } from './route-failures.js';
 import { UpgradeExchange } from './upgrade.js';
 
 /** Options of {@link Forwarder.handle}. */
@@ -79,6 +82,9 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   readonly responseHeaders: ResponseHeaderSettings;
   readonly retryBudget: RetryBudget | undefined;
   closed = false;
+  readonly routeFailures: RouteFailures;
+  readonly #clientInFlight: ClientInFlight;
+  readonly #panic: PanicTrickle;
   readonly #targets = new Map<string, Target>();
   #closing: Promise<void> | undefined;
 
@@ -86,6 +92,9 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     const resolved = resolveOptions(options);
     this.options = resolved;
     this.retryBudget = resolved.retryBudget;
+    this.routeFailures = new RouteFailures(resolved.routeWindow);
+    this.#clientInFlight = new ClientInFlight(resolved.maxInFlightPerClient);
+    this.#panic = new PanicTrickle(resolved.panicFraction);
     this.selector = resolved.selector ?? createRegionSelector({ regions: resolved.regions!, clock: resolved.clock });
     try {
       this.#clientIp = createClientIp({ trustedProxies: resolved.trustedProxies ?? [] });
@@ -105,18 +114,24 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       throw new TypeError(`${SCOPE}: option "${option}.url" must be an absolute http or https URL (got ${JSON.stringify(region?.url)})`);
     }
     const options = this.options;
+    let connections = options.pool.connections;
+    if (options.connectionsOf !== undefined) {
+      const own = options.connectionsOf(region);
+      if (own !== undefined) connections = checkNumber(SCOPE, `connections(${JSON.stringify(region.name)})`, own, { min: 1, integer: true });
+    }
     const dispatcher: Dispatcher =
       options.dispatcher === undefined
         ? new Pool(url.origin, {
-            connections: options.pool.connections,
+            connections,
             connectTimeout: options.pool.connectTimeout,
             headersTimeout: options.pool.headersTimeout,
             bodyTimeout: options.pool.bodyTimeout,
             keepAliveTimeout: options.pool.keepAliveTimeout,
             pipelining: 1,
           })
-        : options.dispatcher(region, { ...options.pool });
-    const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin };
+        : options.dispatcher(region, { ...options.pool, connections });
+    const queue = new ConnectionQueue(connections, options.queueTimeout, options.clock);
+    const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin, queue };
     this.#targets.set(region.name, target);
     return target;
   }
@@ -139,6 +154,18 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       this.#lastPeerNormalized = normalizeIp(remote) ?? '';
     }
     return this.#lastPeerNormalized;
+  }
+
+  enterClient(key: string): boolean {
+    return this.#clientInFlight.enter(key);
+  }
+
+  leaveClient(key: string): void {
+    this.#clientInFlight.leave(key);
+  }
+
+  panicAdmit(): boolean {
+    return this.#panic.admit();
   }
 
   targetOf(region: Region): Target {

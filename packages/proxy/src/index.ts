@@ -9,6 +9,7 @@ export {
   type ForwarderOptions,
   type HealthSource,
   type HedgeOptions,
+  REGION_BREAKER_DEFAULTS,
   type RegionSelectorLike,
 } from './options.js';
 export { ForwardError, type ForwardErrorCode, type ForwardErrorInit, PROBLEM_TYPES } from './errors.js';

@@ -68,8 +68,16 @@ export class NodeExchange extends Exchange {
       written = res.write(chunk);
     }
     if (written) return true;
-    if (!res.destroyed) res.once('drain', onResponseDrain);
+    if (!res.destroyed) {
+      res.once('drain', onResponseDrain);
+      this.sendStalled();
+    }
     return false;
+  }
+
+  protected sendTimedOut(): void {
+    // The 'close' that follows ends the exchange and aborts the upstream request.
+    this.#res.destroy();
   }
 
   protected deliverEnd(): void {
@@ -87,8 +95,11 @@ export class NodeExchange extends Exchange {
 
   protected deliverError(error: ForwardError): void {
     this.#detach();
-    if (this.#res.destroyed) return;
-    sendProblem(this.#res, error.problem, error.headers());
+    const res = this.#res;
+    if (res.destroyed) return;
+    // An unread request body would keep the connection busy: close it after the answer.
+    if (!this.req.complete) res.shouldKeepAlive = false;
+    sendProblem(res, error.problem, error.headers());
   }
 
   protected deliverInternal(error: unknown): void {

@@ -6,8 +6,10 @@ import {
   optionalBoolean,
   optionalFunction,
   optionalNumber,
+  optionalOneOf,
   systemClock,
 } from '@edgekit/core';
+import type { IncomingMessage } from 'node:http';
 import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
 import { type RetryBudget, type RetryBudgetOptions, createRetryBudget } from './retry-budget.js';
@@ -85,8 +87,30 @@ export interface ForwarderOptions {
   bodyTimeout?: number;
   /** Milliseconds an idle upstream connection is kept. Default: `4_000`. */
   keepAliveTimeout?: number;
-  /** Upstream connections per region at most. Default: `128`. */
-  connections?: number;
+  /** Upstream connections per region at most: a number, or a function of the region (`undefined`: the default). Default: `128`. */
+  connections?: number | ((region: Region) => number | undefined);
+  /** Milliseconds an attempt may wait for a free upstream connection of its region before failing over (`0`: no limit). Default: `5_000`. */
+  queueTimeout?: number;
+  /** Milliseconds the client may go without sending request body bytes while they are awaited; then 408 and the upstream request is aborted (`0`: none). Default: `10_000`. */
+  clientBodyTimeout?: number;
+  /** Bytes per second a request body must average: `clientBodyTimeout` plus one second per this many bytes received is all it gets (`0`: no minimum). Default: `500`. */
+  clientBodyMinRate?: number;
+  /** Milliseconds a response write may wait for a client that does not read; then the client connection and the upstream request are closed (`0`: none). Default: `10_000`. */
+  sendTimeout?: number;
+  /** Requests in flight per client (by `clientKey`) at most; more are answered 429 (`0`: no cap). Default: `64`. */
+  maxInFlightPerClient?: number;
+  /** Which client a request counts against for `maxInFlightPerClient`. Default: the client address. */
+  clientKey?: (req: IncomingMessage, clientIp: string) => string;
+  /**
+   * The route a request belongs to, for failure attribution: a failure on one route while other routes
+   * of the region succeed is the route's, not the region's (not counted by its breaker, not retried in
+   * every region). `false`: every failure counts against the region. Default: the path without the query.
+   */
+  routeKey?: ((req: IncomingMessage, path: string) => string) | false;
+  /** Milliseconds a route's last success (or a route's failure in another region) is remembered for failure attribution. Default: `10_000`. */
+  routeWindow?: number;
+  /** Fraction (0 to 1) of the requests that find every candidate's breaker open that still go to the primary region. Default: `0.05`. */
+  panicFraction?: number;
   /** Methods that may be sent twice (RFC 9110 §9.2.2). Default: `['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']`. */
   idempotentMethods?: readonly string[];
   /** Request bodies of idempotent methods up to this many bytes (by `Content-Length`) are buffered so they can be replayed. Default: `65_536`. */
@@ -109,6 +133,14 @@ export interface ForwarderOptions {
   dispatcher?: (region: Region, defaults: DispatcherDefaults) => Dispatcher;
   /** Clock for durations, hedging delays, the retry budget and `Retry-After`. Default: `systemClock`. */
   clock?: Clock;
+  /**
+   * A request whose path is not canonical (`/a/../b`, `%2e%2e`, `//`, escaped unreserved
+   * characters; see `canonicalizeRequestTarget` of `@edgekit/core`): `refuse` answers 400, since
+   * whatever routed the request before the forwarder saw another path than the one forwarded;
+   * `normalize` forwards the canonical path. Targets no hop can read one way (`%2F`, `\\`, `..;`,
+   * control bytes) are refused either way. Default: `refuse`.
+   */
+  nonCanonicalTarget?: 'refuse' | 'normalize';
 }
 
 /** Pool settings the default dispatcher uses, handed to a custom `dispatcher` factory. */
@@ -130,6 +162,13 @@ export const FORWARDER_DEFAULTS = Object.freeze({
   bodyTimeout: 30_000,
   keepAliveTimeout: 4_000,
   connections: 128,
+  queueTimeout: 5_000,
+  clientBodyTimeout: 10_000,
+  clientBodyMinRate: 500,
+  sendTimeout: 10_000,
+  maxInFlightPerClient: 64,
+  routeWindow: 10_000,
+  panicFraction: 0.05,
   idempotentMethods: Object.freeze(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']) as readonly string[],
   maxReplayBody: 65_536,
   maxAttempts: 3,
@@ -138,6 +177,22 @@ export const FORWARDER_DEFAULTS = Object.freeze({
   hedgeMax: 1,
   retryAfter: 5_000,
   closeTimeout: 10_000,
+  nonCanonicalTarget: 'refuse' as 'refuse' | 'normalize',
+});
+
+/**
+ * Breaker options for region breakers fed by the forwarder, for `@edgekit/breaker`'s
+ * `createBreakerRegistry({ defaults: REGION_BREAKER_DEFAULTS })`: a region opens when more than half
+ * of at least 20 calls in 10 s failed (a rate over a volume, not a run of failures, so a handful of
+ * requests cannot open it) and half-opens after 10 s. No breaker `timeout`: the forwarder settles
+ * each permit when response headers arrive, under its own timeouts.
+ */
+export const REGION_BREAKER_DEFAULTS = Object.freeze({
+  timeout: false as const,
+  errorThresholdPercentage: 50,
+  volumeThreshold: 20,
+  rollingCountTimeout: 10_000,
+  resetTimeout: 10_000,
 });
 
 /** Options after validation, with defaults applied. */
@@ -152,12 +207,24 @@ export interface ResolvedOptions {
   servedByHeader: string | undefined;
   preserveHost: boolean;
   pool: DispatcherDefaults;
+  connectionsOf: ((region: Region) => number | undefined) | undefined;
+  queueTimeout: number;
+  clientBodyTimeout: number;
+  clientBodyMinRate: number;
+  sendTimeout: number;
+  maxInFlightPerClient: number;
+  clientKey: ((req: IncomingMessage, clientIp: string) => string) | undefined;
+  routeKey: ((req: IncomingMessage, path: string) => string) | undefined;
+  routeAttribution: boolean;
+  routeWindow: number;
+  panicFraction: number;
   idempotentMethods: ReadonlySet<string>;
   maxReplayBody: number;
   maxAttempts: number;
   failureStatuses: ReadonlySet<number>;
   retryStatuses: ReadonlySet<number>;
   retryBudget: RetryBudget | undefined;
+  nonCanonicalTarget: 'refuse' | 'normalize';
   hedgeDelay: number;
   hedgeMax: number;
   retryAfter: number;
@@ -238,8 +305,21 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
     headersTimeout: optionalNumber(SCOPE, 'headersTimeout', opts.headersTimeout, FORWARDER_DEFAULTS.headersTimeout, { min: 1, integer: true }),
     bodyTimeout: optionalNumber(SCOPE, 'bodyTimeout', opts.bodyTimeout, FORWARDER_DEFAULTS.bodyTimeout, { min: 0, integer: true }),
     keepAliveTimeout: optionalNumber(SCOPE, 'keepAliveTimeout', opts.keepAliveTimeout, FORWARDER_DEFAULTS.keepAliveTimeout, { min: 1, integer: true }),
-    connections: optionalNumber(SCOPE, 'connections', opts.connections, FORWARDER_DEFAULTS.connections, { min: 1, integer: true }),
+    connections: typeof opts.connections === 'function' ? FORWARDER_DEFAULTS.connections : optionalNumber(SCOPE, 'connections', opts.connections, FORWARDER_DEFAULTS.connections, { min: 1, integer: true }),
   };
+  const connectionsOf = typeof opts.connections === 'function' ? opts.connections : undefined;
+  const queueTimeout = optionalNumber(SCOPE, 'queueTimeout', opts.queueTimeout, FORWARDER_DEFAULTS.queueTimeout, { min: 0, integer: true });
+  const clientBodyTimeout = optionalNumber(SCOPE, 'clientBodyTimeout', opts.clientBodyTimeout, FORWARDER_DEFAULTS.clientBodyTimeout, { min: 0, integer: true });
+  const clientBodyMinRate = optionalNumber(SCOPE, 'clientBodyMinRate', opts.clientBodyMinRate, FORWARDER_DEFAULTS.clientBodyMinRate, { min: 0 });
+  const sendTimeout = optionalNumber(SCOPE, 'sendTimeout', opts.sendTimeout, FORWARDER_DEFAULTS.sendTimeout, { min: 0, integer: true });
+  const maxInFlightPerClient = optionalNumber(SCOPE, 'maxInFlightPerClient', opts.maxInFlightPerClient, FORWARDER_DEFAULTS.maxInFlightPerClient, { min: 0, integer: true });
+  const clientKey = optionalFunction<(req: IncomingMessage, clientIp: string) => string, undefined>(SCOPE, 'clientKey', opts.clientKey, undefined);
+  if (opts.routeKey !== undefined && opts.routeKey !== false && typeof opts.routeKey !== 'function') {
+    throw new TypeError(`${SCOPE}: option "routeKey" must be a function or false (got ${describeValue(opts.routeKey)})`);
+  }
+  const routeKey = typeof opts.routeKey === 'function' ? opts.routeKey : undefined;
+  const routeWindow = optionalNumber(SCOPE, 'routeWindow', opts.routeWindow, FORWARDER_DEFAULTS.routeWindow, { min: 1, integer: true });
+  const panicFraction = optionalNumber(SCOPE, 'panicFraction', opts.panicFraction, FORWARDER_DEFAULTS.panicFraction, { min: 0, max: 1 });
   let idempotentMethods: ReadonlySet<string>;
   if (opts.idempotentMethods === undefined) {
     idempotentMethods = new Set(FORWARDER_DEFAULTS.idempotentMethods);
@@ -268,6 +348,7 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
   }
   const retryAfter = optionalNumber(SCOPE, 'retryAfter', opts.retryAfter, FORWARDER_DEFAULTS.retryAfter, { min: 0 });
   const closeTimeout = optionalNumber(SCOPE, 'closeTimeout', opts.closeTimeout, FORWARDER_DEFAULTS.closeTimeout, { min: 0 });
+  const nonCanonicalTarget = optionalOneOf(SCOPE, 'nonCanonicalTarget', opts.nonCanonicalTarget, ['refuse', 'normalize'] as const, FORWARDER_DEFAULTS.nonCanonicalTarget);
   const dispatcher = optionalFunction<(region: Region, defaults: DispatcherDefaults) => Dispatcher, undefined>(SCOPE, 'dispatcher', opts.dispatcher, undefined);
   return {
     regions: opts.regions,
@@ -280,12 +361,24 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
     servedByHeader,
     preserveHost,
     pool,
+    connectionsOf,
+    queueTimeout,
+    clientBodyTimeout,
+    clientBodyMinRate,
+    sendTimeout,
+    maxInFlightPerClient,
+    clientKey,
+    routeKey,
+    routeAttribution: opts.routeKey !== false,
+    routeWindow,
+    panicFraction,
     idempotentMethods,
     maxReplayBody,
     maxAttempts,
     failureStatuses,
     retryStatuses,
     retryBudget,
+    nonCanonicalTarget,
     hedgeDelay,
     hedgeMax,
     retryAfter,

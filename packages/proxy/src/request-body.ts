@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import type { ProgressWatch } from './progress.js';
 
 /** Told when the client's request stream fails or ends early (the client went away mid-upload). */
 export interface ClientGoneListener {
@@ -17,22 +18,30 @@ export class StreamedBody extends Readable {
   started = false;
   readonly #req: IncomingMessage;
   readonly #owner: ClientGoneListener;
+  readonly #watch: ProgressWatch | undefined;
   #attached = false;
   #ended = false;
 
-  constructor(req: IncomingMessage, owner: ClientGoneListener) {
+  /** `watch`: the client's progress deadline, running while this body waits for client bytes. */
+  constructor(req: IncomingMessage, owner: ClientGoneListener, watch?: ProgressWatch) {
     super({ highWaterMark: 65_536 });
     this.#req = req;
     this.#owner = owner;
+    this.#watch = watch;
   }
 
   readonly #onData = (chunk: Buffer): void => {
     this.started = true;
-    if (!this.push(chunk)) this.#req.pause();
+    this.#watch?.progress(chunk.length);
+    if (!this.push(chunk)) {
+      this.#req.pause();
+      this.#watch?.hold();
+    }
   };
 
   readonly #onEnd = (): void => {
     this.#ended = true;
+    this.#watch?.stop();
     this.push(null);
   };
 
@@ -55,10 +64,12 @@ export class StreamedBody extends Readable {
       req.on('error', this.#onBroken);
       req.on('close', this.#onBroken);
     }
+    this.#watch?.wait();
     req.resume();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#watch?.hold();
     if (this.#attached) {
       const req = this.#req;
       req.off('data', this.#onData);
@@ -74,9 +85,9 @@ export class StreamedBody extends Readable {
 
 /**
  * Reads a whole request body (of known, small length) into one buffer, so it can be sent again.
- * Rejects when the client goes away first.
+ * Rejects when the client goes away first. `watch` is the client's progress deadline.
  */
-export function readBody(req: IncomingMessage): Promise<Buffer> {
+export function readBody(req: IncomingMessage, watch?: ProgressWatch): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;
@@ -89,8 +100,10 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       length += chunk.length;
+      watch?.progress(chunk.length);
     };
     const onEnd = (): void => {
+      watch?.stop();
       cleanup();
       resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
     };
@@ -106,5 +119,6 @@ export function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('end', onEnd);
     req.on('error', onBroken);
     req.on('close', onBroken);
+    watch?.wait();
   });
 }

@@ -79,7 +79,7 @@ describe('problem+json answers (RFC 9457)', () => {
     cleanup.push(() => breakers.close());
     breakers.get('eu').open();
     breakers.get('us').open();
-    const forwarder = createForwarder({ regions: [eu!.region(), us!.region()], breakers, clock });
+    const forwarder = createForwarder({ regions: [eu!.region(), us!.region()], breakers, clock, panicFraction: 0 });
     const { url } = await front(forwarder);
     let reply = await send(`${url}/x`);
     expect(reply.status).toBe(503);

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type World, startWorld } from './helpers.js';
+
+const KEY_A = 'tenant-a-key-0123456789';
+const KEY_B = 'tenant-b-key-0123456789';
+
+describe('the cache never crosses principals, and anonymous writes evict nothing', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({
+      auth: { apiKeys: { keys: [{ key: KEY_A, subject: 'tenant-a' }, { key: KEY_B, subject: 'tenant-b' }] } },
+      routes: [
+        { path: '/api/products/1', auth: 'apiKey' },
+        { path: '/api/products/3', methods: ['POST'], auth: 'apiKey' },
+      ],
+    });
+  });
+  afterAll(() => world?.close());
+
+  const originCalls = (path: string): number => Object.values(world.origins).reduce((sum, origin) => sum + (origin.hits.get(path) ?? 0), 0);
+  const request = async (path: string, init: { method?: string; key?: string; authorization?: string } = {}) => {
+    const headers: Record<string, string> = {};
+    if (init.key) headers['x-api-key'] = init.key;
+    if (init.authorization) headers.authorization = init.authorization;
+    const response = await fetch(`${world.url}${path}`, { method: init.method ?? 'GET', headers, ...(init.method === 'POST' ? { body: '{}' } : {}) });
+    await response.arrayBuffer();
+    return { status: response.status, cacheStatus: response.headers.get('cache-status') ?? '' };
+  };
+
+  it('does not serve tenant A\'s stored answer to tenant B on a cached route behind API-key auth', async () => {
+    expect((await request('/api/products/1', { key: KEY_A })).status).toBe(200);
+    expect((await request('/api/products/1', { key: KEY_A })).status).toBe(200);
+    const before = originCalls('/api/products/1');
+    const b = await request('/api/products/1', { key: KEY_B });
+    expect(b.status).toBe(200);
+    expect(b.cacheStatus).not.toMatch(/hit/);
+    expect(originCalls('/api/products/1')).toBe(before + 1);
+  });
+
+  it('does not answer a request carrying credentials from the shared entry anonymous requests filled', async () => {
+    await request('/api/products/4');
+    expect((await request('/api/products/4')).cacheStatus).toMatch(/edgekit; hit/);
+    const before = originCalls('/api/products/4');
+    const keyed = await request('/api/products/4', { key: 'unlisted-key-0123456789' });
+    expect(keyed.cacheStatus).not.toMatch(/hit/);
+    expect(originCalls('/api/products/4')).toBe(before + 1);
+  });
+
+  it('lets an anonymous POST through to the origin without evicting the cached URL', async () => {
+    await request('/api/products/2');
+    expect((await request('/api/products/2')).cacheStatus).toMatch(/edgekit; hit/);
+    expect((await request('/api/products/2', { method: 'POST' })).status).toBe(201);
+    expect((await request('/api/products/2')).cacheStatus).toMatch(/edgekit; hit/);
+  });
+
+  it('evicts the cached URL after a POST that passed the route\'s authentication', async () => {
+    await request('/api/products/3');
+    expect((await request('/api/products/3')).cacheStatus).toMatch(/edgekit; hit/);
+    expect((await request('/api/products/3', { method: 'POST' })).status).toBe(401);
+    expect((await request('/api/products/3')).cacheStatus).toMatch(/edgekit; hit/);
+    expect((await request('/api/products/3', { method: 'POST', key: KEY_A })).status).toBe(201);
+    expect((await request('/api/products/3')).cacheStatus).not.toMatch(/hit/);
+  });
+});

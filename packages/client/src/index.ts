@@ -1,0 +1,13 @@
+export { type Clock, type ClockTimer, systemClock } from './clock.js';
+export { type EdgeClient, type EdgeClientExplanation, createEdgeClient } from './client.js';
+export { type Coordinates, type Edge, type EdgeMap, checkEdgeMap } from './edge-map.js';
+export { type Disposable } from './emitter.js';
+export { type EdgeClientErrorCode, type EdgeClientErrorInit, EdgeClientError, isEdgeClientError } from './errors.js';
+export type { EdgeClientEvents } from './events.js';
+export type { BreakerState } from './health.js';
+export { type LatencySource, distanceKm, estimateRtt } from './latency.js';
+export { type ClientEnvironment, DEFAULTS, type EdgeClientOptions, type EdgeMapOptions, type HedgeOptions, type ProbeOptions } from './options.js';
+export type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';
+export type { RankedEdge } from './selection.js';
+export { type CryptoKeyLike, EDGE_MAP_TYPE, type EdgeMapKey, type JsonWebKeyLike, verifyEdgeMap } from './signing.js';
+export { type KeyValueStorage, createMemoryStorage } from './storage.js';
