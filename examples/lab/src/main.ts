@@ -9,6 +9,7 @@ import { runInvalidationScenario } from './scenarios/invalidation.js';
 import { type CityLatency, runLatencyScenario } from './scenarios/latency.js';
 import { type OutageResult, runOutageScenario } from './scenarios/outage.js';
 import { runRegionalStateScenario } from './scenarios/regional-state.js';
+import { GEODNS_TTL_MS, runReachScenario } from './scenarios/reach.js';
 import { runSwrScenario } from './scenarios/swr.js';
 import { change, ms } from './stats.js';
 import { startWorld } from './topology.js';
@@ -19,7 +20,7 @@ interface LabOptions {
   upstreamTimeout: number;
   quick: boolean;
   outDir: string;
-  /** How long scenario 5 cuts the ap-south edge off, in seconds. */
+  /** How long scenario 6 cuts the ap-south edge off, in seconds. */
   partitionSeconds: number;
 }
 
@@ -66,8 +67,9 @@ async function main(): Promise<void> {
     const invalidation = await runInvalidationScenario(ctx);
     const swr = await runSwrScenario(ctx);
     const canRunRegional = natsAvailability().available && redisAvailability().canSpawn;
-    if (!canRunRegional) progress.note('  ! scenario 5 needs nats-server and redis-server: skipped');
+    if (!canRunRegional) progress.note('  ! scenario 6 needs nats-server and redis-server: skipped');
     const regional = canRunRegional ? await runRegionalStateScenario(ctx, options.partitionSeconds) : undefined;
+    const reach = await runReachScenario(ctx);
 
     const sections: string[] = [];
     sections.push(
@@ -116,10 +118,30 @@ async function main(): Promise<void> {
         ),
     );
 
+    const outageWindow = options.quick ? 3_000 : 6_000;
+    sections.push(
+      `## 5. Reaching an edge through a regional outage: GeoDNS vs anycast vs smart client\n\n` +
+        `The ap-south edge stops answering while its cities send requests (4 at a time each) for ${outageWindow / 1000} s. GeoDNS: the nearest region's address, cached for ${GEODNS_TTL_MS / 1000} s. ` +
+        `Anycast: the route to the dead edge is withdrawn at once (open connections reset, new ones reach the next-nearest edge). ` +
+        `\`@edgekit/client\`: probed latency, breaker, failover of idempotent requests. Request timeout ${options.upstreamTimeout} ms.\n\n` +
+        markdownTable(
+          ['Reached by', 'Requests', 'Errors', 'p50 ms', 'p95 ms', 'Recovered after', 'Answered by'],
+          reach.map((r) => [
+            r.mode,
+            r.requests,
+            r.errors,
+            ms(r.p50),
+            ms(r.p95),
+            r.recoveredAfter === undefined ? `not within ${outageWindow / 1000} s (TTL-bound: up to ${GEODNS_TTL_MS / 1000} s)` : `${ms(r.recoveredAfter)} ms`,
+            Object.entries(r.servedBy).map(([k, v]) => `${k} ${v}`).join(', ') || '-',
+          ]),
+        ) +
+        `\n\n- The design article: GeoDNS \"degraded performance can persist for minutes\" (TTL 60-300 s); anycast \"reroutes within seconds\" (modelled here as instant, so only requests in flight fail); smart clients \"implement sophisticated retry logic\" (here: no request lost, the in-flight ones wait out one timeout).`,
+    );
     if (regional) {
       const p = regional.partition;
       sections.push(
-        `## 5. Regional state: Redis per region, NATS JetStream between regions\n\n` +
+        `## 6. Regional state: Redis per region, NATS JetStream between regions\n\n` +
           `Redis round trips from the ap-south edge (Mumbai): what every L2 read, lock and rate-limit update pays.\n\n` +
           markdownTable(['Redis', 'p50 ms', 'p95 ms', 'Round-trip floor ms'], regional.l2.map((r) => [r.redis, ms(r.p50), ms(r.p95), ms(r.floorRtt)])) +
           `\n\nThree nats-servers, one cluster per region, joined as a supercluster over links delayed by distance; the stream lives in us-east, each edge reads it through its own durable consumer. An event published by the us-east edge: time until each edge applied it.\n\n` +
@@ -141,7 +163,7 @@ async function main(): Promise<void> {
     writeFileSync(join(options.outDir, 'latency.svg'), latencyChart(latency));
     writeFileSync(
       join(options.outDir, 'results.json'),
-      `${JSON.stringify({ options: { routeFactor: options.routeFactor, upstreamTimeout: options.upstreamTimeout, quick: options.quick }, regions: DEFAULT_REGIONS, cities: CITIES, seconds: Number(seconds), latency, outage, invalidation, swr, regional }, null, 2)}\n`,
+      `${JSON.stringify({ options: { routeFactor: options.routeFactor, upstreamTimeout: options.upstreamTimeout, quick: options.quick }, regions: DEFAULT_REGIONS, cities: CITIES, seconds: Number(seconds), latency, outage, invalidation, swr, reach, regional }, null, 2)}\n`,
     );
     process.stdout.write(`\n${sections.join('\n\n')}\n\n`);
     const rel = relative(process.cwd(), options.outDir) || '.';
