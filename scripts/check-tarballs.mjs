@@ -124,10 +124,14 @@ try {
   }
 
   const smoke = (lines) => lines.join('\n');
+  // `/testing` entries are conformance suites that import the test runner (vitest): type-checked
+  // above, loaded only by a user's tests.
+  const runnable = entries.filter((entry) => !entry.endsWith('/testing'));
+  const runnableCjs = cjsEntries.filter((entry) => !entry.endsWith('/testing'));
   writeFileSync(
     join(project, 'smoke.mjs'),
     smoke([
-      `const entries = ${JSON.stringify(entries)};`,
+      `const entries = ${JSON.stringify(runnable)};`,
       'for (const entry of entries) {',
       '  const module = await import(entry);',
       "  if (Object.keys(module).length === 0) throw new Error(`${entry} exports nothing under ESM`);",
@@ -138,7 +142,7 @@ try {
   writeFileSync(
     join(project, 'smoke.cjs'),
     smoke([
-      `for (const entry of ${JSON.stringify(cjsEntries)}) {`,
+      `for (const entry of ${JSON.stringify(runnableCjs)}) {`,
       '  const module = require(entry);',
       "  if (Object.keys(module).length === 0) throw new Error(`${entry} exports nothing under CJS`);",
       '}',
