@@ -184,15 +184,24 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
       const error = this._countReject(now);
       return this.#runFallback(error, args, now) ?? Promise.reject(error);
     }
-    const attempt = new Attempt(this, now, admission === 1 ? machine.epoch : -1, this._status.shouldTime());
-    attempt.args = args;
-    attempt.key = key;
-    const call = this._timers === undefined ? this.#startUntimed(context, attempt) : this.#withOuter(context, attempt);
+    const probeEpoch = admission === 1 ? machine.epoch : -1;
+    const sampled = this._status.shouldTime();
+    const call =
+      this._timers === undefined && this._inFlight < o.capacity
+        ? this.#startUntimed(context, args, key, now, probeEpoch, sampled)
+        : this.#withOuter(context, this.#attempt(args, key, now, probeEpoch, sampled));
     if (coalesce !== undefined) {
       const ttl = o.coalesceTTL;
       coalesce.set(key, call, ttl > 0 ? this._clock.now() + ttl : 0);
     }
     return call;
+  }
+
+  #attempt(args: unknown[], key: string, start: number, probeEpoch: number, sampled: boolean): Attempt {
+    const attempt = new Attempt(this, start, probeEpoch, sampled);
+    attempt.args = args;
+    attempt.key = key;
+    return attempt;
   }
 
   /** The call's own promise, settled by the breaker (opossum's `new Promise` around the call). */
@@ -215,50 +224,48 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
    * opossum's, and a failure is handed to a thenable whose `then` the promise machinery calls one
    * turn later, exactly when opossum's `.catch` runs.
    */
-  #startUntimed(context: unknown, attempt: Attempt): Promise<unknown> {
-    if (this._inFlight >= this._options.capacity) return this.#withOuter(context, attempt);
+  #startUntimed(context: unknown, args: unknown[], key: string, start: number, probeEpoch: number, sampled: boolean): Promise<unknown> {
     this._inFlight++;
-    const args = this._options.appendSignal ? [...attempt.args, this._idleSignal()] : attempt.args;
     let result: unknown;
     try {
-      result = this.#action.apply(context, args);
+      result = this.#action.apply(context, this._options.appendSignal ? [...args, this._idleSignal()] : args);
     } catch (error) {
       this._inFlight--;
+      const attempt = this.#attempt(args, key, start, probeEpoch, sampled);
       const call = new Promise(this.#capture);
       attempt.resolve = this.#captured[0];
       attempt.reject = this.#captured[1];
       try {
-        this.#handleError(error, this._clock.now() - attempt.start, attempt);
-        this.#coalesceReset(attempt.key, 'error');
+        this.#handleError(error, this._clock.now() - start, attempt);
+        this.#coalesceReset(key, 'error');
       } catch (listenerError) {
         (attempt.reject as (error: unknown) => void)(listenerError);
       }
       return call;
     }
     const promise = result instanceof Promise ? result : Promise.resolve(result);
+    // The success path allocates no Attempt: the two reactions share one closure context.
     return promise.then(
-      (value) => this.#fulfilledUntimed(attempt, value, promise),
-      (error: unknown) => this.#deferredFailure(attempt, error),
+      (value) => {
+        try {
+          // Beyond the latency sample, with nobody asking for the latency, the clock is not read
+          // again (it is slow on some hosts): the success is counted in the slice the call started in.
+          const now = sampled || this._latencyWanted() ? this._clock.now() : start;
+          this._recordSuccess(value, now - start, sampled, now);
+          this.#coalesceReset(key, 'success');
+        } catch (listenerError) {
+          return this.#deferredFailure(this.#attempt(args, key, start, probeEpoch, sampled), listenerError);
+        }
+        this._inFlight--;
+        const cache = this.#cache;
+        if (cache !== undefined) {
+          const ttl = this._options.cacheTTL;
+          cache.set(key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
+        }
+        return value;
+      },
+      (error: unknown) => this.#deferredFailure(this.#attempt(args, key, start, probeEpoch, sampled), error),
     );
-  }
-
-  #fulfilledUntimed(attempt: Attempt, value: unknown, promise: Promise<unknown>): unknown {
-    try {
-      const now = this._clock.now();
-      this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
-      this.#coalesceReset(attempt.key, 'success');
-      attempt.settled = true;
-      this._inFlight--;
-      const cache = this.#cache;
-      if (cache !== undefined) {
-        const ttl = this._options.cacheTTL;
-        cache.set(attempt.key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
-      }
-      return value;
-    } catch (listenerError) {
-      if (attempt.settled) throw listenerError;
-      return this.#deferredFailure(attempt, listenerError);
-    }
   }
 
   #deferredFailure(attempt: Attempt, error: unknown): PromiseLike<unknown> {

@@ -23,6 +23,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
   /** @internal */ protected _enabled: boolean;
   /** @internal */ protected _inFlight = 0;
   /** @internal */ protected _abortController: AbortController | undefined;
+  /** @internal The strategy reads latencies (a slow-call rule, or a custom one). */ protected readonly _latencyStrategy: boolean;
   /** @internal Call timeouts; `undefined` when `timeout` is off. */ protected readonly _timers: CallTimers<Attempt> | undefined;
   readonly #group: string;
   #openedAt: number | undefined = undefined;
@@ -44,6 +45,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
       closed: (from) => this.#closed(from),
       halfOpened: (from) => this.#halfOpened(from),
     });
+    this._latencyStrategy = options.strategy !== undefined || options.mode === 'slowCallRate';
     if (options.allowWarmUp) this._machine.startWarmUp(options.rollingCountTimeout);
     this._timers = options.timeout > 0 ? new CallTimers<Attempt>(options.clock, options.timeout, (attempt) => this._expire(attempt)) : undefined;
   }
@@ -215,6 +217,11 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
     const signal = this._idleSignal();
     this.#noopPermit ??= Object.freeze({ success() {}, failure() {}, release() {}, signal });
     return this.#noopPermit;
+  }
+
+  /** @internal Whether a success's latency is used beyond the statistics sample: by a listener or the strategy. */
+  protected _latencyWanted(): boolean {
+    return this._latencyStrategy || this._listening('success');
   }
 
   // ---------------------------------------------------------------- transitions
