@@ -313,7 +313,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     if (attempt.settled) return;
     try {
       this._timers?.remove(attempt);
-      const now = this._clock.now();
+      const now = attempt.sampled || this._latencyWanted() ? this._clock.now() : attempt.start;
       this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
       this.#coalesceReset(attempt.key, 'success');
       attempt.settled = true;
