@@ -68,7 +68,13 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
 
   /** Calls the action with `args` under the breaker's protection; resolves with its result or the fallback's. */
   fire(...args: FireArgs<TI>): Promise<TR> {
-    return this.call(this.#action, ...(args as TI));
+    // opossum's fire(...args) is call(action, ...args): the action is its own `this`.
+    if (this._machine.state === SHUTDOWN) return Promise.reject(new ShutdownError(this._name));
+    try {
+      return this.#invoke(this.#action, args as unknown[]) as Promise<TR>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Like {@link CircuitBreaker.fire}, with `context` as the action's `this`. */
