@@ -269,6 +269,15 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
     this._machine.close();
   }
 
+  /**
+   * Takes a hint that this breaker's target is failing elsewhere (another node opened its own
+   * breaker for it): for `ttlMs`, `failures` local failures in a row open it. Only local failures
+   * ever open it; a local success ends the hint. See `shareBreakerHints`.
+   */
+  hint(ttlMs: number, failures = 1): void {
+    this._machine.hint(this._clock.now() + ttlMs, failures);
+  }
+
   /** Stops protecting: calls go straight to the action (no timeout, stats only count fires). */
   disable(): void {
     this._enabled = false;
