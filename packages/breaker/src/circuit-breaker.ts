@@ -157,7 +157,9 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
   // ---------------------------------------------------------------- the call path, in opossum's order
 
   #invoke(context: unknown, args: unknown[]): Promise<unknown> {
-    const now = this._clock.now();
+    // With a timer-driven window, the clock is read only for a timeout, a latency someone uses, or a sample.
+    const status = this._status;
+    let now = status.timerDriven ? Number.NaN : this._clock.now();
     this._countFire(args, now);
     if (!this._enabled) return this.#unprotected(context, args);
     const o = this._options;
@@ -191,7 +193,8 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
       return this.#runFallback(error, args, now) ?? Promise.reject(error);
     }
     const probeEpoch = admission === 1 ? machine.epoch : -1;
-    const sampled = this._status.shouldTime();
+    const sampled = status.shouldTime();
+    if (now !== now && (sampled || this._timers !== undefined || this._inFlight >= o.capacity || this._latencyWanted())) now = this._clock.now();
     const call =
       this._timers === undefined && this._inFlight < o.capacity
         ? this.#startUntimed(context, args, key, now, probeEpoch, sampled)
@@ -242,7 +245,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
       attempt.resolve = this.#captured[0];
       attempt.reject = this.#captured[1];
       try {
-        this.#handleError(error, this._clock.now() - start, attempt);
+        this.#handleError(error, start === start ? this._clock.now() - start : 0, attempt);
         this.#coalesceReset(key, 'error');
       } catch (listenerError) {
         (attempt.reject as (error: unknown) => void)(listenerError);
@@ -256,8 +259,8 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
         try {
           // Beyond the latency sample, with nobody asking for the latency, the clock is not read
           // again (it is slow on some hosts): the success is counted in the slice the call started in.
-          const now = sampled || this._latencyWanted() ? this._clock.now() : start;
-          this._recordSuccess(value, now - start, sampled, now);
+          const now = start === start && (sampled || this._latencyWanted()) ? this._clock.now() : start;
+          this._recordSuccess(value, start === start ? now - start : 0, sampled, now);
           this.#coalesceReset(key, 'success');
         } catch (listenerError) {
           return this.#deferredFailure(this.#attempt(args, key, start, probeEpoch, sampled), listenerError);
@@ -340,7 +343,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     attempt.settled = true;
     this._inFlight--;
     try {
-      this.#handleError(error, this._clock.now() - attempt.start, attempt);
+      this.#handleError(error, attempt.start === attempt.start ? this._clock.now() - attempt.start : 0, attempt);
       this.#coalesceReset(attempt.key, 'error');
     } catch (listenerError) {
       // A throwing `failure` listener: the call rejects with its error rather than never settling.

@@ -219,9 +219,9 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
     return this.#noopPermit;
   }
 
-  /** @internal Whether a success's latency is used beyond the statistics sample: by a listener or the strategy. */
+  /** @internal Whether a call's latency is used beyond the statistics sample: by a listener or the strategy. */
   protected _latencyWanted(): boolean {
-    return this._latencyStrategy || this._listening('success');
+    return this._latencyStrategy || this._listening('success') || this._listening('failure');
   }
 
   // ---------------------------------------------------------------- transitions

@@ -180,6 +180,9 @@ export class Status extends EventEmitter {
   // [origin + k·bucketMs, origin + (k+1)·bucketMs). `#rotations` is the current k.
   #origin = 0;
   #rotations = 0;
+  #interval: NodeJS.Timeout | undefined = undefined;
+  /** @internal True when an interval timer keeps the newest slice current: `at()` needs no time. */
+  timerDriven = false;
   /** When the current slice ends; never, for a window driven by `rotateBucketController` or shut down. */
   #nextBoundary = Number.POSITIVE_INFINITY;
 
@@ -207,8 +210,17 @@ export class Status extends EventEmitter {
     this.#slots = Array.from({ length: buckets }, () => new Slot());
     this.bucket = this.#slots[0] as Slot;
     if (opts.stats !== undefined) this.#seed(opts.stats);
-    if (controller !== undefined) this.attachController();
-    else this.#nextBoundary = this.#origin + this.#bucketMs;
+    if (controller !== undefined) {
+      this.attachController();
+    } else if (this.#clock === systemClock) {
+      // opossum's own design, with its timing: an interval from construction advances the window,
+      // so recording a call needs no clock read. (An injected clock advances it lazily instead.)
+      this.timerDriven = true;
+      this.#interval = setInterval(this.#onInterval, this.#bucketMs);
+      this.#interval.unref();
+    } else {
+      this.#nextBoundary = this.#origin + this.#bucketMs;
+    }
   }
 
   /** Totals over the window, with latency percentiles and mean (opossum's `stats`). */
@@ -305,7 +317,13 @@ export class Status extends EventEmitter {
     for (let i = 0; i < Math.min(missed, n); i++) this.rotate();
   }
 
+  readonly #onInterval = (): void => {
+    this.rotate();
+    this.#snapshot();
+  };
+
   #armSnapshots(): void {
+    if (this.timerDriven) return;
     if (this.#timer !== undefined || this.#shutdown || !this.#wantsSnapshots()) return;
     const now = this.#clock.now();
     const next = this.#controller === undefined ? this.#nextBoundaryAfter(now) : now + this.#bucketMs;
@@ -348,6 +366,8 @@ export class Status extends EventEmitter {
     this.#clock.clearTimeout(this.#timer as never);
     this.#timer = undefined;
     this.#nextBoundary = Number.POSITIVE_INFINITY;
+    clearInterval(this.#interval);
+    this.#interval = undefined;
     this.detachController();
     this.removeAllListeners();
   }
