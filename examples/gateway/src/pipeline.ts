@@ -54,6 +54,13 @@ function prefixMatches(prefix: string, path: string): boolean {
 }
 
 
+/** The principal the route rules authenticated (`req.auth`), for the cache: the JWT subject, or the API key's id. */
+function principalOf(req: IncomingMessage): string | undefined {
+  const auth = (req as AuthRequest).auth;
+  if (auth === undefined) return undefined;
+  return auth.scheme === 'apiKey' ? `key:${auth.keyId}` : `jwt:${auth.subject ?? auth.token}`;
+}
+
 /**
  * One configuration's request pipeline: route rules (auth, rate limit), then the response cache in
  * front of the forwarder. A reload builds a new pipeline, reusing unchanged components; requests
@@ -354,6 +361,9 @@ export class Pipeline {
           ignoreQueryParams: config.cache.ignoreQueryParams,
           ...(config.cache.host === undefined ? {} : { host: config.cache.host }),
           ...(redis === undefined ? {} : { redis, prefix: `${config.redis.prefix}cache:` }),
+          // Who the route rules authenticated: private for the cache, and allowed to invalidate (RFC 9111 §4.4).
+          principal: principalOf,
+          ...(config.auth.apiKeys?.header === undefined ? {} : { credentialHeaders: ['authorization', config.auth.apiKeys.header.toLowerCase()] }),
         });
         const unobserve = observe([
           created.on('lookup', (event) => counters.recordLookup(event.status)),
