@@ -48,11 +48,10 @@ function prefixMatches(prefix: string, path: string): boolean {
     if (code >= 65 && code <= 90) code += 32; // A-Z
     if (code !== prefix.charCodeAt(i)) return false;
   }
-  if (path.length === prefix.length || prefix.endsWith('/')) return true;
+  if (path.length === prefix.length) return true;
   const next = path.charCodeAt(prefix.length);
   return next === 47 || next === 59; // '/' or ';'
 }
-
 
 /** The principal the route rules authenticated (`req.auth`), for the cache: the JWT subject, or the API key's id. */
 function principalOf(req: IncomingMessage): string | undefined {
@@ -401,6 +400,7 @@ export class Pipeline {
     if (limit !== undefined) chain.push(limit);
     // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
     const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
-    return { prefix: rule.path.toLowerCase(), methods, chain };
+    // Stored without a trailing slash: a rule on `/api/admin/` also covers `/api/admin` itself.
+    return { prefix: rule.path.toLowerCase().replace(/\/+$/, '') || '/', methods, chain };
   }
 }

@@ -103,7 +103,7 @@ export class NodeExchange extends Exchange {
     const res = this.#res;
     if (res.destroyed) return;
     // An unread request body would keep the connection busy: close it after the answer.
-    if (!this.req.complete) res.shouldKeepAlive = false;
+    if ((this.chunked || this.contentLength > 0) && !this.req.complete) res.shouldKeepAlive = false;
     sendProblem(res, error.problem, error.headers());
   }
 
