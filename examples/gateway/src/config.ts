@@ -66,7 +66,7 @@ const routePolicy = z.strictObject({
   override: z.boolean().optional(),
   negativeTtl: duration.optional(),
   setCookie: z.enum(['bypass', 'strip']).optional(),
-  shareAuthorized: z.boolean().optional(),
+  authenticated: z.enum(['bypass', 'per-principal']).optional(),
 });
 
 const rateLimitSchema = z.strictObject({
@@ -123,6 +123,8 @@ const schema = z
         port: z.number().int().min(0).max(65_535).default(8080),
         /** A second listener for /metrics, /status and /admin/purge (kept off the public port). Default: none (all on `port`). */
         adminPort: z.number().int().min(0).max(65_535).optional(),
+        /** Open connections per client address (peers in geo.trustedProxies exempt); 0: no cap. */
+        maxConnectionsPerClient: z.number().int().min(0).default(256),
         shutdownDelay: duration.default(5_000),
         drainTimeout: duration.default(20_000),
         reloadDrainTimeout: duration.default(30_000),

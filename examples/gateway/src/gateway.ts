@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { type Clock, checkOptionsObject, optionalFunction, optionalNumber, optionalString, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { type Lifecycle, type ShutdownResult, createLifecycle } from '@edgekit/health';
+import { capConnectionsPerClient } from './connections.js';
 import { ConfigError, type GatewayConfig, type GatewayConfigInput, loadConfigFile, parseConfig } from './config.js';
 import { type ConfigWatcher, watchConfigFile } from './watch.js';
 import { type IngressSettings, admitRequest, pathOf } from './ingress.js';
@@ -216,6 +217,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   const server = createServer(lifecycle.track(handler));
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts (60 s)
   server.headersTimeout = 66_000;
+  capConnectionsPerClient(server, () => ({ max: config.server.maxConnectionsPerClient, trustedProxies: config.geo.trustedProxies }));
   lifecycle.addServer(server);
   // Upgrade tunnels (WebSocket) are long-lived: refused once shutdown begins, closed when the listener closes.
   const tunnels = new Set<Duplex>();

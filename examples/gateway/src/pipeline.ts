@@ -48,11 +48,10 @@ function prefixMatches(prefix: string, path: string): boolean {
     if (code >= 65 && code <= 90) code += 32; // A-Z
     if (code !== prefix.charCodeAt(i)) return false;
   }
-  if (path.length === prefix.length || prefix.endsWith('/')) return true;
+  if (path.length === prefix.length) return true;
   const next = path.charCodeAt(prefix.length);
   return next === 47 || next === 59; // '/' or ';'
 }
-
 
 /**
  * One configuration's request pipeline: route rules (auth, rate limit), then the response cache in
@@ -73,7 +72,6 @@ export class Pipeline {
   readonly #routes: CompiledRoute[];
   readonly #proxy: Handler;
   readonly #forward: Handler;
-  readonly #cachePrefixes: string[];
   readonly #apiKeyHeader: string | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
@@ -105,7 +103,6 @@ export class Pipeline {
     this.#routes = init.routes;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
-    this.#cachePrefixes = Object.keys(init.config.cache.routes).map((route) => /^GET (\/[^:*]*)/.exec(route)![1]!);
     this.#apiKeyHeader = init.config.auth.apiKeys?.header;
   }
 
@@ -124,9 +121,7 @@ export class Pipeline {
     const authenticated = (req as AuthRequest).auth !== undefined;
     if (method === 'GET' || method === 'HEAD') {
       if (authenticated || this.#carriesCredentials(req)) return false;
-      const path = pathOf(req.url);
-      for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
-      return false;
+      return this.cache !== undefined && this.cache.matches(method, req.url ?? '/');
     }
     return authenticated && method !== 'OPTIONS' && method !== 'TRACE';
   }
@@ -395,6 +390,7 @@ export class Pipeline {
     if (limit !== undefined) chain.push(limit);
     // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
     const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
-    return { prefix: rule.path.toLowerCase(), methods, chain };
+    // Stored without a trailing slash: a rule on `/api/admin/` also covers `/api/admin` itself.
+    return { prefix: rule.path.toLowerCase().replace(/\/+$/, '') || '/', methods, chain };
   }
 }

@@ -44,3 +44,14 @@ export {
   type TrustedProxyPreset,
   createTrustedProxies,
 } from './trusted-proxies.js';
+export {
+  type LocationSelector,
+  REQUEST_SELECTOR_DEFAULTS,
+  type RegionHintOptions,
+  type RequestSelectionReason,
+  type RequestSelector,
+  type RequestSelectorOptions,
+  type Residency,
+  type SelectableRequest,
+  createRequestSelector,
+} from './request-selector.js';

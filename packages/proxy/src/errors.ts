@@ -10,8 +10,9 @@ import { EdgekitError, type ProblemDetails } from '@edgekit/core';
  * - `EQUEUETIMEOUT` (503): no upstream connection became free within `queueTimeout` in any region tried.
  * - `ECLIENTTIMEOUT` (408): the client sent its request body too slowly (`clientBodyTimeout`, `clientBodyMinRate`).
  * - `ECLIENTLIMIT` (429): the client has `maxInFlightPerClient` requests in flight already.
+ * - `EOVERLOADED` (503): every endpoint of the region is at its connection and queue limit.
  */
-export type ForwardErrorCode = 'EUPSTREAM' | 'EUNAVAILABLE' | 'ETIMEDOUT' | 'EBADREQUEST' | 'ECLOSED' | 'EQUEUETIMEOUT' | 'ECLIENTTIMEOUT' | 'ECLIENTLIMIT';
+export type ForwardErrorCode = 'EUPSTREAM' | 'EUNAVAILABLE' | 'ETIMEDOUT' | 'EBADREQUEST' | 'ECLOSED' | 'EQUEUETIMEOUT' | 'ECLIENTTIMEOUT' | 'ECLIENTLIMIT' | 'EOVERLOADED';
 
 /** RFC 9457 problem type URIs of the answers the forwarder writes itself. */
 export const PROBLEM_TYPES = Object.freeze({
@@ -23,6 +24,7 @@ export const PROBLEM_TYPES = Object.freeze({
   EQUEUETIMEOUT: 'urn:edgekit:problem:queue-timeout',
   ECLIENTTIMEOUT: 'urn:edgekit:problem:client-timeout',
   ECLIENTLIMIT: 'urn:edgekit:problem:client-limit',
+  EOVERLOADED: 'urn:edgekit:problem:endpoints-overloaded',
 } satisfies Record<ForwardErrorCode, string>);
 
 const TITLES: Record<ForwardErrorCode, string> = {
@@ -34,6 +36,7 @@ const TITLES: Record<ForwardErrorCode, string> = {
   EQUEUETIMEOUT: 'Service Unavailable',
   ECLIENTTIMEOUT: 'Request Timeout',
   ECLIENTLIMIT: 'Too Many Requests',
+  EOVERLOADED: 'Service Unavailable',
 };
 
 const STATUSES: Record<ForwardErrorCode, number> = {
@@ -45,6 +48,7 @@ const STATUSES: Record<ForwardErrorCode, number> = {
   EQUEUETIMEOUT: 503,
   ECLIENTTIMEOUT: 408,
   ECLIENTLIMIT: 429,
+  EOVERLOADED: 503,
 };
 
 /** Context of a {@link ForwardError}. */

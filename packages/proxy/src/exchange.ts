@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import { Attempt, DONE, PENDING, STREAMING } from './attempt.js';
 import { ForwardError, type ForwardErrorCode } from './errors.js';
 import type { FailureKind, ForwarderEvents, SkipReason } from './events.js';
+import { EndpointDispatcher, type EndpointMemory, EndpointOverflowError } from './endpoint-dispatcher.js';
 import type { ConnectionQueue } from './connection-queue.js';
 import { classifyError, isTimeout } from './failure.js';
 import { type AttemptObserver, type RequestEnd, type RequestObserver, reportObserverError, withHeaderFields } from './observer.js';
@@ -15,6 +16,7 @@ import { ProgressWatch } from './progress.js';
 import { StreamedBody, readBody } from './request-body.js';
 import { type RequestHeaderSettings, type RequestScan, appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
 import { type ResponseHeaderSettings, buildResponseHeaders, upgradeHeaders } from './response-headers.js';
+import { backoffDelay, retryAfterMs } from './retry-policy.js';
 import type { RouteFailures } from './route-failures.js';
 
 /** Where requests for one region go. */
@@ -79,7 +81,7 @@ export class UpstreamStatusError extends EdgekitError {
  * and hands the winning response to a sink (a Node response, or the promise of `forward()`).
  * Subclasses implement the `deliver*` methods.
  */
-export abstract class Exchange implements RequestScan {
+export abstract class Exchange implements RequestScan, EndpointMemory {
   contentLength = -1;
   chunked = false;
   host: string | undefined = undefined;
@@ -119,6 +121,17 @@ export abstract class Exchange implements RequestScan {
   #hedgeTimer: object | undefined = undefined;
   #hedgeCallback: (() => void) | undefined = undefined;
   #observers: RequestObserver[] | undefined = undefined;
+  /** Endpoints tried so far, in regions that list endpoints (see `EndpointDispatcher`). */
+  triedEndpoints: Set<string> | undefined = undefined;
+  /** A region to try again before the next candidate: it still has endpoints this request did not try. */
+  #again: Region | undefined = undefined;
+  #nextIsAgain = false;
+  /** Delay the next retry waits at least (a `Retry-After` within `maxRetryAfter`). */
+  #retryAfterWait = 0;
+  #retries = 0;
+  #retryTimer: object | undefined = undefined;
+  #deadlineTimer: object | undefined = undefined;
+  #overflow: EndpointOverflowError | undefined = undefined;
   /** The key this request counts against for `maxInFlightPerClient`, once counted. */
   #clientKey: string | undefined = undefined;
   /** The route for failure attribution; `undefined` when attribution is off. */
@@ -186,6 +199,8 @@ export abstract class Exchange implements RequestScan {
   protected abstract deliverInternal(error: unknown): void;
   /** The client went away; release what the sink holds. */
   protected abstract onClientGone(): void;
+  /** Relays a 1xx interim response (RFC 9110 §15.2); sinks that cannot relay one drop it. */
+  protected deliverInformational(_statusCode: number, _headers: string[]): void {}
   /** The upstream switched protocols: join the client to `upstream`. Only sinks that set `upgradeProtocol` get this. */
   protected deliverUpgrade(_statusCode: number, _headers: string[], upstream: Duplex, _region: string): void {
     upstream.destroy();
@@ -208,6 +223,8 @@ export abstract class Exchange implements RequestScan {
     const options = core.options;
     const req = this.req;
     this.#startedAt = options.clock.now();
+    const requestTimeout = options.retryPolicy.requestTimeout;
+    if (requestTimeout > 0) this.#deadlineTimer = options.clock.setTimeout(() => this.#deadlinePassed(), requestTimeout);
     const method = req.method ?? 'GET';
     this.method = method;
     if (core.closed) {
@@ -258,7 +275,7 @@ export abstract class Exchange implements RequestScan {
         location = null;
       }
     }
-    const selection = core.selector.select(location);
+    const selection = core.selector.select(location, req);
     let candidates = selection.regions;
     let healthIgnored = false;
     const health = options.health;
@@ -375,7 +392,7 @@ export abstract class Exchange implements RequestScan {
     }
     if (canonical.form === 'asterisk') return new RequestTargetError('form', 'the asterisk-form target is not forwarded');
     if (canonical.changed && this.core.options.nonCanonicalTarget === 'refuse') {
-      return new RequestTargetError('form', `the path is not canonical (it reads as ${canonical.path.length > 200 ? 'another path' : canonical.path})`);
+      return new RequestTargetError('form', 'the path is not canonical (dot segments, repeated slashes or escaped unreserved characters)');
     }
     return canonical.target;
   }
@@ -429,8 +446,11 @@ export abstract class Exchange implements RequestScan {
   #acquireNext(): boolean {
     const breakers = this.core.options.breakers;
     const candidates = this.#candidates;
-    while (this.#cursor < candidates.length) {
-      const region = candidates[this.#cursor++]!;
+    const again = this.#again;
+    this.#again = undefined;
+    this.#nextIsAgain = again !== undefined;
+    while (this.#nextIsAgain || this.#cursor < candidates.length) {
+      const region = this.#nextIsAgain ? again! : candidates[this.#cursor++]!;
       if (breakers === undefined) {
         this.#nextRegion = region;
         this.#nextPermit = undefined;
@@ -442,6 +462,7 @@ export abstract class Exchange implements RequestScan {
         breaker = breakers.get(region.name);
         permit = breaker.tryAcquire();
         if (permit === undefined) {
+          this.#nextIsAgain = false;
           this.#skipOpen(region.name, breaker);
           continue;
         }
@@ -473,7 +494,8 @@ export abstract class Exchange implements RequestScan {
     const permit = this.#nextPermit;
     this.#nextPermit = undefined;
     this.#nextRegion = undefined;
-    this.#cursor--;
+    if (this.#nextIsAgain) this.#nextIsAgain = false;
+    else this.#cursor--;
     try {
       permit?.release();
     } catch {
@@ -558,7 +580,7 @@ export abstract class Exchange implements RequestScan {
     if (this.done) return;
     this.#queueTimedOut = true;
     if (this.#inFlight > 0 || this.winner !== undefined) return;
-    if (this.#prepareRetry()) {
+    if (this.#prepareRetry(attempt)) {
       this.#failover(attempt, 'queue');
       return;
     }
@@ -621,13 +643,25 @@ export abstract class Exchange implements RequestScan {
     const route = this.#route;
     if (route !== undefined && kind !== 'connect' && attempt.connected) {
       const routes: RouteFailures = this.core.routeFailures;
-      if (!routes.failure(attempt.region.name, route, this.core.options.clock.now(), this.#routeFailed)) {
+      const region = attempt.region.name;
+      if (!routes.failure(region, route, this.core.options.clock.now(), this.#routeFailed, this.#healthy(region))) {
         this.#routeFailed = true;
         attempt.release();
         return;
       }
     }
     attempt.fail(error);
+  }
+
+  /** Whether the region's health checks pass (`false` without a health source or when it cannot answer). */
+  #healthy(region: string): boolean {
+    const health = this.core.options.health;
+    if (health === undefined) return false;
+    try {
+      return health.isHealthy(region) === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Settles a successful attempt's permit and remembers the route's success in its region. */
@@ -637,10 +671,13 @@ export abstract class Exchange implements RequestScan {
     if (route !== undefined) this.core.routeFailures.success(attempt.region.name, route, attempt.startedAt + attempt.ttfb);
   }
 
-  /** Finds the next region for a retry within `maxAttempts` and the retry budget. */
-  #prepareRetry(): boolean {
+  /** Finds the next region for a retry within `maxAttempts`, the retry budget and the deadline: the same region first while it has untried endpoints. */
+  #prepareRetry(from: Attempt): boolean {
     const options = this.core.options;
     if (this.#attempts.length >= options.maxAttempts) return false;
+    if (this.#deadlineTimer !== undefined && options.clock.now() + this.#retryAfterWait >= this.#startedAt + options.retryPolicy.requestTimeout) return false;
+    const dispatcher = this.core.targetOf(from.region).dispatcher;
+    if (dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this)) this.#again = from.region;
     if (!this.#acquireNext()) return false;
     const budget = options.retryBudget;
     if (budget !== undefined && !budget.tryRetry()) {
@@ -659,7 +696,54 @@ export abstract class Exchange implements RequestScan {
       if (status !== undefined) event.status = status;
       events.emit('failover', event);
     }
-    this.#launch(false);
+    const sameRegion = this.#nextRegion === from.region;
+    const wait = Math.max(this.#retryAfterWait, sameRegion ? backoffDelay(this.core.options.retryPolicy, this.#retries) : 0);
+    this.#retries++;
+    this.#retryAfterWait = 0;
+    if (wait <= 0) {
+      this.#launch(false);
+      return;
+    }
+    this.#retryTimer = this.core.options.clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.done) this.#returnNext();
+      else this.#launch(false);
+    }, wait);
+  }
+
+  /** For a 503 or 429 with `Retry-After`: false when it asks for longer than `maxRetryAfter` (the answer is relayed). */
+  #retryAfterAllows(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    if (statusCode !== 503 && statusCode !== 429) return true;
+    const wait = retryAfterMs(rawHeaders, Date.now());
+    if (wait === undefined) return true;
+    if (wait > this.core.options.retryPolicy.maxRetryAfter) return false;
+    this.#retryAfterWait = wait;
+    return true;
+  }
+
+  /** The overall deadline passed before any answer: stop every attempt and answer 504. */
+  #deadlinePassed(): void {
+    this.#deadlineTimer = undefined;
+    if (this.done || this.winner !== undefined) return;
+    this.#timedOut = true;
+    this.#clearRetry();
+    this.#cancelOthers(undefined);
+    this.#fail('ETIMEDOUT', 'the request deadline passed before an upstream answered');
+  }
+
+  #clearRetry(): void {
+    if (this.#retryTimer !== undefined) {
+      this.core.options.clock.clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+      this.#returnNext();
+    }
+  }
+
+  #clearDeadline(): void {
+    if (this.#deadlineTimer !== undefined) {
+      this.core.options.clock.clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = undefined;
+    }
   }
 
   #retire(attempt: Attempt): void {
@@ -688,6 +772,12 @@ export abstract class Exchange implements RequestScan {
     core.selector.recordLatency?.(attempt.region.name, attempt.ttfb);
   }
 
+  /** A 1xx interim response of an attempt still running, relayed unless a final answer was chosen. */
+  attemptInformational(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): void {
+    if (this.done || this.winner !== undefined || statusCode === 101) return;
+    this.deliverInformational(statusCode, buildResponseHeaders(rawHeaders, attempt.region.name, { viaEntry: undefined, servedByHeader: undefined }));
+  }
+
   attemptHeaders(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
     const core = this.core;
     const options = core.options;
@@ -707,13 +797,14 @@ export abstract class Exchange implements RequestScan {
         this.#dropFailedStatus(attempt, failure, statusCode);
         return false;
       }
-      if (this.#prepareRetry()) {
+      if (this.#retryAfterAllows(statusCode, rawHeaders) && this.#prepareRetry(attempt)) {
         this.#dropFailedStatus(attempt, failure, statusCode);
         this.#failover(attempt, 'status', statusCode);
         return false;
       }
     }
     const headers = buildResponseHeaders(rawHeaders, region, core.responseHeaders);
+    this.#clearDeadline();
     this.winner = attempt;
     attempt.state = STREAMING;
     this.#clearHedge();
@@ -780,6 +871,7 @@ export abstract class Exchange implements RequestScan {
     this.finish();
     this.winner = attempt;
     this.#clearHedge();
+    this.#clearDeadline();
     this.#cancelOthers(attempt);
     this.#settleSuccess(attempt);
     this.deliverUpgrade(statusCode, upgradeHeaders(rawHeaders, region, this.core.responseHeaders), upstream, region);
@@ -801,7 +893,11 @@ export abstract class Exchange implements RequestScan {
       return;
     }
     const kind = classifyError(error, attempt.connected);
-    if (kind === 'invalid') {
+    if (error instanceof EndpointOverflowError) {
+      // Every endpoint of the region is full: answer at once rather than queue or spill elsewhere.
+      attempt.release();
+      this.#overflow = error;
+    } else if (kind === 'invalid') {
       attempt.release();
       this.#invalid = error;
     } else {
@@ -810,7 +906,7 @@ export abstract class Exchange implements RequestScan {
       this.#lastFailure = error;
     }
     if (this.#inFlight > 0 || this.winner !== undefined) return;
-    if (kind !== 'invalid' && this.#mayRetry(attempt) && this.#prepareRetry()) {
+    if (kind !== 'invalid' && this.#overflow === undefined && this.#mayRetry(attempt) && this.#prepareRetry(attempt)) {
       this.#failover(attempt, kind);
       return;
     }
@@ -830,6 +926,8 @@ export abstract class Exchange implements RequestScan {
     if (this.done) return;
     this.finish();
     this.#clearHedge();
+    this.#clearRetry();
+    this.#clearDeadline();
     const winner = this.winner;
     const events = this.core.events;
     if (this.#observers !== undefined || events.hasListeners('abort')) {
@@ -851,10 +949,12 @@ export abstract class Exchange implements RequestScan {
   }
 
   #finishFailure(): void {
-    if (this.#invalid !== undefined) {
+    if (this.#overflow !== undefined) {
+      this.#fail('EOVERLOADED', 'every instance of the region is at its connection limit', this.#overflow);
+    } else if (this.#invalid !== undefined) {
       this.#fail('EBADREQUEST', invalidDetail(this.#invalid), this.#invalid);
     } else if (this.#attempts.length === 0) {
-      this.#fail('EUNAVAILABLE', 'every region is unavailable (circuit breakers open)');
+      this.#fail('EUNAVAILABLE', this.#candidates.length === 0 ? 'no region may serve this request' : 'every region is unavailable (circuit breakers open)');
     } else if (this.#timedOut) {
       this.#fail('ETIMEDOUT', 'no region answered in time', this.#lastFailure);
     } else if (this.#queueTimedOut && this.#lastFailure === undefined) {
@@ -874,11 +974,13 @@ export abstract class Exchange implements RequestScan {
     if (this.done) return;
     this.finish();
     this.#clearHedge();
+    this.#clearDeadline();
+    this.#clearRetry();
     const error = new ForwardError(code, {
       regionsTried: this.#tried(),
       regionsSkipped: this.#skipped?.map((s) => s.region),
       detail,
-      retryAfter: code === 'EUNAVAILABLE' || code === 'ECLOSED' || code === 'EQUEUETIMEOUT' ? this.#retryAfterSeconds() : code === 'ECLIENTLIMIT' ? 1 : undefined,
+      retryAfter: code === 'EUNAVAILABLE' || code === 'ECLOSED' || code === 'EQUEUETIMEOUT' || code === 'EOVERLOADED' ? this.#retryAfterSeconds() : code === 'ECLIENTLIMIT' ? 1 : undefined,
       cause,
     });
     this.#emitError(error.status, code, error);
@@ -889,6 +991,8 @@ export abstract class Exchange implements RequestScan {
     if (this.done) return;
     this.finish();
     this.#clearHedge();
+    this.#clearRetry();
+    this.#clearDeadline();
     this.#cancelOthers(undefined);
     this.#emitError(500, (error as { code?: string } | null)?.code ?? 'EINTERNAL', error);
     this.deliverInternal(error);

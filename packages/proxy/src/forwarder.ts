@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Disposable, type Listener, TypedEmitter, checkNumber, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
+import type { RegionBalancer } from '@edgekit/balancer';
 import { type Dispatcher, Pool } from 'undici';
 import { ClientInFlight, PanicTrickle } from './client-limits.js';
 import { ConnectionQueue } from './connection-queue.js';
@@ -11,6 +12,8 @@ import { type RequestObserver, type RequestObserverFactory, reportObserverError 
 import type { ForwarderCore, Target } from './exchange.js';
 import { type ExpressForwarderOptions, type ExpressMiddleware, expressForwarder } from './express.js';
 import { type ForwardOptions, type ForwardResponse, ForwardExchange } from './forward.js';
+import { EndpointDispatcher } from './endpoint-dispatcher.js';
+import { createEndpointDispatcher, hasEndpoints } from './region-endpoints.js';
 import { NodeExchange } from './node-handler.js';
 import { type ForwarderOptions, type RegionSelectorLike, type ResolvedOptions, SCOPE, resolveOptions } from './options.js';
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
@@ -60,6 +63,8 @@ export interface Forwarder {
   observe(factory: RequestObserverFactory): Disposable;
   /** The retry budget retries and hedges draw from, if any. */
   readonly retryBudget: RetryBudget | undefined;
+  /** The endpoint balancer of a region that lists endpoints (status pages, health wiring); `undefined` otherwise. */
+  regionBalancer(name: string): RegionBalancer | undefined;
   /** Stops taking requests, lets in-flight ones finish (up to `closeTimeout`), closes the connection pools. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -71,7 +76,7 @@ function basePathOf(url: URL): string {
 }
 
 class ForwarderImpl implements Forwarder, ForwarderCore {
-  readonly options: ResolvedOptions;
+  options: ResolvedOptions;
   readonly events = new TypedEmitter<ForwarderEvents>();
   readonly selector: RegionSelectorLike;
   readonly #clientIp: (req: RequestLike) => string;
@@ -106,9 +111,35 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     this.responseHeaders = { viaEntry: resolved.via === undefined ? undefined : `1.1 ${resolved.via}`, servedByHeader: resolved.servedByHeader };
     const regions = this.selector.regions ?? [];
     regions.forEach((region, i) => this.#createTarget(region, `regions[${i}]`));
+    if (regions.some((region) => hasEndpoints(region))) this.options = { ...resolved, health: this.#withEndpointHealth(resolved.health) };
+  }
+
+  /** Region health that also counts a region with endpoints down while too few of them are healthy. */
+  #withEndpointHealth(health: ResolvedOptions['health']): NonNullable<ResolvedOptions['health']> {
+    const targets = this.#targets;
+    return {
+      isHealthy(name: string): boolean {
+        const dispatcher = targets.get(name)?.dispatcher;
+        if (dispatcher instanceof EndpointDispatcher && !dispatcher.region.isHealthy()) return false;
+        return health === undefined || health.isHealthy(name) !== false;
+      },
+    };
+  }
+
+  /** The region balancer of a region with endpoints, `undefined` for a region with one URL. */
+  regionBalancer(name: string): EndpointDispatcher['region'] | undefined {
+    const dispatcher = this.#targets.get(name)?.dispatcher;
+    return dispatcher instanceof EndpointDispatcher ? dispatcher.region : undefined;
   }
 
   #createTarget(region: Region, option: string): Target {
+    if (region !== null && typeof region === 'object' && hasEndpoints(region) && region.url === undefined) {
+      const dispatcher = createEndpointDispatcher(region, this.options.pool, this.options.clock, option);
+      const queue = new ConnectionQueue(Number.POSITIVE_INFINITY, this.options.queueTimeout, this.options.clock);
+      const target: Target = { dispatcher, basePath: '', origin: `endpoints:${region.name}`, queue };
+      this.#targets.set(region.name, target);
+      return target;
+    }
     const url = typeof region?.url === 'string' && URL.canParse(region.url) ? new URL(region.url) : undefined;
     if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
       throw new TypeError(`${SCOPE}: option "${option}.url" must be an absolute http or https URL (got ${JSON.stringify(region?.url)})`);
@@ -119,8 +150,9 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       const own = options.connectionsOf(region);
       if (own !== undefined) connections = checkNumber(SCOPE, `connections(${JSON.stringify(region.name)})`, own, { min: 1, integer: true });
     }
-    const dispatcher: Dispatcher =
-      options.dispatcher === undefined
+    const dispatcher: Dispatcher = hasEndpoints(region)
+      ? createEndpointDispatcher(region, { ...options.pool, connections }, options.clock, option)
+      : options.dispatcher === undefined
         ? new Pool(url.origin, {
             connections,
             connectTimeout: options.pool.connectTimeout,
@@ -130,7 +162,8 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
             pipelining: 1,
           })
         : options.dispatcher(region, { ...options.pool, connections });
-    const queue = new ConnectionQueue(connections, options.queueTimeout, options.clock);
+    // A region with endpoints bounds each endpoint's connections and queue itself.
+    const queue = new ConnectionQueue(hasEndpoints(region) ? Number.POSITIVE_INFINITY : connections, options.queueTimeout, options.clock);
     const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin, queue };
     this.#targets.set(region.name, target);
     return target;

@@ -13,6 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
 import { type RetryBudget, type RetryBudgetOptions, createRetryBudget } from './retry-budget.js';
+import { type RetryBackoffOptions, type RetryPolicy, resolveRetryPolicy } from './retry-policy.js';
 
 export const SCOPE = '@edgekit/proxy';
 
@@ -20,8 +21,12 @@ export const SCOPE = '@edgekit/proxy';
 export interface RegionSelectorLike {
   /** Every region, so connection pools can be prepared. Regions returned by `select` but absent here get a pool on first use. */
   readonly regions?: readonly Region[];
-  /** The regions for a client location, primary first, then fallbacks in the order to try them. */
-  select(location: GeoLocation | null | undefined): { primary: Region; regions: readonly Region[]; reason: string };
+  /**
+   * The regions for a client location, primary first, then fallbacks in the order to try them. The
+   * request is passed too, for selectors that read it (`@edgekit/geo`'s `createRequestSelector`:
+   * signed region hints, tenant residency). An empty list answers 503.
+   */
+  select(location: GeoLocation | null | undefined, req?: IncomingMessage): { primary: Region | undefined; regions: readonly Region[]; reason: string };
   /** Receives each measured round trip (time to response headers) in milliseconds. */
   recordLatency?(region: string, rttMs: number): void;
 }
@@ -129,6 +134,14 @@ export interface ForwarderOptions {
   retryAfter?: number;
   /** Milliseconds `close()` waits for in-flight upstream requests before destroying them. Default: `10_000`. */
   closeTimeout?: number;
+  /** Backoff with full jitter before a retry inside the same region (another endpoint), or `false`. Default: `{ base: 25, max: 250 }`. */
+  retryBackoff?: RetryBackoffOptions | false;
+  /** A retryable answer's `Retry-After` is waited up to this many milliseconds before the retry; a longer one is relayed to the client. Default: `1_000`. */
+  maxRetryAfter?: number;
+  /** Milliseconds a request may take in all, across attempts, retries and their delays, until its response headers (`0`: no deadline). Default: `0`. */
+  requestTimeout?: number;
+  /** Random numbers in [0, 1) for backoff jitter. Default: `Math.random`. */
+  random?: () => number;
   /** Makes the dispatcher of a region (TLS settings, custom agents). Default: an undici `Pool` with the options above. */
   dispatcher?: (region: Region, defaults: DispatcherDefaults) => Dispatcher;
   /** Clock for durations, hedging delays, the retry budget and `Retry-After`. Default: `systemClock`. */
@@ -231,6 +244,7 @@ export interface ResolvedOptions {
   closeTimeout: number;
   dispatcher: ((region: Region, defaults: DispatcherDefaults) => Dispatcher) | undefined;
   clock: Clock;
+  retryPolicy: RetryPolicy;
 }
 
 // RFC 9110 §5.6.2 token: a method or header name.
@@ -385,5 +399,6 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
     closeTimeout,
     dispatcher,
     clock,
+    retryPolicy: resolveRetryPolicy(SCOPE, opts),
   };
 }

@@ -1,0 +1,243 @@
+import type { Duplex } from 'node:stream';
+import { type AffinityKey, type AffinitySource, type Endpoint, type RegionBalancer, createAffinityKey } from '@edgekit/balancer';
+import { EdgekitError } from '@edgekit/core';
+import { Dispatcher, Pool } from 'undici';
+import type { DispatcherDefaults } from './options.js';
+
+/** What a request that may be retried inside a region keeps: the endpoints it tried. */
+export interface EndpointMemory {
+  triedEndpoints: Set<string> | undefined;
+}
+
+/** Every endpoint of a region has `connections + maxQueue` requests in flight: answered 503 at once. */
+export class EndpointOverflowError extends EdgekitError {
+  constructor(readonly region: string) {
+    super('EOVERFLOW', `every endpoint of region ${region} is at its connection and queue limit`);
+  }
+}
+
+/** Per-endpoint limits of a region with endpoints. */
+export interface EndpointLimits {
+  /** Connections per endpoint at most. */
+  connections: number;
+  /** Requests per endpoint that may wait for a connection; more are refused with 503. */
+  maxQueue: number;
+}
+
+interface EndpointPool {
+  readonly endpoint: Endpoint;
+  readonly pool: Dispatcher;
+  inflight: number;
+}
+
+const isCancel = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === 'ECANCELLED';
+
+/**
+ * Wraps the forwarder's handler of one attempt: reports the attempt's outcome to the region's
+ * balancer (status and time to headers, or a failure) and frees the endpoint's slot when it ends.
+ * Legacy handler callbacks only, as the forwarder's attempts use them.
+ */
+class EndpointHandler implements Dispatcher.DispatchHandler {
+  #status: number | undefined = undefined;
+  #ttfb = -1;
+  #ended = false;
+
+  constructor(
+    readonly owner: EndpointDispatcher,
+    readonly slot: EndpointPool,
+    readonly inner: Dispatcher.DispatchHandler,
+    readonly startedAt: number,
+  ) {}
+
+  onConnect(abort: (error?: Error) => void): void {
+    this.inner.onConnect?.(abort);
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode >= 200 && this.#status === undefined) {
+      this.#status = statusCode;
+      this.#ttfb = this.owner.now() - this.startedAt;
+    }
+    return this.inner.onHeaders?.(statusCode, headers, resume, statusText) ?? true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.inner.onData?.(chunk) ?? true;
+  }
+
+  onComplete(trailers: string[] | null): void {
+    this.#end(false);
+    this.inner.onComplete?.(trailers);
+  }
+
+  onError(error: Error): void {
+    this.#end(!isCancel(error));
+    this.inner.onError?.(error);
+  }
+
+  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
+    this.#status = statusCode;
+    this.#ttfb = this.owner.now() - this.startedAt;
+    this.#end(false);
+    this.inner.onUpgrade?.(statusCode, headers, socket);
+  }
+
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    this.inner.onBodySent?.(chunkSize, totalBytesSent);
+  }
+
+  onResponseStarted(): void {
+    this.inner.onResponseStarted?.();
+  }
+
+  #end(failed: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.owner.release(this.slot, this.#status, failed, this.#ttfb >= 0 ? this.#ttfb : this.owner.now() - this.startedAt, isCancelledBeforeAnswer(failed, this.#status));
+  }
+}
+
+// A cancelled attempt without an answer says nothing about the endpoint.
+const isCancelledBeforeAnswer = (failed: boolean, status: number | undefined): boolean => !failed && status === undefined;
+
+/**
+ * The dispatcher of a region that lists endpoints: picks one per attempt with the region's
+ * balancer (skipping endpoints this request already tried), dispatches to that endpoint's own
+ * undici pool, and feeds the outcome back. An endpoint that discovery removes takes no new
+ * requests; its pool closes once its requests in flight have finished.
+ */
+export class EndpointDispatcher extends Dispatcher {
+  readonly region: RegionBalancer;
+  /** Requests refused because every endpoint was at its limit. */
+  overflows = 0;
+  readonly #pools = new Map<string, EndpointPool>();
+  readonly #defaults: DispatcherDefaults;
+  readonly #limits: EndpointLimits;
+  readonly #affinity: AffinityKey | undefined;
+  readonly #now: () => number;
+  readonly #subscription: { dispose(): void };
+  readonly #draining = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(region: RegionBalancer, defaults: DispatcherDefaults, limits: EndpointLimits, affinity: AffinitySource | undefined, now: () => number) {
+    super();
+    this.region = region;
+    this.#defaults = defaults;
+    this.#limits = limits;
+    this.#affinity = affinity === undefined ? undefined : createAffinityKey(affinity, `region "${region.name}": affinity`);
+    this.#now = now;
+    this.#subscription = region.on('endpoints', ({ removed }) => {
+      for (const endpoint of removed) this.#drain(endpoint.id);
+    });
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  /** True when the region has an endpoint `memory` has not tried yet. */
+  hasUntried(memory: EndpointMemory): boolean {
+    const tried = memory.triedEndpoints;
+    if (tried === undefined) return true;
+    for (const endpoint of this.region.endpoints()) if (!tried.has(endpoint.id)) return true;
+    return false;
+  }
+
+  #poolOf(endpoint: Endpoint): EndpointPool {
+    let slot = this.#pools.get(endpoint.id);
+    if (slot === undefined || slot.endpoint.url !== endpoint.url) {
+      const d = this.#defaults;
+      const pool = new Pool(endpoint.url, {
+        connections: this.#limits.connections,
+        connectTimeout: d.connectTimeout,
+        headersTimeout: d.headersTimeout,
+        bodyTimeout: d.bodyTimeout,
+        keepAliveTimeout: d.keepAliveTimeout,
+        pipelining: 1,
+      });
+      slot = { endpoint, pool, inflight: 0 };
+      this.#pools.set(endpoint.id, slot);
+    }
+    return slot;
+  }
+
+  #drain(id: string): void {
+    const slot = this.#pools.get(id);
+    if (slot === undefined) return;
+    this.#pools.delete(id);
+    // undici's close() lets queued and running requests finish, then closes the connections.
+    const closing = slot.pool.close().catch(() => undefined);
+    this.#draining.add(closing);
+    void closing.then(() => this.#draining.delete(closing));
+  }
+
+  #keyOf(headers: unknown): string | undefined {
+    const affinity = this.#affinity;
+    if (affinity === undefined || !Array.isArray(headers)) return undefined;
+    const object: Record<string, string> = {};
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const name = String(headers[i]).toLowerCase();
+      object[name] = object[name] === undefined ? String(headers[i + 1]) : `${object[name]}${name === 'cookie' ? '; ' : ', '}${headers[i + 1]}`;
+    }
+    return affinity({ headers: object });
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.#closed) {
+      handler.onError?.(Object.assign(new Error('the region dispatcher is closed'), { code: 'UND_ERR_CLOSED' }));
+      return false;
+    }
+    const memory = (handler as { owner?: Partial<EndpointMemory> }).owner;
+    const tried = memory?.triedEndpoints;
+    const key = this.#keyOf(options.headers);
+    const region = this.region;
+    const limit = this.#limits.connections + this.#limits.maxQueue;
+    let full: Set<string> | undefined;
+    let endpoint = region.pick({ key, exclude: tried });
+    if (endpoint === undefined && tried !== undefined) endpoint = region.pick({ key });
+    while (endpoint !== undefined && (this.#pools.get(endpoint.id)?.inflight ?? 0) >= limit) {
+      // This endpoint is at its limit: another one of the region may still take the request.
+      (full ??= new Set(tried)).add(endpoint.id);
+      endpoint = region.pick({ key, exclude: full });
+    }
+    if (endpoint === undefined) {
+      if (full !== undefined) this.overflows++;
+      handler.onError?.(full !== undefined ? new EndpointOverflowError(region.name) : Object.assign(new Error(`region ${region.name} has no endpoints`), { code: 'ENOENDPOINT' }));
+      return false;
+    }
+    if (memory !== undefined) (memory.triedEndpoints ??= new Set()).add(endpoint.id);
+    const slot = this.#poolOf(endpoint);
+    slot.inflight++;
+    region.onRequestStart(endpoint);
+    return slot.pool.dispatch(options, new EndpointHandler(this, slot, handler, this.#now()));
+  }
+
+  /** An attempt on `slot` ended: frees its place and tells the balancer how it went. */
+  release(slot: EndpointPool, status: number | undefined, failed: boolean, latencyMs: number, silent: boolean): void {
+    slot.inflight--;
+    this.region.onRequestEnd(slot.endpoint, silent ? { latencyMs, cancelled: true } : { latencyMs, status, error: failed || undefined });
+  }
+
+  /** Requests in flight per endpoint id (for status pages). */
+  inflight(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [id, slot] of this.#pools) out[id] = slot.inflight;
+    return out;
+  }
+
+  override async close(): Promise<void> {
+    this.#closed = true;
+    this.#subscription.dispose();
+    await Promise.all([...[...this.#pools.values()].map((s) => s.pool.close()), ...this.#draining]);
+    this.#pools.clear();
+    await this.region.close();
+  }
+
+  override async destroy(): Promise<void> {
+    this.#closed = true;
+    this.#subscription.dispose();
+    await Promise.all([...this.#pools.values()].map((s) => s.pool.destroy()));
+    this.#pools.clear();
+    await this.region.close();
+  }
+}
