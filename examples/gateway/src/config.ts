@@ -67,7 +67,7 @@ const routePolicy = z.strictObject({
   override: z.boolean().optional(),
   negativeTtl: duration.optional(),
   setCookie: z.enum(['bypass', 'strip']).optional(),
-  shareAuthorized: z.boolean().optional(),
+  authenticated: z.enum(['bypass', 'per-principal']).optional(),
 });
 
 const rateLimitSchema = z.strictObject({
@@ -124,6 +124,8 @@ const schema = z
         port: z.number().int().min(0).max(65_535).default(8080),
         /** A second listener for /metrics, /status and /admin/purge (kept off the public port). Default: none (all on `port`). */
         adminPort: z.number().int().min(0).max(65_535).optional(),
+        /** Open connections per client address (peers in geo.trustedProxies exempt); 0: no cap. */
+        maxConnectionsPerClient: z.number().int().min(0).default(256),
         shutdownDelay: duration.default(5_000),
         drainTimeout: duration.default(20_000),
         reloadDrainTimeout: duration.default(30_000),
@@ -260,6 +262,31 @@ const schema = z
       .prefault({}),
     rateLimits: z.record(z.string().regex(/^[a-z0-9_-]+$/i, 'names are letters, digits, "_" or "-"'), rateLimitSchema).default({}),
     routes: z.array(routeSchema).default([]),
+    /** A signed edge map for `@edgekit/client`, served on the public port. Default: none. */
+    edgeMap: z
+      .strictObject({
+        path: z.string().startsWith('/').default('/.well-known/edge-map'),
+        /** Private JWK (Ed25519 `OKP` or P-256 `EC`) the map is signed with. */
+        privateKey: z.record(z.string(), z.unknown()),
+        /** Lifetime of each signed map, ms; it is signed again halfway through. */
+        ttl: positiveDuration.default(86_400_000),
+        /** Map version; raise it with every change of `edges`. */
+        version: z.number().int().min(0),
+        /** Region this node hints to clients that reached it (`x-region-hint`). Default: the region of the edge whose id is `edge.location`. */
+        regionHint: z.string().min(1).optional(),
+        edges: z
+          .array(
+            z.strictObject({
+              id: z.string().min(1),
+              region: z.string().min(1),
+              url: httpUrl,
+              location: coordinates.optional(),
+              weight: z.number().min(0).optional(),
+            }),
+          )
+          .min(1),
+      })
+      .optional(),
     admin: z.strictObject({ token: z.string().min(16, 'must be at least 16 characters').optional() }).prefault({}),
     telemetry: z
       .strictObject({

@@ -3,9 +3,11 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { type Clock, checkOptionsObject, optionalFunction, optionalNumber, optionalString, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { type Lifecycle, type ShutdownResult, createLifecycle } from '@edgekit/health';
+import { capConnectionsPerClient } from './connections.js';
 import { ConfigError, type GatewayConfig, type GatewayConfigInput, loadConfigFile, parseConfig } from './config.js';
 import { type ConfigWatcher, watchConfigFile } from './watch.js';
 import { type IngressSettings, admitRequest, pathOf } from './ingress.js';
+import { createEdgeMapEndpoint } from './edge-map.js';
 import { type OperatorContext, serveOperator } from './operator.js';
 import { Pipeline } from './pipeline.js';
 import { StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
@@ -193,11 +195,14 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     sendProblem(res, refusal.problem, refusal.headers);
     return false;
   };
-  // With a separate admin port, the public port claims only /health and /ready; everything else is proxied.
+  // Signed with wall-clock time: clients compare issuedAt and expiresAt with their own clocks.
+  let edgeMap = createEdgeMapEndpoint(config, systemClock);
+  // With a separate admin port, the public port claims only /health and /ready (and the edge map); everything else is proxied.
   const separateAdmin = config.server.adminPort !== undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (!admit(req, res)) return;
     if (lifecycle.handle(req, res)) return;
+    if (edgeMap?.(req, res, pathOf(req.url))) return;
     if (!separateAdmin && serveOperator(operator, req, res, pathOf(req.url), false)) return;
     // Each layer (lifecycle, metrics, tracing, pipeline, cache, stream.pipeline) watches the
     // response's 'close'; that is more than Node's leak-warning default of 10, and not a leak.
@@ -213,6 +218,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   const server = createServer(lifecycle.track(handler));
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts (60 s)
   server.headersTimeout = 66_000;
+  capConnectionsPerClient(server, () => ({ max: config.server.maxConnectionsPerClient, trustedProxies: config.geo.trustedProxies }));
   lifecycle.addServer(server);
   // Upgrade tunnels (WebSocket) are long-lived: refused once shutdown begins, closed when the listener closes.
   const tunnels = new Set<Duplex>();
@@ -243,6 +249,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     const built = await Pipeline.build(next, context, previous);
     pipeline = built;
     config = next;
+    edgeMap = createEdgeMapEndpoint(next, systemClock);
     version++;
     loadedAt = new Date();
     lastReloadError = undefined;

@@ -16,6 +16,7 @@ import { ComponentSet, identity } from './components.js';
 import type { GatewayConfig, RouteRule } from './config.js';
 import { type IngressSettings, pathOf } from './ingress.js';
 import { compileLocator } from './locator.js';
+import { principalOf } from './principal.js';
 import { type RateLimitMiddleware, createRateLimits } from './ratelimit.js';
 import type { StatusCounters } from './status.js';
 import type { GatewayTelemetry } from './telemetry.js';
@@ -50,11 +51,10 @@ function prefixMatches(prefix: string, path: string): boolean {
     if (code >= 65 && code <= 90) code += 32; // A-Z
     if (code !== prefix.charCodeAt(i)) return false;
   }
-  if (path.length === prefix.length || prefix.endsWith('/')) return true;
+  if (path.length === prefix.length) return true;
   const next = path.charCodeAt(prefix.length);
   return next === 47 || next === 59; // '/' or ';'
 }
-
 
 /**
  * One configuration's request pipeline: route rules (auth, rate limit), then the response cache in
@@ -75,8 +75,6 @@ export class Pipeline {
   readonly #routes: CompiledRoute[];
   readonly #proxy: Handler;
   readonly #forward: Handler;
-  readonly #cachePrefixes: string[];
-  readonly #apiKeyHeader: string | undefined;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
@@ -107,35 +105,24 @@ export class Pipeline {
     this.#routes = init.routes;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
-    this.#cachePrefixes = Object.keys(init.config.cache.routes).map((route) => /^GET (\/[^:*]*)/.exec(route)![1]!);
-    this.#apiKeyHeader = init.config.auth.apiKeys?.header;
   }
 
   /**
    * Whether a request goes through the cache, decided once the route rules ran (so `req.auth` is
    * set for a request they authenticated):
-   * - GET and HEAD with credentials (a principal, `Authorization` or the API-key header) are
-   *   private: straight to the forwarder, never answered from or stored in the shared cache;
-   * - GET and HEAD no cache route can match go straight to the forwarder too (the cache would only
-   *   pass them through);
-   * - unsafe methods go through the cache, which then invalidates the URL on every node (RFC 9111
-   *   §4.4), only when the route rules authenticated them: an anonymous POST evicts nothing.
+   * - GET and HEAD go through it when a cache route can match them; there a request with a
+   *   principal or a credential header (`Authorization`, the API-key header) is private, or keyed
+   *   by its principal on a route that says `authenticated: per-principal`;
+   * - unsafe methods go through it, which then invalidates the URL on every node (RFC 9111 §4.4),
+   *   only when the route rules authenticated them: an anonymous POST goes straight to the
+   *   forwarder and evicts nothing (the cache's `unsafeInvalidation: 'authenticated'` says the same).
    */
   #viaCache(req: IncomingMessage): boolean {
+    const cache = this.cache;
+    if (cache === undefined) return false;
     const method = req.method ?? 'GET';
-    const authenticated = (req as AuthRequest).auth !== undefined;
-    if (method === 'GET' || method === 'HEAD') {
-      if (authenticated || this.#carriesCredentials(req)) return false;
-      const path = pathOf(req.url);
-      for (const prefix of this.#cachePrefixes) if (path.startsWith(prefix)) return true;
-      return false;
-    }
-    return authenticated && method !== 'OPTIONS' && method !== 'TRACE';
-  }
-
-  #carriesCredentials(req: IncomingMessage): boolean {
-    const headers = req.headers;
-    return headers.authorization !== undefined || (this.#apiKeyHeader !== undefined && headers[this.#apiKeyHeader] !== undefined);
+    if (method === 'GET' || method === 'HEAD') return cache.matches(method, req.url ?? '/');
+    return (req as AuthRequest).auth !== undefined && method !== 'OPTIONS' && method !== 'TRACE';
   }
 
   /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
@@ -366,12 +353,17 @@ export class Pipeline {
     let cache: EdgeCache | undefined;
     let purge: Handler | undefined;
     if (config.cache.enabled) {
-      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), prefix: config.redis.prefix }, 'cache', () => {
+      const apiKeyHeader = config.auth.apiKeys?.header;
+      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), prefix: config.redis.prefix, apiKeyHeader }, 'cache', () => {
         const created = createCache({
           routes: config.cache.routes,
           l1: { maxSize: config.cache.maxSize },
           maxBodySize: config.cache.maxBodySize,
           ignoreQueryParams: config.cache.ignoreQueryParams,
+          // Authenticated requests are private (or keyed by principal); only they invalidate on writes.
+          principal: principalOf,
+          credentialHeaders: apiKeyHeader === undefined ? ['authorization'] : ['authorization', apiKeyHeader],
+          unsafeInvalidation: 'authenticated',
           ...(config.cache.host === undefined ? {} : { host: config.cache.host }),
           ...(redis === undefined ? {} : { redis, prefix: `${config.redis.prefix}cache:` }),
         });
@@ -411,6 +403,7 @@ export class Pipeline {
     if (limit !== undefined) chain.push(limit);
     // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
     const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
-    return { prefix: rule.path.toLowerCase(), methods, chain };
+    // Stored without a trailing slash: a rule on `/api/admin/` also covers `/api/admin` itself.
+    return { prefix: rule.path.toLowerCase().replace(/\/+$/, '') || '/', methods, chain };
   }
 }

@@ -26,6 +26,7 @@ describe('configuration', () => {
     expect(config.server).toEqual({
       host: '0.0.0.0',
       port: 8080,
+      maxConnectionsPerClient: 256,
       shutdownDelay: 5_000,
       drainTimeout: 20_000,
       reloadDrainTimeout: 30_000,

@@ -62,3 +62,32 @@ describe('the cache never crosses principals, and anonymous writes evict nothing
     expect((await request('/api/products/3')).cacheStatus).not.toMatch(/hit/);
   });
 });
+
+describe('a cache route shared per principal', () => {
+  let world: World;
+  beforeAll(async () => {
+    world = await startWorld({
+      auth: { apiKeys: { keys: [{ key: KEY_A, subject: 'tenant-a' }, { key: KEY_B, subject: 'tenant-b' }] } },
+      cache: { routes: { 'GET /api/products/:id': { ttl: 60_000, authenticated: 'per-principal' } } },
+      routes: [{ path: '/api/products', auth: 'apiKey' }],
+    });
+  });
+  afterAll(() => world?.close());
+
+  const originCalls = (path: string): number => Object.values(world.origins).reduce((sum, origin) => sum + (origin.hits.get(path) ?? 0), 0);
+  const request = async (path: string, init: { key?: string } = {}) => {
+    const response = await fetch(`${world.url}${path}`, { headers: init.key ? { 'x-api-key': init.key } : {} });
+    await response.arrayBuffer();
+    return { status: response.status, cacheStatus: response.headers.get('cache-status') ?? '' };
+  };
+
+  it('keys a per-principal route by the authenticated principal: each tenant hits only its own entry', async () => {
+    const a1 = await request('/api/products/7', { key: KEY_A });
+    expect(a1.cacheStatus).toContain('stored');
+    expect((await request('/api/products/7', { key: KEY_A })).cacheStatus).toMatch(/edgekit; hit/);
+    const b1 = await request('/api/products/7', { key: KEY_B });
+    expect(b1.cacheStatus).not.toMatch(/hit/);
+    expect((await request('/api/products/7', { key: KEY_B })).cacheStatus).toMatch(/edgekit; hit/);
+    expect(originCalls('/api/products/7')).toBe(2);
+  });
+});

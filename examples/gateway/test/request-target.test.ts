@@ -40,6 +40,7 @@ describe('request targets at the gateway', () => {
         { path: '/api/admin', auth: 'apiKey' },
         { path: '/api/reports', methods: ['GET'], auth: 'apiKey' },
         { path: '/api/open', rateLimit: 'keyed' },
+        { path: '/api/billing/', auth: 'apiKey' },
         { path: '/api/orders', methods: ['POST'], auth: 'apiKey' },
         { path: '/api/limited', rateLimit: 'tight' },
         { path: '/live', auth: 'apiKey' },
@@ -97,6 +98,13 @@ describe('request targets at the gateway', () => {
       expect(statusOf(raw), target).toBe(401);
     }
     expect(statusOf(await rawExchange(port, requestHead('GET', '/x/%2e%2e/live', { ...upgrade, 'x-api-key': API_KEY }), 1_000))).toBe(101);
+  });
+
+  it('applies a rule written with a trailing slash to the path without it', async () => {
+    for (const target of ['/api/billing', '/api/billing/', '/API/Billing/x', '/api/billing/x/..']) {
+      expect(statusOf(await rawExchange(port, requestHead('GET', target))), target).toBe(401);
+    }
+    expect(statusOf(await rawExchange(port, requestHead('GET', '/api/billingx')))).toBe(200);
   });
 
   it('applies a GET rule to HEAD, which origins answer with the GET handler', async () => {

@@ -71,19 +71,24 @@ async function startOrigin(region: string, failure: '503' | 'reset'): Promise<Or
 }
 
 /** The gateway with its defaults: three regions, nothing tuned but where it listens. */
-async function startGateway(failure: '503' | 'reset', proxy: GatewayConfigInput['proxy'] = {}, usConnections?: number): Promise<{ gateway: Gateway; url: string; port: number; origins: Origin[] }> {
+async function startGateway(
+  failure: '503' | 'reset',
+  proxy: GatewayConfigInput['proxy'] = {},
+  usConnections?: number,
+  extra: Pick<GatewayConfigInput, 'server' | 'geo'> = {},
+): Promise<{ gateway: Gateway; url: string; port: number; origins: Origin[] }> {
   const origins = await Promise.all(['us', 'eu', 'ap'].map((name) => startOrigin(name, failure)));
   const gateway = await createGateway(
     {
       edge: { location: 'test-edge', nodeId: 'node-1' },
-      server: { host: '127.0.0.1', port: 0, shutdownDelay: 0 },
+      server: { host: '127.0.0.1', port: 0, shutdownDelay: 0, ...extra.server },
       regions: [
         { name: 'us', url: origins[0]!.url, location: { lat: 39.04, lon: -77.49 }, ...(usConnections === undefined ? {} : { connections: usConnections }) },
         { name: 'eu', url: origins[1]!.url, location: { lat: 53.35, lon: -6.26 } },
         { name: 'ap', url: origins[2]!.url, location: { lat: 1.35, lon: 103.82 } },
       ],
       routing: { defaultRegion: 'us' },
-      geo: { resolver: 'none' },
+      geo: { resolver: 'none', ...extra.geo },
       telemetry: { defaultMetrics: false },
       proxy,
     },
@@ -91,7 +96,8 @@ async function startGateway(failure: '503' | 'reset', proxy: GatewayConfigInput[
   );
   cleanup.push(() => gateway.close());
   const url = await gateway.listen();
-  await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, 10_000, 'the gateway to be ready');
+  // A fresh connection each time (no keep-alive left behind to count against the per-client cap).
+  await waitFor(async () => (await statusOf(`${url}/ready`, '127.0.0.1', 5_000)) === 200, 10_000, 'the gateway to be ready');
   return { gateway, url, port: Number(new URL(url).port), origins };
 }
 
@@ -145,7 +151,7 @@ describe('the gateway with its defaults', () => {
       // The route's failure stayed the route's: eu and ap saw next to none of it.
       const elsewhere = origins[1]!.paths.concat(origins[2]!.paths).filter((path) => path === '/api/broken').length;
       expect(elsewhere).toBeLessThan(10);
-    }, 60_000);
+    }, 120_000);
   }
 
   /** Raw client connections to the gateway, destroyed after the test. */
@@ -161,7 +167,7 @@ describe('the gateway with its defaults', () => {
   }
 
   it('answers other clients while one client trickles 150 uploads (408 below the minimum rate, 429 beyond its cap)', async () => {
-    const { url, port } = await startGateway('503', { clientBodyTimeout: 1_000 });
+    const { url, port, origins } = await startGateway('503', { clientBodyTimeout: 2_000 });
     const open = opener(port);
     const uploads = Array.from({ length: 150 }, () => {
       const socket = open();
@@ -174,14 +180,14 @@ describe('the gateway with its defaults', () => {
       cleanup.push(() => clearInterval(timer));
       return () => /^HTTP\/1\.1 (\d{3})/.exec(received)?.[1];
     });
-    await waitFor(() => uploads.filter((status) => status() === '429').length > 0, 20_000, 'the per-client cap');
+    await waitFor(() => origins[0]!.paths.filter((path) => path === '/api/upload').length >= 64, 60_000, 'the uploads to reach the origin');
     const others = await Promise.all(Array.from({ length: 20 }, (_, i) => statusOf(`${url}/api/page/${i}`, `198.51.100.${i + 1}`, 40_000)));
     expect(others).toEqual(Array(20).fill(200));
-    await waitFor(() => uploads.every((status) => status() !== undefined), 30_000, 'every upload to be answered');
+    await waitFor(() => uploads.every((status) => status() !== undefined), 60_000, 'every upload to be answered');
     const statuses = uploads.map((status) => status());
     expect(statuses.filter((s) => s !== '408' && s !== '429')).toEqual([]);
     expect(statuses.filter((s) => s === '408').length).toBeGreaterThanOrEqual(64);
-  }, 90_000);
+  }, 150_000);
 
   it('answers other clients while 140 clients never read an endless response, within the region\'s own pool size', async () => {
     const { url, port, origins } = await startGateway('503', { sendTimeout: 1_000 }, 100);
@@ -191,12 +197,40 @@ describe('the gateway with its defaults', () => {
       socket.pause();
       socket.write(`GET /api/large HTTP/1.1\r\nHost: gw\r\nX-Forwarded-For: 10.2.${i >> 8}.${i & 255}\r\n\r\n`);
     }
-    await waitFor(() => origins[0]!.paths.length >= 100, 20_000, 'the non-reading clients to fill the pool');
+    await waitFor(() => origins[0]!.paths.length >= 100, 60_000, 'the non-reading clients to fill the pool');
     const others = await Promise.all(Array.from({ length: 20 }, (_, i) => statusOf(`${url}/api/page/${i}`, `198.51.100.${i + 1}`, 40_000)));
     expect(others).toEqual(Array(20).fill(200));
     // The region's own pool size held: never more than 100 requests at once.
     expect(origins[0]!.peak()).toBeLessThanOrEqual(100);
-  }, 90_000);
+  }, 150_000);
+
+  it('caps the connections one client address holds open, exempting trusted proxies', async () => {
+    const { port } = await startGateway('503', {}, undefined, { server: { maxConnectionsPerClient: 3 }, geo: { trustedProxies: ['127.0.0.4/32'] } });
+    const sockets: Socket[] = [];
+    cleanup.push(() => sockets.forEach((s) => s.destroy()));
+    // A client address of its own (Linux routes all of 127/8 to loopback): nothing else counts against it.
+    const exchange = (localAddress = '127.0.0.3'): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = connect({ port, host: '127.0.0.1', localAddress });
+        sockets.push(socket);
+        let received = '';
+        socket.on('error', () => undefined);
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.toString('latin1');
+          if (received.includes('\r\n\r\n')) resolve(received);
+        });
+        socket.on('close', () => resolve(received));
+        socket.write('GET /api/x HTTP/1.1\r\nHost: gw\r\n\r\n');
+      });
+    for (let i = 0; i < 3; i++) expect(await exchange()).toMatch(/^HTTP\/1\.1 200/);
+    // The fourth connection is closed before anything is read from it.
+    expect(await exchange()).toBe('');
+    // Closing one frees a place.
+    sockets[0]!.destroy();
+    await waitFor(async () => /^HTTP\/1\.1 200/.test(await exchange()), 10_000, 'a connection after one closed');
+    // A trusted proxy in front carries many clients: not capped.
+    for (let i = 0; i < 5; i++) expect(await exchange('127.0.0.4')).toMatch(/^HTTP\/1\.1 200/);
+  });
 
   it('refuses bad connection, timeout and cap settings with their paths', async () => {
     const { parseConfig, ConfigError } = await import('../src/index.js');

@@ -8,6 +8,7 @@ import { distanceKm, floorOneWayMs } from '../src/geo-math.js';
 import { startLatencyProxy } from '../src/latency-proxy.js';
 import { createProgress } from '../src/progress.js';
 import { runLatencyScenario } from '../src/scenarios/latency.js';
+import { runReachScenario } from '../src/scenarios/reach.js';
 import { runSwrScenario } from '../src/scenarios/swr.js';
 import { type World, startWorld } from '../src/topology.js';
 import { CITIES, CONTINENT_RULES, DEFAULT_REGIONS, nearestRegion } from '../src/world.js';
@@ -87,6 +88,19 @@ describe('scenarios', () => {
     }
     expect(rows.find((r) => r.city === 'Singapore')!.servedBy).toBe('ap-south');
     expect(rows.find((r) => r.city === 'London')!.servedBy).toBe('eu-west');
+  });
+
+  it('through a regional outage: GeoDNS clients keep failing, anycast loses requests in flight, the smart client none', async () => {
+    const singapore = CITIES.filter((c) => c.name === 'Singapore');
+    const [geoDns, anycast, smart] = await runReachScenario({ world, cities: singapore, locator, progress, upstreamTimeout: 1_000, quick: true }, 'ap-south', 2_500);
+    expect(geoDns!.errors).toBeGreaterThan(geoDns!.requests / 2);
+    expect(geoDns!.recoveredAfter).toBeUndefined();
+    // Four requests at a time: at most those in flight when the route was withdrawn are reset.
+    expect(anycast!.errors).toBeLessThanOrEqual(4);
+    expect(anycast!.recoveredAfter).toBeDefined();
+    expect(smart!.errors).toBe(0);
+    expect(smart!.recoveredAfter).toBeDefined();
+    expect((smart!.servedBy['eu-west'] ?? 0) + (smart!.servedBy['us-east'] ?? 0)).toBeGreaterThan(0);
   });
 
   it('answers a burst on an expired entry from the stale copy with one origin call', async () => {

@@ -1,84 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import type { ClockTimer } from '@edgekit/core';
 import { type CacheTransport, MemoryCache } from './cache.js';
 import { BreakerCore } from './core.js';
+import type { BreakerAction, BreakerEvents, BreakerFallback, FireArgs } from './events.js';
 import { ShutdownError, isOurError } from './errors.js';
+import { type HealthCheck, startHealthCheck } from './health-check.js';
 import type { BreakerJSON, BreakerStateJSON, CircuitBreakerOptions, CoalesceResetEvent, ResolvedBreakerOptions } from './options.js';
-import { resolveBreakerOptions } from './options.js';
+import { createStatus, resolveBreakerOptions } from './options.js';
 import { Attempt } from './permit.js';
 import { REFUSE, SHUTDOWN } from './state-machine.js';
 import { type Bucket, type Stats, Status, type StatusOptions } from './status.js';
 
-/** The function a breaker protects: any arguments, a value or a promise of one. */
-export type BreakerAction<TI extends unknown[] = unknown[], TR = unknown> = (...args: TI) => TR | PromiseLike<TR>;
-
-/** `fire()` arguments: the action's, or, when the action ends with an `AbortSignal` (`appendSignal`), the ones before it. */
-export type FireArgs<TI extends unknown[]> = TI | WithoutSignal<TI>;
-/** `TI` without a trailing `AbortSignal` parameter. */
-export type WithoutSignal<TI extends unknown[]> = TI extends [...infer Head, AbortSignal]
-  ? Head
-  : TI extends [...infer Head, (AbortSignal | undefined)?]
-    ? Head
-    : TI;
-
-/** Arguments of each event a breaker emits, as opossum emits them. */
-export interface BreakerEvents<TI extends unknown[] = unknown[], TR = unknown> {
-  /** A call was made (before any check): the arguments. Counted in `stats.fires`. */
-  fire: [args: TI];
-  /** The action resolved, or failed with an error `errorFilter` accepts (then the error is the result). */
-  success: [result: TR, latencyMs: number];
-  /** The action failed, timed out or was refused by the semaphore. */
-  failure: [error: Error, latencyMs: number, args: TI];
-  /** The action did not settle within `timeout` (a `failure` follows). */
-  timeout: [error: Error, latencyMs: number, args: TI];
-  /** A call was refused because the breaker is open or its half-open probe is in flight. */
-  reject: [error: Error];
-  open: [];
-  close: [];
-  /** `resetTimeout` elapsed: a probe call may go through. */
-  halfOpen: [resetTimeout: number];
-  /** The fallback ran: its return value (maybe a promise) and the error that caused it. */
-  fallback: [result: unknown, error: Error];
-  /** `capacity` calls were in flight (a `failure` follows). */
-  semaphoreLocked: [error: Error, latencyMs: number];
-  /** A `healthCheck` function failed; the breaker opens. */
-  healthCheckFailed: [error: Error];
-  shutdown: [];
-  cacheHit: [];
-  cacheMiss: [];
-  coalesceCacheHit: [];
-  coalesceCacheMiss: [];
-}
-
 type Fn = (...args: any[]) => any;
 
-/** What a fallback may be: a function of the call's arguments and error returning the action's type, or another breaker. */
-export type BreakerFallback<TI extends unknown[], TR> =
-  | ((...args: [...TI, error: any]) => FallbackResult<TR> | PromiseLike<FallbackResult<TR>>)
-  | CircuitBreaker<any, FallbackResult<TR>>;
-/** An action that never returns (`never`) leaves the fallback free to return anything. */
-type FallbackResult<TR> = [TR] extends [never] ? unknown : TR;
-
 const SCOPE = '@edgekit/breaker';
-
-function createStatus(given: CircuitBreakerOptions<any>['status'], o: ResolvedBreakerOptions<any>): Status {
-  if (given instanceof Status) return given;
-  if (given !== undefined) {
-    const foreign = (given as { stats?: unknown }).stats;
-    // Another library's Status (opossum's) or saved counters; opossum gives them a default window.
-    const stats = (typeof foreign === 'object' && foreign !== null ? foreign : given) as Partial<Stats>;
-    return new Status({ stats, clock: o.clock });
-  }
-  return new Status({
-    rollingCountTimeout: o.rollingCountTimeout,
-    rollingCountBuckets: o.rollingCountBuckets,
-    rollingPercentilesEnabled: o.rollingPercentilesEnabled,
-    enableSnapshots: o.enableSnapshots,
-    rotateBucketController: o.rotateBucketController,
-    latencySampleSize: o.latencySampleSize,
-    clock: o.clock,
-  });
-}
 
 /**
  * A circuit breaker with opossum's API and behaviour: wrap an action, call `fire(...args)`, listen
@@ -111,7 +45,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     this.#captured[1] = reject;
   };
   #fallback: Fn | undefined = undefined;
-  #healthChecks = new Set<{ timer: ClockTimer | undefined }>();
+  #healthChecks: HealthCheck[] = [];
 
   /**
    * @param action the function to protect (opossum also accepts a plain value, returned by every call)
@@ -168,8 +102,8 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
 
   override shutdown(): void {
     super.shutdown();
-    for (const check of this.#healthChecks) this._clock.clearTimeout(check.timer);
-    this.#healthChecks.clear();
+    for (const check of this.#healthChecks) check.stop();
+    this.#healthChecks = [];
     this.clearCache();
   }
 
@@ -178,33 +112,9 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
    * `healthCheckFailed` and opens. `this` inside `func` is the breaker.
    */
   healthCheck(func: (this: this) => unknown, interval?: number): void {
-    const ms = Number(interval || 5000);
-    // opossum's messages and order of checks.
-    if (typeof func !== 'function') throw new TypeError('Health check function must be a function');
-    if (Number.isNaN(ms)) throw new TypeError('Health check interval must be a number');
-    const fail = (error: unknown): void => {
-      this.emit('healthCheckFailed', error);
-      this.open();
-    };
-    const check = (): void => {
-      let result: unknown;
-      try {
-        result = func.call(this);
-      } catch (error) {
-        fail(error);
-        return;
-      }
-      Promise.resolve(result).then(undefined, fail);
-    };
-    const handle: { timer: ClockTimer | undefined } = { timer: undefined };
-    const tick = (): void => {
-      handle.timer = this._clock.setTimeout(tick, ms);
-      check();
-    };
-    this.#healthChecks.add(handle);
-    handle.timer = this._clock.setTimeout(tick, ms);
-    check();
+    this.#healthChecks.push(startHealthCheck(this, this._clock, func, interval));
   }
+
 
   /** Same as the static {@link CircuitBreaker.isOurError}. */
   isOurError(error: unknown): boolean {
@@ -277,6 +187,16 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     const attempt = new Attempt(this, now, admission === 1 ? machine.epoch : -1, this._status.shouldTime());
     attempt.args = args;
     attempt.key = key;
+    const call = this._timers === undefined ? this.#startUntimed(context, attempt) : this.#withOuter(context, attempt);
+    if (coalesce !== undefined) {
+      const ttl = o.coalesceTTL;
+      coalesce.set(key, call, ttl > 0 ? this._clock.now() + ttl : 0);
+    }
+    return call;
+  }
+
+  /** The call's own promise, settled by the breaker (opossum's `new Promise` around the call). */
+  #withOuter(context: unknown, attempt: Attempt): Promise<unknown> {
     // One executor per breaker hands over the settle functions: no closure per call.
     const call = new Promise(this.#capture);
     attempt.resolve = this.#captured[0];
@@ -286,11 +206,69 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     } catch (error) {
       (attempt.reject as (error: unknown) => void)(error);
     }
-    if (coalesce !== undefined) {
-      const ttl = o.coalesceTTL;
-      coalesce.set(key, call, ttl > 0 ? this._clock.now() + ttl : 0);
-    }
     return call;
+  }
+
+  /**
+   * Without a timeout, only the action's outcome settles the call, so the call can be the promise
+   * derived from the action's with opossum's timing: a success settles it on the same turn as
+   * opossum's, and a failure is handed to a thenable whose `then` the promise machinery calls one
+   * turn later, exactly when opossum's `.catch` runs.
+   */
+  #startUntimed(context: unknown, attempt: Attempt): Promise<unknown> {
+    if (this._inFlight >= this._options.capacity) return this.#withOuter(context, attempt);
+    this._inFlight++;
+    const args = this._options.appendSignal ? [...attempt.args, this._idleSignal()] : attempt.args;
+    let result: unknown;
+    try {
+      result = this.#action.apply(context, args);
+    } catch (error) {
+      this._inFlight--;
+      const call = new Promise(this.#capture);
+      attempt.resolve = this.#captured[0];
+      attempt.reject = this.#captured[1];
+      try {
+        this.#handleError(error, this._clock.now() - attempt.start, attempt);
+        this.#coalesceReset(attempt.key, 'error');
+      } catch (listenerError) {
+        (attempt.reject as (error: unknown) => void)(listenerError);
+      }
+      return call;
+    }
+    const promise = result instanceof Promise ? result : Promise.resolve(result);
+    return promise.then(
+      (value) => this.#fulfilledUntimed(attempt, value, promise),
+      (error: unknown) => this.#deferredFailure(attempt, error),
+    );
+  }
+
+  #fulfilledUntimed(attempt: Attempt, value: unknown, promise: Promise<unknown>): unknown {
+    try {
+      const now = this._clock.now();
+      this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
+      this.#coalesceReset(attempt.key, 'success');
+      attempt.settled = true;
+      this._inFlight--;
+      const cache = this.#cache;
+      if (cache !== undefined) {
+        const ttl = this._options.cacheTTL;
+        cache.set(attempt.key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
+      }
+      return value;
+    } catch (listenerError) {
+      if (attempt.settled) throw listenerError;
+      return this.#deferredFailure(attempt, listenerError);
+    }
+  }
+
+  #deferredFailure(attempt: Attempt, error: unknown): PromiseLike<unknown> {
+    return {
+      then: (resolve: (value: unknown) => void, reject: (error: unknown) => void) => {
+        attempt.resolve = resolve;
+        attempt.reject = reject;
+        this.#rejected(attempt, error);
+      },
+    } as PromiseLike<unknown>;
   }
 
   #start(context: unknown, attempt: Attempt): void {

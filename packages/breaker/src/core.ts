@@ -1,69 +1,20 @@
-import { EventEmitter } from 'node:events';
 import { type Clock, type Disposable, TypedEmitter } from '@edgekit/core';
 import { CallTimers } from './deadlines.js';
+import { HotEmitter } from './emitter.js';
 import { OpenCircuitError, SemaphoreLockedError, TimeoutError } from './errors.js';
 import type { ResolvedBreakerOptions } from './options.js';
-import { Attempt, type BreakerPermit, FAILURE, type Outcome, RELEASE, SUCCESS } from './permit.js';
+import { Attempt, type BreakerPermit, type Outcome, RELEASE, SUCCESS } from './permit.js';
 import { ADMIT_PROBE, BreakerStateMachine, CLOSED, HALF_OPEN, OPEN, REFUSE, SHUTDOWN, STATE_NAMES, type StateCode } from './state-machine.js';
+import type { BreakerSnapshot, BreakerState, BreakerStateChange } from './snapshot.js';
 import type { Stats, Status } from './status.js';
-import { type BreakerStrategyFactory, consecutiveStrategy, countStrategy, percentageStrategy, slowCallRateStrategy } from './strategies.js';
-
-/** The three states of a breaker, as the registry and `onStateChange` report them. */
-export type BreakerState = 'closed' | 'open' | 'halfOpen';
-
-/** A state change reported by {@link BreakerCore.onStateChange}. */
-export interface BreakerStateChange {
-  from: BreakerState;
-  to: BreakerState;
-}
-
-/** Counters over the rolling window, without latency work: what a dashboard or the registry needs. */
-export interface BreakerStatsSummary {
-  fires: number;
-  successes: number;
-  failures: number;
-  rejects: number;
-  timeouts: number;
-  fallbacks: number;
-  semaphoreRejections: number;
-  /** `failures / fires * 100` over the window; `0` without fires. */
-  errorRate: number;
-}
-
-/** A point-in-time view of one breaker. Times are on the breaker's clock. */
-export interface BreakerSnapshot {
-  name: string;
-  state: BreakerState | 'shutdown';
-  enabled: boolean;
-  stats: BreakerStatsSummary;
-  /** Calls admitted and not settled yet. */
-  inFlight: number;
-  /** When the breaker last opened; `undefined` if it never did. */
-  openedAt: number | undefined;
-  /** While open: when it goes half-open. */
-  nextAttemptAt: number | undefined;
-}
-
-function strategyOf(o: ResolvedBreakerOptions<any>): BreakerStrategyFactory {
-  if (o.strategy !== undefined) return o.strategy;
-  switch (o.mode) {
-    case 'consecutive':
-      return consecutiveStrategy(o);
-    case 'count':
-      return countStrategy(o);
-    case 'slowCallRate':
-      return slowCallRateStrategy(o);
-    default:
-      return percentageStrategy(o);
-  }
-}
+import { strategyOf } from './strategies.js';
 
 /**
  * The hot path of a breaker: the state machine, the statistics and the events of each outcome, and
  * `tryAcquire()` permits for callers that run calls themselves (the forwarder). `CircuitBreaker`
  * adds opossum's `fire()`, fallback, cache and coalescing on top.
  */
-export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter {
+export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
   /** @internal */ protected readonly _options: ResolvedBreakerOptions<TI>;
   /** @internal */ protected readonly _clock: Clock;
   /** @internal */ protected readonly _name: string;
@@ -184,7 +135,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
   /** @internal */
   protected _countFire(args: unknown[], now: number): void {
     if (!this._machine.detached) this._status.at(now).fires++;
-    if (this.#listening('fire')) this.emit('fire', args);
+    if (this._listening('fire')) this.emit('fire', args);
   }
 
   /** @internal */
@@ -215,7 +166,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
       if (sampled) status.recordLatency(latency);
     }
     machine.succeeded(latency);
-    if (this.#listening('success')) this.emit('success', result, latency);
+    if (this._listening('success')) this.emit('success', result, latency);
   }
 
   /** @internal */
@@ -264,51 +215,6 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
     const signal = this._idleSignal();
     this.#noopPermit ??= Object.freeze({ success() {}, failure() {}, release() {}, signal });
     return this.#noopPermit;
-  }
-
-  // ---------------------------------------------------------------- listener bookkeeping
-  // `emit(name, ...args)` allocates its arguments even without listeners: the hot events are only
-  // emitted when listened to, known from flags refreshed when listeners change.
-
-  #hot = 0;
-  #hotDirty = true;
-
-  #listening(event: 'fire' | 'success'): boolean {
-    if (this.#hotDirty) {
-      this.#hot = (this.listenerCount('fire') > 0 ? 1 : 0) | (this.listenerCount('success') > 0 ? 2 : 0);
-      this.#hotDirty = false;
-    }
-    return (this.#hot & (event === 'fire' ? 1 : 2)) !== 0;
-  }
-
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.on(event, listener);
-  }
-
-  override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.addListener(event, listener);
-  }
-
-  override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.prependListener(event, listener);
-  }
-
-  override removeListener(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.removeListener(event, listener);
-  }
-
-  override off(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.off(event, listener);
-  }
-
-  override removeAllListeners(event?: string | symbol): this {
-    this.#hotDirty = true;
-    return event === undefined ? super.removeAllListeners() : super.removeAllListeners(event);
   }
 
   // ---------------------------------------------------------------- transitions
@@ -486,4 +392,3 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends EventEmitter 
   }
 }
 
-export { FAILURE, SUCCESS };

@@ -1,14 +1,9 @@
 import { CircuitBreaker } from './circuit-breaker.js';
 
-export {
-  type BreakerAction,
-  type BreakerEvents,
-  type BreakerFallback,
-  CircuitBreaker,
-  type FireArgs,
-  type WithoutSignal,
-} from './circuit-breaker.js';
-export { BreakerCore, type BreakerSnapshot, type BreakerState, type BreakerStateChange, type BreakerStatsSummary } from './core.js';
+export { CircuitBreaker } from './circuit-breaker.js';
+export { BreakerCore } from './core.js';
+export type { BreakerAction, BreakerEvents, BreakerFallback, FireArgs, WithoutSignal } from './events.js';
+export type { BreakerSnapshot, BreakerState, BreakerStateChange, BreakerStatsSummary } from './snapshot.js';
 export {
   type BreakerStrategy,
   type BreakerStrategyFactory,

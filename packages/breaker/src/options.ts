@@ -12,7 +12,7 @@ import {
   systemClock,
 } from '@edgekit/core';
 import type { CacheTransport } from './cache.js';
-import type { Stats, Status } from './status.js';
+import { type Stats, Status } from './status.js';
 import type { BreakerStrategyFactory } from './strategies.js';
 
 /** How a closed breaker decides to open (the built-in {@link BreakerStrategy} to use). */
@@ -364,4 +364,24 @@ export function resolveBreakerOptions<TI extends unknown[]>(options: unknown): R
     throw new TypeError(`${SCOPE}: option "status" must be a Status or an object of counters (got ${describeValue(o.status)})`);
   }
   return Object.freeze(resolved);
+}
+
+/** @internal The window of a new breaker: the `status` option's, or one built from its options. */
+export function createStatus(given: unknown, o: ResolvedBreakerOptions<any>): Status {
+  if (given instanceof Status) return given;
+  if (given !== undefined) {
+    const foreign = (given as { stats?: unknown }).stats;
+    // Another library's Status (opossum's) or saved counters; opossum gives them a default window.
+    const stats = (typeof foreign === 'object' && foreign !== null ? foreign : given) as Partial<Stats>;
+    return new Status({ stats, clock: o.clock });
+  }
+  return new Status({
+    rollingCountTimeout: o.rollingCountTimeout,
+    rollingCountBuckets: o.rollingCountBuckets,
+    rollingPercentilesEnabled: o.rollingPercentilesEnabled,
+    enableSnapshots: o.enableSnapshots,
+    rotateBucketController: o.rotateBucketController,
+    latencySampleSize: o.latencySampleSize,
+    clock: o.clock,
+  });
 }

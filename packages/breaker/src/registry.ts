@@ -1,6 +1,6 @@
 import { type Clock, type Disposable, TypedEmitter, checkOptionsObject, describeValue, systemClock } from '@edgekit/core';
 import { CircuitBreaker } from './circuit-breaker.js';
-import type { BreakerSnapshot, BreakerState } from './core.js';
+import type { BreakerSnapshot, BreakerState } from './snapshot.js';
 import { ShutdownError } from './errors.js';
 import { type CircuitBreakerOptions, resolveBreakerOptions } from './options.js';
 

@@ -1,3 +1,4 @@
+import type { ResolvedBreakerOptions } from './options.js';
 import type { Status } from './status.js';
 
 /**
@@ -144,4 +145,19 @@ export function slowCallRateStrategy(options: SlowCallRateOptions): BreakerStrat
       reset: () => window.clear(),
     };
   };
+}
+
+/** The strategy a breaker's options ask for: `strategy`, else the one named by `mode`. */
+export function strategyOf(o: ResolvedBreakerOptions<any>): BreakerStrategyFactory {
+  if (o.strategy !== undefined) return o.strategy;
+  switch (o.mode) {
+    case 'consecutive':
+      return consecutiveStrategy(o);
+    case 'count':
+      return countStrategy(o);
+    case 'slowCallRate':
+      return slowCallRateStrategy(o);
+    default:
+      return percentageStrategy(o);
+  }
 }

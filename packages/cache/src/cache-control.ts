@@ -163,3 +163,140 @@ export function parseCacheControl(header: string | readonly string[] | undefined
   }
   return cc;
 }
+
+type BareItem = number | string | boolean | { token: string } | { bytes: string };
+
+/** A structured-field Dictionary (RFC 8941 §3.2, parsed as §4.2 says), members' parameters dropped; `undefined` when the value is not one. */
+export function parseSfDictionary(input: string): Map<string, BareItem> | undefined {
+  const out = new Map<string, BareItem>();
+  const text = input.replace(/^ +| +$/g, '');
+  let i = 0;
+  const n = text.length;
+  if (n === 0) return undefined;
+  const key = (): string | undefined => {
+    const c = text.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || c === 42)) return undefined;
+    const start = i++;
+    while (i < n && /[a-z0-9_\-.*]/.test(text[i]!)) i++;
+    return text.slice(start, i);
+  };
+  const bareItem = (): BareItem | undefined => {
+    const ch = text[i];
+    if (ch === undefined) return undefined;
+    if (ch === '-' || (ch >= '0' && ch <= '9')) {
+      const m = /^-?(\d{1,15})(\.\d{1,3})?/.exec(text.slice(i));
+      if (m === null || (m[2] === undefined ? false : m[1]!.length > 12)) return undefined;
+      i += m[0].length;
+      return Number(m[0]);
+    }
+    if (ch === '"') {
+      let value = '';
+      i++;
+      while (i < n) {
+        const c = text[i++]!;
+        if (c === '\\') {
+          const next = text[i++];
+          if (next !== '"' && next !== '\\') return undefined;
+          value += next;
+        } else if (c === '"') return value;
+        else if (c < ' ' || c > '~') return undefined;
+        else value += c;
+      }
+      return undefined;
+    }
+    if (ch === '*' || /[A-Za-z]/.test(ch)) {
+      const m = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*/.exec(text.slice(i))!;
+      i += m[0].length;
+      return { token: m[0] };
+    }
+    if (ch === ':') {
+      const end = text.indexOf(':', i + 1);
+      if (end === -1 || !/^[A-Za-z0-9+/=]*$/.test(text.slice(i + 1, end))) return undefined;
+      const bytes = text.slice(i + 1, end);
+      i = end + 1;
+      return { bytes };
+    }
+    if (ch === '?') {
+      const b = text[i + 1];
+      if (b !== '0' && b !== '1') return undefined;
+      i += 2;
+      return b === '1';
+    }
+    return undefined;
+  };
+  const parameters = (): boolean => {
+    while (text[i] === ';') {
+      i++;
+      while (text[i] === ' ') i++;
+      if (key() === undefined) return false;
+      if (text[i] === '=') {
+        i++;
+        if (bareItem() === undefined) return false;
+      }
+    }
+    return true;
+  };
+  while (i < n) {
+    const name = key();
+    if (name === undefined) return undefined;
+    let value: BareItem = true;
+    if (text[i] === '=') {
+      i++;
+      // Inner lists are valid dictionary values; none of the cache directives takes one.
+      if (text[i] === '(') return undefined;
+      const item = bareItem();
+      if (item === undefined) return undefined;
+      value = item;
+    }
+    if (!parameters()) return undefined;
+    out.set(name, value);
+    while (text[i] === ' ' || text[i] === '\t') i++;
+    if (i >= n) return out;
+    if (text[i] !== ',') return undefined;
+    i++;
+    while (text[i] === ' ' || text[i] === '\t') i++;
+    if (i >= n) return undefined;
+  }
+  return out;
+}
+
+const SF_DELTA: Record<string, 'maxAge' | 'sMaxAge' | 'staleWhileRevalidate' | 'staleIfError'> = {
+  'max-age': 'maxAge',
+  's-maxage': 'sMaxAge',
+  'stale-while-revalidate': 'staleWhileRevalidate',
+  'stale-if-error': 'staleIfError',
+};
+const SF_FLAG: Record<string, 'noStore' | 'noCache' | 'private' | 'public' | 'mustRevalidate' | 'proxyRevalidate' | 'immutable'> = {
+  'no-store': 'noStore',
+  'no-cache': 'noCache',
+  private: 'private',
+  public: 'public',
+  'must-revalidate': 'mustRevalidate',
+  'proxy-revalidate': 'proxyRevalidate',
+  immutable: 'immutable',
+};
+
+/**
+ * Parses a targeted cache-control field such as `CDN-Cache-Control` (RFC 9213 §2.1): a
+ * structured-field Dictionary. A value that is not one, or a known directive of the wrong type
+ * (`max-age="60"`), makes the whole field ignored: the result is `undefined` and `Cache-Control`
+ * applies instead.
+ */
+export function parseTargetedCacheControl(header: string | readonly string[] | undefined): CacheControl | undefined {
+  if (header === undefined) return undefined;
+  const dictionary = parseSfDictionary(typeof header === 'string' ? header : header.join(', '));
+  if (dictionary === undefined) return undefined;
+  const cc: CacheControl = { ...EMPTY };
+  for (const [name, value] of dictionary) {
+    const delta = SF_DELTA[name];
+    if (delta !== undefined) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) return undefined;
+      cc[delta] = Math.min(value, MAX_DELTA_SECONDS);
+      continue;
+    }
+    const flag = SF_FLAG[name];
+    // `private` and `no-cache` may carry a string of field names; they are read unqualified.
+    if (flag !== undefined && value !== false) cc[flag] = true;
+  }
+  return cc;
+}

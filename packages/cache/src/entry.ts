@@ -1,3 +1,4 @@
+import type { EntryCodec } from '@edgekit/swr';
 /** Response bodies up to this many bytes are also kept as a string, so a hit is sent in one write. */
 export const ONE_WRITE_BODY = 16 * 1024;
 
@@ -249,3 +250,10 @@ export function decodeEntry(buffer: Buffer): CacheEntry | undefined {
     token: meta.tk,
   });
 }
+
+/** How cache entries are written to a shared store and measured in memory: the codec of `@edgekit/swr`'s stores for the cache. */
+export const CACHE_ENTRY_CODEC: EntryCodec<CacheEntry> = Object.freeze({
+  encode: (entry: CacheEntry): Buffer => encodeEntry(entry),
+  decode: (bytes: Buffer): CacheEntry | undefined => decodeEntry(bytes),
+  size: (entry: CacheEntry): number => entry.size(),
+});

@@ -4,7 +4,7 @@ import { EdgekitError } from '@edgekit/core';
 export type CacheErrorCode =
   /** A store operation failed (the Redis error is the `cause`). */
   | 'ECACHESTORE'
-  /** A store operation did not answer within `storeTimeout`. */
+  /** A store operation did not answer within `operationTimeout`. */
   | 'ETIMEDOUT'
   /** A response body exceeded `maxBodySize` while being buffered for storage. */
   | 'EBODYTOOLARGE'

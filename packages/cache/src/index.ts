@@ -1,14 +1,12 @@
 export { createCache } from './create.js';
 export type { EdgeCache, TopMiss, WarmOptions, WarmReport, WrapOptions } from './cache.js';
-export { CACHE_DEFAULTS, type CacheOptions, UNKEYED_HEADERS } from './options.js';
+export { CACHE_DEFAULTS, type CacheOptions, type L1Options, UNKEYED_HEADERS } from './options.js';
 export { POLICY_DEFAULTS, DEFAULT_PATH_NORMALIZERS, type PathNormalizer, type RoutePolicy } from './routes.js';
 export type { CacheEvents, CacheStats, LookupEvent, LookupStatus, Origin, OriginResponse, StoreEvent } from './types.js';
 export type { InvalidationNotice } from './invalidation.js';
 export { CacheError, type CacheErrorCode } from './errors.js';
 export type { CacheStore, TagStore } from './store.js';
-export { CacheEntry, type EntryData, type EntryKind } from './entry.js';
-export { MEMORY_STORE_DEFAULTS, MemoryStore, type MemoryStoreOptions, createMemoryStore } from './memory-store.js';
-export { REDIS_STORE_DEFAULTS, RedisStore, type RedisStoreOptions, createRedisStore } from './redis-store.js';
+export { CACHE_ENTRY_CODEC, CacheEntry, type EntryData, type EntryKind } from './entry.js';
 export { MEMORY_TAG_STORE_DEFAULTS, type MemoryTagStoreOptions, TagGenerations, createMemoryTagStore } from './tag-store.js';
 export { REDIS_TAG_STORE_DEFAULTS, RedisTagStore, type RedisTagStoreOptions, createRedisTagStore } from './redis-tag-store.js';
 export { PURGE_DEFAULTS, type PurgeHandlerOptions, type PurgeRequest, createPurgeHandler } from './purge.js';

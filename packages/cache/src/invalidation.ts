@@ -1,7 +1,7 @@
 import type { Bus, BusMeta } from '@edgekit/bus';
 import type { Clock, Disposable } from '@edgekit/core';
 import { CacheError } from './errors.js';
-import { compileGlob } from './glob.js';
+import { compileGlob } from '@edgekit/swr';
 import type { TagGenerations } from './tag-store.js';
 import type { Tiers } from './tiers.js';
 
@@ -170,6 +170,9 @@ export class InvalidationBus {
   async invalidateKeys(keys: readonly string[]): Promise<void> {
     const list = [...new Set(keys)];
     if (list.length === 0) return;
+    // This node forgets them at once: its next request must not be answered from them.
+    const l1 = this.#tiers.l1;
+    if (l1) for (const key of list) l1.remove(key);
     await this.#attempt({ tags: [], pattern: undefined, keys: list });
   }
 

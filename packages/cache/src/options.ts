@@ -2,11 +2,11 @@ import type { Bus } from '@edgekit/bus';
 import { type Clock, checkOptionsObject, describeValue, optionalBoolean, optionalNumber, optionalOneOf, optionalString, systemClock } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { isCacheStatusName } from './cache-status.js';
-import type { MemoryStoreOptions } from './memory-store.js';
 import { checkPrefix, checkRedis } from './redis-util.js';
 import type { PathNormalizer, RoutePolicy } from './routes.js';
 import type { CacheStore, TagStore } from './store.js';
 import type { Origin } from './types.js';
+import type { IncomingMessage } from 'node:http';
 
 export const SCOPE = '@edgekit/cache';
 
@@ -25,7 +25,7 @@ export interface CacheOptions {
   /** The bus that carries invalidations between nodes. Default: a Redis bus on `redis` (closed by `close()`), else none. */
   bus?: Bus;
   /** The in-process L1 tier (byte-bounded LRU), or `false` to disable it. Default: `{ maxSize: 64 MiB }`. */
-  l1?: MemoryStoreOptions | false;
+  l1?: L1Options | false;
   /** Prefix of Redis keys. Default: `'edgekit:cache:'`. */
   prefix?: string;
   /** Bus channel of invalidations. Default: `'edgekit-cache'`. */
@@ -42,7 +42,7 @@ export interface CacheOptions {
   maxBodySize?: number;
   /** Longest readable key; longer keys keep a prefix and a SHA-256. Default: 512. */
   maxKeyLength?: number;
-  /** Cap on an entry's whole lifetime (fresh plus stale windows), and how long tag generations are kept. Default: 86400000 (one day). */
+  /** Longest an entry is kept (fresh plus stale windows), cap on the route `ttl`, and how long tag generations are kept. An origin's longer explicit lifetime is still reported in `Cache-Status`. Default: 86400000 (one day). */
   maxTtl?: number;
   /** How long a stale entry with validators is kept after its stale windows, for conditional revalidation. Default: 300000. */
   keepStale?: number;
@@ -61,9 +61,9 @@ export interface CacheOptions {
   /** Targeted cache-control headers (RFC 9213) read in place of `Cache-Control`, first present wins. Default: `['cdn-cache-control']`. */
   targetedCacheControl?: readonly string[];
   /** Bound on each Redis command of the cache, in ms. Default: 250. */
-  storeTimeout?: number;
+  operationTimeout?: number;
   /** After a Redis failure, how long the cache goes straight to the origin before trying Redis again, in ms. Default: 1000. */
-  storeCooldown?: number;
+  cooldown?: number;
   /** Bound on a pattern invalidation's SCAN, in ms. Default: 30000. */
   scanTimeout?: number;
   /** Concurrent origin requests of `warm()`. Default: 4. */
@@ -74,8 +74,32 @@ export interface CacheOptions {
   lockTtl?: number;
   /** How long a request waits for another process's fetch of the same key, in ms (passed to `@edgekit/swr`). Default: swr's. */
   waitTimeout?: number;
+  /**
+   * Who made the request, as the gateway authenticated it (a user id, an API key's tenant), or
+   * `undefined` for an anonymous request. A request with a principal is private: it is neither
+   * stored nor answered from shared entries, unless its route says `authenticated: 'per-principal'`
+   * (then the principal is part of the key). Default: none (only `credentialHeaders` mark a request private).
+   */
+  principal?: (req: IncomingMessage) => string | undefined;
+  /** Request headers that make a request private when present, like a principal. Default: `['authorization']`. */
+  credentialHeaders?: readonly string[];
+  /**
+   * Which successful requests with an unsafe method (any method but GET, HEAD, OPTIONS, TRACE)
+   * invalidate the target URI and its `Location`/`Content-Location` (RFC 9111 §4.4): `'always'`,
+   * `'authenticated'` (only requests whose `principal` is defined, so anonymous writes cannot evict
+   * entries), or `'never'`. Default: `'authenticated'`.
+   */
+  unsafeInvalidation?: 'always' | 'authenticated' | 'never';
   /** Time source. Default: the system clock. */
   clock?: Clock;
+}
+
+/** Bounds of the in-process L1 tier. */
+export interface L1Options {
+  /** Upper bound of the tier's size in bytes (bodies, headers, tags and a fixed overhead per entry). Default: 64 MiB. */
+  maxSize?: number;
+  /** Entries larger than this many bytes are not kept. Default: 8 MiB (or `maxSize` when smaller). */
+  maxEntrySize?: number;
 }
 
 /** Request headers stripped from cacheable origin requests: they change responses but are not keyed. */
@@ -100,7 +124,7 @@ export const UNKEYED_HEADERS: readonly string[] = Object.freeze([
 
 /** Defaults of {@link CacheOptions}. */
 export const CACHE_DEFAULTS = {
-  l1: { maxSize: 64 * 1024 * 1024 },
+  l1: { maxSize: 64 * 1024 * 1024, maxEntrySize: 8 * 1024 * 1024 },
   prefix: 'edgekit:cache:',
   channel: 'edgekit-cache',
   name: 'edgekit',
@@ -115,11 +139,13 @@ export const CACHE_DEFAULTS = {
   unkeyedHeaders: UNKEYED_HEADERS,
   requestCacheControl: 'ignore',
   targetedCacheControl: Object.freeze(['cdn-cache-control']),
-  storeTimeout: 250,
-  storeCooldown: 1_000,
+  operationTimeout: 250,
+  cooldown: 1_000,
   scanTimeout: 30_000,
   warmConcurrency: 4,
   missCounters: 1_000,
+  credentialHeaders: Object.freeze(['authorization']),
+  unsafeInvalidation: 'authenticated',
 } as const;
 
 /** Options after validation. */
@@ -130,7 +156,7 @@ export interface ResolvedOptions {
   store: CacheStore | undefined;
   tagStore: TagStore | undefined;
   bus: Bus | undefined;
-  l1: MemoryStoreOptions | false;
+  l1: Required<L1Options> | false;
   prefix: string;
   channel: string;
   origin: Origin | undefined;
@@ -148,14 +174,23 @@ export interface ResolvedOptions {
   unkeyedHeaders: readonly string[];
   requestCacheControl: 'ignore' | 'honor';
   targetedCacheControl: readonly string[];
-  storeTimeout: number;
-  storeCooldown: number;
+  operationTimeout: number;
+  cooldown: number;
   scanTimeout: number;
   warmConcurrency: number;
   missCounters: number;
   lockTtl: number | undefined;
   waitTimeout: number | undefined;
+  principal: ((req: IncomingMessage) => string | undefined) | undefined;
+  credentialHeaders: readonly string[];
+  unsafeInvalidation: 'always' | 'authenticated' | 'never';
   clock: Clock;
+}
+
+function resolveL1(value: L1Options | undefined): Required<L1Options> {
+  const maxSize = optionalNumber(SCOPE, 'l1.maxSize', value?.maxSize, CACHE_DEFAULTS.l1.maxSize, { min: 1024, integer: true });
+  const maxEntrySize = optionalNumber(SCOPE, 'l1.maxEntrySize', value?.maxEntrySize, Math.min(CACHE_DEFAULTS.l1.maxEntrySize, maxSize), { min: 1, max: maxSize, integer: true });
+  return { maxSize, maxEntrySize };
 }
 
 function headerList(name: string, value: unknown, fallback: readonly string[]): readonly string[] {
@@ -173,9 +208,15 @@ function checkInterface(name: string, value: unknown, methods: readonly string[]
   }
 }
 
+const RENAMED = [
+  ['storeTimeout', 'operationTimeout'],
+  ['storeCooldown', 'cooldown'],
+] as const;
+
 /** Validates {@link CacheOptions} and applies {@link CACHE_DEFAULTS}. */
 export function resolveOptions(options: CacheOptions | undefined): ResolvedOptions {
   const o = checkOptionsObject<CacheOptions>(SCOPE, options);
+  for (const [old, name] of RENAMED) if (old in o) throw new TypeError(`${SCOPE}: option "${old}" is named "${name}" (one name across @edgekit/cache and @edgekit/swr)`);
   const redis = o.redis === undefined ? undefined : checkRedis(SCOPE, o.redis);
   checkInterface('store', o.store, ['get', 'set', 'delete', 'deletePattern', 'clear', 'close']);
   checkInterface('tagStore', o.tagStore, ['generation', 'invalidate', 'generations', 'close']);
@@ -186,6 +227,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   if (o.l1 !== undefined && o.l1 !== false && (o.l1 === null || typeof o.l1 !== 'object')) {
     throw new TypeError(`${SCOPE}: option "l1" must be memory store options or false (got ${describeValue(o.l1)})`);
   }
+  if (o.principal !== undefined && typeof o.principal !== 'function') throw new TypeError(`${SCOPE}: option "principal" must be a function of the request (got ${describeValue(o.principal)})`);
   if (o.origin !== undefined && typeof o.origin !== 'function') throw new TypeError(`${SCOPE}: option "origin" must be a function (got ${describeValue(o.origin)})`);
   const name = optionalString(SCOPE, 'name', o.name, CACHE_DEFAULTS.name);
   if (!isCacheStatusName(name)) throw new TypeError(`${SCOPE}: option "name" must be a structured-field token such as "edgekit" (got ${describeValue(name)})`);
@@ -198,7 +240,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
   if (!Array.isArray(statuses) || !statuses.every((s) => Number.isInteger(s) && s >= 200 && s <= 599)) {
     throw new TypeError(`${SCOPE}: option "cacheableStatuses" must be an array of final status codes (got ${describeValue(o.cacheableStatuses)})`);
   }
-  const l1 = o.l1 === undefined ? { ...CACHE_DEFAULTS.l1 } : o.l1;
+  const l1 = o.l1 === false ? false : resolveL1(o.l1);
   const store = o.store;
   const bus = o.bus;
   if (l1 === false && store === undefined && redis === undefined) {
@@ -230,13 +272,16 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     unkeyedHeaders: headerList('unkeyedHeaders', o.unkeyedHeaders, CACHE_DEFAULTS.unkeyedHeaders),
     requestCacheControl: optionalOneOf(SCOPE, 'requestCacheControl', o.requestCacheControl, ['ignore', 'honor'] as const, CACHE_DEFAULTS.requestCacheControl),
     targetedCacheControl: headerList('targetedCacheControl', o.targetedCacheControl, CACHE_DEFAULTS.targetedCacheControl),
-    storeTimeout: optionalNumber(SCOPE, 'storeTimeout', o.storeTimeout, CACHE_DEFAULTS.storeTimeout, { min: 1 }),
-    storeCooldown: optionalNumber(SCOPE, 'storeCooldown', o.storeCooldown, CACHE_DEFAULTS.storeCooldown, { min: 0 }),
+    operationTimeout: optionalNumber(SCOPE, 'operationTimeout', o.operationTimeout, CACHE_DEFAULTS.operationTimeout, { min: 1 }),
+    cooldown: optionalNumber(SCOPE, 'cooldown', o.cooldown, CACHE_DEFAULTS.cooldown, { min: 0 }),
     scanTimeout: optionalNumber(SCOPE, 'scanTimeout', o.scanTimeout, CACHE_DEFAULTS.scanTimeout, { min: 1 }),
     warmConcurrency: optionalNumber(SCOPE, 'warmConcurrency', o.warmConcurrency, CACHE_DEFAULTS.warmConcurrency, { min: 1, max: 256, integer: true }),
     missCounters: optionalNumber(SCOPE, 'missCounters', o.missCounters, CACHE_DEFAULTS.missCounters, { min: 1, max: 100_000, integer: true }),
     lockTtl: o.lockTtl === undefined ? undefined : optionalNumber(SCOPE, 'lockTtl', o.lockTtl, 0, { min: 10 }),
     waitTimeout: o.waitTimeout === undefined ? undefined : optionalNumber(SCOPE, 'waitTimeout', o.waitTimeout, 0, { min: 0 }),
+    principal: o.principal,
+    credentialHeaders: headerList('credentialHeaders', o.credentialHeaders, CACHE_DEFAULTS.credentialHeaders),
+    unsafeInvalidation: optionalOneOf(SCOPE, 'unsafeInvalidation', o.unsafeInvalidation, ['always', 'authenticated', 'never'] as const, CACHE_DEFAULTS.unsafeInvalidation),
     clock: o.clock ?? systemClock,
   };
 }

@@ -1,11 +1,6 @@
 import { describeValue } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 
-/** True for an ioredis `Cluster`. */
-export function isCluster(client: Redis | Cluster): client is Cluster {
-  return (client as Cluster).isCluster === true;
-}
-
 /** Checks the `redis` option: an ioredis client. */
 export function checkRedis(scope: string, value: unknown): Redis | Cluster {
   if (!value || typeof value !== 'object' || typeof (value as Redis).get !== 'function' || typeof (value as Redis).scan !== 'function') {
@@ -21,9 +16,4 @@ export function checkPrefix(scope: string, value: unknown, fallback: string): st
     throw new TypeError(`${scope}: option "prefix" must be 1-128 printable ASCII characters without spaces or braces (got ${describeValue(value)})`);
   }
   return value;
-}
-
-/** The masters to scan: every master of a Cluster, or the standalone client. */
-export function scanTargets(client: Redis | Cluster): Redis[] {
-  return isCluster(client) ? client.nodes('master') : [client];
 }

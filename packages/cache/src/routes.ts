@@ -22,8 +22,13 @@ export interface RoutePolicy {
   negativeTtl?: number;
   /** A response with `Set-Cookie`: `'bypass'` does not store it, `'strip'` stores it without `Set-Cookie`. Default: `'bypass'`. */
   setCookie?: 'bypass' | 'strip';
-  /** Requests with `Authorization` on a shared route are looked up and stored like others. Default: false (they bypass the cache). */
-  shareAuthorized?: boolean;
+  /**
+   * Requests with a principal or a credential header (see the cache's `principal` and
+   * `credentialHeaders`): `'bypass'` goes to the origin without storing or answering from the
+   * cache; `'per-principal'` keeps one entry per principal (the principal is part of the key, so no
+   * entry is ever served to another principal or to anonymous requests). Default: `'bypass'`.
+   */
+  authenticated?: 'bypass' | 'per-principal';
 }
 
 /** A route policy with defaults applied and templates compiled. */
@@ -37,7 +42,7 @@ export interface ResolvedPolicy {
   readonly override: boolean;
   readonly negativeTtl: number;
   readonly setCookie: 'bypass' | 'strip';
-  readonly shareAuthorized: boolean;
+  readonly authenticated: 'bypass' | 'per-principal';
 }
 
 /** Defaults of {@link RoutePolicy}. */
@@ -49,7 +54,7 @@ export const POLICY_DEFAULTS = {
   override: false,
   negativeTtl: 0,
   setCookie: 'bypass',
-  shareAuthorized: false,
+  authenticated: 'bypass',
 } as const;
 
 type TemplatePart = string | number;
@@ -155,8 +160,9 @@ function compileTag(scope: string, template: unknown, paramNames: readonly strin
 /** Validates a policy and applies defaults; `scope` names it in error messages. */
 export function resolvePolicy(scope: string, policy: RoutePolicy | undefined): ResolvedPolicy {
   if (policy === undefined || policy === null || typeof policy !== 'object') throw new TypeError(`${scope}: policy must be an object (got ${describeValue(policy)})`);
-  const known = new Set(['ttl', 'staleWhileRevalidate', 'staleIfError', 'shared', 'vary', 'tags', 'override', 'negativeTtl', 'setCookie', 'shareAuthorized']);
+  const known = new Set(['ttl', 'staleWhileRevalidate', 'staleIfError', 'shared', 'vary', 'tags', 'override', 'negativeTtl', 'setCookie', 'authenticated']);
   for (const key of Object.keys(policy)) {
+    if (key === 'shareAuthorized') throw new TypeError(`${scope}: policy option "shareAuthorized" was removed; authenticated requests are private unless the route says authenticated: 'per-principal'`);
     if (!known.has(key)) throw new TypeError(`${scope}: unknown policy option "${key}"`);
   }
   const ms = { min: 0, allowInfinity: false } as const;
@@ -169,7 +175,7 @@ export function resolvePolicy(scope: string, policy: RoutePolicy | undefined): R
     override: optionalBoolean(scope, 'override', policy.override, POLICY_DEFAULTS.override),
     negativeTtl: optionalNumber(scope, 'negativeTtl', policy.negativeTtl, POLICY_DEFAULTS.negativeTtl, ms),
     setCookie: optionalOneOf(scope, 'setCookie', policy.setCookie, ['bypass', 'strip'] as const, POLICY_DEFAULTS.setCookie),
-    shareAuthorized: optionalBoolean(scope, 'shareAuthorized', policy.shareAuthorized, POLICY_DEFAULTS.shareAuthorized),
+    authenticated: optionalOneOf(scope, 'authenticated', policy.authenticated, ['bypass', 'per-principal'] as const, POLICY_DEFAULTS.authenticated),
   });
 }
 

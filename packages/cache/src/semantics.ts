@@ -1,5 +1,5 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { type CacheControl, parseCacheControl } from './cache-control.js';
+import { type CacheControl, MAX_DELTA_SECONDS, parseCacheControl, parseTargetedCacheControl } from './cache-control.js';
 import { formatHttpDate, parseHttpDate } from './http-date.js';
 import type { ResolvedPolicy } from './routes.js';
 
@@ -79,11 +79,21 @@ function parseTags(value: string, into: Set<string>, settings: AnalysisSettings)
   }
 }
 
-function parseDelta(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (!/^\d{1,10}$/.test(text)) return undefined;
-  return Number(text);
+/**
+ * The `Age` in seconds (RFC 9111 §5.1), read so that a malformed field never makes a response
+ * fresher than any reading of it: of a list (`7200, 0`, or several lines) the largest member
+ * counts, a decimal counts by its whole seconds, and members that are not numbers are ignored.
+ */
+export function parseAge(values: readonly string[] | undefined): number {
+  if (values === undefined) return 0;
+  let age = 0;
+  for (const value of values) {
+    for (const member of value.split(',')) {
+      const m = /^\s*(\d{1,15})(?:\.\d+)?\s*$/.exec(member);
+      if (m !== null) age = Math.max(age, Math.min(Number(m[1]), MAX_DELTA_SECONDS));
+    }
+  }
+  return age;
 }
 
 /**
@@ -131,29 +141,28 @@ export function analyzeResponse(
   const first = (name: string): string | undefined => headers[name]?.[0];
 
   const { requestTime, responseTime } = times;
-  const dateValue = parseHttpDate(first('date'));
+  const dateValue = parseHttpDate(first('date'), responseTime);
   if (dateValue === undefined) {
     // RFC 9110 §6.6.1: a cache adds Date when the origin sent none.
     const date = formatHttpDate(responseTime);
     clientHeaders.push('date', date);
     storedHeaders.push('date', date);
   }
-  const ageSeconds = parseDelta(first('age')) ?? 0;
+  const ageSeconds = parseAge(headers.age);
   const apparentAge = Math.max(0, responseTime - (dateValue ?? responseTime));
   const correctedAge = ageSeconds * 1000 + Math.max(0, responseTime - requestTime);
   const initialAge = Math.max(apparentAge, correctedAge);
 
   let cc: CacheControl | undefined;
   for (const name of settings.targetedCacheControl) {
-    if (headers[name]) {
-      cc = parseCacheControl(headers[name]);
-      break;
-    }
+    // RFC 9213 §2.1: the first targeted field that parses wins; an invalid one is ignored as a whole.
+    cc = parseTargetedCacheControl(headers[name]);
+    if (cc !== undefined) break;
   }
   cc ??= parseCacheControl(headers['cache-control']);
 
   const etag = first('etag');
-  const lastModifiedHeader = parseHttpDate(first('last-modified'));
+  const lastModifiedHeader = parseHttpDate(first('last-modified'), responseTime);
   const lastModified = lastModifiedHeader ?? dateValue;
   const vary = new Set<string>();
   let varyStar = false;
@@ -175,8 +184,8 @@ export function analyzeResponse(
   else if (cc.sMaxAge !== undefined) fresh = cc.sMaxAge * 1000;
   else if (cc.maxAge !== undefined) fresh = cc.maxAge * 1000;
   else if (headers.expires !== undefined) {
-    const expires = parseHttpDate(first('expires'));
-    // An invalid Expires (such as "0") means already expired (RFC 9111 §5.3).
+    // An invalid Expires (such as "0", or several Expires lines) means already expired (RFC 9111 §5.3).
+    const expires = parseHttpDate(headers.expires, responseTime);
     fresh = expires === undefined ? 0 : Math.max(0, expires - (dateValue ?? responseTime));
   } else {
     explicit = false;
@@ -192,9 +201,11 @@ export function analyzeResponse(
     swr = 0;
     sie = 0;
   }
-  fresh = Math.min(fresh, settings.maxTtl);
-  swr = Math.min(swr, settings.maxTtl - fresh);
-  sie = Math.min(sie, settings.maxTtl - fresh);
+  // The origin's explicit lifetime is reported as it is (Cache-Status ttl=); `maxTtl` bounds how long
+  // the entry is kept (see the store ttl), and the configured heuristic lifetime.
+  if (!explicit || policy.override) fresh = Math.min(fresh, settings.maxTtl);
+  swr = Math.max(0, Math.min(swr, settings.maxTtl - fresh));
+  sie = Math.max(0, Math.min(sie, settings.maxTtl - fresh));
 
   let notStorable: string | undefined;
   if (status === 206) notStorable = 'partial';

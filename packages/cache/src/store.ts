@@ -1,26 +1,14 @@
+import type { SwrStore } from '@edgekit/swr';
 import type { CacheEntry } from './entry.js';
 
 /**
- * Where entries live. Keys are the cache's own (printable ASCII, at most a few hundred
- * characters; a hash tag `{...}` groups the keys of one URL). Implementations run the shared
- * conformance suite in the package tests. Every method may reject: the cache reports the error
- * and falls back to the origin.
+ * Where entries live: `@edgekit/swr`'s one store interface, holding cache entries. Build one with
+ * swr's `createMemoryStore` / `createRedisStore` and `codec: CACHE_ENTRY_CODEC`; any implementation
+ * passes `storeConformance` from `@edgekit/swr/testing`. Keys are the cache's own (a hash tag
+ * `{...}` groups the keys of one URL). Every method may reject: the cache reports the error and
+ * falls back to the origin.
  */
-export interface CacheStore {
-  /** A short name for events and errors (`'memory'`, `'redis'`). */
-  readonly name: string;
-  /** The entry under `key`, or `undefined` (absent, expired or undecodable). */
-  get(key: string): Promise<CacheEntry | undefined>;
-  /** Stores `entry` for `ttl` ms (> 0). */
-  set(key: string, entry: CacheEntry, ttl: number): Promise<void>;
-  /** Deletes keys; resolves with how many existed. */
-  delete(keys: readonly string[]): Promise<number>;
-  /** Deletes every key matching a Redis glob pattern; resolves with how many were deleted. */
-  deletePattern(pattern: string): Promise<number>;
-  /** Deletes every entry of this store. */
-  clear(): Promise<void>;
-  close(): Promise<void>;
-}
+export type CacheStore = SwrStore<CacheEntry>;
 
 /**
  * Invalidation generations for tags. A counter grows with every invalidation; each tag remembers

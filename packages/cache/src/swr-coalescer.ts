@@ -17,8 +17,8 @@ export function createSwrCoalescer<V>(deps: CoalescerDeps): Coalescer<V> {
     ...(redis === undefined ? {} : { redis, ...(bus === undefined ? {} : { bus }) }),
     ...(options.lockTtl === undefined ? {} : { lockTtl: options.lockTtl }),
     ...(options.waitTimeout === undefined ? {} : { waitTimeout: options.waitTimeout }),
-    operationTimeout: options.storeTimeout,
-    cooldown: options.storeCooldown,
+    operationTimeout: options.operationTimeout,
+    cooldown: options.cooldown,
     prefix: options.prefix,
     channel: `${options.channel}:flight`,
   });

@@ -1,10 +1,13 @@
 import type { Clock } from '@edgekit/core';
 import type { CacheEntry } from './entry.js';
 import type { CacheError } from './errors.js';
-import type { MemoryStore } from './memory-store.js';
+import type { MemoryStore as SwrMemoryStore } from '@edgekit/swr';
 import type { CacheStore, TagStore } from './store.js';
 import type { TagGenerations } from './tag-store.js';
 import { withTimeout } from './timeout.js';
+
+/** The L1 tier: swr's memory store of cache entries. */
+export type MemoryStore = SwrMemoryStore<CacheEntry>;
 
 /** Where a lookup found its entry. */
 export type Tier = 'l1' | 'l2';
@@ -21,9 +24,9 @@ export interface TiersOptions {
   mirror: TagGenerations;
   clock: Clock;
   /** Bound on every L2 and tag store command, in ms. */
-  storeTimeout: number;
+  operationTimeout: number;
   /** After an L2 failure, skip L2 for this long, in ms. */
-  storeCooldown: number;
+  cooldown: number;
   /** Extra retention for entries with validators, in ms (see `keepStale`). */
   keepStale: number;
   /** Whether L1 may be used now (false while the bus may be missing invalidations). */
@@ -35,8 +38,8 @@ export interface TiersOptions {
 /**
  * The two tiers: a memory L1 in each node in front of a shared L2. Every entry read is checked
  * against the tag generations (the node's mirror for L1, the shared tag store for L2) before use.
- * L2 and tag store commands are bounded by `storeTimeout`; failures are reported and treated as
- * misses, and L2 rests for `storeCooldown` so a dead Redis costs one timeout, not one per request.
+ * L2 and tag store commands are bounded by `operationTimeout`; failures are reported and treated as
+ * misses, and L2 rests for `cooldown` so a dead Redis costs one timeout, not one per request.
  */
 export class Tiers {
   readonly l1: MemoryStore | undefined;
@@ -59,8 +62,8 @@ export class Tiers {
     this.#mirror = options.mirror;
     this.#shared = options.l2 !== undefined;
     this.#clock = options.clock;
-    this.#timeout = options.storeTimeout;
-    this.#cooldown = options.storeCooldown;
+    this.#timeout = options.operationTimeout;
+    this.#cooldown = options.cooldown;
     this.#keepStale = options.keepStale;
     this.#l1Usable = options.l1Usable;
     this.#report = options.report;

@@ -16,7 +16,14 @@ export interface OriginResponse {
  * that shape. It may reject; an error with a numeric `status` and an RFC 9457 `problem` (a
  * `ForwardError`) is answered with that problem.
  */
-export type Origin = (req: IncomingMessage, options: { signal: AbortSignal }) => Promise<OriginResponse>;
+export type Origin = (req: IncomingMessage, options: OriginOptions) => Promise<OriginResponse>;
+
+/** What the cache passes to its origin: `@edgekit/proxy`'s `ForwardOptions`. */
+export interface OriginOptions {
+  signal: AbortSignal;
+  /** Receives 1xx interim responses (`103 Early Hints`) for the client that caused the fetch; absent when no client waits. */
+  onInformational?: (statusCode: number, headers: Record<string, string | string[]>) => void;
+}
 
 /** How a request was answered, for the `lookup` event and telemetry. */
 export type LookupStatus = 'hit' | 'miss' | 'stale' | 'bypass';

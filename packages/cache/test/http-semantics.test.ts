@@ -121,6 +121,46 @@ describe('freshness from the origin', () => {
     const f = await setup(() => json({}, { 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=20' }));
     expect((await get(f.base, '/api/products/1')).headers['cache-status']).toMatch(/ttl=20; stored/);
   });
+
+  it('ignores a CDN-Cache-Control that is not a structured-field dictionary, or has a directive of the wrong type, as a whole', async () => {
+    const values: Record<string, string> = { '1': 'max-age=10000, &&&&&', '2': 'max-age="10000"', '3': 'max-age= 100', '4': 'max-age=10000, foo;bar=?1' };
+    const f = await setup((req) => json({}, { 'cache-control': 'no-store', 'cdn-cache-control': values[req.url.slice(-1)]! }));
+    for (const id of ['1', '2', '3']) {
+      expect((await get(f.base, `/api/products/${id}`)).headers['cache-status'], values[id]).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=no-store');
+    }
+    expect((await get(f.base, '/api/products/4')).headers['cache-status']).toMatch(/ttl=10000; stored/);
+  });
+
+  it.each([
+    ['missing comma', 'Thu 01 Jan 2025 00:10:00 GMT'],
+    ['double spaces', 'Wed,  01 Jan  2025 00:10:00 GMT'],
+    ['dashes', 'Wed, 01-Jan-2025 00:10:00 GMT'],
+    ['one-digit hour', 'Wed, 01 Jan 2025 0:10:00 GMT'],
+  ])('treats an Expires with %s as already expired', async (_what, expires) => {
+    const f = await setup(() => json({}, { expires }));
+    expect((await get(f.base, '/api/products/1')).headers['cache-status']).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=stale');
+    expect((await get(f.base, '/api/products/1')).headers['cache-status']).toMatch(/uri-miss/);
+  });
+
+  it('treats two Expires lines as an invalid Expires', async () => {
+    const f = await setup((_r, _n, clock) => json({}, { expires: [httpDate(clock.now() + 30_000), httpDate(clock.now() + 30_000)] } as unknown as Record<string, string>));
+    expect((await get(f.base, '/api/products/1')).headers['cache-status']).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=stale');
+  });
+
+  it('never reads an Age list or a malformed Age as younger than its largest member', async () => {
+    const ages: Record<string, string | string[]> = { '1': '7200, 0', '2': ['0', '7200'], '3': '0,7200', '4': '7200.0' };
+    const f = await setup((req) => json({}, { 'cache-control': 'max-age=3600', age: ages[req.url.slice(-1)]! } as Record<string, string>));
+    for (const id of ['1', '2', '3', '4']) {
+      expect((await get(f.base, `/api/products/${id}`)).headers['cache-status'], String(ages[id])).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=stale');
+    }
+  });
+
+  it('reports the origin lifetime in Cache-Status ttl= when max-age is beyond the one-day storage cap', async () => {
+    const f = await setup(() => json({}, { 'cache-control': 'max-age=100000' }));
+    expect((await get(f.base, '/api/products/1')).headers['cache-status']).toBe('edgekit; fwd=uri-miss; fwd-status=200; ttl=100000; stored');
+    f.clock.advance(1_000);
+    expect((await get(f.base, '/api/products/1')).headers['cache-status']).toBe('edgekit; hit; ttl=99999');
+  });
 });
 
 describe('what a shared cache must not store', () => {
@@ -150,7 +190,7 @@ describe('what a shared cache must not store', () => {
   it('bypasses requests with Authorization on shared routes, and never answers others with their response', async () => {
     const f = await setup((req) => json({ user: req.headers.authorization ?? 'anonymous' }));
     const authed = await get(f.base, '/api/products/1', { authorization: 'Bearer alice' });
-    expect(authed.headers['cache-status']).toBe('edgekit; fwd=bypass; fwd-status=200; detail=authorization');
+    expect(authed.headers['cache-status']).toBe('edgekit; fwd=bypass; fwd-status=200; detail=authenticated');
     const anonymous = await get(f.base, '/api/products/1');
     expect(JSON.parse(anonymous.body)).toEqual({ user: 'anonymous' });
     expect(anonymous.headers['cache-status']).toMatch(/uri-miss; fwd-status=200; ttl=60; stored/);
@@ -376,7 +416,7 @@ describe('requests the cache does not answer', () => {
   });
 
   it('invalidates the URL after a successful unsafe request (RFC 9111 §4.4)', async () => {
-    const f = await setup((req, n) => (req.method === 'GET' ? json({ n }) : { status: 204, headers: { location: '/api/products/2' } }));
+    const f = await setup((req, n) => (req.method === 'GET' ? json({ n }) : { status: 204, headers: { location: '/api/products/2' } }), { unsafeInvalidation: 'always' });
     await get(f.base, '/api/products/1');
     await get(f.base, '/api/products/2');
     await get(f.base, '/api/products/1', {}, 'PUT');

@@ -1,14 +1,19 @@
 import { createManualClock } from '@edgekit/core';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore } from '../src/memory-store.js';
+import { type MemoryStoreOptions, createMemoryStore as createSwrMemoryStore } from '@edgekit/swr';
+import { storeConformance } from '@edgekit/swr/testing';
+import { CACHE_ENTRY_CODEC, type CacheEntry } from '../src/index.js';
 import { createMemoryTagStore } from '../src/tag-store.js';
-import { cacheStoreConformance, entry, tagStoreConformance } from './store-conformance.js';
+import { entry, same, sample, tagStoreConformance } from './store-conformance.js';
 
-describe('memory store', () => {
-  cacheStoreConformance(async () => {
-    const clock = createManualClock(1_000);
-    const store = createMemoryStore({ clock });
-    return { store, elapse: async (ms) => clock.advance(ms) };
+const createMemoryStore = (options: MemoryStoreOptions<CacheEntry> = {}) => createSwrMemoryStore<CacheEntry>({ maxSize: 64 * 1024 * 1024, ...options, codec: CACHE_ENTRY_CODEC });
+
+describe('memory store of cache entries (the L1 tier)', () => {
+  describe('conformance', () => {
+    storeConformance(async () => {
+      const clock = createManualClock(1_000);
+      return { store: createMemoryStore({ clock }), elapse: async (ms) => clock.advance(ms), sample, same };
+    });
   });
 
   it('stays within maxSize bytes, evicting the least recently used entries', () => {

@@ -34,8 +34,8 @@ async function threeNodes(connect: () => Redis | Cluster, answer: (req: SeenRequ
       // The nodes listen on different ports; one site name keeps their keys equal.
       host: 'shop.example',
       routes: { 'GET /api/products/:id': { ttl: 60_000, tags: ['product:{id}'] }, 'GET /api/*': { ttl: 60_000 } },
-      storeTimeout: 500,
-      storeCooldown: 200,
+      operationTimeout: 500,
+      cooldown: 200,
     });
     const lookups: LookupEvent[] = [];
     const invalidations: InvalidationNotice[] = [];

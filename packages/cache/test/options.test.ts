@@ -1,12 +1,13 @@
 import { createMemoryBus, createMemoryBusHub } from '@edgekit/bus';
 import { describe, expect, it } from 'vitest';
-import { CACHE_DEFAULTS, type InvalidationNotice, createCache, createMemoryStore } from '../src/index.js';
+import { createMemoryStore } from '@edgekit/swr';
+import { CACHE_DEFAULTS, CACHE_ENTRY_CODEC, type InvalidationNotice, createCache } from '../src/index.js';
 import { until } from './helpers.js';
 
 describe('createCache options', () => {
   it('names the option and value in validation errors', () => {
     expect(() => createCache({ maxBodySize: -1 })).toThrow(/"maxBodySize".*-1/);
-    expect(() => createCache({ storeTimeout: 0 })).toThrow(RangeError);
+    expect(() => createCache({ operationTimeout: 0 })).toThrow(RangeError);
     expect(() => createCache({ name: 'has space' })).toThrow(/"name"/);
     expect(() => createCache({ requestCacheControl: 'always' as never })).toThrow(/"requestCacheControl"/);
     expect(() => createCache({ cacheableStatuses: [99] })).toThrow(/"cacheableStatuses"/);
@@ -15,7 +16,7 @@ describe('createCache options', () => {
     expect(() => createCache({ prefix: 'a{b' })).toThrow(/"prefix"/);
     expect(() => createCache({ l1: false })).toThrow(/"l1" may be false only with a shared store/);
     expect(() => createCache({ routes: [] as never })).toThrow(/"routes"/);
-    expect(() => createCache({ store: createMemoryStore() })).toThrow(/needs a shared "tagStore"/);
+    expect(() => createCache({ store: createMemoryStore({ codec: CACHE_ENTRY_CODEC }) })).toThrow(/needs a shared "tagStore"/);
   });
 
   it('exposes its defaults', () => {

@@ -3,7 +3,7 @@ import { createForwarder } from '@edgekit/proxy';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CacheOptions, createCache } from '../src/index.js';
-import { get, startGateway } from './helpers.js';
+import { get, rawRequest, startGateway } from './helpers.js';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -105,3 +105,59 @@ describe('in front of @edgekit/proxy', () => {
   });
 });
 
+
+describe('the gateway path under failure and load', () => {
+  it('answers an origin 5xx with a body with exactly one Content-Length, readable by Node clients', async () => {
+    const { base } = await setup((_req, res) => {
+      res.writeHead(503, { 'content-type': 'text/plain', 'content-length': '11' });
+      res.end('unavailable');
+    });
+    const url = new URL(base);
+    const raw = await rawRequest(base, Buffer.from(`GET /api/down HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`));
+    expect(raw).toMatch(/^HTTP\/1\.1 503/);
+    expect(raw.match(/^content-length:/gim)).toHaveLength(1);
+    const viaNode = await get(base, '/api/down');
+    expect(viaNode.status).toBe(503);
+    expect(viaNode.body).toBe('unavailable');
+  });
+
+  it('relays 103 Early Hints to the client whose request reached the origin, on cached and bypassed routes', async () => {
+    const { base } = await setup((_req, res) => {
+      res.writeEarlyHints({ link: '</app.js>; rel=preload; as=script' });
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' });
+      res.end('page');
+    });
+    const host = new URL(base).host;
+    for (const path of ['/api/page', '/elsewhere']) {
+      const raw = await rawRequest(base, Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+      expect(raw, path).toMatch(/^HTTP\/1\.1 103 Early Hints\r\nLink: <\/app\.js>; rel=preload; as=script\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    }
+    // A hit has no origin exchange, so nothing interim.
+    const hit = await rawRequest(base, Buffer.from(`GET /api/page HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    expect(hit).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+
+  it('adds no MaxListenersExceededWarning when many misses fetch at once', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning);
+    };
+    process.on('warning', onWarning);
+    cleanup.push(async () => {
+      process.off('warning', onWarning);
+    });
+    const pending: Array<() => void> = [];
+    const { base } = await setup((_req, res) => {
+      // Every origin request waits until all of them have arrived: the fetches overlap.
+      pending.push(() => {
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        res.end('x');
+      });
+      if (pending.length === 30) for (const release of pending.splice(0)) release();
+    });
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => get(base, `/api/item/${i}`)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+});

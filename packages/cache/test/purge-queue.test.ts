@@ -28,8 +28,8 @@ describeRedis('purges while Redis stalls', () => {
         channel: `${prefix}bus`,
         host: 'shop.example',
         routes: { 'GET /api/products/:id': { ttl: 60_000, tags: ['product:{id}'] } },
-        storeTimeout: 200,
-        storeCooldown: 100,
+        operationTimeout: 200,
+        cooldown: 100,
       });
       const errors: Error[] = [];
       cache.on('error', (error) => errors.push(error as Error));

@@ -3,7 +3,8 @@ import { createManualClock } from '@edgekit/core';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type EdgeCache, type TagStore, createCache, createMemoryStore, createPurgeHandler } from '../src/index.js';
+import { createMemoryStore } from '@edgekit/swr';
+import { CACHE_ENTRY_CODEC, type EdgeCache, type TagStore, createCache, createPurgeHandler } from '../src/index.js';
 import { EPOCH, until } from './helpers.js';
 
 const servers: Server[] = [];
@@ -73,7 +74,7 @@ describe('purge handler', () => {
       generations: async (tags) => tags.map(() => 0),
       close: async () => {},
     };
-    const cache = createCache({ store: createMemoryStore(), tagStore: flaky, storeCooldown: 20 });
+    const cache = createCache({ store: createMemoryStore({ codec: CACHE_ENTRY_CODEC }), tagStore: flaky, cooldown: 20 });
     cache.on('error', () => {});
     const url = await purgeServer(cache);
     const res = await post(url, JSON.stringify({ tags: ['a'] }));

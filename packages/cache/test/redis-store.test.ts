@@ -1,9 +1,13 @@
 import { describeRedis, useRedisCluster, useRedisServer } from '@edgekit/test-utils';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisStore } from '../src/redis-store.js';
+import { createRedisStore as createSwrRedisStore, type RedisStoreOptions } from '@edgekit/swr';
+import { storeConformance } from '@edgekit/swr/testing';
+import { CACHE_ENTRY_CODEC, type CacheEntry } from '../src/index.js';
 import { createRedisTagStore } from '../src/redis-tag-store.js';
-import { cacheStoreConformance, tagStoreConformance } from './store-conformance.js';
+import { same, sample, tagStoreConformance } from './store-conformance.js';
+
+const createRedisStore = (options: RedisStoreOptions<CacheEntry>) => createSwrRedisStore<CacheEntry>({ ...options, codec: CACHE_ENTRY_CODEC });
 
 async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -25,17 +29,10 @@ describeRedis('redis store (standalone)', () => {
   afterAll(() => redis.quit().then(() => undefined));
 
   describe('conformance', () => {
-    cacheStoreConformance(async () => {
+    storeConformance(async () => {
       const prefix = uniquePrefix();
       const store = createRedisStore({ redis, prefix, scanCount: 100, unlinkBatch: 64 });
-      return {
-        store,
-        elapse: (ms) =>
-          until(async () => {
-            await new Promise((resolve) => setTimeout(resolve, ms));
-            return true;
-          }),
-      };
+      return { store, elapse: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), sample, same };
     });
   });
 
@@ -71,12 +68,9 @@ describeRedis(
     afterAll(() => redis.quit().then(() => undefined));
 
     describe('conformance', () => {
-      cacheStoreConformance(async () => {
+      storeConformance(async () => {
         const store = createRedisStore({ redis, prefix: uniquePrefix(), scanCount: 100, unlinkBatch: 64 });
-        return {
-          store,
-          elapse: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-        };
+        return { store, elapse: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), sample, same };
       });
     });
 
@@ -90,7 +84,7 @@ describeRedis(
       const { entry } = await import('./store-conformance.js');
       await Promise.all(Array.from({ length: 300 }, (_, i) => store.set(`{GET a.com/spread/${i}}`, entry(), 60_000)));
       const perMaster = await Promise.all(
-        redis.nodes('master').map(async (node) => (await node.scan('0', 'MATCH', `${prefix}e:*`, 'COUNT', 1000))[1].length),
+        redis.nodes('master').map(async (node) => (await node.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 1000))[1].length),
       );
       expect(perMaster.filter((n) => n > 0).length).toBe(3);
       expect(await store.deletePattern('{GET a.com/spread/*}*')).toBe(300);

@@ -289,7 +289,7 @@ describe('a store that stops answering', () => {
     };
     const tags = { name: 'hanging', generation: () => new Promise<never>(() => {}), invalidate: async () => 1, generations: async () => [], close: async () => {} };
     const { origin } = testOrigin(() => ({ body: 'from origin' }));
-    const cache = createCache({ store: hanging, tagStore: tags, storeTimeout: 50, storeCooldown: 60_000, routes: { 'GET /api/*': { ttl: 60_000 } } });
+    const cache = createCache({ store: hanging, tagStore: tags, operationTimeout: 50, cooldown: 60_000, routes: { 'GET /api/*': { ttl: 60_000 } } });
     const errors: Array<{ code?: string }> = [];
     cache.on('error', (e) => errors.push(e as { code?: string }));
     const gateway = await startGateway(cache, origin);

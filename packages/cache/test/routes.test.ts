@@ -55,3 +55,24 @@ describe('RouteTable', () => {
     expect(t.match('/x')?.route.policy.vary).toEqual(['accept-encoding', 'accept-language']);
   });
 });
+
+describe('cache.matches', () => {
+  it('says which requests can involve the cache, on the normalised path, so composers never parse route syntax', async () => {
+    const { createCache } = await import('../src/index.js');
+    const cache = createCache({ routes: { 'GET /api/products/:id': { ttl: 1_000 }, 'GET /static/*': { ttl: 1_000 } } });
+    expect(cache.matches('GET', '/api/products/42?x=1')).toBe(true);
+    expect(cache.matches('HEAD', '/static/css/site.css')).toBe(true);
+    // Percent-encoded unreserved characters normalise onto the route, as the cache keys them.
+    expect(cache.matches('GET', '/%61pi/products/42')).toBe(true);
+    expect(cache.matches('GET', '/api/products')).toBe(false);
+    expect(cache.matches('GET', '/api/products/42/reviews')).toBe(false);
+    expect(cache.matches('GET', 'http://elsewhere/api/products/42')).toBe(false);
+    expect(cache.matches('OPTIONS', '/api/products/42')).toBe(false);
+    expect(cache.matches('POST', '/anything')).toBe(true);
+    expect(cache.matches('M-SEARCH', '/anything')).toBe(true);
+    const never = createCache({ routes: { 'GET /api/*': { ttl: 1_000 } }, unsafeInvalidation: 'never' });
+    expect(never.matches('POST', '/api/x')).toBe(false);
+    await cache.close();
+    await never.close();
+  });
+});

@@ -1,13 +1,6 @@
 import { expect, it } from 'vitest';
 import { CacheEntry, type EntryData } from '../src/entry.js';
-import type { CacheStore, TagStore } from '../src/store.js';
-
-/** A store under test, with a way to let `ms` pass for its expiry (a manual clock, or real time). */
-export interface StoreFixture {
-  store: CacheStore;
-  /** Waits until `check` holds, letting time pass as the store needs (advance a clock or poll). */
-  elapse(ms: number): Promise<void>;
-}
+import type { TagStore } from '../src/store.js';
 
 export function entry(overrides: Partial<EntryData> = {}): CacheEntry {
   return new CacheEntry({
@@ -31,97 +24,18 @@ export function entry(overrides: Partial<EntryData> = {}): CacheEntry {
   });
 }
 
-/**
- * The conformance suite every {@link CacheStore} runs (memory and Redis, standalone and Cluster).
- * Call inside a `describe`; `setup` is called once per test.
- */
-export function cacheStoreConformance(setup: () => Promise<StoreFixture>): void {
-  it('returns undefined for a key it never stored', async () => {
-    const { store } = await setup();
-    expect(await store.get('{GET a.com/none}')).toBeUndefined();
-  });
+/** Distinct cache entries for `@edgekit/swr/testing`'s store suite: responses, a vary record and a value. */
+export function sample(n: number): CacheEntry {
+  if (n % 3 === 1) return entry({ kind: 'vary', status: 0, headers: [], body: Buffer.alloc(0), vary: ['accept-language', `x-${n}`], token: `t${n}` });
+  if (n % 3 === 2) return entry({ kind: 'value', status: 0, headers: [], body: Buffer.from(JSON.stringify({ n, list: [1, 'x'] })), etag: undefined, lastModified: undefined });
+  return entry({ status: 200 + n, body: Buffer.from([n & 255, 0, 255, 13, 10, 0x7b]) });
+}
 
-  it('round-trips every field of an entry, binary body included', async () => {
-    const { store } = await setup();
-    const original = entry();
-    await store.set('{GET a.com/p/1}', original, 60_000);
-    const got = await store.get('{GET a.com/p/1}');
-    expect(got).toBeInstanceOf(CacheEntry);
-    expect(got?.data()).toEqual(original.data());
-    expect(Buffer.compare(got!.body, original.body)).toBe(0);
-  });
-
-  it('round-trips vary records and value entries', async () => {
-    const { store } = await setup();
-    await store.set('{GET a.com/v}', entry({ kind: 'vary', status: 0, headers: [], body: Buffer.alloc(0), vary: ['accept-language'], token: 'abc' }), 60_000);
-    await store.set('{wrap:k}', entry({ kind: 'value', status: 0, headers: [], body: Buffer.from('{"a":[1,2]}'), etag: undefined, lastModified: undefined }), 60_000);
-    expect((await store.get('{GET a.com/v}'))?.vary).toEqual(['accept-language']);
-    expect((await store.get('{wrap:k}'))?.value()).toEqual({ a: [1, 2] });
-  });
-
-  it('replaces an entry stored under the same key', async () => {
-    const { store } = await setup();
-    await store.set('{k}', entry({ status: 200 }), 60_000);
-    await store.set('{k}', entry({ status: 404 }), 60_000);
-    expect((await store.get('{k}'))?.status).toBe(404);
-  });
-
-  it('forgets an entry once its ttl has passed', async () => {
-    const fixture = await setup();
-    await fixture.store.set('{short}', entry(), 150);
-    await fixture.store.set('{long}', entry(), 600_000);
-    await fixture.elapse(400);
-    expect(await fixture.store.get('{short}')).toBeUndefined();
-    expect(await fixture.store.get('{long}')).toBeDefined();
-  });
-
-  it('deletes keys and reports how many existed', async () => {
-    const { store } = await setup();
-    await store.set('{a}', entry(), 60_000);
-    await store.set('{b}', entry(), 60_000);
-    expect(await store.delete(['{a}', '{b}', '{missing}'])).toBe(2);
-    expect(await store.get('{a}')).toBeUndefined();
-    expect(await store.delete([])).toBe(0);
-  });
-
-  it('deletes by Redis glob pattern, variants included, and nothing else', async () => {
-    const { store } = await setup();
-    const keys = ['{GET a.com/api/products/1}', '{GET a.com/api/products/1}vt1:accept-language=en', '{GET a.com/api/products/2}', '{GET a.com/api/users/1}', '{GET b.com/api/products/1}'];
-    for (const key of keys) await store.set(key, entry(), 60_000);
-    expect(await store.deletePattern('{GET a.com/api/products/*}*')).toBe(3);
-    expect(await store.get('{GET a.com/api/products/1}')).toBeUndefined();
-    expect(await store.get('{GET a.com/api/products/1}vt1:accept-language=en')).toBeUndefined();
-    expect(await store.get('{GET a.com/api/users/1}')).toBeDefined();
-    expect(await store.get('{GET b.com/api/products/1}')).toBeDefined();
-  });
-
-  it('deletes thousands of matching keys in batches', async () => {
-    const { store } = await setup();
-    const small = entry({ body: Buffer.from('x'), headers: [] });
-    await Promise.all(Array.from({ length: 1_500 }, (_, i) => store.set(`{GET a.com/bulk/${i}}`, small, 60_000)));
-    await store.set('{GET a.com/keep}', small, 60_000);
-    expect(await store.deletePattern('{GET a.com/bulk/*}*')).toBe(1_500);
-    expect(await store.get('{GET a.com/bulk/42}')).toBeUndefined();
-    expect(await store.get('{GET a.com/keep}')).toBeDefined();
-  });
-
-  it('treats glob metacharacters in a pattern as Redis does', async () => {
-    const { store } = await setup();
-    for (const key of ['{x?a=1}', '{x?b=1}', '{x[1]}', '{xx}']) await store.set(key, entry(), 60_000);
-    expect(await store.deletePattern('{x\\?[a]=1}*')).toBe(1);
-    expect(await store.deletePattern('{x\\[1\\]}*')).toBe(1);
-    expect(await store.get('{x?b=1}')).toBeDefined();
-    expect(await store.get('{xx}')).toBeDefined();
-  });
-
-  it('clears everything it holds', async () => {
-    const { store } = await setup();
-    await store.set('{a}', entry(), 60_000);
-    await store.set('{b}', entry(), 60_000);
-    await store.clear();
-    expect(await store.get('{a}')).toBeUndefined();
-    expect(await store.get('{b}')).toBeUndefined();
-  });
+/** Round-trip equality of cache entries: every field, the binary body included. */
+export function same(actual: CacheEntry | undefined, expected: CacheEntry): void {
+  expect(actual).toBeInstanceOf(CacheEntry);
+  expect(actual!.data()).toEqual(expected.data());
+  expect(Buffer.compare(actual!.body, expected.body)).toBe(0);
 }
 
 /** The conformance suite every {@link TagStore} runs. */

@@ -1,6 +1,8 @@
 import { createManualClock } from '@edgekit/core';
-import { describe, expect, it } from 'vitest';
-import { type LookupEvent, createCache } from '../src/index.js';
+import { describeRedis, useRedisServer } from '@edgekit/test-utils';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type EdgeCache, type LookupEvent, createCache } from '../src/index.js';
 import { EPOCH, until } from './helpers.js';
 
 function setup() {
@@ -39,16 +41,16 @@ describe('wrap', () => {
     expect(calls).toBe(1);
   });
 
-  it('returns the stale value within staleTtl and refreshes it in the background', async () => {
+  it('returns the stale value within staleWhileRevalidate and refreshes it in the background', async () => {
     const { clock, cache, lookups } = setup();
     let version = 1;
     const fn = async () => version;
-    await cache.wrap('k', fn, { ttl: 1_000, staleTtl: 5_000 });
+    await cache.wrap('k', fn, { ttl: 1_000, staleWhileRevalidate: 5_000 });
     version = 2;
     clock.advance(2_000);
-    expect(await cache.wrap('k', fn, { ttl: 1_000, staleTtl: 5_000 })).toBe(1);
+    expect(await cache.wrap('k', fn, { ttl: 1_000, staleWhileRevalidate: 5_000 })).toBe(1);
     expect(lookups.at(-1)).toMatchObject({ status: 'stale', detail: 'stale-while-revalidate', route: 'wrap' });
-    await until(async () => (await cache.wrap('k', fn, { ttl: 1_000, staleTtl: 5_000 })) === 2);
+    await until(async () => (await cache.wrap('k', fn, { ttl: 1_000, staleWhileRevalidate: 5_000 })) === 2);
   });
 
   it('returns the stale value when the function throws within staleIfError, and the error after', async () => {
@@ -91,6 +93,48 @@ describe('wrap', () => {
     const { cache } = setup();
     await expect(cache.wrap('', async () => 1, { ttl: 1 })).rejects.toThrow(/non-empty string key/);
     await expect(cache.wrap('k', async () => 1, { ttl: -1 })).rejects.toThrow(/"ttl"/);
-    await expect(cache.wrap('k', async () => 1, { ttl: 1, staleTtl: Number.NaN })).rejects.toThrow(/"staleTtl"/);
+    await expect(cache.wrap('k', async () => 1, { ttl: 1, staleWhileRevalidate: Number.NaN })).rejects.toThrow(/"staleWhileRevalidate"/);
+  });
+});
+
+describeRedis('wrap on two nodes over one Redis (the swr engine)', () => {
+  const server = useRedisServer();
+  const open: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const close of open.splice(0).reverse()) await close();
+  });
+  const prefix = `wrap${process.pid}:`;
+  async function node(): Promise<EdgeCache> {
+    const redis = new Redis(server.current.url, { maxRetriesPerRequest: 1 });
+    const cache = createCache({ redis, prefix, channel: `${prefix}bus` });
+    open.push(
+      () => redis.quit().catch(() => undefined),
+      () => cache.close(),
+    );
+    return cache;
+  }
+
+  it('computes once for concurrent calls on both nodes, and recomputes everywhere after a tag invalidation', async () => {
+    const a = await node();
+    const b = await node();
+    // Both nodes' buses subscribe before the first call.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    let calls = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const fn = async () => {
+      calls++;
+      await gate;
+      return { n: calls };
+    };
+    const pending = [a.wrap('report', fn, { ttl: 60_000, tags: ['t'] }), b.wrap('report', fn, { ttl: 60_000, tags: ['t'] })];
+    await until(() => calls === 1);
+    release();
+    expect(await Promise.all(pending)).toEqual([{ n: 1 }, { n: 1 }]);
+    expect(calls).toBe(1);
+    const heard = new Promise<void>((resolve) => b.on('invalidate', () => resolve()));
+    await a.invalidateTag('t');
+    await heard;
+    expect(await b.wrap('report', async () => ({ n: 2 }), { ttl: 60_000, tags: ['t'] })).toEqual({ n: 2 });
   });
 });

@@ -66,3 +66,34 @@ export function responseOnSocket(req: IncomingMessage, socket: Duplex): ServerRe
   socket.on('error', () => {});
   return res;
 }
+
+/**
+ * Writes a relayed 1xx interim response to a client: `103 Early Hints` (with its `Link` fields)
+ * and `102 Processing`; other codes are dropped. Never to an HTTP/1.0 client (RFC 9110 §15.2), never after the final head.
+ */
+export function writeInformational(req: IncomingMessage, res: ServerResponse, statusCode: number, headers: readonly string[] | Readonly<Record<string, string | readonly string[] | undefined>>): void {
+  if (res.headersSent || res.destroyed || req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)) return;
+  try {
+    if (statusCode === 103) {
+      const hints: Record<string, string | string[]> = {};
+      if (isFlatList(headers)) {
+        for (let i = 0; i + 1 < headers.length; i += 2) {
+          const name = headers[i]!.toLowerCase();
+          const existing = hints[name];
+          hints[name] = existing === undefined ? headers[i + 1]! : Array.isArray(existing) ? [...existing, headers[i + 1]!] : [existing, headers[i + 1]!];
+        }
+      } else {
+        for (const [name, value] of Object.entries(headers)) if (value !== undefined) hints[name.toLowerCase()] = typeof value === 'string' ? value : [...value];
+      }
+      if (hints.link !== undefined) res.writeEarlyHints(hints);
+    } else if (statusCode === 102) {
+      res.writeProcessing();
+    }
+  } catch {
+    // Node refuses a Link value it cannot validate: the hint is advisory, the final answer follows.
+  }
+}
+
+function isFlatList(headers: unknown): headers is readonly string[] {
+  return Array.isArray(headers);
+}

@@ -10,6 +10,7 @@ import type { StreamedBody } from './request-body.js';
 
 /** Where an attempt reports: the exchange that started it. */
 export interface AttemptOwner {
+  attemptInformational(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): void;
   attemptHeaders(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean;
   attemptData(attempt: Attempt, chunk: Buffer): boolean;
   attemptComplete(attempt: Attempt): void;
@@ -79,8 +80,11 @@ export class Attempt implements Dispatcher.DispatchHandler, QueueEntry {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (this.state !== PENDING) return false;
-    // 1xx interim responses are this hop's business (RFC 9110 §15.2); wait for the final one.
-    if (statusCode < 200) return true;
+    // RFC 9110 §15.2: a proxy relays interim responses (103 Early Hints), then waits for the final one.
+    if (statusCode < 200) {
+      this.owner.attemptInformational(this, statusCode, rawHeaders);
+      return true;
+    }
     this.#resume = resume;
     this.status = statusCode;
     return this.owner.attemptHeaders(this, statusCode, rawHeaders);

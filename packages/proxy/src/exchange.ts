@@ -199,6 +199,8 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
   protected abstract deliverInternal(error: unknown): void;
   /** The client went away; release what the sink holds. */
   protected abstract onClientGone(): void;
+  /** Relays a 1xx interim response (RFC 9110 §15.2); sinks that cannot relay one drop it. */
+  protected deliverInformational(_statusCode: number, _headers: string[]): void {}
   /** The upstream switched protocols: join the client to `upstream`. Only sinks that set `upgradeProtocol` get this. */
   protected deliverUpgrade(_statusCode: number, _headers: string[], upstream: Duplex, _region: string): void {
     upstream.destroy();
@@ -390,7 +392,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     }
     if (canonical.form === 'asterisk') return new RequestTargetError('form', 'the asterisk-form target is not forwarded');
     if (canonical.changed && this.core.options.nonCanonicalTarget === 'refuse') {
-      return new RequestTargetError('form', `the path is not canonical (it reads as ${canonical.path.length > 200 ? 'another path' : canonical.path})`);
+      return new RequestTargetError('form', 'the path is not canonical (dot segments, repeated slashes or escaped unreserved characters)');
     }
     return canonical.target;
   }
@@ -641,13 +643,25 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     const route = this.#route;
     if (route !== undefined && kind !== 'connect' && attempt.connected) {
       const routes: RouteFailures = this.core.routeFailures;
-      if (!routes.failure(attempt.region.name, route, this.core.options.clock.now(), this.#routeFailed)) {
+      const region = attempt.region.name;
+      if (!routes.failure(region, route, this.core.options.clock.now(), this.#routeFailed, this.#healthy(region))) {
         this.#routeFailed = true;
         attempt.release();
         return;
       }
     }
     attempt.fail(error);
+  }
+
+  /** Whether the region's health checks pass (`false` without a health source or when it cannot answer). */
+  #healthy(region: string): boolean {
+    const health = this.core.options.health;
+    if (health === undefined) return false;
+    try {
+      return health.isHealthy(region) === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Settles a successful attempt's permit and remembers the route's success in its region. */
@@ -756,6 +770,12 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     const core = this.core;
     attempt.ttfb = core.options.clock.now() - attempt.startedAt;
     core.selector.recordLatency?.(attempt.region.name, attempt.ttfb);
+  }
+
+  /** A 1xx interim response of an attempt still running, relayed unless a final answer was chosen. */
+  attemptInformational(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): void {
+    if (this.done || this.winner !== undefined || statusCode === 101) return;
+    this.deliverInformational(statusCode, buildResponseHeaders(rawHeaders, attempt.region.name, { viaEntry: undefined, servedByHeader: undefined }));
   }
 
   attemptHeaders(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {

@@ -22,6 +22,8 @@ export interface ForwardOptions {
   signal?: AbortSignal;
   /** Path and query sent upstream instead of `req.url` (must start with `/`). */
   path?: string;
+  /** Called with each 1xx interim response (`103 Early Hints`) before the final one; pass it on with `writeInformational`. */
+  onInformational?: (statusCode: number, headers: Record<string, string | string[]>) => void;
 }
 
 /** The upstream response body handed out by `forward()`. */
@@ -66,6 +68,17 @@ export class ForwardExchange extends Exchange {
     this.#resolve = resolve;
     this.#reject = reject;
     this.#signal = options?.signal;
+    this.#onInformational = options?.onInformational;
+  }
+
+  readonly #onInformational: ForwardOptions['onInformational'];
+
+  protected override deliverInformational(statusCode: number, headers: string[]): void {
+    try {
+      this.#onInformational?.(statusCode, headersToObject(headers));
+    } catch {
+      // A throwing listener must not break the exchange.
+    }
   }
 
   override run(): void {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendProblem } from '@edgekit/core';
+import { sendProblem, writeInformational } from '@edgekit/core';
 import type { ForwardError } from './errors.js';
 import { Exchange, type ForwarderCore } from './exchange.js';
 
@@ -28,6 +28,7 @@ const SMALL_FIRST_CHUNK = 8_192;
 
 const INTERNAL_PROBLEM = Object.freeze({ title: 'Internal Server Error', status: 500 });
 
+
 /** An exchange that writes the upstream response straight to a Node `ServerResponse`. */
 export class NodeExchange extends Exchange {
   readonly #res: TrackedResponse;
@@ -45,6 +46,10 @@ export class NodeExchange extends Exchange {
   #detach(): void {
     // The close listener stays (removing it costs more than the check it makes on a dead response).
     this.#res[kExchange] = undefined;
+  }
+
+  protected override deliverInformational(statusCode: number, headers: string[]): void {
+    writeInformational(this.req, this.#res, statusCode, headers);
   }
 
   protected deliverHead(statusCode: number, headers: string[]): boolean {
@@ -98,7 +103,7 @@ export class NodeExchange extends Exchange {
     const res = this.#res;
     if (res.destroyed) return;
     // An unread request body would keep the connection busy: close it after the answer.
-    if (!this.req.complete) res.shouldKeepAlive = false;
+    if ((this.chunked || this.contentLength > 0) && !this.req.complete) res.shouldKeepAlive = false;
     sendProblem(res, error.problem, error.headers());
   }
 

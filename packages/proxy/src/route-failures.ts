@@ -19,7 +19,8 @@ interface Outcome {
  * request was sent) counts against the region only when failures are spread across routes: at least
  * two routes of the region have failed as their latest outcome within `window` milliseconds, and no
  * fewer than the routes whose latest outcome is a success; or when the region has no recent success
- * at all (a single-route API) and the request has not already failed the same way in another region.
+ * at all (a single-route API), its health checks do not vouch for it, and the request has not already
+ * failed the same way in another region.
  * A failure that is the route's does not count against the region's breaker, and once the route has
  * failed that way in two regions it is not retried in a third. Connection failures are always the
  * region's. Keys are bounded, so a client inventing paths cannot grow memory.
@@ -65,9 +66,10 @@ export class RouteFailures {
 
   /**
    * Records an upstream failure of `route` in `region` and returns whether it counts against the
-   * region. `sameRequestFailed`: an earlier attempt of this request already failed as the route's.
+   * region. `sameRequestFailed`: an earlier attempt of this request already failed as the route's;
+   * `regionAlive`: the region's health checks pass (evidence that it serves, when no route says so).
    */
-  failure(region: string, route: string, now: number, sameRequestFailed: boolean): boolean {
+  failure(region: string, route: string, now: number, sameRequestFailed: boolean, regionAlive = false): boolean {
     const routes = this.#routes(region);
     this.#touch(routes, route, now, false);
     let failing = 0;
@@ -78,7 +80,7 @@ export class RouteFailures {
       else if (outcome.ok) succeeding++;
       else failing++;
     }
-    const regionWide = failing >= 2 ? failing >= succeeding : succeeding === 0 && !sameRequestFailed;
+    const regionWide = failing >= 2 ? failing >= succeeding : succeeding === 0 && !sameRequestFailed && !regionAlive;
     if (regionWide) return true;
     let failure = this.#failures.get(route);
     if (failure === undefined || now - failure.at >= this.#window) {

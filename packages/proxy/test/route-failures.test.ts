@@ -116,6 +116,28 @@ describe('failures of one route', () => {
     expect(eu.received).toHaveLength(seen);
   });
 
+  it('does not open a quiet region for one failing route while its health checks pass', async () => {
+    const eu = await origin('eu', 'reset');
+    const breakers = createBreakerRegistry({ defaults: REGION_BREAKER_DEFAULTS });
+    cleanup.push(() => breakers.close());
+    const forwarder = createForwarder({ regions: [eu.region()], breakers, health: { isHealthy: () => true } });
+    const url = await front(forwarder);
+    // No other traffic yet: only the health checks vouch for the region.
+    for (let i = 0; i < 30; i++) expect((await send(`${url}/broken`)).status).toBe(502);
+    expect(breakers.get('eu').opened).toBe(false);
+    expect((await send(`${url}/page/1`)).status).toBe(200);
+  });
+
+  it('opens a single-route region on its failure rate when nothing vouches for it', async () => {
+    const eu = await origin('eu', 'reset');
+    const breakers = createBreakerRegistry({ defaults: REGION_BREAKER_DEFAULTS });
+    cleanup.push(() => breakers.close());
+    const forwarder = createForwarder({ regions: [eu.region()], breakers });
+    const url = await front(forwarder);
+    for (let i = 0; i < 20; i++) expect((await send(`${url}/broken`)).status).toBe(502);
+    expect(breakers.get('eu').opened).toBe(true);
+  });
+
   it('counts every failure against the region with routeKey: false', async () => {
     const eu = await origin('eu', '503');
     const us = await origin('us', '503', () => false);

@@ -69,7 +69,7 @@ async function main(): Promise<{ stampede: boolean; stale: boolean }> {
     // 2. Stale hits while a 2 s refresh runs: with the local tier (the default), then reading Redis every time.
     console.log(`\n## Stale hits while the origin takes ${fmt(originMs)} ms to refresh (3 processes, Redis store)\n`);
     const staleRun = async (nodes: TsChild[], key: string): Promise<{ latencies: number[]; staleOnly: boolean; elapsed: number; calls: number; perNode: number[][] }> => {
-      await seed(key, () => 'old', { ttl: 1, staleTtl: 600_000 });
+      await seed(key, () => 'old', { ttl: 1, staleWhileRevalidate: 600_000 });
       await new Promise((resolve) => setTimeout(resolve, 5));
       originCalls = 0;
       const t1 = performance.now();

@@ -9,7 +9,7 @@ export interface SwrEntry<V = unknown> {
   createdAt: number;
   /** End of freshness: `createdAt + ttl`. */
   freshUntil: number;
-  /** End of the stale-while-revalidate window: `freshUntil + staleTtl`. */
+  /** End of the stale-while-revalidate window: `freshUntil + staleWhileRevalidate`. */
   staleUntil: number;
   /** End of the stale-if-error window: `freshUntil + staleIfError`. */
   errorUntil: number;
@@ -20,7 +20,7 @@ export interface SwrPolicy {
   /** Freshness lifetime (> 0). */
   ttl: number;
   /** After `ttl`, serve the stale value for this long while one background fetch refreshes it. Default: 0. */
-  staleTtl?: number;
+  staleWhileRevalidate?: number;
   /** After `ttl`, serve the stale value for this long when the fetch fails. Default: 0. */
   staleIfError?: number;
   /** Aborts this caller's wait (not a fetch other callers share). */
@@ -38,12 +38,12 @@ export interface SwrResult<V> {
 }
 
 /** Builds an entry for a value fetched at `now`. */
-export function makeEntry<V>(value: V, now: number, ttl: number, staleTtl: number, staleIfError: number): SwrEntry<V> {
+export function makeEntry<V>(value: V, now: number, ttl: number, staleWhileRevalidate: number, staleIfError: number): SwrEntry<V> {
   const freshUntil = now + ttl;
-  return { value, createdAt: now, freshUntil, staleUntil: freshUntil + staleTtl, errorUntil: freshUntil + staleIfError };
+  return { value, createdAt: now, freshUntil, staleUntil: freshUntil + staleWhileRevalidate, errorUntil: freshUntil + staleIfError };
 }
 
-/** How long a store keeps `entry` from `now`: until its last window closes (ttl + max(staleTtl, staleIfError)). */
+/** How long a store keeps `entry` from `now`: until its last window closes (ttl + max(staleWhileRevalidate, staleIfError)). */
 export function retention(entry: SwrEntry, now: number): number {
   return Math.max(entry.staleUntil, entry.errorUntil, entry.freshUntil) - now;
 }

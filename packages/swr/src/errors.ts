@@ -4,7 +4,7 @@ import { EdgekitError } from '@edgekit/core';
 export type SwrErrorCode =
   /** The swr instance was closed. */
   | 'ECLOSED'
-  /** A store or lock operation did not answer within `storeTimeout`. */
+  /** A store or lock operation did not answer within `operationTimeout`. */
   | 'ETIMEDOUT'
   /** A store operation failed (the value is fetched from the origin instead). */
   | 'ESTORE'

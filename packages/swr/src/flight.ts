@@ -177,7 +177,8 @@ class SingleFlightImpl implements SingleFlight {
   readonly #local = new Map<string, LocalFlight>();
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #events = new TypedEmitter<SingleFlightEvents>();
-  readonly #controller = new AbortController();
+  // One controller per running fetch: each flight's signal carries only that fetch's listeners.
+  readonly #controllers = new Set<AbortController>();
   readonly #subscriptions: Disposable[] = [];
   readonly #counts: SingleFlightStats = { fetches: 0, joined: 0, waits: 0, notified: 0, rechecks: 0, fallbacks: 0, skipped: 0 };
   #closed = false;
@@ -274,9 +275,20 @@ class SingleFlightImpl implements SingleFlight {
   #fetch<V>(_key: string, fetch: (signal: AbortSignal) => Promise<V>): Promise<V> {
     this.#counts.fetches++;
     try {
-      return Promise.resolve(fetch(this.#controller.signal));
+      return this.#invoke(fetch);
     } catch (error) {
       return Promise.reject(error);
+    }
+  }
+
+  /** Calls `fetch` with a signal of its own, aborted by `close()`. */
+  async #invoke<V>(fetch: (signal: AbortSignal) => Promise<V>): Promise<V> {
+    const controller = new AbortController();
+    this.#controllers.add(controller);
+    try {
+      return await fetch(controller.signal);
+    } finally {
+      this.#controllers.delete(controller);
     }
   }
 
@@ -393,7 +405,7 @@ class SingleFlightImpl implements SingleFlight {
       }
       extend();
       this.#counts.fetches++;
-      const value = await fetch(this.#controller.signal);
+      const value = await this.#invoke(fetch);
       outcome = options.stored === undefined || options.stored(value) ? 'stored' : 'skipped';
       return value;
     } finally {
@@ -469,7 +481,8 @@ class SingleFlightImpl implements SingleFlight {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#controller.abort(closedError(undefined));
+    for (const controller of this.#controllers) controller.abort(closedError(undefined));
+    this.#controllers.clear();
     this.#wakeAll('closed');
     for (const s of this.#subscriptions.splice(0)) s.dispose();
     if (this.#ownedBus) await this.#ownedBus.close();

@@ -1,62 +1,120 @@
-import { checkOptionsObject } from '@edgekit/core';
+import { checkOptionsObject, optionalNumber } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
-import { type SwrEntry, isEntry } from './entry.js';
-import { checkPrefix, checkRedis, hashTag } from './redis-util.js';
-import type { SwrStore } from './store.js';
+import { SWR_ENTRY_CODEC } from './codec.js';
+import type { SwrEntry } from './entry.js';
+import { checkPrefix, checkRedis, isCluster, scanTargets } from './redis-util.js';
+import type { EntryCodec, SwrStore } from './store.js';
 
 const SCOPE = '@edgekit/swr redis store';
 
 /** Options of {@link createRedisStore}. */
-export interface RedisStoreOptions {
+export interface RedisStoreOptions<E = SwrEntry> {
   /** An ioredis client: standalone `Redis` or `Cluster`. The store never opens connections itself. */
   redis: Redis | Cluster;
-  /** Prefix of every key. Must match the swr's `prefix` so the value and its lock share a slot. Default: `'edgekit:swr:'`. */
+  /** Prefix of every key (`<prefix><key>`). Default: `'edgekit:swr:'`. */
   prefix?: string;
+  /** How entries become bytes. Default: swr's entry codec. */
+  codec?: EntryCodec<E>;
+  /** Keys per `SCAN` call during pattern deletion. Default: 500. */
+  scanCount?: number;
+  /** Keys per `UNLINK` batch during pattern deletion. Default: 500. */
+  unlinkBatch?: number;
 }
 
 /** Defaults of {@link RedisStoreOptions}. */
 export const REDIS_STORE_DEFAULTS = {
   prefix: 'edgekit:swr:',
+  scanCount: 500,
+  unlinkBatch: 500,
 } as const;
 
 /**
- * A {@link SwrStore} on Redis (standalone or Cluster): each entry is one JSON string under
- * `<prefix>{<key>}` with a `PX` expiry equal to its last window, so nothing outlives its use.
- * Values must survive `JSON.stringify` (`undefined` comes back as `null`).
+ * A store on Redis (standalone or Cluster): binary values with a PX expiry under `<prefix><key>`.
+ * Pattern deletion SCANs every master and UNLINKs in batches; `KEYS` is never used.
  */
-export function createRedisStore(options: RedisStoreOptions): SwrStore {
-  const opts = checkOptionsObject<RedisStoreOptions>(SCOPE, options);
-  const redis = checkRedis(SCOPE, opts.redis);
-  const prefix = checkPrefix(SCOPE, 'prefix', opts.prefix, REDIS_STORE_DEFAULTS.prefix);
-  return {
-    name: 'redis',
-    async get(key) {
-      const text = await redis.get(prefix + hashTag(key));
-      return text === null ? undefined : decode(text);
-    },
-    async set(key, entry, ttlMs) {
-      if (!(ttlMs > 0)) return;
-      await redis.set(prefix + hashTag(key), encode(entry), 'PX', Math.ceil(ttlMs));
-    },
-    async delete(key) {
-      await redis.del(prefix + hashTag(key));
-    },
-  };
-}
+export class RedisStore<E = SwrEntry> implements SwrStore<E> {
+  readonly name = 'redis';
+  readonly #redis: Redis | Cluster;
+  readonly #prefix: string;
+  readonly #codec: EntryCodec<E>;
+  readonly #scanCount: number;
+  readonly #unlinkBatch: number;
 
-// A positional array: short, and `undefined` survives as `null` instead of dropping the field.
-function encode(entry: SwrEntry): string {
-  return JSON.stringify([entry.createdAt, entry.freshUntil, entry.staleUntil, entry.errorUntil, entry.value]);
-}
-
-function decode(text: string): SwrEntry | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return undefined;
+  constructor(options: RedisStoreOptions<E>) {
+    const opts = checkOptionsObject<RedisStoreOptions<E>>(SCOPE, options);
+    this.#redis = checkRedis(SCOPE, opts.redis);
+    this.#prefix = checkPrefix(SCOPE, 'prefix', opts.prefix, REDIS_STORE_DEFAULTS.prefix);
+    this.#codec = (opts.codec ?? SWR_ENTRY_CODEC) as EntryCodec<E>;
+    this.#scanCount = optionalNumber(SCOPE, 'scanCount', opts.scanCount, REDIS_STORE_DEFAULTS.scanCount, { min: 1, integer: true });
+    this.#unlinkBatch = optionalNumber(SCOPE, 'unlinkBatch', opts.unlinkBatch, REDIS_STORE_DEFAULTS.unlinkBatch, { min: 1, integer: true });
   }
-  if (!Array.isArray(parsed) || parsed.length !== 5) return undefined;
-  const entry = { createdAt: parsed[0], freshUntil: parsed[1], staleUntil: parsed[2], errorUntil: parsed[3], value: parsed[4] };
-  return isEntry(entry) ? entry : undefined;
+
+  async get(key: string): Promise<E | undefined> {
+    const buffer = await this.#redis.getBuffer(this.#prefix + key);
+    return buffer ? this.#codec.decode(buffer) : undefined;
+  }
+
+  async set(key: string, entry: E, ttl: number): Promise<void> {
+    if (!(ttl > 0)) return;
+    await this.#redis.set(this.#prefix + key, this.#codec.encode(entry), 'PX', Math.ceil(ttl));
+  }
+
+  async delete(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    // A Cluster refuses multi-key commands across slots: one UNLINK per key there.
+    if (!isCluster(this.#redis)) return this.#redis.unlink(...keys.map((k) => this.#prefix + k));
+    const counts = await Promise.all(keys.map((k) => this.#redis.unlink(this.#prefix + k)));
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  async deletePattern(pattern: string): Promise<number> {
+    const match = this.#prefix + pattern;
+    const counts = await Promise.all(scanTargets(this.#redis).map((node) => this.#scanAndUnlink(node, match)));
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  async #scanAndUnlink(node: Redis, match: string): Promise<number> {
+    let cursor = '0';
+    let deleted = 0;
+    let pending: string[] = [];
+    const flush = async (): Promise<void> => {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      const pipeline = node.pipeline();
+      for (const key of batch) pipeline.unlink(key);
+      const results = (await pipeline.exec()) ?? [];
+      for (const [error, count] of results) {
+        if (error) throw error;
+        deleted += Number(count);
+      }
+    };
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.#scanCount);
+      cursor = next;
+      for (const key of keys) {
+        pending.push(key);
+        if (pending.length >= this.#unlinkBatch) await flush();
+      }
+    } while (cursor !== '0');
+    await flush();
+    return deleted;
+  }
+
+  async clear(): Promise<void> {
+    await this.deletePattern('*');
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Creates a Redis store (of swr entries, or of any entry type with its `codec`). */
+export function createRedisStore<E = SwrEntry>(options: RedisStoreOptions<E>): RedisStore<E> {
+  return new RedisStore<E>(options);
 }

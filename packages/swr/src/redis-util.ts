@@ -31,3 +31,13 @@ export function hashTag(key: string): string {
 export function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock, operation: string, key: string | undefined): Promise<T> {
   return settleWithin(promise, ms, clock, () => new SwrError('ETIMEDOUT', `${operation} did not answer within ${ms} ms`, { operation, ...(key === undefined ? {} : { key }) }));
 }
+
+/** True for an ioredis `Cluster`. */
+export function isCluster(client: Redis | Cluster): client is Cluster {
+  return (client as Cluster).isCluster === true;
+}
+
+/** The masters to scan: every master of a Cluster, or the standalone client. */
+export function scanTargets(client: Redis | Cluster): Redis[] {
+  return isCluster(client) ? client.nodes('master') : [client];
+}

@@ -27,9 +27,9 @@ export interface SwrOptions {
   /** Longest a caller waits for another process's fetch before fetching itself. Default: 10000. */
   waitTimeout?: number;
   /** Longest a store or lock operation may take before it counts as failed. Default: 1000. */
-  storeTimeout?: number;
+  operationTimeout?: number;
   /** After a lock failure, how long calls skip the cross-process lock (in-process single flight only). Default: 1000. */
-  lockCooldown?: number;
+  cooldown?: number;
   /** Prefix of Redis keys (`<prefix>{key}` for values, `<prefix>lock:{key}` for locks). Default: `'edgekit:swr:'`. */
   prefix?: string;
   /** Bus channel of "fetch done" notices. Default: `'edgekit:swr:done'`. */
@@ -55,8 +55,8 @@ export interface L1Options {
 export const SWR_DEFAULTS = {
   lockTtl: SINGLE_FLIGHT_DEFAULTS.lockTtl,
   waitTimeout: SINGLE_FLIGHT_DEFAULTS.waitTimeout,
-  storeTimeout: 1_000,
-  lockCooldown: SINGLE_FLIGHT_DEFAULTS.cooldown,
+  operationTimeout: 1_000,
+  cooldown: SINGLE_FLIGHT_DEFAULTS.cooldown,
   prefix: SINGLE_FLIGHT_DEFAULTS.prefix,
   channel: SINGLE_FLIGHT_DEFAULTS.channel,
   l1: { max: 10_000, ttl: 60_000 },
@@ -117,7 +117,7 @@ export interface Swr {
 
 interface ResolvedPolicy {
   ttl: number;
-  staleTtl: number;
+  staleWhileRevalidate: number;
   staleIfError: number;
   signal: AbortSignal | undefined;
 }
@@ -128,9 +128,10 @@ function checkPolicy(policy: unknown): ResolvedPolicy {
   const scope = `${SCOPE} policy`;
   const ttl = optionalNumber(scope, 'ttl', p.ttl, Number.NaN, { min: 0, exclusiveMin: true });
   if (Number.isNaN(ttl)) throw new TypeError(`${scope}: option "ttl" must be a number > 0 (got undefined)`);
+  if ('staleTtl' in p) throw new TypeError(`${scope}: option "staleTtl" is named "staleWhileRevalidate"`);
   return {
     ttl,
-    staleTtl: optionalNumber(scope, 'staleTtl', p.staleTtl, 0, { min: 0 }),
+    staleWhileRevalidate: optionalNumber(scope, 'staleWhileRevalidate', p.staleWhileRevalidate, 0, { min: 0 }),
     staleIfError: optionalNumber(scope, 'staleIfError', p.staleIfError, 0, { min: 0 }),
     signal: p.signal,
   };
@@ -150,18 +151,21 @@ function toError(error: unknown): Error {
 /**
  * Creates a stale-while-revalidate function. A fresh entry is returned as is; a stale one is
  * returned at once while one background fetch (across every process sharing `redis`) refreshes
- * it; a miss waits for one fetch. Entries are stored for `ttl + max(staleTtl, staleIfError)`.
+ * it; a miss waits for one fetch. Entries are stored for `ttl + max(staleWhileRevalidate, staleIfError)`.
  *
  * @example
  * const swr = createSwr({ redis });
- * const product = await swr(`product:${id}`, ({ signal }) => loadProduct(id, signal), { ttl: 30_000, staleTtl: 300_000 });
+ * const product = await swr(`product:${id}`, ({ signal }) => loadProduct(id, signal), { ttl: 30_000, staleWhileRevalidate: 300_000 });
  */
 export function createSwr(options: SwrOptions = {}): Swr {
   const opts = checkOptionsObject<SwrOptions>(SCOPE, options);
+  for (const [old, name] of [['storeTimeout', 'operationTimeout'], ['lockCooldown', 'cooldown']] as const) {
+    if (old in opts) throw new TypeError(`${SCOPE}: option "${old}" is named "${name}" (one name across @edgekit/swr and @edgekit/cache)`);
+  }
   const clock = opts.clock ?? systemClock;
   const redis = opts.redis === undefined ? undefined : checkRedis(SCOPE, opts.redis);
   const prefix = checkPrefix(SCOPE, 'prefix', opts.prefix, SWR_DEFAULTS.prefix);
-  const storeTimeout = optionalNumber(SCOPE, 'storeTimeout', opts.storeTimeout, SWR_DEFAULTS.storeTimeout, { min: 1 });
+  const operationTimeout = optionalNumber(SCOPE, 'operationTimeout', opts.operationTimeout, SWR_DEFAULTS.operationTimeout, { min: 1 });
   if (opts.store !== undefined && (typeof opts.store !== 'object' || typeof opts.store.get !== 'function' || typeof opts.store.set !== 'function')) {
     throw new TypeError(`${SCOPE}: option "store" must be a SwrStore (get, set, delete) (got ${describeValue(opts.store)})`);
   }
@@ -173,8 +177,8 @@ export function createSwr(options: SwrOptions = {}): Swr {
     clock,
     ...(opts.lockTtl === undefined ? {} : { lockTtl: opts.lockTtl }),
     ...(opts.waitTimeout === undefined ? {} : { waitTimeout: opts.waitTimeout }),
-    operationTimeout: storeTimeout,
-    ...(opts.lockCooldown === undefined ? {} : { cooldown: opts.lockCooldown }),
+    operationTimeout: operationTimeout,
+    ...(opts.cooldown === undefined ? {} : { cooldown: opts.cooldown }),
     prefix,
     ...(opts.channel === undefined ? {} : { channel: opts.channel }),
   });
@@ -223,7 +227,7 @@ export function createSwr(options: SwrOptions = {}): Swr {
       if (local !== undefined) return local;
     }
     try {
-      const entry = await withTimeout(store.get(key), storeTimeout, clock, `store ${store.name} get`, key);
+      const entry = await withTimeout(store.get(tagged), operationTimeout, clock, `store ${store.name} get`, key);
       if (entry !== undefined) remember(tagged, entry);
       return entry;
     } catch (error) {
@@ -242,11 +246,11 @@ export function createSwr(options: SwrOptions = {}): Swr {
   const fetchAndStore = async <V>(key: string, tagged: string, fetch: SwrFetch<V>, policy: ResolvedPolicy, signal: AbortSignal): Promise<SwrEntry<V>> => {
     const value = await fetch({ signal, key });
     const now = clock.now();
-    const entry = makeEntry(value, now, policy.ttl, policy.staleTtl, policy.staleIfError);
+    const entry = makeEntry(value, now, policy.ttl, policy.staleWhileRevalidate, policy.staleIfError);
     if (closed) return entry;
     remember(tagged, entry);
     try {
-      await withTimeout(store.set(key, entry, retention(entry, now)), storeTimeout, clock, `store ${store.name} set`, key);
+      await withTimeout(store.set(tagged, entry, retention(entry, now)), operationTimeout, clock, `store ${store.name} set`, key);
     } catch (error) {
       unstored.add(entry);
       report(key, 'set', error instanceof SwrError ? error : new SwrError('ESTORE', `store ${store.name} set failed: ${toError(error).message}`, { key, operation: 'set', cause: error }));
@@ -315,7 +319,7 @@ export function createSwr(options: SwrOptions = {}): Swr {
         checkKey(key);
         const tagged = hashTag(key);
         l1?.delete(tagged);
-        await withTimeout(store.delete(key), storeTimeout, clock, `store ${store.name} delete`, key);
+        await withTimeout(store.delete([tagged]), operationTimeout, clock, `store ${store.name} delete`, key);
         // Every process drops its copy.
         await flight.notify(tagged);
       },
@@ -328,7 +332,7 @@ export function createSwr(options: SwrOptions = {}): Swr {
         closed = true;
         await flight.close();
         l1?.clear();
-        if (ownedStore) await store.close?.();
+        if (ownedStore) await store.close();
         events.removeAllListeners();
       },
     },

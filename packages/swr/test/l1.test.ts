@@ -3,6 +3,7 @@ import { describeRedis, useRedisServer } from '@edgekit/test-utils';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { type Swr, type SwrOptions, type SwrStore, createRedisStore, createSwr } from '../src/index.js';
+import { hashTag } from '../src/redis-util.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -37,7 +38,10 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
         return inner.get(key);
       },
       set: (key, entry, ttl) => inner.set(key, entry, ttl),
-      delete: (key) => inner.delete(key),
+      delete: (keys) => inner.delete(keys),
+      deletePattern: (pattern) => inner.deletePattern(pattern),
+      clear: () => inner.clear(),
+      close: () => inner.close(),
     };
     const swr = createSwr({ redis, bus, store, prefix, ...options });
     cleanup.push(
@@ -51,11 +55,11 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
 
   it('answers fresh and stale hits from the local copy without a Redis round trip', async () => {
     const a = await node(uniquePrefix());
-    await a.swr('k', () => 'v1', { ttl: 50, staleTtl: 60_000 });
+    await a.swr('k', () => 'v1', { ttl: 50, staleWhileRevalidate: 60_000 });
     const before = a.reads();
-    expect(await a.swr.resolve('k', () => 'x', { ttl: 50, staleTtl: 60_000 })).toMatchObject({ status: 'fresh', value: 'v1' });
+    expect(await a.swr.resolve('k', () => 'x', { ttl: 50, staleWhileRevalidate: 60_000 })).toMatchObject({ status: 'fresh', value: 'v1' });
     await sleep(60);
-    const stale = await a.swr.resolve('k', () => new Promise<string>(() => {}), { ttl: 50, staleTtl: 60_000 });
+    const stale = await a.swr.resolve('k', () => new Promise<string>(() => {}), { ttl: 50, staleWhileRevalidate: 60_000 });
     expect(stale).toMatchObject({ status: 'stale', value: 'v1' });
     // Only the background refresh's check read Redis, not the answers.
     expect(a.reads() - before).toBeLessThanOrEqual(1);
@@ -65,8 +69,8 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
     const prefix = uniquePrefix();
     const a = await node(prefix);
     const b = await node(prefix);
-    await a.swr('k', () => 'v1', { ttl: 30, staleTtl: 60_000 });
-    expect(await b.swr('k', () => 'unused', { ttl: 30, staleTtl: 60_000 })).toBe('v1');
+    await a.swr('k', () => 'v1', { ttl: 30, staleWhileRevalidate: 60_000 });
+    expect(await b.swr('k', () => 'unused', { ttl: 30, staleWhileRevalidate: 60_000 })).toBe('v1');
     await sleep(40);
     // a refreshes in the background; b's copy must give way to the new value.
     expect(await a.swr('k', () => 'v2', { ttl: 60_000 })).toBe('v1');
@@ -82,7 +86,7 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
     const b = await node(prefix);
     await b.swr('k', () => 'v1', { ttl: 60_000 });
     // A change with no notice (as if the notice was lost): the local copy still answers.
-    await createRedisStore({ redis: b.redis, prefix }).set('k', { value: 'v2', createdAt: Date.now(), freshUntil: Date.now() + 60_000, staleUntil: Date.now() + 60_000, errorUntil: Date.now() + 60_000 }, 60_000);
+    await createRedisStore({ redis: b.redis, prefix }).set(hashTag('k'), { value: 'v2', createdAt: Date.now(), freshUntil: Date.now() + 60_000, staleUntil: Date.now() + 60_000, errorUntil: Date.now() + 60_000 }, 60_000);
     expect(await b.swr('k', () => 'unused', { ttl: 60_000 })).toBe('v1');
     const gaps: string[] = [];
     b.bus.on('gap', (gap) => gaps.push(gap.kind));

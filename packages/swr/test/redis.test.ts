@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Swr, type SwrOptions, createRedisStore, createSwr } from '../src/index.js';
 import { RedisLock } from '../src/lock.js';
 import { hashTag } from '../src/redis-util.js';
-import { swrStoreConformance } from './store-conformance.js';
+import { storeConformance } from '@edgekit/swr/testing';
+import { sample } from './samples.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,10 +57,10 @@ function sharedSuite(connect: () => Client): void {
   }
 
   describe('store conformance', () => {
-    swrStoreConformance(async () => {
+    storeConformance(async () => {
       const redis = connect();
       cleanup.push(() => redis.quit().catch(() => undefined));
-      return { store: createRedisStore({ redis, prefix: uniquePrefix() }), elapse: sleep };
+      return { store: createRedisStore({ redis, prefix: uniquePrefix() }), elapse: sleep, sample };
     });
   });
 
@@ -92,7 +93,7 @@ function sharedSuite(connect: () => Client): void {
     const prefix = uniquePrefix();
     const a = await node(prefix);
     const b = await node(prefix);
-    await a.swr('k', () => 'old', { ttl: 50, staleTtl: 60_000 });
+    await a.swr('k', () => 'old', { ttl: 50, staleWhileRevalidate: 60_000 });
     await sleep(80);
     const gate = deferred<string>();
     let calls = 0;
@@ -180,7 +181,7 @@ function sharedSuite(connect: () => Client): void {
   it('stores the value with the stale window as its expiry', async () => {
     const prefix = uniquePrefix();
     const a = await node(prefix);
-    await a.swr('k', () => 'v', { ttl: 1_000, staleTtl: 20_000 });
+    await a.swr('k', () => 'v', { ttl: 1_000, staleWhileRevalidate: 20_000 });
     const pttl = await a.redis.pttl(`${prefix}${hashTag('k')}`);
     expect(pttl).toBeGreaterThan(20_000);
     expect(pttl).toBeLessThanOrEqual(21_000);
@@ -216,7 +217,7 @@ describeRedis('swr through a Redis restart', () => {
     const redis = new Redis(server.current.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     redis.on('error', () => {});
     const bus = createRedisBus({ redis });
-    const swr = createSwr({ redis, bus, prefix: uniquePrefix(), storeTimeout: 200 });
+    const swr = createSwr({ redis, bus, prefix: uniquePrefix(), operationTimeout: 200 });
     const errors: string[] = [];
     swr.on('error', (e) => errors.push(e.operation));
     try {

@@ -14,7 +14,10 @@ function recordingStore(clock: ReturnType<typeof createManualClock>): SwrStore &
       ttls.push(ttl);
       return inner.set(key, entry, ttl);
     },
-    delete: (key) => inner.delete(key),
+    delete: (keys) => inner.delete(keys),
+    deletePattern: (pattern) => inner.deletePattern(pattern),
+    clear: () => inner.clear(),
+    close: () => inner.close(),
   };
 }
 
@@ -36,7 +39,7 @@ describe('createSwr with the memory store', () => {
     const swr = createSwr({ clock });
     let calls = 0;
     const fetch = async (): Promise<string> => `v${++calls}`;
-    const policy = { ttl: 1_000, staleTtl: 5_000 };
+    const policy = { ttl: 1_000, staleWhileRevalidate: 5_000 };
 
     expect(await swr.resolve('k', fetch, policy)).toMatchObject({ value: 'v1', status: 'miss' });
     clock.advance(999);
@@ -74,12 +77,12 @@ describe('createSwr with the memory store', () => {
     await swr.close();
   });
 
-  it('stores an entry for ttl + max(staleTtl, staleIfError), not ttl * 2', async () => {
+  it('stores an entry for ttl + max(staleWhileRevalidate, staleIfError), not ttl * 2', async () => {
     const clock = createManualClock();
     const store = recordingStore(clock);
     const swr = createSwr({ clock, store });
-    await swr('a', () => 1, { ttl: 1_000, staleTtl: 60_000 });
-    await swr('b', () => 1, { ttl: 1_000, staleTtl: 500, staleIfError: 9_000 });
+    await swr('a', () => 1, { ttl: 1_000, staleWhileRevalidate: 60_000 });
+    await swr('b', () => 1, { ttl: 1_000, staleWhileRevalidate: 500, staleIfError: 9_000 });
     await swr('c', () => 1, { ttl: 1_000 });
     expect(store.ttls).toEqual([61_000, 10_000, 1_000]);
     await swr.close();
@@ -90,9 +93,9 @@ describe('createSwr with the memory store', () => {
     const swr = createSwr({ clock });
     let calls = 0;
     const fetch = (): number => ++calls;
-    await swr('k', fetch, { ttl: 100, staleTtl: 100 });
+    await swr('k', fetch, { ttl: 100, staleWhileRevalidate: 100 });
     clock.advance(200);
-    expect(await swr.resolve('k', fetch, { ttl: 100, staleTtl: 100 })).toMatchObject({ value: 2, status: 'miss' });
+    expect(await swr.resolve('k', fetch, { ttl: 100, staleWhileRevalidate: 100 })).toMatchObject({ value: 2, status: 'miss' });
     await swr.close();
   });
 
@@ -118,9 +121,9 @@ describe('createSwr with the memory store', () => {
     try {
       const errors: Array<{ key: string; operation: string; error: Error }> = [];
       swr.on('error', (e) => errors.push(e));
-      await swr('k', () => 'v1', { ttl: 100, staleTtl: 1_000 });
+      await swr('k', () => 'v1', { ttl: 100, staleWhileRevalidate: 1_000 });
       clock.advance(150);
-      expect(await swr('k', () => Promise.reject(new Error('refresh failed')), { ttl: 100, staleTtl: 1_000 })).toBe('v1');
+      expect(await swr('k', () => Promise.reject(new Error('refresh failed')), { ttl: 100, staleWhileRevalidate: 1_000 })).toBe('v1');
       await flush();
       await flush();
       expect(errors).toHaveLength(1);
@@ -128,7 +131,7 @@ describe('createSwr with the memory store', () => {
       expect(errors[0]!.error.message).toBe('refresh failed');
       expect(unhandled).toEqual([]);
       // The stale value stays in place for the next caller.
-      expect(await swr.resolve('k', () => 'v2', { ttl: 100, staleTtl: 1_000 })).toMatchObject({ value: 'v1', status: 'stale' });
+      expect(await swr.resolve('k', () => 'v2', { ttl: 100, staleWhileRevalidate: 1_000 })).toMatchObject({ value: 'v1', status: 'stale' });
     } finally {
       process.off('unhandledRejection', onUnhandled);
       await swr.close();
@@ -140,9 +143,9 @@ describe('createSwr with the memory store', () => {
     const swr = createSwr({ clock });
     const seen: SwrEntry[] = [];
     swr.on('revalidate', ({ entry }) => seen.push(entry));
-    await swr('k', () => 1, { ttl: 10, staleTtl: 100 });
+    await swr('k', () => 1, { ttl: 10, staleWhileRevalidate: 100 });
     clock.advance(20);
-    await swr('k', () => 2, { ttl: 10, staleTtl: 100 });
+    await swr('k', () => 2, { ttl: 10, staleWhileRevalidate: 100 });
     await flush();
     expect(seen.map((e) => e.value)).toEqual([2]);
     expect(seen[0]).toMatchObject({ createdAt: 20, freshUntil: 30, staleUntil: 130 });
@@ -156,6 +159,9 @@ describe('createSwr with the memory store', () => {
       get: () => Promise.reject(new Error('store down')),
       set: () => Promise.reject(new Error('store down')),
       delete: () => Promise.reject(new Error('store down')),
+      deletePattern: () => Promise.reject(new Error('store down')),
+      clear: () => Promise.reject(new Error('store down')),
+      close: async () => {},
     };
     const swr = createSwr({ clock, store: broken });
     const errors: string[] = [];
@@ -167,8 +173,16 @@ describe('createSwr with the memory store', () => {
 
   it('times out a store that never answers and fetches instead', async () => {
     const clock = createManualClock();
-    const hanging: SwrStore = { name: 'hanging', get: () => new Promise(() => {}), set: () => new Promise(() => {}), delete: async () => {} };
-    const swr = createSwr({ clock, store: hanging, storeTimeout: 50 });
+    const hanging: SwrStore = {
+      name: 'hanging',
+      get: () => new Promise(() => {}),
+      set: () => new Promise(() => {}),
+      delete: async () => 0,
+      deletePattern: async () => 0,
+      clear: async () => {},
+      close: async () => {},
+    };
+    const swr = createSwr({ clock, store: hanging, operationTimeout: 50 });
     const errors: string[] = [];
     swr.on('error', (e) => errors.push((e.error as SwrError).code));
     const result = swr('k', () => 'origin', { ttl: 1_000 });
@@ -244,7 +258,7 @@ describe('createSwr with the memory store', () => {
     const swr = createSwr();
     expect(() => swr.resolve('k', () => 1, { ttl: 0 })).rejects.toThrow(/"ttl"/);
     expect(() => swr.resolve('k', () => 1, {} as never)).rejects.toThrow(/"ttl"/);
-    expect(() => swr.resolve('k', () => 1, { ttl: 1, staleTtl: -1 })).rejects.toThrow(/"staleTtl"/);
+    expect(() => swr.resolve('k', () => 1, { ttl: 1, staleWhileRevalidate: -1 })).rejects.toThrow(/"staleWhileRevalidate"/);
     expect(() => swr.resolve('', () => 1, { ttl: 1 })).rejects.toThrow(/key/);
     void swr.close();
   });

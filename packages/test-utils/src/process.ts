@@ -20,9 +20,9 @@ export interface TsChild {
   stop(): Promise<void>;
 }
 
-/** Spawns `node <tsNodeArgs> file ...args` with piped stdio. */
-export function spawnTs(file: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): TsChild {
-  const child = spawn(process.execPath, [...tsNodeArgs(), file, ...args], {
+/** Spawns `node <nodeArgs> <tsNodeArgs> file ...args` with piped stdio (`nodeArgs` such as `--cpu-prof`, which NODE_OPTIONS refuses). */
+export function spawnTs(file: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, nodeArgs: readonly string[] = []): TsChild {
+  const child = spawn(process.execPath, [...nodeArgs, ...tsNodeArgs(), file, ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
