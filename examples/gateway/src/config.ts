@@ -4,6 +4,7 @@ import { extname } from 'node:path';
 import { EdgekitError } from '@edgekit/core';
 import { FORWARDER_DEFAULTS, REGION_BREAKER_DEFAULTS } from '@edgekit/proxy';
 import { parse as parseYaml } from 'yaml';
+import { endpointIssues, regionEndpointsFields } from './endpoints-config.js';
 import { z } from 'zod';
 
 /** One problem found in a configuration: where (`regions[1].url`) and what. */
@@ -172,6 +173,7 @@ const schema = z
           location: coordinates,
           /** Upstream connections to this region at most. Default: `proxy.connections`. */
           connections: z.number().int().min(1).optional(),
+          ...regionEndpointsFields,
         }),
       )
       .min(1, 'at least one region is required'),
@@ -357,6 +359,7 @@ function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[]; messag
       if (!isObject(region) || typeof region.name !== 'string') return;
       if (names.has(region.name)) issues.push({ path: ['regions', index, 'name'], message: `duplicate region name "${region.name}"` });
       names.add(region.name);
+      issues.push(...endpointIssues(region, index));
     });
   }
   const routing = isObject(input.routing) ? input.routing : {};

@@ -189,6 +189,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
           responses,
           share: forwarded === 0 ? 0 : responses / forwarded,
           lastStatus: target?.lastStatus ?? undefined,
+          ...(region.endpoints === undefined ? {} : { endpoints: pipeline.forwarder.regionBalancer(region.name)?.status().endpoints ?? [] }),
         };
       }),
       routing: { forwarded, failovers: counters.failovers, errors: counters.errors, byRegion: Object.fromEntries(counters.byRegion) },

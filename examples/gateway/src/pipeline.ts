@@ -6,6 +6,8 @@ import { createBreakerRegistry } from '@edgekit/breaker';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
 import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
+import { buildRegionBalancer } from './endpoints-config.js';
+import type { EndpointRegion } from '@edgekit/proxy';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
@@ -249,12 +251,25 @@ export class Pipeline {
       return created;
     }, (value) => value.close());
 
+    // One region balancer per region with endpoints, kept across reloads while its settings stay:
+    // ejections, in-flight counts and discovered endpoints survive a reload that changed other things.
+    const regions: Array<GatewayConfig['regions'][number] | EndpointRegion> = [];
+    for (const [index, region] of config.regions.entries()) {
+      if (region.endpoints === undefined) {
+        regions.push(region);
+        continue;
+      }
+      const { url: _url, location: _location, connections: _connections, ...settings } = region;
+      const { value: balancer } = await components.use(`endpoints:${region.name}`, settings, `regions[${index}].endpoints`, () => buildRegionBalancer(region), (value) => value.close());
+      regions.push({ ...region, endpoints: balancer });
+    }
+
     const { value: selector } = await components.use(
       'selector',
-      { regions: config.regions, routing: config.routing, origin: config.edge.coordinates },
+      { regions: config.regions, balancers: regions.map((r) => identity(r.endpoints)), routing: config.routing, origin: config.edge.coordinates },
       'regions',
       () => createRegionSelector({
-        regions: config.regions,
+        regions,
         rules: config.routing.rules,
         defaultRegion: config.routing.defaultRegion,
         origin: config.edge.coordinates,
@@ -284,7 +299,8 @@ export class Pipeline {
     });
 
     const healthSettings = { ...config.health, openBreakers: undefined };
-    const targets = config.regions.map((region) => ({ name: region.name, url: region.url }));
+    // A region with endpoints is healthy by its endpoints' share (outlier ejection), not by probing its url.
+    const targets = config.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: region.name, url: region.url }));
     const { value: health, reused: healthReused } = await components.use('health', healthSettings, 'health', () => {
       const checker = createHealthChecker({
         targets,

@@ -16,6 +16,8 @@ export interface RegionStatus {
   share: number;
   /** Last probe's status code, when one answered. */
   lastStatus: number | undefined;
+  /** For a region with endpoints: each endpoint with its ejection state (`@edgekit/balancer`'s `EndpointStatus`). */
+  endpoints?: Array<{ id: string; url: string; weight: number; checked: boolean; ejected: boolean; ejectedUntil: number | undefined; ejections: number; inflight: number }>;
 }
 
 /** What `/status.json` and the status page show. */
@@ -195,6 +197,7 @@ export const STATUS_PAGE = `<!doctype html>
       const row = document.createElement('tr'); row.dataset.region = r.name;
       cell(row, r.name); cell(row, r.health, 'state health ' + r.health); cell(row, r.breaker, 'state breaker ' + r.breaker);
       cell(row, r.responses, 'responses'); cell(row, (r.share * 100).toFixed(1) + ' %', 'share');
+      if (r.endpoints) cell(row, r.endpoints.map((e) => e.url + (e.ejected ? ' (ejected)' : '')).join(', '), 'endpoints');
       const bar = document.createElement('div'); bar.className = 'bar'; bar.style.width = Math.round(r.share * 200) + 'px';
       cell(row, '').appendChild(bar); body.appendChild(row);
     }

@@ -48,7 +48,7 @@ const CONFIGS: Config[] = [
     timeout: 10_000,
     description:
       'Same breakers with a 10 s call timeout that rejects the caller when it elapses. @edgekit/breaker and opossum: `{ timeout: 10_000 }` ' +
-      '(opossum arms a timer per call; @edgekit/breaker keeps one timer per breaker). cockatiel: `wrap(timeout(10_000, TimeoutStrategy.Aggressive), breaker)`.',
+      '(opossum arms a timer per call; @edgekit/breaker reuses the timer of a call that ended in the same millisecond). cockatiel: `wrap(timeout(10_000, TimeoutStrategy.Aggressive), breaker)`.',
   },
 ];
 

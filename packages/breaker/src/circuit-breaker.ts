@@ -68,7 +68,13 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
 
   /** Calls the action with `args` under the breaker's protection; resolves with its result or the fallback's. */
   fire(...args: FireArgs<TI>): Promise<TR> {
-    return this.call(this.#action, ...(args as TI));
+    // opossum's fire(...args) is call(action, ...args): the action is its own `this`.
+    if (this._machine.state === SHUTDOWN) return Promise.reject(new ShutdownError(this._name));
+    try {
+      return this.#invoke(this.#action, args as unknown[]) as Promise<TR>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Like {@link CircuitBreaker.fire}, with `context` as the action's `this`. */
@@ -151,7 +157,9 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
   // ---------------------------------------------------------------- the call path, in opossum's order
 
   #invoke(context: unknown, args: unknown[]): Promise<unknown> {
-    const now = this._clock.now();
+    // With a timer-driven window, the clock is read only for a timeout, a latency someone uses, or a sample.
+    const status = this._status;
+    let now = status.timerDriven ? Number.NaN : this._clock.now();
     this._countFire(args, now);
     if (!this._enabled) return this.#unprotected(context, args);
     const o = this._options;
@@ -184,15 +192,25 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
       const error = this._countReject(now);
       return this.#runFallback(error, args, now) ?? Promise.reject(error);
     }
-    const attempt = new Attempt(this, now, admission === 1 ? machine.epoch : -1, this._status.shouldTime());
-    attempt.args = args;
-    attempt.key = key;
-    const call = this._timers === undefined ? this.#startUntimed(context, attempt) : this.#withOuter(context, attempt);
+    const probeEpoch = admission === 1 ? machine.epoch : -1;
+    const sampled = status.shouldTime();
+    if (now !== now && (sampled || this._timers !== undefined || this._inFlight >= o.capacity || this._latencyWanted())) now = this._clock.now();
+    const call =
+      this._timers === undefined && this._inFlight < o.capacity
+        ? this.#startUntimed(context, args, key, now, probeEpoch, sampled)
+        : this.#withOuter(context, this.#attempt(args, key, now, probeEpoch, sampled));
     if (coalesce !== undefined) {
       const ttl = o.coalesceTTL;
       coalesce.set(key, call, ttl > 0 ? this._clock.now() + ttl : 0);
     }
     return call;
+  }
+
+  #attempt(args: unknown[], key: string, start: number, probeEpoch: number, sampled: boolean): Attempt {
+    const attempt = new Attempt(this, start, probeEpoch, sampled);
+    attempt.args = args;
+    attempt.key = key;
+    return attempt;
   }
 
   /** The call's own promise, settled by the breaker (opossum's `new Promise` around the call). */
@@ -215,50 +233,48 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
    * opossum's, and a failure is handed to a thenable whose `then` the promise machinery calls one
    * turn later, exactly when opossum's `.catch` runs.
    */
-  #startUntimed(context: unknown, attempt: Attempt): Promise<unknown> {
-    if (this._inFlight >= this._options.capacity) return this.#withOuter(context, attempt);
+  #startUntimed(context: unknown, args: unknown[], key: string, start: number, probeEpoch: number, sampled: boolean): Promise<unknown> {
     this._inFlight++;
-    const args = this._options.appendSignal ? [...attempt.args, this._idleSignal()] : attempt.args;
     let result: unknown;
     try {
-      result = this.#action.apply(context, args);
+      result = this.#action.apply(context, this._options.appendSignal ? [...args, this._idleSignal()] : args);
     } catch (error) {
       this._inFlight--;
+      const attempt = this.#attempt(args, key, start, probeEpoch, sampled);
       const call = new Promise(this.#capture);
       attempt.resolve = this.#captured[0];
       attempt.reject = this.#captured[1];
       try {
-        this.#handleError(error, this._clock.now() - attempt.start, attempt);
-        this.#coalesceReset(attempt.key, 'error');
+        this.#handleError(error, start === start ? this._clock.now() - start : 0, attempt);
+        this.#coalesceReset(key, 'error');
       } catch (listenerError) {
         (attempt.reject as (error: unknown) => void)(listenerError);
       }
       return call;
     }
     const promise = result instanceof Promise ? result : Promise.resolve(result);
+    // The success path allocates no Attempt: the two reactions share one closure context.
     return promise.then(
-      (value) => this.#fulfilledUntimed(attempt, value, promise),
-      (error: unknown) => this.#deferredFailure(attempt, error),
+      (value) => {
+        try {
+          // Beyond the latency sample, with nobody asking for the latency, the clock is not read
+          // again (it is slow on some hosts): the success is counted in the slice the call started in.
+          const now = start === start && (sampled || this._latencyWanted()) ? this._clock.now() : start;
+          this._recordSuccess(value, start === start ? now - start : 0, sampled, now);
+          this.#coalesceReset(key, 'success');
+        } catch (listenerError) {
+          return this.#deferredFailure(this.#attempt(args, key, start, probeEpoch, sampled), listenerError);
+        }
+        this._inFlight--;
+        const cache = this.#cache;
+        if (cache !== undefined) {
+          const ttl = this._options.cacheTTL;
+          cache.set(key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
+        }
+        return value;
+      },
+      (error: unknown) => this.#deferredFailure(this.#attempt(args, key, start, probeEpoch, sampled), error),
     );
-  }
-
-  #fulfilledUntimed(attempt: Attempt, value: unknown, promise: Promise<unknown>): unknown {
-    try {
-      const now = this._clock.now();
-      this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
-      this.#coalesceReset(attempt.key, 'success');
-      attempt.settled = true;
-      this._inFlight--;
-      const cache = this.#cache;
-      if (cache !== undefined) {
-        const ttl = this._options.cacheTTL;
-        cache.set(attempt.key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
-      }
-      return value;
-    } catch (listenerError) {
-      if (attempt.settled) throw listenerError;
-      return this.#deferredFailure(attempt, listenerError);
-    }
   }
 
   #deferredFailure(attempt: Attempt, error: unknown): PromiseLike<unknown> {
@@ -306,7 +322,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     if (attempt.settled) return;
     try {
       this._timers?.remove(attempt);
-      const now = this._clock.now();
+      const now = attempt.sampled || this._latencyWanted() ? this._clock.now() : attempt.start;
       this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
       this.#coalesceReset(attempt.key, 'success');
       attempt.settled = true;
@@ -327,7 +343,7 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     attempt.settled = true;
     this._inFlight--;
     try {
-      this.#handleError(error, this._clock.now() - attempt.start, attempt);
+      this.#handleError(error, attempt.start === attempt.start ? this._clock.now() - attempt.start : 0, attempt);
       this.#coalesceReset(attempt.key, 'error');
     } catch (listenerError) {
       // A throwing `failure` listener: the call rejects with its error rather than never settling.

@@ -23,6 +23,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
   /** @internal */ protected _enabled: boolean;
   /** @internal */ protected _inFlight = 0;
   /** @internal */ protected _abortController: AbortController | undefined;
+  /** @internal The strategy reads latencies (a slow-call rule, or a custom one). */ protected readonly _latencyStrategy: boolean;
   /** @internal Call timeouts; `undefined` when `timeout` is off. */ protected readonly _timers: CallTimers<Attempt> | undefined;
   readonly #group: string;
   #openedAt: number | undefined = undefined;
@@ -44,6 +45,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
       closed: (from) => this.#closed(from),
       halfOpened: (from) => this.#halfOpened(from),
     });
+    this._latencyStrategy = options.strategy !== undefined || options.mode === 'slowCallRate';
     if (options.allowWarmUp) this._machine.startWarmUp(options.rollingCountTimeout);
     this._timers = options.timeout > 0 ? new CallTimers<Attempt>(options.clock, options.timeout, (attempt) => this._expire(attempt)) : undefined;
   }
@@ -217,6 +219,11 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
     return this.#noopPermit;
   }
 
+  /** @internal Whether a call's latency is used beyond the statistics sample: by a listener or the strategy. */
+  protected _latencyWanted(): boolean {
+    return this._latencyStrategy || this._listening('success') || this._listening('failure');
+  }
+
   // ---------------------------------------------------------------- transitions
 
   #opened(from: StateCode): void {
@@ -260,6 +267,15 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends HotEmitter {
   /** Closes the breaker now, letting every call through. No-op when already closed. */
   close(): void {
     this._machine.close();
+  }
+
+  /**
+   * Takes a hint that this breaker's target is failing elsewhere (another node opened its own
+   * breaker for it): for `ttlMs`, `failures` local failures in a row open it. Only local failures
+   * ever open it; a local success ends the hint. See `shareBreakerHints`.
+   */
+  hint(ttlMs: number, failures = 1): void {
+    this._machine.hint(this._clock.now() + ttlMs, failures);
   }
 
   /** Stops protecting: calls go straight to the action (no timeout, stats only count fires). */

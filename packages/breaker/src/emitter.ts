@@ -12,12 +12,13 @@ export class HotEmitter extends EventEmitter {
   #hotDirty = true;
 
   /** @internal Whether a hot event has listeners. */
-  protected _listening(event: 'fire' | 'success'): boolean {
+  protected _listening(event: 'fire' | 'success' | 'failure'): boolean {
     if (this.#hotDirty) {
-      this.#hot = (this.listenerCount('fire') > 0 ? 1 : 0) | (this.listenerCount('success') > 0 ? 2 : 0);
+      this.#hot =
+        (this.listenerCount('fire') > 0 ? 1 : 0) | (this.listenerCount('success') > 0 ? 2 : 0) | (this.listenerCount('failure') > 0 ? 4 : 0);
       this.#hotDirty = false;
     }
-    return (this.#hot & (event === 'fire' ? 1 : 2)) !== 0;
+    return (this.#hot & (event === 'fire' ? 1 : event === 'success' ? 2 : 4)) !== 0;
   }
 
   override on(event: string | symbol, listener: (...args: any[]) => void): this {

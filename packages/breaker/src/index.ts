@@ -34,6 +34,7 @@ export {
   type ResolvedBreakerOptions,
 } from './options.js';
 export type { BreakerPermit } from './permit.js';
+export { type BreakerHintsOptions, HINT_DEFAULTS, type HintBus, type HintedRegistry, shareBreakerHints } from './hints.js';
 export {
   type BreakerRegistry,
   type BreakerRegistryOptions,

@@ -323,8 +323,9 @@ export function resolveBreakerOptions<TI extends unknown[]>(options: unknown): R
     allowWarmUp: o.allowWarmUp === true,
     errorFilter: optionalFunction<(error: any, ...args: TI) => boolean, undefined>(SCOPE, 'errorFilter', o.errorFilter, undefined),
     enabled: o.enabled !== false,
-    name: optionalString(SCOPE, 'name', o.name, undefined),
-    group: optionalString(SCOPE, 'group', o.group, undefined),
+    // opossum: `name || action.name || uuid`, `group || name`: an empty string means the default.
+    name: o.name === '' ? undefined : optionalString(SCOPE, 'name', o.name, undefined),
+    group: o.group === '' ? undefined : optionalString(SCOPE, 'group', o.group, undefined),
     cache,
     cacheTTL: anyNumber('cacheTTL', o.cacheTTL, DEFAULTS.cacheTTL),
     cacheSize: anyNumber('cacheSize', o.cacheSize, DEFAULTS.cacheSize),

@@ -40,6 +40,9 @@ export class BreakerStateMachine {
    */
   detached = false;
   #probeSuccesses = 0;
+  /** A hint from elsewhere (another node opened its breaker): until then, `#hintFailures` local failures open. */
+  #hintUntil = 0;
+  #hintFailures = 0;
   #resetTimer: ClockTimer | undefined = undefined;
   #warmUp = false;
   #warmUpTimer: ClockTimer | undefined = undefined;
@@ -88,9 +91,21 @@ export class BreakerStateMachine {
     if (epoch === this.epoch && this.state === HALF_OPEN) this.probesLeft++;
   }
 
+  /**
+   * Shortens detection until clock time `until`: while closed, `failures` local failures in a row
+   * open the breaker, whatever the strategy says. A hint never opens it by itself, and a local
+   * success ends it.
+   */
+  hint(until: number, failures: number): void {
+    if (this.state !== CLOSED || this.detached) return;
+    this.#hintUntil = Math.max(this.#hintUntil, until);
+    this.#hintFailures = failures;
+  }
+
   /** A call succeeded. */
   succeeded(latencyMs: number): void {
     if (this.detached) return;
+    this.#hintUntil = 0;
     const opens = this.#strategy.success(latencyMs);
     const state = this.state;
     if (state === HALF_OPEN) {
@@ -103,7 +118,11 @@ export class BreakerStateMachine {
   /** A call failed or timed out. */
   failed(latencyMs: number): void {
     // Not a listener in opossum: it still runs after shutdown, on the frozen statistics.
-    const opens = this.#strategy.failure(latencyMs);
+    let opens = this.#strategy.failure(latencyMs);
+    if (this.#hintUntil !== 0 && this.state === CLOSED) {
+      if (this.#clock.now() >= this.#hintUntil) this.#hintUntil = 0;
+      else if (--this.#hintFailures <= 0) opens = true;
+    }
     if (this.#warmUp) return;
     if (this.state === HALF_OPEN || (opens && this.state !== OPEN)) this.open();
   }
@@ -115,6 +134,7 @@ export class BreakerStateMachine {
     this.state = OPEN;
     this.epoch++;
     this.probesLeft = 0;
+    this.#hintUntil = 0;
     if (!this.detached) {
       this.#clock.clearTimeout(this.#resetTimer);
       this.#resetTimer = this.#clock.setTimeout(this.#toHalfOpen, this.#resetTimeout);

@@ -1,62 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type Clock, checkOptionsObject, optionalBoolean, optionalNumber, systemClock } from '@edgekit/core';
-
-/** Counters of one slice of the rolling window, in opossum's shape. */
-export interface Bucket {
-  failures: number;
-  fallbacks: number;
-  successes: number;
-  rejects: number;
-  fires: number;
-  timeouts: number;
-  cacheHits: number;
-  cacheMisses: number;
-  coalesceCacheHits: number;
-  coalesceCacheMisses: number;
-  semaphoreRejections: number;
-  /** Always `{}` in a bucket; filled in {@link Stats}. */
-  percentiles: { [percentile: number]: number };
-  /** Latency samples in milliseconds (see `latencySampleSize`). */
-  latencyTimes: number[];
-  /** Present once the breaker opened (`true`) or closed (`false`) during this slice. */
-  isCircuitBreakerOpen?: boolean;
-}
-
-/** Totals over the rolling window: the bucket counters plus latency percentiles and mean. */
-export interface Stats extends Bucket {
-  /** Mean of the latency samples; `-1` when `rollingPercentilesEnabled` is false. */
-  latencyMean: number;
-}
-
-/** Names of the numeric counters of a {@link Bucket}. */
-export type BucketCounter =
-  | 'failures'
-  | 'fallbacks'
-  | 'successes'
-  | 'rejects'
-  | 'fires'
-  | 'timeouts'
-  | 'cacheHits'
-  | 'cacheMisses'
-  | 'coalesceCacheHits'
-  | 'coalesceCacheMisses'
-  | 'semaphoreRejections';
-
-const COUNTERS: readonly BucketCounter[] = [
-  'failures',
-  'fallbacks',
-  'successes',
-  'rejects',
-  'fires',
-  'timeouts',
-  'cacheHits',
-  'cacheMisses',
-  'coalesceCacheHits',
-  'coalesceCacheMisses',
-  'semaphoreRejections',
-];
-
-const PERCENTILES = [0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 1] as const;
+import { type Bucket, type BucketCounter, COUNTERS, PERCENTILES, Slot, type Stats, emptyBucket, percentile } from './bucket.js';
 
 /** Options of {@link Status} (and of `CircuitBreaker.newStatus`). */
 export interface StatusOptions {
@@ -90,66 +34,6 @@ export const STATUS_DEFAULTS = Object.freeze({
 const SCOPE = '@edgekit/breaker Status';
 
 
-/** One slice of the window. Internal: the breaker increments its fields directly. */
-export class Slot {
-  failures = 0;
-  fallbacks = 0;
-  successes = 0;
-  rejects = 0;
-  fires = 0;
-  timeouts = 0;
-  cacheHits = 0;
-  cacheMisses = 0;
-  coalesceCacheHits = 0;
-  coalesceCacheMisses = 0;
-  semaphoreRejections = 0;
-  latencyTimes: number[] = [];
-  isCircuitBreakerOpen: boolean | undefined = undefined;
-
-  reset(): void {
-    for (const counter of COUNTERS) this[counter] = 0;
-    this.latencyTimes = [];
-    this.isCircuitBreakerOpen = undefined;
-  }
-
-  isEmpty(): boolean {
-    for (const counter of COUNTERS) if (this[counter] !== 0) return false;
-    return this.isCircuitBreakerOpen === undefined;
-  }
-
-  toBucket(): Bucket {
-    const bucket = emptyBucket();
-    for (const counter of COUNTERS) bucket[counter] = this[counter];
-    bucket.latencyTimes = this.latencyTimes.slice();
-    if (this.isCircuitBreakerOpen !== undefined) bucket.isCircuitBreakerOpen = this.isCircuitBreakerOpen;
-    return bucket;
-  }
-}
-
-function emptyBucket(): Bucket {
-  return {
-    failures: 0,
-    fallbacks: 0,
-    successes: 0,
-    rejects: 0,
-    fires: 0,
-    timeouts: 0,
-    cacheHits: 0,
-    cacheMisses: 0,
-    coalesceCacheHits: 0,
-    coalesceCacheMisses: 0,
-    semaphoreRejections: 0,
-    percentiles: {},
-    latencyTimes: [],
-  };
-}
-
-// opossum's percentile rule, kept so stats read the same.
-function percentile(p: number, sorted: readonly number[]): number {
-  if (p === 0) return sorted[0] ?? 0;
-  return sorted[Math.ceil(p * sorted.length) - 1] ?? 0;
-}
-
 /**
  * The rolling statistical window of a breaker (opossum's `Status`): `rollingCountBuckets` slices of
  * `rollingCountTimeout / rollingCountBuckets` ms each. The window advances on a clock timer that
@@ -180,6 +64,9 @@ export class Status extends EventEmitter {
   // [origin + k·bucketMs, origin + (k+1)·bucketMs). `#rotations` is the current k.
   #origin = 0;
   #rotations = 0;
+  #interval: NodeJS.Timeout | undefined = undefined;
+  /** @internal True when an interval timer keeps the newest slice current: `at()` needs no time. */
+  timerDriven = false;
   /** When the current slice ends; never, for a window driven by `rotateBucketController` or shut down. */
   #nextBoundary = Number.POSITIVE_INFINITY;
 
@@ -207,8 +94,17 @@ export class Status extends EventEmitter {
     this.#slots = Array.from({ length: buckets }, () => new Slot());
     this.bucket = this.#slots[0] as Slot;
     if (opts.stats !== undefined) this.#seed(opts.stats);
-    if (controller !== undefined) this.attachController();
-    else this.#nextBoundary = this.#origin + this.#bucketMs;
+    if (controller !== undefined) {
+      this.attachController();
+    } else if (this.#clock === systemClock) {
+      // opossum's own design, with its timing: an interval from construction advances the window,
+      // so recording a call needs no clock read. (An injected clock advances it lazily instead.)
+      this.timerDriven = true;
+      this.#interval = setInterval(this.#onInterval, this.#bucketMs);
+      this.#interval.unref();
+    } else {
+      this.#nextBoundary = this.#origin + this.#bucketMs;
+    }
   }
 
   /** Totals over the window, with latency percentiles and mean (opossum's `stats`). */
@@ -305,7 +201,13 @@ export class Status extends EventEmitter {
     for (let i = 0; i < Math.min(missed, n); i++) this.rotate();
   }
 
+  readonly #onInterval = (): void => {
+    this.rotate();
+    this.#snapshot();
+  };
+
   #armSnapshots(): void {
+    if (this.timerDriven) return;
     if (this.#timer !== undefined || this.#shutdown || !this.#wantsSnapshots()) return;
     const now = this.#clock.now();
     const next = this.#controller === undefined ? this.#nextBoundaryAfter(now) : now + this.#bucketMs;
@@ -348,6 +250,8 @@ export class Status extends EventEmitter {
     this.#clock.clearTimeout(this.#timer as never);
     this.#timer = undefined;
     this.#nextBoundary = Number.POSITIVE_INFINITY;
+    clearInterval(this.#interval);
+    this.#interval = undefined;
     this.detachController();
     this.removeAllListeners();
   }
@@ -405,3 +309,5 @@ export class Status extends EventEmitter {
     }
   }
 }
+
+export type { Bucket, BucketCounter, Stats } from './bucket.js';

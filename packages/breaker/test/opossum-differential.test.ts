@@ -107,6 +107,15 @@ describe('differential: half-open', () => {
     ]);
   });
 
+  it('aborts the shared abortController on a timeout and renews it on half-open with autoRenewAbortController', async () => {
+    await expectSameTrace({ options: { resetTimeout: 100, timeout: 20, autoRenewAbortController: true, errorThresholdPercentage: 10 } }, [
+      fire('hang'),
+      advance(20),
+      advance(100),
+      fire('ok'),
+    ]);
+  });
+
   it('opens on a probe that times out', async () => {
     await expectSameTrace({ options: { resetTimeout: 100, timeout: 20 } }, [op('open'), advance(100), fire('hang'), advance(20), fire('ok')]);
   });
@@ -298,6 +307,7 @@ const optionsArb = fc.record(
     coalesce: fc.boolean(),
     coalesceTTL: fc.constantFrom(0, 50, 500),
     coalesceResetOn: fc.subarray(['error', 'success', 'timeout']),
+    autoRenewAbortController: fc.boolean(),
   },
   { requiredKeys: [] },
 );

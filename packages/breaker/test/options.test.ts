@@ -66,6 +66,7 @@ describe('options: every value opossum accepts is accepted', () => {
     { rollingPercentilesEnabled: 'yes' },
     { enableSnapshots: null },
     { cacheTransport: {} },
+    { name: '', group: '' },
   ];
   for (const options of accepted) {
     it(`accepts ${JSON.stringify(options)}`, () => {
@@ -100,7 +101,7 @@ describe('options: values of the wrong type raise an error naming the option and
     ['resetTimeout', { resetTimeout: Number.POSITIVE_INFINITY }, RangeError],
     ['errorThresholdPercentage', { errorThresholdPercentage: '50%' }, TypeError],
     ['errorFilter', { errorFilter: 'status >= 500' }, TypeError],
-    ['name', { name: '' }, TypeError],
+    ['name', { name: 42 }, TypeError],
     ['group', { group: 42 }, TypeError],
     ['cacheGetKey', { cacheGetKey: 'id' }, TypeError],
     ['coalesceResetOn', { coalesceResetOn: 'error' }, TypeError],

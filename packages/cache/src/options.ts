@@ -87,7 +87,7 @@ export interface CacheOptions {
    * Which successful requests with an unsafe method (any method but GET, HEAD, OPTIONS, TRACE)
    * invalidate the target URI and its `Location`/`Content-Location` (RFC 9111 §4.4): `'always'`,
    * `'authenticated'` (only requests whose `principal` is defined, so anonymous writes cannot evict
-   * entries), or `'never'`. Default: `'authenticated'`.
+   * entries; what a gateway with authentication wants), or `'never'`. Default: `'always'`, as RFC 9111 §4.4 requires.
    */
   unsafeInvalidation?: 'always' | 'authenticated' | 'never';
   /** Time source. Default: the system clock. */
@@ -145,7 +145,7 @@ export const CACHE_DEFAULTS = {
   warmConcurrency: 4,
   missCounters: 1_000,
   credentialHeaders: Object.freeze(['authorization']),
-  unsafeInvalidation: 'authenticated',
+  unsafeInvalidation: 'always',
 } as const;
 
 /** Options after validation. */

@@ -42,6 +42,16 @@ async function edgekit(): Promise<http.Server> {
   return http.createServer(forwarder.handler);
 }
 
+async function endpoints(count: number): Promise<http.Server> {
+  // One region whose instances are `count` endpoints (all on the benchmark origin, each with its own
+  // pool) behind the default P2C least-request balancer and outlier detection; 0: the region's one URL.
+  const list = Array.from({ length: count }, (_, i) => ({ url: originUrl, id: `pod-${i}` }));
+  const region = { name: 'eu-central', url: originUrl, location: { lat: 50.11, lon: 8.68 } };
+  const regions = [count === 0 ? region : { ...region, endpoints: list }];
+  const forwarder = createForwarder({ regions, trustedProxies: ['loopback'] });
+  return http.createServer(forwarder.handler);
+}
+
 async function bareUndici(): Promise<http.Server> {
   // The floor of a Node proxy on undici: request headers copied, response streamed, nothing else
   // (no header rewriting, no routing, no failover, no timeouts). Not a usable proxy; a reference row.
@@ -98,6 +108,9 @@ const factories: Record<string, () => Promise<http.Server>> = {
   'bare-undici': bareUndici,
   'fastify-http-proxy': fastifyHttpProxy,
   'http-proxy': nodeHttpProxy,
+  'one-url': () => endpoints(0),
+  'endpoints-1': () => endpoints(1),
+  'endpoints-3': () => endpoints(3),
 };
 
 const factory = kind === undefined ? undefined : factories[kind];

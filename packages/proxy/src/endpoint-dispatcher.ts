@@ -118,10 +118,13 @@ export class EndpointDispatcher extends Dispatcher {
   readonly #subscription: { dispose(): void };
   readonly #draining = new Set<Promise<void>>();
   #closed = false;
+  /** Whether closing this dispatcher closes the region balancer (one it created, not one it was given). */
+  readonly #ownsRegion: boolean;
 
-  constructor(region: RegionBalancer, defaults: DispatcherDefaults, limits: EndpointLimits, affinity: AffinitySource | undefined, now: () => number) {
+  constructor(region: RegionBalancer, defaults: DispatcherDefaults, limits: EndpointLimits, affinity: AffinitySource | undefined, now: () => number, ownsRegion = true) {
     super();
     this.region = region;
+    this.#ownsRegion = ownsRegion;
     this.#defaults = defaults;
     this.#limits = limits;
     this.#affinity = affinity === undefined ? undefined : createAffinityKey(affinity, `region "${region.name}": affinity`);
@@ -230,7 +233,7 @@ export class EndpointDispatcher extends Dispatcher {
     this.#subscription.dispose();
     await Promise.all([...[...this.#pools.values()].map((s) => s.pool.close()), ...this.#draining]);
     this.#pools.clear();
-    await this.region.close();
+    if (this.#ownsRegion) await this.region.close();
   }
 
   override async destroy(): Promise<void> {
@@ -238,6 +241,6 @@ export class EndpointDispatcher extends Dispatcher {
     this.#subscription.dispose();
     await Promise.all([...this.#pools.values()].map((s) => s.pool.destroy()));
     this.#pools.clear();
-    await this.region.close();
+    if (this.#ownsRegion) await this.region.close();
   }
 }

@@ -20,7 +20,7 @@ export const REGION_ENDPOINTS_DEFAULTS = Object.freeze({ queuePerEndpoint: 256 }
  * requests go to the endpoints. Everything but `endpoints` is optional.
  */
 export interface EndpointRegion extends Region {
-  /** A list of origins, an `EndpointSet` (DNS discovery), or a ready `RegionBalancer`. */
+  /** A list of origins, an `EndpointSet` (DNS discovery), or a ready `RegionBalancer` (not closed with the forwarder: it may be shared across reloads). */
   endpoints: readonly EndpointInput[] | EndpointSet | RegionBalancer;
   /** Balancer by name or factory. Default `'least-request'`. */
   balancer?: BalancerChoice;
@@ -52,12 +52,13 @@ export function createEndpointDispatcher(region: EndpointRegion, defaults: Dispa
   const connections = optionalNumber(scope, 'connectionsPerEndpoint', region.connectionsPerEndpoint, defaults.connections, { min: 1, integer: true });
   const maxQueue = optionalNumber(scope, 'queuePerEndpoint', region.queuePerEndpoint, REGION_ENDPOINTS_DEFAULTS.queuePerEndpoint, { min: 0, integer: true });
   let balancer: RegionBalancer;
+  const given = isRegionBalancer(region.endpoints);
   try {
     balancer = isRegionBalancer(region.endpoints)
       ? region.endpoints
       : createRegionBalancer({
           name: region.name,
-          endpoints: region.endpoints,
+          endpoints: region.endpoints as Exclude<EndpointRegion['endpoints'], RegionBalancer>,
           clock,
           ...(region.balancer !== undefined && { balancer: region.balancer }),
           ...(region.outlierDetection !== undefined && { outlierDetection: region.outlierDetection }),
@@ -67,5 +68,6 @@ export function createEndpointDispatcher(region: EndpointRegion, defaults: Dispa
   } catch (error) {
     throw new TypeError(`${scope}: ${(error as Error).message}`, { cause: error });
   }
-  return new EndpointDispatcher(balancer, defaults, { connections, maxQueue }, region.affinity, () => clock.now());
+  // A region balancer passed in belongs to the caller (it may outlive this forwarder, across reloads).
+  return new EndpointDispatcher(balancer, defaults, { connections, maxQueue }, region.affinity, () => clock.now(), !given);
 }

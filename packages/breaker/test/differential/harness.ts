@@ -58,6 +58,7 @@ type AnyBreaker = {
   readonly warmUp: boolean;
   readonly isShutdown: boolean;
   readonly volumeThreshold: number;
+  getSignal(): AbortSignal | undefined;
 };
 
 type Library = 'opossum' | 'edgekit';
@@ -159,6 +160,7 @@ export async function runScenario(library: Library, scenario: ScenarioOptions, s
       warmUp: breaker.warmUp,
       isShutdown: breaker.isShutdown,
       volumeThreshold: breaker.volumeThreshold,
+      signal: breaker.getSignal() === undefined ? 'none' : breaker.getSignal()?.aborted,
       stats: normalize(breaker.stats, isOurError),
       json: normalize(breaker.toJSON(), isOurError),
     });
