@@ -5,7 +5,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Swr, type SwrOptions, createRedisStore, createSwr } from '../src/index.js';
 import { RedisLock } from '../src/lock.js';
-import { hashTag } from '../src/redis-util.js';
+import { redisHashTag as hashTag } from '@edgekit/core';
 import { storeConformance } from '@edgekit/swr/testing';
 import { sample } from './samples.js';
 
