@@ -1,8 +1,8 @@
 import { describeRedis, useRedisCluster } from '@edgekit/test-utils';
 import fc from 'fast-check';
-import { Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { checkRedisPrefix, redisHashTag } from '../src/index.js';
+import { checkRedisPrefix, redisHashTag, redisScanTargets, scanRedisNode } from '../src/index.js';
 
 // CRC16-XMODEM (polynomial 0x1021, initial 0), the checksum Redis Cluster uses for key slots.
 function crc16(bytes: Uint8Array): number {
@@ -103,6 +103,23 @@ describeRedis(
           expect(other).toBe(value);
           expect(value).toBe(keySlot(`${p}${tag}`));
         }
+      } finally {
+        await redis.quit();
+      }
+    }, 60_000);
+
+    it('scans every master: redisScanTargets and scanRedisNode find each matching key once', async () => {
+      const redis = new Cluster(cluster.current.nodes);
+      try {
+        const written = Array.from({ length: 300 }, (_, i) => `scan:${redisHashTag(`k${i}`)}`);
+        await Promise.all(written.map((key) => redis.set(key, '1')));
+        await redis.set('other:{x}', '1');
+        const targets = redisScanTargets<Redis>(redis);
+        expect(targets.length).toBe(3);
+        const found: string[] = [];
+        for (const node of targets) await scanRedisNode(node, 'scan:*', 7, (keys) => void found.push(...keys));
+        expect(new Set(found).size).toBe(found.length);
+        expect(found.sort()).toEqual([...written].sort());
       } finally {
         await redis.quit();
       }
