@@ -147,12 +147,15 @@ function sharedSuite(connect: () => Client): void {
     cleanup.push(() => redis.quit());
     const lock = new RedisLock(redis);
     const key = `${uniquePrefix()}lock:{k}`;
-    const slow = await lock.acquire(key, 50);
+    // A TTL no loaded machine outlives between two commands: the second acquire must find the lock held.
+    const slow = await lock.acquire(key, 60_000);
     expect(slow.token).toBeDefined();
     const blocked = await lock.acquire(key, 50);
     expect(blocked.token).toBeUndefined();
     expect(blocked.token === undefined && blocked.pttl).toBeGreaterThan(0);
-    await sleep(80);
+    // The slow holder overruns its TTL: Redis expires the lock while it still believes it holds it.
+    await redis.pexpire(key, 1);
+    await until(async () => (await redis.exists(key)) === 0);
     const next = await lock.acquire(key, 10_000);
     expect(next.token).toBeDefined();
     expect(await lock.release(key, slow.token!)).toBe(false);
