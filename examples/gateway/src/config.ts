@@ -32,6 +32,7 @@ export const ENV_OVERRIDES = Object.freeze([
   { env: 'EDGE_NODE_ID', path: ['edge', 'nodeId'], kind: 'string', description: 'This node\'s identifier (default: the host name, the pod name in Kubernetes).' },
   { env: 'PORT', path: ['server', 'port'], kind: 'integer', description: 'Listening port.' },
   { env: 'REDIS_URL', path: ['redis', 'url'], kind: 'string', description: 'Switches the cache, the cache bus and API-key revocations to Redis.' },
+  { env: 'NATS_URL', path: ['bus', 'nats', 'servers'], kind: 'list', description: 'This region\'s NATS servers, comma-separated (with `bus.driver: nats`).' },
   { env: 'EDGE_ADMIN_TOKEN', path: ['admin', 'token'], kind: 'string', description: 'Bearer token of the admin API (`POST /admin/purge`).' },
 ] as const);
 
@@ -95,6 +96,29 @@ const routeSchema = z.strictObject({
   scopes: z.array(z.string().min(1)).default([]),
   /** Name of a limit in `rateLimits`, or `none`. */
   rateLimit: z.string().default('none'),
+  /** `fresh`: answer 503 while this node's revocation state is staler than `bus.nats.maxStaleness` (needs the NATS bus). */
+  revocations: z.enum(['cached', 'fresh']).default('cached'),
+});
+
+const natsUrl = z.string().refine((value) => /^(nats|tls):\/\/[^\s]+$/.test(value), 'must be a nats:// or tls:// URL');
+const natsName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"');
+const natsSettings = z.strictObject({
+  /** Servers of this region's NATS cluster. */
+  servers: z.array(natsUrl).min(1),
+  /** JetStream stream carrying invalidations, purges and revocations. */
+  stream: natsName.default('EDGEKIT_BUS'),
+  /** Subject prefix of the stream. */
+  prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated subject tokens').default('edgekit.events'),
+  /** Cluster of the supercluster that holds the stream when the gateway creates it. */
+  placement: z.string().min(1).optional(),
+  /** How often the node confirms its position with the stream, ms. */
+  contactInterval: positiveDuration.default(1_000),
+  /** Longest time without confirmed revocation state before `revocations: fresh` routes answer 503, ms. */
+  maxStaleness: positiveDuration.default(10_000),
+  /** JetStream key-value bucket holding the gateway configuration, watched and hot-reloaded; null: the file only. */
+  configBucket: natsName.nullable().default(null),
+  /** Key of the configuration in `configBucket`. */
+  configKey: z.string().regex(/^[A-Za-z0-9_=-]+(\.[A-Za-z0-9_=-]+)*$/, 'must be a key-value key').default('gateway'),
 });
 
 const apiKeyEntry = z
@@ -237,6 +261,13 @@ const schema = z
         prefix: z.string().default('edgekit:'),
       })
       .prefault({}),
+    bus: z
+      .strictObject({
+        /** What carries invalidations, purges and revocations between gateways: Redis pub/sub (with `redis.url`) or NATS JetStream. */
+        driver: z.enum(['redis', 'nats']).default('redis'),
+        nats: natsSettings.optional(),
+      })
+      .prefault({}),
     auth: z
       .strictObject({
         jwt: z
@@ -330,6 +361,8 @@ function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[]; messag
       if (typeof region === 'string' && !names.has(region)) issues.push({ path: ['routing', 'rules', kind, key], message: `unknown region "${region}"` });
     }
   }
+  const bus = isObject(input.bus) ? input.bus : {};
+  if (bus.driver === 'nats' && !isObject(bus.nats)) issues.push({ path: ['bus', 'nats'], message: 'driver "nats" needs bus.nats.servers' });
   const auth = isObject(input.auth) ? input.auth : {};
   const limits = isObject(input.rateLimits) ? input.rateLimits : {};
   if (Array.isArray(input.routes)) {
@@ -344,6 +377,7 @@ function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[]; messag
       if ((kind === undefined || kind === 'none') && Array.isArray(route.scopes) && route.scopes.length > 0) {
         issues.push({ path: ['routes', index, 'scopes'], message: 'scopes need an "auth" other than "none"' });
       }
+      if (route.revocations === 'fresh' && bus.driver !== 'nats') issues.push({ path: ['routes', index, 'revocations'], message: '"fresh" needs bus.driver "nats" (a durable stream with a staleness bound)' });
       if (typeof route.rateLimit === 'string' && route.rateLimit !== 'none' && !Object.hasOwn(limits, route.rateLimit)) {
         issues.push({ path: ['routes', index, 'rateLimit'], message: `unknown rate limit "${route.rateLimit}" (define it in rateLimits)` });
       }
@@ -405,6 +439,8 @@ export function parseConfig(raw: unknown, options: ParseConfigOptions = {}): Gat
     let value: unknown = text;
     if (override.kind === 'integer') {
       value = /^\d+$/.test(text) ? Number(text) : text;
+    } else if (override.kind === 'list') {
+      value = text.split(',').map((item) => item.trim()).filter((item) => item !== '');
     }
     setPath(input, override.path, value);
     fromEnv.set(override.path.join('.'), override.env);

@@ -6,6 +6,7 @@ import { type Lifecycle, type ShutdownResult, createLifecycle } from '@edgekit/h
 import { capConnectionsPerClient } from './connections.js';
 import { ConfigError, type GatewayConfig, type GatewayConfigInput, loadConfigFile, parseConfig } from './config.js';
 import { type ConfigWatcher, watchConfigFile } from './watch.js';
+import { type ConfigBucketWatch, watchConfigBucket } from './config-bucket.js';
 import { type IngressSettings, admitRequest, pathOf } from './ingress.js';
 import { createEdgeMapEndpoint } from './edge-map.js';
 import { type OperatorContext, serveOperator } from './operator.js';
@@ -55,7 +56,7 @@ export interface Gateway {
   /** Starts listening on the configured (or given) port and host; resolves with the URL. */
   listen(port?: number, host?: string): Promise<string>;
   /** Validates `input` and swaps the pipeline; requests in flight finish on the old one. Rejects with a `ConfigError`, keeping the running configuration. */
-  reload(input: GatewayConfigInput | GatewayConfig): Promise<ReloadResult>;
+  reload(input: GatewayConfigInput | GatewayConfig, source?: string): Promise<ReloadResult>;
   /** Reads `configFile` again and reloads it. */
   reloadFromFile(): Promise<ReloadResult>;
   /** The status page data. */
@@ -131,12 +132,17 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   let version = 1;
   let loadedAt = new Date();
   let lastReloadError: string | undefined;
+  let configSource = options.configFile;
   let reloading: Promise<unknown> = Promise.resolve();
   let closed = false;
 
   const lifecycle = createLifecycle({
     checker: { snapshot: () => pipeline.health.snapshot() },
-    dependencies: [{ name: 'redis', required: false, check: () => (pipeline.redis === undefined ? true : pipeline.redis.status === 'ready') }],
+    dependencies: [
+      { name: 'redis', required: false, check: () => (pipeline.redis === undefined ? true : pipeline.redis.status === 'ready') },
+      // Stale revocation state is reported here; only `revocations: fresh` routes refuse (503) because of it.
+      { name: 'event-stream', required: false, check: () => pipeline.events === undefined || pipeline.events.fresh() },
+    ],
     shutdownDelay: config.server.shutdownDelay,
     drainTimeout: config.server.drainTimeout,
     clock,
@@ -152,7 +158,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
       phase: lifecycle.phase,
       uptimeMs: clock.now() - startedAt,
       generatedAt: new Date().toISOString(),
-      config: { version, loadedAt: loadedAt.toISOString(), source: options.configFile, lastReloadError },
+      config: { version, loadedAt: loadedAt.toISOString(), source: configSource, lastReloadError },
       regions: config.regions.map((region) => {
         const responses = counters.byRegion.get(region.name) ?? 0;
         const target = health[region.name];
@@ -167,6 +173,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
         };
       }),
       routing: { forwarded, failovers: counters.failovers, errors: counters.errors, byRegion: Object.fromEntries(counters.byRegion) },
+      events: pipeline.events?.snapshot(),
       cache: {
         enabled: pipeline.cache !== undefined,
         hits: counters.cacheHits + counters.cacheStale,
@@ -269,7 +276,9 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     const run = reloading.then(async () => {
       if (closed) throw new Error('the gateway is shut down');
       try {
-        return await reloadNow(parseConfig(next, { env, source }));
+        const result = await reloadNow(parseConfig(next, { env, source }));
+        if (source !== undefined) configSource = source;
+        return result;
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         lastReloadError = message;
@@ -316,11 +325,20 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     });
   }
 
+  // The JetStream key-value bucket, when configured, overrides the file: every revision goes through reload().
+  const nats = config.bus.driver === 'nats' ? config.bus.nats : undefined;
+  let bucketWatch: ConfigBucketWatch | undefined;
+  if (nats?.configBucket) {
+    const location = { servers: nats.servers, bucket: nats.configBucket, key: nats.configKey, nodeId: config.edge.nodeId };
+    bucketWatch = await watchConfigBucket(location, (raw, source) => reload(raw as GatewayConfigInput, source), log);
+  }
+
   let shutdownResult: Promise<ShutdownResult> | undefined;
   const shutdown = (delay?: number): Promise<ShutdownResult> => {
     shutdownResult ??= (async () => {
       closed = true;
       await watcher?.close();
+      await bucketWatch?.close();
       log('info', 'shutting down: readiness fails, then the listener closes and requests drain', { inFlight: lifecycle.inFlight });
       const result = await lifecycle.shutdown(delay === undefined ? {} : { delay });
       streams.close();
@@ -355,7 +373,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
       log('info', 'listening', { url: gateway.url, adminUrl: gateway.adminUrl, location: config.edge.location, nodeId: config.edge.nodeId, version });
       return gateway.url;
     },
-    reload: (next) => reload(next),
+    reload: (next, source) => reload(next, source),
     reloadFromFile,
     status,
     shutdown: () => shutdown(),

@@ -15,3 +15,5 @@ export {
 export { type ConfigWatcher, type WatchConfigOptions, watchConfigFile } from './watch.js';
 export type { RegionStatus, StatusSnapshot } from './status.js';
 export { type DemoOrigin, type DemoOriginOptions, startDemoOrigin } from './origin.js';
+export { type ConfigBucketLocation, type ConfigBucketWatch, openConfigBucket, publishConfigFile, watchConfigBucket } from './config-bucket.js';
+export type { EventStream, EventStreamStatus } from './event-stream.js';

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { AuthRequest, Authenticator } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
-import { type Disposable, responseOnSocket, sendProblem } from '@edgekit/core';
+import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
 import type { GatewayConfig, RouteRule } from './config.js';
+import { type EventStream, openEventStream, requireFreshRevocations } from './event-stream.js';
 import { type IngressSettings, pathOf } from './ingress.js';
 import { compileLocator } from './locator.js';
 import { principalOf } from './principal.js';
@@ -68,6 +69,8 @@ export class Pipeline {
   readonly cache: EdgeCache | undefined;
   readonly purge: Handler | undefined;
   readonly redis: Redis | undefined;
+  /** The NATS JetStream bus between gateways, when `bus.driver` is `nats`. */
+  readonly events: EventStream | undefined;
   /** How requests are admitted before any rule of this configuration sees them. */
   readonly ingress: IngressSettings;
   readonly #routes: CompiledRoute[];
@@ -85,6 +88,7 @@ export class Pipeline {
     cache: EdgeCache | undefined;
     purge: Handler | undefined;
     redis: Redis | undefined;
+    events: EventStream | undefined;
     routes: CompiledRoute[];
   }) {
     this.config = init.config;
@@ -95,6 +99,7 @@ export class Pipeline {
     this.cache = init.cache;
     this.purge = init.purge;
     this.redis = init.redis;
+    this.events = init.events;
     this.ingress = {
       pathParameters: init.config.server.pathParameters,
       refusedMethods: new Set(init.config.server.refusedMethods),
@@ -222,6 +227,22 @@ export class Pipeline {
           return client;
         }, (client) => void client.disconnect())).value;
 
+    const nats = config.bus.driver === 'nats' ? config.bus.nats : undefined;
+    const events = nats === undefined
+      ? undefined
+      : (await components.use('events', { nats, nodeId: config.edge.nodeId }, 'bus.nats', async () => {
+          const opened = await openEventStream(nats, config.edge.nodeId, systemClock);
+          const unobserve = observe([
+            opened.bus.on('behind', () => log('warn', 'event stream: behind', { lag: opened.bus.lag })),
+            opened.bus.on('caughtUp', (info) => log('info', 'event stream: caught up', { replayed: info.replayed })),
+            opened.bus.on('error', (error) => log('warn', 'event stream error', { code: error.code, error: error.message })),
+          ]);
+          return Object.assign(opened, { unobserve });
+        }, async (value) => {
+          value.unobserve();
+          await value.close();
+        })).value;
+
     const { value: locator } = await components.use('locator', config.geo, 'geo', async () => {
       const created = compileLocator(config.geo);
       await created.ready();
@@ -338,7 +359,7 @@ export class Pipeline {
     let purge: Handler | undefined;
     if (config.cache.enabled) {
       const apiKeyHeader = config.auth.apiKeys?.header;
-      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), prefix: config.redis.prefix, apiKeyHeader }, 'cache', () => {
+      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, apiKeyHeader }, 'cache', () => {
         const created = createCache({
           routes: config.cache.routes,
           l1: { maxSize: config.cache.maxSize },
@@ -350,6 +371,7 @@ export class Pipeline {
           unsafeInvalidation: 'authenticated',
           ...(config.cache.host === undefined ? {} : { host: config.cache.host }),
           ...(redis === undefined ? {} : { redis, prefix: `${config.redis.prefix}cache:` }),
+          ...(events === undefined ? {} : { bus: events.bus }),
         });
         const unobserve = observe([
           created.on('lookup', (event) => counters.recordLookup(event.status)),
@@ -365,7 +387,7 @@ export class Pipeline {
       purge = built.value.purge;
     }
 
-    const authenticators = await buildAuthenticators(config, components, redis, log);
+    const authenticators = await buildAuthenticators(config, components, redis, log, events);
     const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
@@ -373,12 +395,13 @@ export class Pipeline {
         trustedProxies: config.geo.trustedProxies,
       }), (value) => value.close());
 
-    const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit)));
-    return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, routes });
+    const fresh = requireFreshRevocations(events);
+    const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh));
+    return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes });
   }
 
-  static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined): CompiledRoute {
-    const chain: Middleware[] = [];
+  static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware): CompiledRoute {
+    const chain: Middleware[] = rule.revocations === 'fresh' ? [fresh] : [];
     if (rule.auth !== 'none') {
       const authenticator = authenticators[rule.auth]!;
       chain.push(authenticator.middleware() as Middleware);

@@ -1,3 +1,4 @@
+import type { EventStreamStatus } from './event-stream.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Clock, sendProblem } from '@edgekit/core';
 
@@ -26,6 +27,8 @@ export interface StatusSnapshot {
   config: { version: number; loadedAt: string; source: string | undefined; lastReloadError: string | undefined };
   regions: RegionStatus[];
   routing: { forwarded: number; failovers: number; errors: number; byRegion: Record<string, number> };
+  /** The NATS event stream, when it carries invalidations and revocations. */
+  events: EventStreamStatus | undefined;
   cache: { enabled: boolean; hits: number; misses: number; stale: number; bypasses: number; hitRate: number };
   requests: { inFlight: number };
 }
@@ -175,6 +178,7 @@ export const STATUS_PAGE = `<!doctype html>
   <div class="card">errors<b id="errors">0</b></div>
   <div class="card">cache hit rate<b id="hit-rate">–</b></div>
   <div class="card">cache hits / misses<b id="cache-counts">0 / 0</b></div>
+  <div class="card">event stream<b id="event-stream">–</b></div>
   <div class="card">in flight<b id="in-flight">0</b></div>
 </div>
 <script>
@@ -196,6 +200,7 @@ export const STATUS_PAGE = `<!doctype html>
     }
     text('forwarded', s.routing.forwarded); text('failovers', s.routing.failovers); text('errors', s.routing.errors);
     text('hit-rate', s.cache.enabled ? (s.cache.hitRate * 100).toFixed(1) + ' %' : 'off');
+    text('event-stream', !s.events ? 'off' : s.events.failClosed ? 'STALE ' + s.events.staleForMs + ' ms: fail-closed routes answer 503' : s.events.caughtUp ? 'caught up' : 'replaying, lag ' + s.events.lag);
     text('cache-counts', s.cache.hits + ' / ' + s.cache.misses); text('in-flight', s.requests.inFlight);
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
   }

@@ -92,7 +92,7 @@ describe('configuration', () => {
     expect(config.admin.token).toBe('x'.repeat(32));
     const issues = issuesOf(() => parseConfig({ regions: [region('us')] }, { env: { PORT: 'eighty', REDIS_URL: 'http://nope', EDGE_ADMIN_TOKEN: 'short' } }));
     expect(issues.map((issue) => issue.path).sort()).toEqual(['admin.token (from EDGE_ADMIN_TOKEN)', 'redis.url (from REDIS_URL)', 'server.port (from PORT)']);
-    expect(ENV_OVERRIDES.map((override) => override.env)).toEqual(['EDGE_LOCATION', 'EDGE_NODE_ID', 'PORT', 'REDIS_URL', 'EDGE_ADMIN_TOKEN']);
+    expect(ENV_OVERRIDES.map((override) => override.env)).toEqual(['EDGE_LOCATION', 'EDGE_NODE_ID', 'PORT', 'REDIS_URL', 'NATS_URL', 'EDGE_ADMIN_TOKEN']);
   });
 
   it('reports YAML syntax errors and duplicate keys with their line', () => {

@@ -2,12 +2,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGeoLocator, createGeoipLiteResolver } from '@edgekit/geo';
-import { markdownTable } from '@edgekit/test-utils/node';
+import { markdownTable, natsAvailability, redisAvailability } from '@edgekit/test-utils/node';
 import { barChartSvg } from './chart.js';
 import { createProgress } from './progress.js';
 import { runInvalidationScenario } from './scenarios/invalidation.js';
 import { type CityLatency, runLatencyScenario } from './scenarios/latency.js';
 import { type OutageResult, runOutageScenario } from './scenarios/outage.js';
+import { runRegionalStateScenario } from './scenarios/regional-state.js';
 import { GEODNS_TTL_MS, runReachScenario } from './scenarios/reach.js';
 import { runSwrScenario } from './scenarios/swr.js';
 import { change, ms } from './stats.js';
@@ -19,6 +20,8 @@ interface LabOptions {
   upstreamTimeout: number;
   quick: boolean;
   outDir: string;
+  /** How long scenario 6 cuts the ap-south edge off, in seconds. */
+  partitionSeconds: number;
 }
 
 function parseOptions(argv: string[]): LabOptions {
@@ -28,14 +31,18 @@ function parseOptions(argv: string[]): LabOptions {
     upstreamTimeout: Number(process.env.LAB_UPSTREAM_TIMEOUT ?? 1_000),
     quick: process.env.LAB_QUICK === '1',
     outDir: process.env.LAB_OUT ?? join(here, '..', 'out'),
+    partitionSeconds: Number(process.env.LAB_PARTITION_SECONDS ?? Number.NaN),
   };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
     else if (arg.startsWith('--route-factor=')) options.routeFactor = Number(arg.slice('--route-factor='.length));
     else if (arg.startsWith('--out=')) options.outDir = arg.slice('--out='.length);
+    else if (arg.startsWith('--partition=')) options.partitionSeconds = Number(arg.slice('--partition='.length));
     else if (arg === '--') continue;
-    else throw new Error(`lab: unknown argument ${JSON.stringify(arg)} (known: --quick, --route-factor=<n>, --out=<dir>)`);
+    else throw new Error(`lab: unknown argument ${JSON.stringify(arg)} (known: --quick, --route-factor=<n>, --partition=<s>, --out=<dir>)`);
   }
+  if (Number.isNaN(options.partitionSeconds)) options.partitionSeconds = options.quick ? 5 : 30;
+  if (!Number.isFinite(options.partitionSeconds) || options.partitionSeconds < 1) throw new RangeError(`lab: partition must be >= 1 s (got ${options.partitionSeconds})`);
   if (!Number.isFinite(options.routeFactor) || options.routeFactor < 1) throw new RangeError(`lab: route factor must be a number >= 1 (got ${options.routeFactor})`);
   if (!Number.isFinite(options.upstreamTimeout) || options.upstreamTimeout < 100) throw new RangeError(`lab: LAB_UPSTREAM_TIMEOUT must be >= 100 ms (got ${options.upstreamTimeout})`);
   return options;
@@ -59,6 +66,9 @@ async function main(): Promise<void> {
     const outage = await runOutageScenario(ctx);
     const invalidation = await runInvalidationScenario(ctx);
     const swr = await runSwrScenario(ctx);
+    const canRunRegional = natsAvailability().available && redisAvailability().canSpawn;
+    if (!canRunRegional) progress.note('  ! scenario 6 needs nats-server and redis-server: skipped');
+    const regional = canRunRegional ? await runRegionalStateScenario(ctx, options.partitionSeconds) : undefined;
     const reach = await runReachScenario(ctx);
 
     const sections: string[] = [];
@@ -128,6 +138,24 @@ async function main(): Promise<void> {
         ) +
         `\n\n- The design article: GeoDNS \"degraded performance can persist for minutes\" (TTL 60-300 s); anycast \"reroutes within seconds\" (modelled here as instant, so only requests in flight fail); smart clients \"implement sophisticated retry logic\" (here: no request lost, the in-flight ones wait out one timeout).`,
     );
+    if (regional) {
+      const p = regional.partition;
+      sections.push(
+        `## 6. Regional state: Redis per region, NATS JetStream between regions\n\n` +
+          `Redis round trips from the ap-south edge (Mumbai): what every L2 read, lock and rate-limit update pays.\n\n` +
+          markdownTable(['Redis', 'p50 ms', 'p95 ms', 'Round-trip floor ms'], regional.l2.map((r) => [r.redis, ms(r.p50), ms(r.p95), ms(r.floorRtt)])) +
+          `\n\nThree nats-servers, one cluster per region, joined as a supercluster over links delayed by distance; the stream lives in us-east, each edge reads it through its own durable consumer. An event published by the us-east edge: time until each edge applied it.\n\n` +
+          markdownTable(['Edge', 'p50 ms', 'p95 ms', 'One-way floor ms'], regional.propagation.map((r) => [r.region, ms(r.p50), ms(r.p95), ms(r.floorOneWay)])) +
+          `\n\nThe ap-south edge's link cut for ${p.seconds} s while us-east revoked keys and purged tags (one every 100 ms).\n\n` +
+          markdownTable(
+            ['Published during the cut', 'Applied during the cut', 'Heal → caught up ms', 'Applied after', 'Missing', 'In order', 'Stale reads or accepted revoked keys after caught up'],
+            [[p.published, p.appliedDuringCut, ms(p.healToCaughtUpMs), p.appliedAfter, p.missing, p.inOrder ? 'yes' : 'NO', p.staleAfterCaughtUp]],
+          ) +
+          `\n\nA configuration revision put in the key-value bucket (in us-east): time until each region's watcher saw it.\n\n` +
+          markdownTable(['Region', 'ms'], regional.config.map((r) => [r.region, ms(r.ms)])),
+      );
+    }
+
     const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
     const report = `# edgekit latency lab\n\nRoute factor ${options.routeFactor}; ${CITIES.length} cities; regions ${DEFAULT_REGIONS.map((r) => r.name).join(', ')}; run took ${seconds} s.\n\n${sections.join('\n\n')}\n`;
     mkdirSync(options.outDir, { recursive: true });
@@ -135,7 +163,7 @@ async function main(): Promise<void> {
     writeFileSync(join(options.outDir, 'latency.svg'), latencyChart(latency));
     writeFileSync(
       join(options.outDir, 'results.json'),
-      `${JSON.stringify({ options: { routeFactor: options.routeFactor, upstreamTimeout: options.upstreamTimeout, quick: options.quick }, regions: DEFAULT_REGIONS, cities: CITIES, seconds: Number(seconds), latency, outage, invalidation, swr, reach }, null, 2)}\n`,
+      `${JSON.stringify({ options: { routeFactor: options.routeFactor, upstreamTimeout: options.upstreamTimeout, quick: options.quick }, regions: DEFAULT_REGIONS, cities: CITIES, seconds: Number(seconds), latency, outage, invalidation, swr, reach, regional }, null, 2)}\n`,
     );
     process.stdout.write(`\n${sections.join('\n\n')}\n\n`);
     const rel = relative(process.cwd(), options.outDir) || '.';

@@ -2,12 +2,14 @@ import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createGeoLocator, createGeoipLiteResolver, continentOf } from '@edgekit/geo';
 import { listen, closeServer } from '@edgekit/test-utils';
+import { natsAvailability, redisAvailability } from '@edgekit/test-utils/node';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distanceKm, floorOneWayMs } from '../src/geo-math.js';
 import { startLatencyProxy } from '../src/latency-proxy.js';
 import { createProgress } from '../src/progress.js';
 import { runLatencyScenario } from '../src/scenarios/latency.js';
+import { runRegionalStateScenario } from '../src/scenarios/regional-state.js';
 import { runReachScenario } from '../src/scenarios/reach.js';
 import { runSwrScenario } from '../src/scenarios/swr.js';
 import { type World, startWorld } from '../src/topology.js';
@@ -114,4 +116,19 @@ describe('scenarios', () => {
     expect(swr!.p95).toBeLessThan(1_500);
     expect(plain!.p50).toBeGreaterThanOrEqual(2_000);
   });
+
+  // The short version of the demo's scenario 5 (the demo cuts ap-south for 30 s).
+  const regional = natsAvailability().available && redisAvailability().canSpawn;
+  it.runIf(regional || process.env.EDGEKIT_REQUIRE_NATS === '1')('keeps L2 in the region, and after a partition of ap-south applies every revocation and purge in order with no stale read', async () => {
+    const result = await runRegionalStateScenario({ world, cities: CITIES, locator, progress, upstreamTimeout: 2_000, quick: true }, 2);
+    const [shared, local] = result.l2;
+    expect(local!.p50).toBeLessThan(shared!.p50);
+    expect(shared!.p50).toBeGreaterThanOrEqual(shared!.floorRtt);
+    const p = result.partition;
+    expect(p.published).toBeGreaterThan(5);
+    expect(p.appliedDuringCut).toBe(0);
+    expect([p.missing, p.staleAfterCaughtUp, p.inOrder]).toEqual([0, 0, true]);
+    for (const row of result.propagation) expect(row.p50, row.region).toBeGreaterThanOrEqual(row.floorOneWay);
+    for (const row of result.config) expect(Number.isFinite(row.ms), row.region).toBe(true);
+  }, 120_000);
 });

@@ -1,5 +1,16 @@
 import { type Clock, type Disposable, TypedEmitter, toDisposable } from '@edgekit/core';
+import { BusError } from './errors.js';
 import type { BusEvents, BusMeta } from './types.js';
+
+export const SCOPE = '@edgekit/bus';
+
+/** Defaults shared by every bus driver. */
+export const BUS_DEFAULTS = {
+  /** Largest encoded message accepted, in bytes. */
+  maxMessageBytes: 65_536,
+  /** How long `publish()` waits for the transport, in ms. */
+  publishTimeout: 1000,
+} as const;
 
 type Handler = (payload: unknown, meta: BusMeta) => void;
 
@@ -33,9 +44,18 @@ export class LocalDispatch {
       try {
         handler(payload, meta);
       } catch (error) {
-        this.events.emit('error', error instanceof Error ? error : new Error(String(error)));
+        this.report(new BusError('EBUSHANDLER', `${SCOPE}: a handler of "${channel}" threw: ${error instanceof Error ? error.message : String(error)}`, { channel, cause: error }));
       }
     }
+  }
+
+  /** Emits `error`. */
+  report(error: BusError): void {
+    this.events.emit('error', error);
+  }
+
+  has(channel: string): boolean {
+    return this.#handlers.has(channel);
   }
 
   channels(): string[] {
@@ -49,12 +69,58 @@ export class LocalDispatch {
 }
 
 /** Checks a channel name: a non-empty string without control characters, at most 256 characters. */
-export function checkChannel(scope: string, channel: unknown): string {
+export function checkChannel(channel: unknown): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we reject
   if (typeof channel !== 'string' || channel.length === 0 || channel.length > 256 || /[\u0000-\u001f\u007f]/.test(channel)) {
-    throw new TypeError(`${scope}: channel must be a non-empty string of at most 256 printable characters (got ${JSON.stringify(String(channel)).slice(0, 80)})`);
+    throw new BusError('EBADCHANNEL', `${SCOPE}: channel must be a non-empty string of at most 256 printable characters (got ${JSON.stringify(String(channel)).slice(0, 80)})`);
   }
   return channel;
+}
+
+/** Throws `EBUSCLOSED` when `closed`. */
+export function checkOpen(closed: boolean, operation: string, channel: string): void {
+  if (closed) throw new BusError('EBUSCLOSED', `${SCOPE}: ${operation} on "${channel}" after close()`, { channel });
+}
+
+/** The wire form of a message: origin node, publisher clock reading, payload. */
+export interface Envelope {
+  o: string;
+  t: number;
+  p: unknown;
+}
+
+/** Encodes a message as JSON, refusing payloads JSON cannot carry and messages over `maxMessageBytes`. */
+export function encodeEnvelope(channel: string, envelope: Envelope, maxMessageBytes: number): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(envelope);
+  } catch (error) {
+    throw new BusError('EBADPAYLOAD', `${SCOPE}: the payload on "${channel}" is not JSON-serializable`, { channel, cause: error });
+  }
+  if (envelope.p === undefined || text === undefined) {
+    throw new BusError('EBADPAYLOAD', `${SCOPE}: the payload on "${channel}" is undefined`, { channel });
+  }
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxMessageBytes) {
+    throw new BusError('EMSGSIZE', `${SCOPE}: the message on "${channel}" is ${bytes} bytes, more than maxMessageBytes (${maxMessageBytes})`, { channel });
+  }
+  return text;
+}
+
+/** Decodes a message; `undefined` (and a reported `EBUSDECODE`) for anything that is not an envelope. */
+export function decodeEnvelope(local: LocalDispatch, channel: string, text: string): Envelope | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    local.report(new BusError('EBUSDECODE', `${SCOPE}: ignored a message that is not JSON on "${channel}"`, { channel, cause: error }));
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || typeof (value as Envelope).o !== 'string' || typeof (value as Envelope).t !== 'number' || !('p' in value)) {
+    local.report(new BusError('EBUSDECODE', `${SCOPE}: ignored a message on "${channel}" that is not a bus envelope`, { channel }));
+    return undefined;
+  }
+  return value as Envelope;
 }
 
 /** A random node identifier. */

@@ -1,13 +1,11 @@
-import { type Clock, type Disposable, optionalString, systemClock } from '@edgekit/core';
-import { LocalDispatch, checkChannel, randomNodeId } from './local.js';
+import { type Clock, type Disposable, optionalNumber, optionalString, systemClock } from '@edgekit/core';
+import { BUS_DEFAULTS, LocalDispatch, SCOPE, checkChannel, checkOpen, encodeEnvelope, randomNodeId } from './local.js';
 import type { Bus, BusMeta } from './types.js';
-
-const SCOPE = '@edgekit/bus';
 
 /** Connects {@link createMemoryBus} instances in one process, standing in for Redis. */
 export interface MemoryBusHub {
   /** @internal */
-  readonly members: Set<(channel: string, payload: unknown, origin: string, sentAt: number) => void>;
+  readonly members: Set<(channel: string, message: string) => void>;
 }
 
 /** Creates a hub that joins memory buses, so several gateway nodes in one process share messages. */
@@ -21,6 +19,8 @@ export interface MemoryBusOptions {
   hub?: MemoryBusHub;
   /** This node's identifier. Default: a random `node-xxxxxxxx`. */
   nodeId?: string;
+  /** Largest encoded message accepted, in bytes, as on the networked buses. Default: 65536. */
+  maxMessageBytes?: number;
   /** Time source for `sentAt`. Default: the system clock. */
   clock?: Clock;
 }
@@ -29,13 +29,16 @@ export interface MemoryBusOptions {
 export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
   const hub = options.hub ?? createMemoryBusHub();
   const nodeId = optionalString(SCOPE, 'nodeId', options.nodeId, randomNodeId());
+  const maxMessageBytes = optionalNumber(SCOPE, 'maxMessageBytes', options.maxMessageBytes, BUS_DEFAULTS.maxMessageBytes, { min: 64, integer: true });
   const clock = options.clock ?? systemClock;
   const local = new LocalDispatch();
   let closed = false;
-  const member = (channel: string, payload: unknown, origin: string, sentAt: number): void => {
-    const meta: BusMeta = { origin, sentAt, local: origin === nodeId };
-    // Every node receives a copy, as it would after a JSON round trip through Redis.
-    local.dispatch(channel, structuredClone(payload), meta);
+  const member = (channel: string, message: string): void => {
+    if (!local.has(channel)) return;
+    // Every node decodes its own copy, as it would after a round trip through a server.
+    const envelope = JSON.parse(message) as { o: string; t: number; p: unknown };
+    const meta: BusMeta = { origin: envelope.o, sentAt: envelope.t, local: envelope.o === nodeId };
+    local.dispatch(channel, envelope.p, meta);
   };
   hub.members.add(member);
 
@@ -45,13 +48,14 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
       return !closed;
     },
     async publish(channel, payload) {
-      checkChannel(SCOPE, channel);
-      if (closed) throw new Error(`${SCOPE}: publish on a closed bus`);
-      const sentAt = clock.now();
-      for (const m of [...hub.members]) m(channel, payload, nodeId, sentAt);
+      checkChannel(channel);
+      checkOpen(closed, 'publish', channel);
+      const message = encodeEnvelope(channel, { o: nodeId, t: clock.now(), p: payload }, maxMessageBytes);
+      for (const m of [...hub.members]) m(channel, message);
     },
     subscribe<T>(channel: string, handler: (payload: T, meta: BusMeta) => void): Disposable {
-      checkChannel(SCOPE, channel);
+      checkChannel(channel);
+      checkOpen(closed, 'subscribe', channel);
       return local.add(channel, handler as (payload: unknown, meta: BusMeta) => void);
     },
     on(event, listener) {

@@ -1,9 +1,8 @@
 import { type Clock, type ClockTimer, type Disposable, optionalNumber, optionalString, settleWithin, systemClock } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
-import { LocalDispatch, checkChannel, randomNodeId } from './local.js';
+import { BusError } from './errors.js';
+import { BUS_DEFAULTS, LocalDispatch, SCOPE, checkChannel, checkOpen, decodeEnvelope, encodeEnvelope, randomNodeId } from './local.js';
 import type { Bus, BusMeta } from './types.js';
-
-const SCOPE = '@edgekit/bus';
 
 /** Options for {@link createRedisBus}. */
 export interface RedisBusOptions {
@@ -25,24 +24,13 @@ export interface RedisBusOptions {
 
 /** Defaults of {@link RedisBusOptions}. */
 export const REDIS_BUS_DEFAULTS = {
+  ...BUS_DEFAULTS,
   prefix: 'edgekit:bus:',
-  publishTimeout: 1000,
-  maxMessageBytes: 65_536,
   reconnectDelay: 200,
 } as const;
 
-interface Envelope {
-  o: string;
-  t: number;
-  p: unknown;
-}
-
 function isCluster(client: Redis | Cluster): client is Cluster {
   return (client as Cluster).isCluster === true;
-}
-
-function isEnvelope(value: unknown): value is Envelope {
-  return typeof value === 'object' && value !== null && typeof (value as Envelope).o === 'string' && typeof (value as Envelope).t === 'number';
 }
 
 /**
@@ -64,7 +52,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   const clock = options.clock ?? systemClock;
   const local = new LocalDispatch();
   const reportError = (error: unknown): void => {
-    local.events.emit('error', error instanceof Error ? error : new Error(String(error)));
+    local.report(new BusError('EBUSTRANSPORT', `${SCOPE}: Redis failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
   };
 
   let subscriber: Redis | undefined;
@@ -75,19 +63,17 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   let clusterNodeIndex = 0;
 
   const onMessage = (redisChannel: string, message: string): void => {
-    if (!redisChannel.startsWith(prefix) || message.length > maxMessageBytes) return;
-    let envelope: unknown;
-    try {
-      envelope = JSON.parse(message);
-    } catch {
-      reportError(new Error(`${SCOPE}: ignored a message that is not JSON on ${redisChannel}`));
+    if (!redisChannel.startsWith(prefix)) return;
+    const channel = redisChannel.slice(prefix.length);
+    if (Buffer.byteLength(message) > maxMessageBytes) {
+      local.report(new BusError('EMSGSIZE', `${SCOPE}: ignored a message on "${channel}" larger than maxMessageBytes (${maxMessageBytes})`, { channel }));
       return;
     }
-    if (!isEnvelope(envelope)) return;
+    const envelope = decodeEnvelope(local, channel, message);
     // Our own messages were already delivered locally at publish time.
-    if (envelope.o === nodeId) return;
+    if (!envelope || envelope.o === nodeId) return;
     const meta: BusMeta = { origin: envelope.o, sentAt: envelope.t, local: false };
-    local.dispatch(redisChannel.slice(prefix.length), envelope.p, meta);
+    local.dispatch(channel, envelope.p, meta);
   };
 
   const markDisconnected = (): void => {
@@ -152,18 +138,26 @@ export function createRedisBus(options: RedisBusOptions): Bus {
       return connected && !closed;
     },
     async publish(channel, payload) {
-      checkChannel(SCOPE, channel);
-      if (closed) throw new Error(`${SCOPE}: publish on a closed bus`);
+      checkChannel(channel);
+      checkOpen(closed, 'publish', channel);
       const sentAt = clock.now();
-      const message = JSON.stringify({ o: nodeId, t: sentAt, p: payload } satisfies Envelope);
-      if (Buffer.byteLength(message) > maxMessageBytes) {
-        throw new RangeError(`${SCOPE}: message on "${channel}" is larger than maxMessageBytes (${maxMessageBytes})`);
-      }
+      const message = encodeEnvelope(channel, { o: nodeId, t: sentAt, p: payload }, maxMessageBytes);
       local.dispatch(channel, JSON.parse(message).p, { origin: nodeId, sentAt, local: true });
-      await settleWithin(publisher.publish(prefix + channel, message), publishTimeout, clock, () => new Error(`${SCOPE}: publish on "${channel}" timed out after ${publishTimeout} ms`));
+      try {
+        await settleWithin(
+          publisher.publish(prefix + channel, message),
+          publishTimeout,
+          clock,
+          () => new BusError('ETIMEDOUT', `${SCOPE}: publish on "${channel}" timed out after ${publishTimeout} ms`, { channel }),
+        );
+      } catch (error) {
+        if (error instanceof BusError) throw error;
+        throw new BusError('EBUSTRANSPORT', `${SCOPE}: publish on "${channel}" failed: ${error instanceof Error ? error.message : String(error)}`, { channel, cause: error });
+      }
     },
     subscribe<T>(channel: string, handler: (payload: T, meta: BusMeta) => void): Disposable {
-      checkChannel(SCOPE, channel);
+      checkChannel(channel);
+      checkOpen(closed, 'subscribe', channel);
       return local.add(
         channel,
         handler as (payload: unknown, meta: BusMeta) => void,

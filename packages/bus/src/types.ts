@@ -1,4 +1,5 @@
 import type { Disposable } from '@edgekit/core';
+import type { BusError } from './errors.js';
 
 /** What a subscriber learns about a message besides its payload. */
 export interface BusMeta {
@@ -23,7 +24,7 @@ export type BusEvents = {
   /** Delivery may have had a gap: a subscriber that caches must assume it missed messages. */
   gap: [gap: BusGap];
   /** A message could not be decoded, a handler threw, or the transport failed. */
-  error: [error: Error];
+  error: [error: BusError];
 };
 
 /**

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryBus, createMemoryBusHub } from '../src/index.js';
+import { type BusError, createMemoryBus, createMemoryBusHub } from '../src/index.js';
+import { describeBusConformance } from '../src/testing.js';
+
+{
+  const hub = createMemoryBusHub();
+  describeBusConformance('memory bus', { createBus: (options) => createMemoryBus({ hub, ...options }) });
+}
 
 describe('memory bus', () => {
   it('delivers a message to every node on the hub, the publisher included, marking local delivery', async () => {
@@ -27,7 +33,7 @@ describe('memory bus', () => {
 
   it('keeps delivering when a handler throws, and reports the error', async () => {
     const bus = createMemoryBus();
-    const errors: Error[] = [];
+    const errors: BusError[] = [];
     bus.on('error', (e) => errors.push(e));
     let second = false;
     bus.subscribe('c', () => {
@@ -36,7 +42,7 @@ describe('memory bus', () => {
     bus.subscribe('c', () => (second = true));
     await bus.publish('c', 1);
     expect(second).toBe(true);
-    expect(errors.map((e) => e.message)).toEqual(['boom']);
+    expect(errors.map((e) => [e.code, (e.cause as Error).message])).toEqual([['EBUSHANDLER', 'boom']]);
   });
 
   it('stops delivering after unsubscribe and rejects bad channel names', async () => {
@@ -47,7 +53,7 @@ describe('memory bus', () => {
     sub.dispose();
     await bus.publish('c', 1);
     expect(count).toBe(1);
-    expect(() => bus.subscribe('bad\r\nchannel', () => {})).toThrow(TypeError);
+    expect(() => bus.subscribe('bad\r\nchannel', () => {})).toThrow(expect.objectContaining({ code: 'EBADCHANNEL' }));
     await expect(bus.publish('', 1)).rejects.toThrow(/channel/);
   });
 });

@@ -99,7 +99,9 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     }
   };
 
-  const probeEdge = async (edge: Edge): Promise<void> => {
+  // One edge probed on its own is compared at once; a round of all edges is compared when it is
+  // complete, so an edge measured a moment before the others does not win on staggered figures.
+  const probeEdge = async (edge: Edge, inRound?: boolean): Promise<void> => {
     if (o.probe === false || closed) return;
     const controller = new AbortController();
     const onClose = (): void => controller.abort();
@@ -123,7 +125,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
       clock.clearTimeout(timer);
       probeAborts.signal.removeEventListener('abort', onClose);
     }
-    reselect();
+    if (!inRound) reselect();
   };
 
   const prober =
@@ -139,6 +141,11 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
           probe: probeEdge,
           skipped: (edge, why) => events.emit('probe', { edge: edge.id, skipped: why }),
         });
+
+  const probeRound = async (): Promise<void> => {
+    await prober?.probeAll();
+    reselect();
+  };
 
   const persistLatency = (): void => save({ latency: selection.latency.toJSON() });
 
@@ -164,7 +171,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
         save({ map: token });
         useEdges(map.edges, hint);
         events.emit('map', { version: map.version, edges: map.edges.length, regionHint: hint });
-        if (prober !== undefined) void prober.probeAll();
+        void probeRound();
       },
       onReject: (error) => events.emit('mapRejected', { error }),
     });
@@ -180,7 +187,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     ready.catch(() => undefined);
   }
   if (prober !== undefined) {
-    if (selection.edges.length > 0) void prober.probeAll();
+    if (selection.edges.length > 0) void probeRound();
     prober.start();
   }
 
@@ -191,7 +198,7 @@ export function createEdgeClient(options: EdgeClientOptions): EdgeClient {
     },
     ready: () => ready,
     async probe() {
-      await prober?.probeAll();
+      await probeRound();
       persistLatency();
     },
     async refreshMap() {

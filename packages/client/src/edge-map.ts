@@ -37,6 +37,13 @@ function bad(what: string): EdgeClientError {
   return new EdgeClientError('EBADMAP', `edge map: ${what}`);
 }
 
+/** Checks a point; `where` names it in errors. */
+export function checkCoordinates(value: unknown, where: string): Coordinates {
+  const { lat, lon } = (value ?? {}) as Partial<Coordinates>;
+  if (!isFiniteNumber(lat) || !isFiniteNumber(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) throw bad(`${where} must be { lat, lon } in degrees`);
+  return { lat, lon };
+}
+
 /** Checks one edge and returns a copy with only known fields; `where` names it in errors. */
 export function checkEdge(value: unknown, where: string): Edge {
   const e = value as Partial<Edge> | null;
@@ -46,13 +53,7 @@ export function checkEdge(value: unknown, where: string): Edge {
   }
   if (!/^https?:\/\//i.test(e.url!)) throw bad(`${where}.url must be an http(s) URL`);
   const edge: Edge = { id: e.id!, region: e.region!, url: e.url!.replace(/\/+$/, '') };
-  if (e.location !== undefined) {
-    const { lat, lon } = e.location ?? ({} as Coordinates);
-    if (!isFiniteNumber(lat) || !isFiniteNumber(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) {
-      throw bad(`${where}.location must be { lat, lon } in degrees`);
-    }
-    edge.location = { lat, lon };
-  }
+  if (e.location !== undefined) edge.location = checkCoordinates(e.location, `${where}.location`);
   if (e.weight !== undefined) {
     if (!isFiniteNumber(e.weight) || e.weight < 0) throw bad(`${where}.weight must be a number >= 0`);
     edge.weight = e.weight;

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from './clock.js';
-import { type Coordinates, type Edge, checkEdge, checkEdges } from './edge-map.js';
+import { type Coordinates, type Edge, checkCoordinates, checkEdges } from './edge-map.js';
 import type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';
 import type { EdgeMapKey } from './signing.js';
 import { type KeyValueStorage, createMemoryStorage } from './storage.js';
@@ -176,7 +176,7 @@ export function resolveOptions(o: EdgeClientOptions): ResolvedOptions {
   let edges: Edge[] = [];
   try {
     if (o.edges !== undefined) edges = checkEdges(o.edges, 'edges');
-    if (o.location !== undefined) checkEdge({ id: '-', region: '-', url: 'http://-', location: o.location }, 'location');
+    if (o.location !== undefined) checkCoordinates(o.location, 'location');
   } catch (error) {
     throw new TypeError(`${SCOPE}: option ${(error as Error).message.slice(10)}`);
   }

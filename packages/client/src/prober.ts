@@ -10,8 +10,8 @@ export interface ProberSettings {
   random: () => number;
   environment: ClientEnvironment;
   edges(): Edge[];
-  /** Measures one edge; never rejects. */
-  probe(edge: Edge): Promise<void>;
+  /** Measures one edge (`inRound`: as part of a round of all edges); never rejects. */
+  probe(edge: Edge, inRound?: boolean): Promise<void>;
   skipped(edge: Edge, why: 'hidden' | 'saveData'): void;
 }
 
@@ -24,6 +24,7 @@ export class Prober {
   #timer: ClockTimer | undefined;
   #next = 0;
   #closed = false;
+  #round: Promise<void> | undefined;
 
   constructor(settings: ProberSettings) {
     this.#s = settings;
@@ -36,15 +37,20 @@ export class Prober {
     return undefined;
   }
 
-  /** Probes every edge once, concurrently (unless paused). */
-  async probeAll(): Promise<void> {
+  /** Probes every edge once, concurrently (unless paused); a call during a round joins it. */
+  probeAll(): Promise<void> {
+    if (this.#round !== undefined) return this.#round;
     const edges = this.#s.edges();
     const pause = this.paused();
     if (pause !== undefined) {
       for (const edge of edges) this.#s.skipped(edge, pause);
-      return;
+      return Promise.resolve();
     }
-    await Promise.all(edges.map((edge) => this.#s.probe(edge)));
+    const round = Promise.all(edges.map((edge) => this.#s.probe(edge, true))).then(() => {
+      this.#round = undefined;
+    });
+    this.#round = round;
+    return round;
   }
 
   start(): void {

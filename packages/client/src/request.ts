@@ -148,7 +148,7 @@ export function send(ctx: RequestContext, path: string, init: RequestInit = {}):
       const attempt: Attempt = { edge, controller: new AbortController(), timer: undefined, settled: false };
       attempts.push(attempt);
       tried.push(edge.id);
-      attempt.timer = clock.setTimeout(() => attempt.controller.abort(new DOMException(`no answer from ${edge.id} in ${options.timeout} ms`, 'TimeoutError')), options.timeout);
+      attempt.timer = clock.setTimeout(() => attempt.controller.abort(new DOMException('timeout', 'TimeoutError')), options.timeout);
       const url = edge.url + (path.startsWith('/') ? path : `/${path}`);
       options.fetch(url, { ...init, headers, signal: attempt.controller.signal }).then(
         (response) => {

@@ -55,7 +55,7 @@ export function algorithmOf(key: EdgeMapKey): Algorithm {
   if ((alg?.name === 'ECDSA' && alg.namedCurve === 'P-256') || (jwk?.kty === 'EC' && jwk.crv === 'P-256')) {
     return { jws: 'ES256', params: { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } };
   }
-  throw new TypeError('@edgekit/client: an edge map key must be Ed25519 or ECDSA P-256 (a CryptoKey or a JWK)');
+  throw new TypeError('@edgekit/client: edge map keys are Ed25519 or P-256');
 }
 
 export async function toCryptoKey(key: EdgeMapKey, algorithm: Algorithm, use: 'sign' | 'verify'): Promise<unknown> {

@@ -1,2 +1,2 @@
 export * from './node.js';
-export { describeRedis, useRedisCluster, useRedisServer } from './vitest.js';
+export { describeNats, describeRedis, useNatsServer, useNatsSupercluster, useRedisCluster, useRedisServer } from './vitest.js';

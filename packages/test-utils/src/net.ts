@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { type Socket, connect, createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 /** Resolves with a TCP port on 127.0.0.1 that was free a moment ago. */
@@ -37,4 +37,62 @@ export async function closeServer(server: Server | import('node:http').Server): 
   const done = new Promise<void>((resolve) => server.close(() => resolve()));
   if ('closeAllConnections' in server) server.closeAllConnections();
   await done;
+}
+
+/** A TCP relay on loopback that can cut and restore its links, standing in for a network partition. */
+export interface TcpRelay {
+  /** The relay's port: connect here instead of to the target. */
+  readonly port: number;
+  /** True while the relay refuses and drops connections. */
+  readonly isCut: boolean;
+  /** Drops every open connection and refuses new ones until `heal()`. */
+  cut(): void;
+  /** Accepts connections again. */
+  heal(): void;
+  close(): Promise<void>;
+}
+
+/** Starts a {@link TcpRelay} to `target` on 127.0.0.1. */
+export async function startTcpRelay(target: { host?: string; port: number }): Promise<TcpRelay> {
+  const sockets = new Set<Socket>();
+  let isCut = false;
+  const server = createServer((inbound) => {
+    if (isCut) {
+      inbound.destroy();
+      return;
+    }
+    const outbound = connect(target.port, target.host ?? '127.0.0.1');
+    sockets.add(inbound);
+    sockets.add(outbound);
+    const drop = (): void => {
+      inbound.destroy();
+      outbound.destroy();
+      sockets.delete(inbound);
+      sockets.delete(outbound);
+    };
+    inbound.on('error', drop).on('close', drop);
+    outbound.on('error', drop).on('close', drop);
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+  });
+  const port = await listen(server);
+  return {
+    port,
+    get isCut() {
+      return isCut;
+    },
+    cut() {
+      isCut = true;
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
+    heal() {
+      isCut = false;
+    },
+    async close() {
+      isCut = true;
+      for (const socket of sockets) socket.destroy();
+      await closeServer(server);
+    },
+  };
 }

@@ -1,5 +1,14 @@
 // Helpers usable outside Vitest: benchmarks and child processes import this entry.
-export { closeServer, freePort, isPortFree, listen } from './net.js';
+export { type TcpRelay, closeServer, freePort, isPortFree, listen, startTcpRelay } from './net.js';
+export {
+  type NatsAvailability,
+  type NatsServerHandle,
+  type NatsSuperclusterHandle,
+  natsAvailability,
+  startNatsServer,
+  startNatsSupercluster,
+  waitForGateways,
+} from './nats.js';
 export { type TsChild, spawnTs, tsNodeArgs } from './process.js';
 export {
   type RedisAvailability,
