@@ -5,6 +5,7 @@ import { EdgekitError } from '@edgekit/core';
 import { FORWARDER_DEFAULTS, REGION_BREAKER_DEFAULTS } from '@edgekit/proxy';
 import { parse as parseYaml } from 'yaml';
 import { endpointIssues, regionEndpointsFields } from './endpoints-config.js';
+import { serviceIssues, servicesSchema } from './services.js';
 import { z } from 'zod';
 
 /** One problem found in a configuration: where (`regions[1].url`) and what. */
@@ -177,6 +178,8 @@ const schema = z
         }),
       )
       .min(1, 'at least one region is required'),
+    /** More upstream services, each matched by path prefix, host, method or headers; the rest go to `regions`. */
+    services: servicesSchema,
     routing: z
       .strictObject({
         defaultRegion: z.string().optional(),
@@ -362,6 +365,7 @@ function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[]; messag
       issues.push(...endpointIssues(region, index));
     });
   }
+  issues.push(...serviceIssues(input));
   const routing = isObject(input.routing) ? input.routing : {};
   if (typeof routing.defaultRegion === 'string' && !names.has(routing.defaultRegion)) {
     issues.push({ path: ['routing', 'defaultRegion'], message: `unknown region "${routing.defaultRegion}"` });

@@ -17,6 +17,7 @@ import type { GatewayConfig, RouteRule } from './config.js';
 import { type EventStream, openEventStream, requireFreshRevocations } from './event-stream.js';
 import { type IngressSettings, pathOf } from './ingress.js';
 import { compileLocator } from './locator.js';
+import { type ServiceRoute, buildServices } from './services.js';
 import { principalOf } from './principal.js';
 import { type RateLimitMiddleware, createRateLimits } from './ratelimit.js';
 import type { StatusCounters } from './status.js';
@@ -76,6 +77,8 @@ export class Pipeline {
   /** How requests are admitted before any rule of this configuration sees them. */
   readonly ingress: IngressSettings;
   readonly #routes: CompiledRoute[];
+  /** Services matched before the default regions, in configuration order. */
+  readonly services: readonly ServiceRoute[];
   readonly #proxy: Handler;
   readonly #forward: Handler;
   #inFlight = 0;
@@ -92,6 +95,7 @@ export class Pipeline {
     redis: Redis | undefined;
     events: EventStream | undefined;
     routes: CompiledRoute[];
+    services: ServiceRoute[];
   }) {
     this.config = init.config;
     this.components = init.components;
@@ -108,6 +112,7 @@ export class Pipeline {
       refusedHeaders: init.config.server.refusedHeaders,
     };
     this.#routes = init.routes;
+    this.services = init.services;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
   }
@@ -132,9 +137,18 @@ export class Pipeline {
 
   /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
   readonly #proxyOrForward: Handler = (req, res) => {
-    if (this.#viaCache(req)) this.#proxy(req, res);
+    const service = this.#serviceFor(req);
+    // A service's requests go straight to its forwarder: the cache fronts the default regions.
+    if (service !== undefined) service.forwarder.handler(req, res);
+    else if (this.#viaCache(req)) this.#proxy(req, res);
     else this.#forward(req, res);
   };
+
+  /** The first service whose match covers the request, or none (the default regions). */
+  #serviceFor(req: IncomingMessage): ServiceRoute | undefined {
+    for (const service of this.services) if (service.matches(req)) return service;
+    return undefined;
+  }
 
   /** Requests inside this pipeline now. */
   get inFlight(): number {
@@ -170,7 +184,7 @@ export class Pipeline {
     const res = responseOnSocket(req, socket);
     const tunnel: Handler = () => {
       res.detachSocket(socket as Socket);
-      this.forwarder.upgrade(req, socket, head);
+      (this.#serviceFor(req)?.forwarder ?? this.forwarder).upgrade(req, socket, head);
     };
     this.#run(this.#chainFor(req.method ?? 'GET', pathOf(req.url)), 0, req, res, tunnel);
   }
@@ -414,7 +428,20 @@ export class Pipeline {
 
     const fresh = requireFreshRevocations(events);
     const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh));
-    return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes });
+    const services = await buildServices(config.services, {
+      components,
+      proxy: config.proxy,
+      trustedProxies: config.geo.trustedProxies,
+      locate: config.geo.cdn === undefined ? locator.lookup : (_ip, req) => locator.locateRequest(req),
+      origin: config.edge.coordinates,
+      deps: [identity(locator)],
+      observe: (created) => observe([
+        created.on('response', (event) => counters.recordResponse(event.region)),
+        created.on('failover', () => counters.failovers++),
+        created.on('error', () => counters.errors++),
+      ]),
+    });
+    return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes, services });
   }
 
   static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware): CompiledRoute {

@@ -1,0 +1,174 @@
+import type { IncomingMessage } from 'node:http';
+import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
+import { type EndpointRegion, type Forwarder, createForwarder } from '@edgekit/proxy';
+import { z } from 'zod';
+import type { ComponentSet } from './components.js';
+import { identity } from './components.js';
+import { buildRegionBalancer, endpointIssues, regionEndpointsFields } from './endpoints-config.js';
+import { pathOf } from './ingress.js';
+
+const httpUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an absolute http(s) URL');
+
+const serviceRegion = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be letters, digits, ".", "_" or "-"'),
+  url: httpUrl,
+  location: z.strictObject({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }),
+  connections: z.number().int().min(1).optional(),
+  ...regionEndpointsFields,
+});
+
+const serviceMatch = z.strictObject({
+  /** Canonical path prefix, segment-aligned (`/orders` covers `/orders` and `/orders/7`, not `/ordersx`). */
+  pathPrefix: z.string().regex(/^\//, 'must start with "/"').optional(),
+  /** Host header, without port, case-insensitive. */
+  host: z.string().min(1).optional(),
+  methods: z.array(z.string().regex(/^[A-Z]+$/, 'must be an upper-case method')).min(1).optional(),
+  /** Request headers that must be present with exactly these values (names lower case). */
+  headers: z.record(z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name'), z.string()).optional(),
+});
+
+/** `services`: upstream services behind one gateway, each with its own regions and forwarder. */
+export const servicesSchema = z
+  .array(
+    z.strictObject({
+      name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be letters, digits, ".", "_" or "-"'),
+      /** Which requests go to the service; every given field must match. First matching service wins; no match: the top-level `regions`. */
+      match: serviceMatch,
+      regions: z.array(serviceRegion).min(1, 'at least one region is required'),
+      defaultRegion: z.string().optional(),
+    }),
+  )
+  .default([]);
+
+export type ServiceConfig = z.infer<typeof servicesSchema>[number];
+
+type Issue = { path: PropertyKey[]; message: string };
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** Problems across services: duplicate names, empty matches, unknown default regions, region endpoint rules. */
+export function serviceIssues(input: Record<string, unknown>): Issue[] {
+  const issues: Issue[] = [];
+  if (!Array.isArray(input.services)) return issues;
+  const services = new Set<string>();
+  input.services.forEach((service: unknown, index) => {
+    if (!isObject(service)) return;
+    if (typeof service.name === 'string') {
+      if (services.has(service.name)) issues.push({ path: ['services', index, 'name'], message: `duplicate service name "${service.name}"` });
+      services.add(service.name);
+    }
+    if (isObject(service.match) && Object.keys(service.match).length === 0) issues.push({ path: ['services', index, 'match'], message: 'needs at least one of pathPrefix, host, methods, headers' });
+    const regions = new Set<string>();
+    if (Array.isArray(service.regions)) {
+      service.regions.forEach((region: unknown, r) => {
+        if (!isObject(region)) return;
+        if (typeof region.name === 'string') {
+          if (regions.has(region.name)) issues.push({ path: ['services', index, 'regions', r, 'name'], message: `duplicate region name "${region.name}"` });
+          regions.add(region.name);
+        }
+        for (const issue of endpointIssues(region, r)) issues.push({ ...issue, path: ['services', index, ...issue.path] });
+      });
+    }
+    if (typeof service.defaultRegion === 'string' && !regions.has(service.defaultRegion)) {
+      issues.push({ path: ['services', index, 'defaultRegion'], message: `unknown region "${service.defaultRegion}"` });
+    }
+  });
+  return issues;
+}
+
+/** A service ready to serve: its match and its forwarder. */
+export interface ServiceRoute {
+  readonly name: string;
+  readonly forwarder: Forwarder;
+  matches(req: IncomingMessage): boolean;
+}
+
+function compileMatch(match: ServiceConfig['match']): (req: IncomingMessage) => boolean {
+  const prefix = match.pathPrefix === undefined ? undefined : match.pathPrefix.replace(/\/+$/, '');
+  const host = match.host?.toLowerCase();
+  const methods = match.methods === undefined ? undefined : new Set(match.methods.includes('GET') ? [...match.methods, 'HEAD'] : match.methods);
+  const headers = Object.entries(match.headers ?? {});
+  return (req) => {
+    if (prefix !== undefined && prefix !== '') {
+      const path = pathOf(req.url);
+      if (!(path === prefix || path.startsWith(`${prefix}/`))) return false;
+    }
+    if (host !== undefined) {
+      const value = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+      if (value !== host) return false;
+    }
+    if (methods !== undefined && !methods.has(req.method ?? 'GET')) return false;
+    for (const [name, value] of headers) if (req.headers[name] !== value) return false;
+    return true;
+  };
+}
+
+/** What a service forwarder shares with the default one. */
+export interface ServiceContext {
+  components: ComponentSet;
+  proxy: Record<string, unknown> & { connections: number };
+  trustedProxies: readonly string[];
+  locate: Parameters<typeof createForwarder>[0]['locate'];
+  origin: { lat: number; lon: number } | undefined;
+  /** Identities of the shared parts (locator): a service forwarder is rebuilt when they change. */
+  deps: unknown[];
+  /** Subscribes to a new forwarder's events; returns the unsubscribe. */
+  observe: (forwarder: Forwarder) => () => void;
+}
+
+/**
+ * Builds (or reuses across reloads, keyed by service name and settings) one forwarder per service.
+ * Endpoint balancers are kept while their region's settings stay, so ejections survive reloads.
+ */
+export async function buildServices(services: readonly ServiceConfig[], context: ServiceContext): Promise<ServiceRoute[]> {
+  const routes: ServiceRoute[] = [];
+  for (const [s, service] of services.entries()) {
+    const regions: Array<ServiceConfig['regions'][number] | EndpointRegion> = [];
+    for (const [r, region] of service.regions.entries()) {
+      if (region.endpoints === undefined) {
+        regions.push(region);
+        continue;
+      }
+      const { url: _url, location: _location, connections: _connections, ...settings } = region;
+      const { value } = await context.components.use(`service:${service.name}:endpoints:${region.name}`, settings, `services[${s}].regions[${r}].endpoints`, () => buildRegionBalancer(region), (balancer) => balancer.close());
+      regions.push({ ...region, endpoints: value });
+    }
+    const pools = new Map(service.regions.flatMap((region) => (region.connections === undefined ? [] : [[region.name, region.connections] as const])));
+    const { value: forwarder } = await context.components.use(
+      `service:${service.name}`,
+      { service, balancers: regions.map((region) => identity(region.endpoints)), proxy: context.proxy, trusted: context.trustedProxies, origin: context.origin, deps: context.deps },
+      `services[${s}]`,
+      () => {
+        const selector = createRegionSelector({
+          regions,
+          ...(service.defaultRegion === undefined ? {} : { defaultRegion: service.defaultRegion }),
+          ...(context.origin === undefined ? {} : { origin: context.origin }),
+        });
+        const { connections, retryBudget, hedgeDelay, ...proxy } = context.proxy as Record<string, unknown> & { connections: number };
+        const created = createForwarder({
+          ...(proxy as object),
+          selector,
+          locate: context.locate,
+          trustedProxies: createTrustedProxies([...context.trustedProxies]),
+          connections: (region) => pools.get(region.name) ?? connections,
+          ...(retryBudget === undefined ? {} : { retryBudget }),
+          ...(hedgeDelay === undefined ? {} : { hedge: { delay: hedgeDelay } }),
+        } as Parameters<typeof createForwarder>[0]);
+        const unobserve = context.observe(created);
+        return Object.assign(created, { unobserve });
+      },
+      async (value) => {
+        value.unobserve();
+        await value.close();
+      },
+    );
+    routes.push({ name: service.name, forwarder, matches: compileMatch(service.match) });
+  }
+  return routes;
+}

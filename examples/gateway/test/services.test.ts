@@ -1,0 +1,149 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, type Gateway, type GatewayConfigInput, createGateway, parseConfig } from '../src/index.js';
+import { waitFor } from './helpers.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+interface Upstream {
+  url: string;
+  received: number;
+  /** Delay before answering, ms. */
+  delay: number;
+}
+
+async function startUpstream(name: string): Promise<Upstream> {
+  const upstream: Upstream = { url: '', received: 0, delay: 0 };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    if (req.url === '/health') {
+      res.end('ok');
+      return;
+    }
+    upstream.received++;
+    const answer = (): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ upstream: name, path: req.url }));
+    if (upstream.delay > 0) setTimeout(answer, upstream.delay);
+    else answer();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  server.on('connection', (socket) => cleanup.push(() => void socket.destroy()));
+  upstream.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return upstream;
+}
+
+const here = { lat: 50.11, lon: 8.68 };
+
+function configOf(main: Upstream, services: GatewayConfigInput['services'] = []): GatewayConfigInput {
+  return {
+    edge: { location: 'test-edge', nodeId: 'node-1' },
+    server: { host: '127.0.0.1', port: 0, shutdownDelay: 0 },
+    regions: [{ name: 'eu', url: main.url, location: here }],
+    services,
+    geo: { resolver: 'none' },
+    telemetry: { defaultMetrics: false },
+    cache: { enabled: false },
+  };
+}
+
+async function start(config: GatewayConfigInput): Promise<{ gateway: Gateway; url: string }> {
+  const gateway = await createGateway(config, { logger: () => undefined, env: {} });
+  cleanup.push(() => gateway.close());
+  const url = await gateway.listen();
+  await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, 10_000, 'the gateway to be ready');
+  return { gateway, url };
+}
+
+async function upstreamOf(url: string, init?: RequestInit): Promise<string> {
+  const response = await fetch(url, init);
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { upstream: string }).upstream;
+}
+
+/** A request with a Host header of its own (fetch does not let one be set). */
+function upstreamVia(url: string, method: string, headers: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { upstream: string }).upstream));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('services behind one gateway', () => {
+  it('sends each path prefix to its own service, segment-aligned, and the rest to the top-level regions', async () => {
+    const [main, users, orders] = await Promise.all([startUpstream('main'), startUpstream('users'), startUpstream('orders')]);
+    const { url } = await start(configOf(main, [
+      { name: 'users', match: { pathPrefix: '/users' }, regions: [{ name: 'eu', url: 'http://users.internal', location: here, endpoints: [users.url] }] },
+      { name: 'orders', match: { pathPrefix: '/orders/' }, regions: [{ name: 'eu', url: orders.url, location: here }] },
+    ]));
+    expect(await upstreamOf(`${url}/users/7`)).toBe('users');
+    expect(await upstreamOf(`${url}/users`)).toBe('users');
+    expect(await upstreamOf(`${url}/orders/1`)).toBe('orders');
+    expect(await upstreamOf(`${url}/usersx`)).toBe('main');
+    expect(await upstreamOf(`${url}/other`)).toBe('main');
+    // Matched on the canonical path: dot segments cannot reach another service.
+    expect(await upstreamOf(`${url}/users/%2e%2e/orders/1`)).not.toBe('users');
+  });
+
+  it('matches a host and a header', async () => {
+    const [main, search, canary] = await Promise.all([startUpstream('main'), startUpstream('search'), startUpstream('canary')]);
+    const { url } = await start(configOf(main, [
+      { name: 'canary', match: { headers: { 'x-canary': '1' } }, regions: [{ name: 'eu', url: canary.url, location: here }] },
+      { name: 'search', match: { host: 'search.example.com', methods: ['GET'] }, regions: [{ name: 'eu', url: search.url, location: here }] },
+    ]));
+    expect(await upstreamVia(`${url}/q`, 'GET', { host: 'Search.Example.com:8443' })).toBe('search');
+    expect(await upstreamVia(`${url}/q`, 'POST', { host: 'search.example.com' })).toBe('main');
+    expect(await upstreamVia(`${url}/q`, 'GET', { 'x-canary': '1', host: 'search.example.com' })).toBe('canary');
+    expect(await upstreamOf(`${url}/q`, { headers: { 'x-canary': '2' } })).toBe('main');
+  });
+
+  it('lists every configuration error of services with its path', () => {
+    const error = (() => {
+      try {
+        parseConfig({
+          ...configOf({ url: 'http://127.0.0.1:1', received: 0, delay: 0 }),
+          services: [
+            { name: 'a', match: {}, regions: [{ name: 'eu', url: 'http://a', location: here, balancer: 'maglev' }] },
+            { name: 'a', match: { pathPrefix: 'no-slash', headers: { 'X-Up': 'v' } }, regions: [], defaultRegion: 'nowhere' },
+          ],
+        } as GatewayConfigInput);
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    const paths = (error as ConfigError).issues.map((issue) => issue.path);
+    expect(paths).toEqual(expect.arrayContaining([
+      'services[0].match',
+      'services[0].regions[0].balancer',
+      'services[1].name',
+      'services[1].match.pathPrefix',
+      'services[1].match.headers.X-Up',
+      'services[1].regions',
+      'services[1].defaultRegion',
+    ]));
+  });
+
+  it('adds a service on reload without dropping requests in flight', async () => {
+    const [main, users, orders] = await Promise.all([startUpstream('main'), startUpstream('users'), startUpstream('orders')]);
+    const usersService = { name: 'users', match: { pathPrefix: '/users' }, regions: [{ name: 'eu', url: users.url, location: here }] };
+    const { gateway, url } = await start(configOf(main, [usersService]));
+    users.delay = 300;
+    main.delay = 300;
+    const inFlight = [...Array.from({ length: 10 }, () => fetch(`${url}/users/1`)), ...Array.from({ length: 10 }, () => fetch(`${url}/orders/1`))];
+    await waitFor(() => users.received + main.received === 20, 10_000, 'requests to reach the upstreams');
+    const result = await gateway.reload(configOf(main, [usersService, { name: 'orders', match: { pathPrefix: '/orders' }, regions: [{ name: 'eu', url: orders.url, location: here }] }]));
+    expect(result).toMatchObject({ version: 2 });
+    const statuses = await Promise.all(inFlight.map(async (pending) => (await pending).status));
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    expect(await upstreamOf(`${url}/orders/1`)).toBe('orders');
+  });
+});
