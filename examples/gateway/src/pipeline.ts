@@ -139,7 +139,7 @@ export class Pipeline {
   readonly #proxyOrForward: Handler = (req, res) => {
     const service = this.#serviceFor(req);
     // A service's requests go straight to its forwarder: the cache fronts the default regions.
-    if (service !== undefined) service.forwarder.handler(req, res);
+    if (service !== undefined) service.target(req).forwarder.handler(req, res);
     else if (this.#viaCache(req)) this.#proxy(req, res);
     else this.#forward(req, res);
   };
@@ -184,7 +184,7 @@ export class Pipeline {
     const res = responseOnSocket(req, socket);
     const tunnel: Handler = () => {
       res.detachSocket(socket as Socket);
-      (this.#serviceFor(req)?.forwarder ?? this.forwarder).upgrade(req, socket, head);
+      (this.#serviceFor(req)?.target(req).forwarder ?? this.forwarder).upgrade(req, socket, head);
     };
     this.#run(this.#chainFor(req.method ?? 'GET', pathOf(req.url)), 0, req, res, tunnel);
   }

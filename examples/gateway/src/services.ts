@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { createTrafficSplit } from '@edgekit/balancer';
 import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
 import { type EndpointRegion, type Forwarder, createForwarder } from '@edgekit/proxy';
 import { z } from 'zod';
@@ -39,10 +40,18 @@ export const servicesSchema = z
   .array(
     z.strictObject({
       name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be letters, digits, ".", "_" or "-"'),
-      /** Which requests go to the service; every given field must match. First matching service wins; no match: the top-level `regions`. */
-      match: serviceMatch,
+      /** Which requests go to the service; every given field must match. First matching service wins; no match: the top-level `regions`. None: reached only through another service's `split`. */
+      match: serviceMatch.optional(),
       regions: z.array(serviceRegion).min(1, 'at least one region is required'),
       defaultRegion: z.string().optional(),
+      /** A canary split of the matched requests between this service and others, by weight (random per request). */
+      split: z
+        .strictObject({
+          variants: z.array(z.strictObject({ service: z.string().min(1), weight: z.number().min(0) })).min(1),
+          /** A header naming the service to use (`x-canary: orders-v2`) whatever the weights; unknown names are ignored. */
+          header: z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name').optional(),
+        })
+        .optional(),
     }),
   )
   .default([]);
@@ -75,6 +84,16 @@ export function serviceIssues(input: Record<string, unknown>): Issue[] {
         for (const issue of endpointIssues(region, r)) issues.push({ ...issue, path: ['services', index, ...issue.path] });
       });
     }
+    if (isObject(service.split) && Array.isArray(service.split.variants)) {
+      const variants = service.split.variants as unknown[];
+      const names = new Set((input.services as unknown[]).flatMap((other) => (isObject(other) && typeof other.name === 'string' ? [other.name] : [])));
+      variants.forEach((variant, v) => {
+        if (isObject(variant) && typeof variant.service === 'string' && !names.has(variant.service)) issues.push({ path: ['services', index, 'split', 'variants', v, 'service'], message: `unknown service "${variant.service}"` });
+      });
+      if (variants.length > 0 && variants.every((variant) => isObject(variant) && typeof variant.weight === 'number' && variant.weight <= 0)) {
+        issues.push({ path: ['services', index, 'split', 'variants'], message: 'needs a weight above 0' });
+      }
+    }
     if (typeof service.defaultRegion === 'string' && !regions.has(service.defaultRegion)) {
       issues.push({ path: ['services', index, 'defaultRegion'], message: `unknown region "${service.defaultRegion}"` });
     }
@@ -87,9 +106,12 @@ export interface ServiceRoute {
   readonly name: string;
   readonly forwarder: Forwarder;
   matches(req: IncomingMessage): boolean;
+  /** The service that serves a matched request: this one, or the variant its split chose. */
+  target(req: IncomingMessage): ServiceRoute;
 }
 
 function compileMatch(match: ServiceConfig['match']): (req: IncomingMessage) => boolean {
+  if (match === undefined) return () => false;
   const prefix = match.pathPrefix === undefined ? undefined : match.pathPrefix.replace(/\/+$/, '');
   const host = match.host?.toLowerCase();
   const methods = match.methods === undefined ? undefined : new Set(match.methods.includes('GET') ? [...match.methods, 'HEAD'] : match.methods);
@@ -127,7 +149,8 @@ export interface ServiceContext {
  * Endpoint balancers are kept while their region's settings stay, so ejections survive reloads.
  */
 export async function buildServices(services: readonly ServiceConfig[], context: ServiceContext): Promise<ServiceRoute[]> {
-  const routes: ServiceRoute[] = [];
+  const routes: Array<ServiceRoute & { target: (req: IncomingMessage) => ServiceRoute }> = [];
+  const byName = new Map<string, ServiceRoute>();
   for (const [s, service] of services.entries()) {
     const regions: Array<ServiceConfig['regions'][number] | EndpointRegion> = [];
     for (const [r, region] of service.regions.entries()) {
@@ -168,7 +191,18 @@ export async function buildServices(services: readonly ServiceConfig[], context:
         await value.close();
       },
     );
-    routes.push({ name: service.name, forwarder, matches: compileMatch(service.match) });
+    const route: ServiceRoute = { name: service.name, forwarder, matches: compileMatch(service.match), target: () => route };
+    byName.set(service.name, route);
+    routes.push(route);
+  }
+  for (const [index, service] of services.entries()) {
+    if (service.split === undefined) continue;
+    const split = createTrafficSplit({
+      variants: service.split.variants.map((variant) => ({ name: variant.service, weight: variant.weight })),
+      ...(service.split.header === undefined ? {} : { header: service.split.header }),
+    });
+    const self = routes[index]!;
+    self.target = (req) => byName.get(split.choose(req)) ?? self;
   }
   return routes;
 }
