@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createTrafficSplit } from '@edgekit/balancer';
-import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
+import { type Residency, createRegionSelector, createRequestSelector, createTrustedProxies } from '@edgekit/geo';
 import { type EndpointRegion, type Forwarder, createForwarder } from '@edgekit/proxy';
 import { z } from 'zod';
 import type { ComponentSet } from './components.js';
@@ -44,6 +44,22 @@ export const servicesSchema = z
       match: serviceMatch.optional(),
       regions: z.array(serviceRegion).min(1, 'at least one region is required'),
       defaultRegion: z.string().optional(),
+      /** Tenant data residency: the tenant named by a request header is served from its home region first and never outside its allowed regions (503 when none is left). Tenants not listed: no constraint. */
+      residency: z
+        .strictObject({
+          tenantHeader: z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name'),
+          homes: z.record(z.string().min(1), z.string()).default({}),
+          allowed: z.record(z.string().min(1), z.array(z.string())).default({}),
+        })
+        .optional(),
+      /** A signed sticky-region hint (header or cookie, HMAC-SHA256), bound to the residency tenant when there is one. */
+      hint: z
+        .strictObject({
+          secrets: z.array(z.string().min(32, 'must be at least 32 characters')).min(1),
+          header: z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name').optional(),
+          cookie: z.string().min(1).optional(),
+        })
+        .optional(),
       /** A canary split of the matched requests between this service and others, by weight (random per request). */
       split: z
         .strictObject({
@@ -92,6 +108,17 @@ export function serviceIssues(input: Record<string, unknown>): Issue[] {
       });
       if (variants.length > 0 && variants.every((variant) => isObject(variant) && typeof variant.weight === 'number' && variant.weight <= 0)) {
         issues.push({ path: ['services', index, 'split', 'variants'], message: 'needs a weight above 0' });
+      }
+    }
+    const residency = isObject(service.residency) ? service.residency : {};
+    for (const field of ['homes', 'allowed'] as const) {
+      const map = residency[field];
+      if (!isObject(map)) continue;
+      for (const [tenant, value] of Object.entries(map)) {
+        const names = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+        names.forEach((name, n) => {
+          if (typeof name === 'string' && !regions.has(name)) issues.push({ path: ['services', index, 'residency', field, tenant, ...(typeof value === 'string' ? [] : [n])], message: `unknown region "${name}"` });
+        });
       }
     }
     if (typeof service.defaultRegion === 'string' && !regions.has(service.defaultRegion)) {
@@ -168,11 +195,36 @@ export async function buildServices(services: readonly ServiceConfig[], context:
       { service, balancers: regions.map((region) => identity(region.endpoints)), proxy: context.proxy, trusted: context.trustedProxies, origin: context.origin, deps: context.deps },
       `services[${s}]`,
       () => {
-        const selector = createRegionSelector({
+        const located = createRegionSelector({
           regions,
           ...(service.defaultRegion === undefined ? {} : { defaultRegion: service.defaultRegion }),
           ...(context.origin === undefined ? {} : { origin: context.origin }),
         });
+        const residency = service.residency;
+        const tenantOf = residency === undefined ? undefined : (req: { headers: IncomingMessage['headers'] }): string | undefined => {
+          const value = req.headers[residency.tenantHeader];
+          return typeof value === 'string' && value !== '' ? value : undefined;
+        };
+        const selector = residency === undefined && service.hint === undefined
+          ? located
+          : createRequestSelector({
+              selector: located,
+              ...(residency === undefined ? {} : {
+                residency: (req): Residency | undefined => {
+                  const tenant = tenantOf!(req);
+                  if (tenant === undefined || (!Object.hasOwn(residency.homes, tenant) && !Object.hasOwn(residency.allowed, tenant))) return undefined;
+                  return { home: Object.hasOwn(residency.homes, tenant) ? residency.homes[tenant] : undefined, allowed: Object.hasOwn(residency.allowed, tenant) ? residency.allowed[tenant] : undefined };
+                },
+              }),
+              ...(service.hint === undefined ? {} : {
+                hint: {
+                  secrets: service.hint.secrets,
+                  ...(service.hint.header === undefined ? {} : { header: service.hint.header }),
+                  ...(service.hint.cookie === undefined ? {} : { cookie: service.hint.cookie }),
+                  ...(tenantOf === undefined ? {} : { subject: tenantOf }),
+                },
+              }),
+            });
         const { connections, retryBudget, hedgeDelay, ...proxy } = context.proxy as Record<string, unknown> & { connections: number };
         const created = createForwarder({
           ...(proxy as object),

@@ -1,4 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
+import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, type Gateway, type GatewayConfigInput, createGateway, parseConfig } from '../src/index.js';
 import { waitFor } from './helpers.js';
@@ -110,7 +111,7 @@ describe('services behind one gateway', () => {
         parseConfig({
           ...configOf({ url: 'http://127.0.0.1:1', received: 0, delay: 0 }),
           services: [
-            { name: 'a', match: {}, regions: [{ name: 'eu', url: 'http://a', location: here, balancer: 'maglev' }] },
+            { name: 'a', match: {}, regions: [{ name: 'eu', url: 'http://a', location: here, balancer: 'maglev' }], residency: { tenantHeader: 'x-tenant', homes: { acme: 'mars' }, allowed: { acme: ['eu', 'venus'] } }, hint: { secrets: ['short'] } },
             { name: 'a', match: { pathPrefix: 'no-slash', headers: { 'X-Up': 'v' } }, regions: [], defaultRegion: 'nowhere', split: { variants: [{ service: 'ghost', weight: 0 }] } },
           ],
         } as GatewayConfigInput);
@@ -124,6 +125,9 @@ describe('services behind one gateway', () => {
     expect(paths).toEqual(expect.arrayContaining([
       'services[0].match',
       'services[0].regions[0].balancer',
+      'services[0].residency.homes.acme',
+      'services[0].residency.allowed.acme[1]',
+      'services[0].hint.secrets[0]',
       'services[1].name',
       'services[1].match.pathPrefix',
       'services[1].match.headers.X-Up',
@@ -196,5 +200,50 @@ describe('services behind one gateway', () => {
     for (let i = 0; i < 30; i++) expect((await fetch(`${url}/users/1`)).status).toBe(200);
     expect(badHits).toBe(before);
     expect(await upstreamOf(`${url}/orders/1`)).toBe('orders');
+  });
+
+  it('keeps a tenant inside its allowed regions, failing over only within them, and answers 503 when none is left', async () => {
+    const [main, eu, us, ap] = await Promise.all([startUpstream('main'), startUpstream('eu'), startUpstream('us'), startUpstream('ap')]);
+    const config = (usUrl: string): GatewayConfigInput => configOf(main, [{
+      name: 'users',
+      match: { pathPrefix: '/users' },
+      regions: [
+        { name: 'eu', url: eu.url, location: here },
+        { name: 'us', url: usUrl, location: { lat: 39.04, lon: -77.49 } },
+        { name: 'ap', url: ap.url, location: { lat: 35.68, lon: 139.69 } },
+      ],
+      residency: { tenantHeader: 'x-tenant', homes: { acme: 'us' }, allowed: { acme: ['us', 'ap'], nowhere: [] } },
+    }]);
+    const { gateway, url } = await start(config(us.url));
+    // The edge is in Frankfurt, so eu comes first for others; acme starts at home.
+    expect(await upstreamOf(`${url}/users/1`)).toBe('eu');
+    for (let i = 0; i < 20; i++) expect(await upstreamOf(`${url}/users/1`, { headers: { 'x-tenant': 'acme' } })).toBe('us');
+    // Its home down: failover stays in the allowed set (ap), never eu.
+    await gateway.reload(config('http://127.0.0.1:1'));
+    const euBefore = eu.received;
+    for (let i = 0; i < 20; i++) expect(await upstreamOf(`${url}/users/1`, { headers: { 'x-tenant': 'acme' } })).toBe('ap');
+    expect(eu.received).toBe(euBefore);
+    const none = await fetch(`${url}/users/1`, { headers: { 'x-tenant': 'nowhere' } });
+    await none.arrayBuffer();
+    expect(none.status).toBe(503);
+    expect(eu.received + us.received + ap.received).toBe(euBefore + 20 + 20);
+  });
+
+  it('follows a signed region hint bound to the tenant and ignores a forged or foreign one', async () => {
+    const [main, eu, us] = await Promise.all([startUpstream('main'), startUpstream('eu'), startUpstream('us')]);
+    const secret = 'a-region-hint-secret-of-32-bytes-or-more';
+    const { url } = await start(configOf(main, [{
+      name: 'users',
+      match: { pathPrefix: '/users' },
+      regions: [{ name: 'eu', url: eu.url, location: here }, { name: 'us', url: us.url, location: { lat: 39.04, lon: -77.49 } }],
+      residency: { tenantHeader: 'x-tenant' },
+      hint: { secrets: [secret] },
+    }]));
+    const expires = Date.now() + 60_000;
+    const sign = (key: string, subject: string): string => `us.${expires}.${createHmac('sha256', key).update(`us.${expires}.${subject}`).digest('base64url')}`;
+    expect(await upstreamOf(`${url}/users/1`, { headers: { 'x-tenant': 'acme', 'x-edgekit-region': sign(secret, 'acme') } })).toBe('us');
+    expect(await upstreamOf(`${url}/users/1`, { headers: { 'x-tenant': 'acme', cookie: `edgekit_region=${sign(secret, 'acme')}` } })).toBe('us');
+    expect(await upstreamOf(`${url}/users/1`, { headers: { 'x-tenant': 'other', 'x-edgekit-region': sign(secret, 'acme') } })).toBe('eu');
+    expect(await upstreamOf(`${url}/users/1`, { headers: { 'x-tenant': 'acme', 'x-edgekit-region': sign('not-the-secret-but-32-bytes-long-anyway', 'acme') } })).toBe('eu');
   });
 });
