@@ -4,6 +4,7 @@ import { type Residency, createRegionSelector, createRequestSelector, createTrus
 import { type EndpointRegion, type Forwarder, createForwarder } from '@edgekit/proxy';
 import { z } from 'zod';
 import type { ComponentSet } from './components.js';
+import type { GatewayConfig } from './config.js';
 import { identity } from './components.js';
 import { buildRegionBalancer, endpointIssues, regionEndpointsFields } from './endpoints-config.js';
 import { pathOf } from './ingress.js';
@@ -161,7 +162,7 @@ function compileMatch(match: ServiceConfig['match']): (req: IncomingMessage) => 
 /** What a service forwarder shares with the default one. */
 export interface ServiceContext {
   components: ComponentSet;
-  proxy: Record<string, unknown> & { connections: number };
+  proxy: GatewayConfig['proxy'];
   trustedProxies: readonly string[];
   locate: Parameters<typeof createForwarder>[0]['locate'];
   origin: { lat: number; lon: number } | undefined;
@@ -192,7 +193,7 @@ export async function buildServices(services: readonly ServiceConfig[], context:
     const pools = new Map(service.regions.flatMap((region) => (region.connections === undefined ? [] : [[region.name, region.connections] as const])));
     const { value: forwarder } = await context.components.use(
       `service:${service.name}`,
-      { service, balancers: regions.map((region) => identity(region.endpoints)), proxy: context.proxy, trusted: context.trustedProxies, origin: context.origin, deps: context.deps },
+      { service: { ...service, match: undefined, split: undefined }, balancers: regions.map((region) => identity(region.endpoints)), proxy: context.proxy, trusted: context.trustedProxies, origin: context.origin, deps: context.deps },
       `services[${s}]`,
       () => {
         const located = createRegionSelector({
@@ -225,16 +226,28 @@ export async function buildServices(services: readonly ServiceConfig[], context:
                 },
               }),
             });
-        const { connections, retryBudget, hedgeDelay, ...proxy } = context.proxy as Record<string, unknown> & { connections: number };
+        const proxy = context.proxy;
         const created = createForwarder({
-          ...(proxy as object),
           selector,
           locate: context.locate,
           trustedProxies: createTrustedProxies([...context.trustedProxies]),
-          connections: (region) => pools.get(region.name) ?? connections,
-          ...(retryBudget === undefined ? {} : { retryBudget }),
-          ...(hedgeDelay === undefined ? {} : { hedge: { delay: hedgeDelay } }),
-        } as Parameters<typeof createForwarder>[0]);
+          connectTimeout: proxy.connectTimeout,
+          headersTimeout: proxy.headersTimeout,
+          bodyTimeout: proxy.bodyTimeout,
+          connections: (region) => pools.get(region.name) ?? proxy.connections,
+          queueTimeout: proxy.queueTimeout,
+          clientBodyTimeout: proxy.clientBodyTimeout,
+          clientBodyMinRate: proxy.clientBodyMinRate,
+          sendTimeout: proxy.sendTimeout,
+          maxInFlightPerClient: proxy.maxInFlightPerClient,
+          routeWindow: proxy.routeWindow,
+          panicFraction: proxy.panicFraction,
+          maxAttempts: proxy.maxAttempts,
+          closeTimeout: proxy.closeTimeout,
+          via: proxy.via,
+          ...(proxy.retryBudget === undefined ? {} : { retryBudget: proxy.retryBudget }),
+          ...(proxy.hedgeDelay === undefined ? {} : { hedge: { delay: proxy.hedgeDelay } }),
+        });
         const unobserve = context.observe(created);
         return Object.assign(created, { unobserve });
       },
