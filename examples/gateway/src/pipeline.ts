@@ -26,6 +26,8 @@ import type { GatewayTelemetry } from './telemetry.js';
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 const NO_MIDDLEWARE: Middleware[] = [];
+const PIPELINE = Symbol('pipeline');
+type PipelineResponse = ServerResponse & { [PIPELINE]?: Pipeline | undefined };
 
 /** What every pipeline shares with the gateway (outlives reloads). */
 export interface PipelineContext {
@@ -150,6 +152,14 @@ export class Pipeline {
     return undefined;
   }
 
+  static readonly #onResponseClose = function onResponseClose(this: PipelineResponse): void {
+    const pipeline = this[PIPELINE];
+    if (pipeline === undefined) return;
+    this[PIPELINE] = undefined;
+    pipeline.#inFlight--;
+    if (pipeline.#inFlight === 0) pipeline.#drained?.();
+  };
+
   /** Requests inside this pipeline now. */
   get inFlight(): number {
     return this.#inFlight;
@@ -158,10 +168,10 @@ export class Pipeline {
   /** Serves one request. */
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.#inFlight++;
-    res.once('close', () => {
-      this.#inFlight--;
-      if (this.#inFlight === 0) this.#drained?.();
-    });
+    // One shared listener (`on`, not `once`, which wraps it) finds this pipeline on the response:
+    // no closure per request.
+    (res as PipelineResponse)[PIPELINE] = this;
+    res.on('close', Pipeline.#onResponseClose);
     this.#run(this.#chainFor(req.method ?? 'GET', pathOf(req.url)), 0, req, res, this.#proxyOrForward);
   }
 
