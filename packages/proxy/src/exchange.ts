@@ -13,7 +13,7 @@ import { EndpointDispatcher, type EndpointMemory, EndpointOverflowError } from '
 import type { ConnectionQueue } from './connection-queue.js';
 import { UpstreamStatusError, classifyError, invalidDetail, isTimeout } from './failure.js';
 import type { ForwarderCore, Target } from './forwarder-core.js';
-import { type AttemptObserver, type RequestEnd, type RequestObserver, reportObserverError, withHeaderFields } from './observer.js';
+import { type RequestEnd, type RequestObserver, observeAttempt, observeDecision, observeEnd } from './observer.js';
 import { SCOPE } from './options.js';
 import { ProgressWatch } from './progress.js';
 import { StreamedBody, readBody } from './request-body.js';
@@ -117,13 +117,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
   #observeEnd(end: RequestEnd): void {
     const observers = this.#observers!;
     this.#observers = undefined;
-    for (const observer of observers) {
-      try {
-        observer.end?.(end);
-      } catch (error) {
-        reportObserverError(error, 'end');
-      }
-    }
+    observeEnd(observers, end);
   }
 
   // ------------------------------------------------------------------ sink
@@ -299,15 +293,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
         panic: this.#panic,
       };
       events.emit('decision', event);
-      if (observers !== undefined) {
-        for (const observer of observers) {
-          try {
-            observer.decision?.(event);
-          } catch (error) {
-            reportObserverError(error, 'decision');
-          }
-        }
-      }
+      if (observers !== undefined) observeDecision(observers, event);
     }
     if (!found) {
       this.#finishFailure();
@@ -368,18 +354,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
   /** Tells the request observers an attempt starts; returns the header list for it, with their fields set. */
   #observeAttempt(attempt: Attempt, target: Target, path: string): string[] {
     const start = { region: attempt.region.name, attempt: attempt.number, hedge: attempt.hedge, method: this.method, origin: target.origin, path };
-    let headers = this.#headers;
-    let handles: AttemptObserver[] | undefined;
-    for (const observer of this.#observers!) {
-      let handle: AttemptObserver | undefined | void;
-      try {
-        handle = observer.attempt?.(start);
-        if (handle?.headers !== undefined) headers = withHeaderFields(headers, handle.headers);
-      } catch (error) {
-        reportObserverError(error, 'attempt');
-      }
-      if (handle != null) (handles ??= []).push(handle);
-    }
+    const { headers, handles } = observeAttempt(this.#observers!, start, this.#headers);
     attempt.observers = handles;
     return headers;
   }

@@ -82,3 +82,48 @@ export function withHeaderFields(headers: readonly string[], fields: Readonly<Re
   }
   return out;
 }
+
+/** Tells each request observer of the routing decision. */
+export function observeDecision(observers: readonly RequestObserver[], event: DecisionEvent): void {
+  for (const observer of observers) {
+    try {
+      observer.decision?.(event);
+    } catch (error) {
+      reportObserverError(error, 'decision');
+    }
+  }
+}
+
+/** Tells each request observer how the request ended. */
+export function observeEnd(observers: readonly RequestObserver[], end: RequestEnd): void {
+  for (const observer of observers) {
+    try {
+      observer.end?.(end);
+    } catch (error) {
+      reportObserverError(error, 'end');
+    }
+  }
+}
+
+/**
+ * Tells each request observer an attempt starts: the header list for the attempt (`headers` with
+ * the observers' fields set) and the handles that want to hear how it ends.
+ */
+export function observeAttempt(
+  observers: readonly RequestObserver[],
+  start: AttemptStart,
+  headers: string[],
+): { headers: string[]; handles: AttemptObserver[] | undefined } {
+  let handles: AttemptObserver[] | undefined;
+  for (const observer of observers) {
+    let handle: AttemptObserver | undefined | void;
+    try {
+      handle = observer.attempt?.(start);
+      if (handle?.headers !== undefined) headers = withHeaderFields(headers, handle.headers);
+    } catch (error) {
+      reportObserverError(error, 'attempt');
+    }
+    if (handle != null) (handles ??= []).push(handle);
+  }
+  return { headers, handles };
+}
