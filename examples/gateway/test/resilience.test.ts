@@ -97,7 +97,7 @@ async function startGateway(
   cleanup.push(() => gateway.close());
   const url = await gateway.listen();
   // A fresh connection each time (no keep-alive left behind to count against the per-client cap).
-  await waitFor(async () => (await statusOf(`${url}/ready`, '127.0.0.1', 5_000)) === 200, 10_000, 'the gateway to be ready');
+  await waitFor(async () => (await statusOf(`${url}/ready`, '127.0.0.1', 5_000)) === 200, 30_000, 'the gateway to be ready');
   return { gateway, url, port: Number(new URL(url).port), origins };
 }
 
@@ -227,10 +227,10 @@ describe('the gateway with its defaults', () => {
     expect(await exchange()).toBe('');
     // Closing one frees a place.
     sockets[0]!.destroy();
-    await waitFor(async () => /^HTTP\/1\.1 200/.test(await exchange()), 10_000, 'a connection after one closed');
+    await waitFor(async () => /^HTTP\/1\.1 200/.test(await exchange()), 30_000, 'a connection after one closed');
     // A trusted proxy in front carries many clients: not capped.
     for (let i = 0; i < 5; i++) expect(await exchange('127.0.0.4')).toMatch(/^HTTP\/1\.1 200/);
-  });
+  }, 60_000);
 
   it('refuses bad connection, timeout and cap settings with their paths', async () => {
     const { parseConfig, ConfigError } = await import('../src/index.js');

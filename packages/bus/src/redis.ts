@@ -1,4 +1,4 @@
-import { type Clock, type ClockTimer, type Disposable, optionalNumber, optionalString, settleWithin, systemClock, type RedisClientLike } from '@edgekit/core';
+import { type Clock, type ClockTimer, type Disposable, checkOptionsObject, checkRedisClient, isRedisCluster, optionalNumber, optionalString, settleWithin, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { BusError } from './errors.js';
 import { BUS_DEFAULTS, LocalDispatch, SCOPE, checkChannel, checkOpen, decodeEnvelope, encodeEnvelope, randomNodeId } from './local.js';
@@ -29,10 +29,6 @@ export const REDIS_BUS_DEFAULTS = {
   reconnectDelay: 200,
 } as const;
 
-function isCluster(client: Redis | Cluster): client is Cluster {
-  return (client as Cluster).isCluster === true;
-}
-
 /**
  * A {@link Bus} over Redis pub/sub (standalone or Cluster). The subscriber connection is managed here,
  * not by ioredis' automatic resubscription, so the bus knows exactly when it may have missed messages:
@@ -40,10 +36,8 @@ function isCluster(client: Redis | Cluster): client is Cluster {
  * channel is subscribed again.
  */
 export function createRedisBus(options: RedisBusOptions): Bus {
-  if (!options || typeof options !== 'object' || !options.redis || typeof options.redis.publish !== 'function') {
-    throw new TypeError(`${SCOPE}: option "redis" must be an ioredis Redis or Cluster client`);
-  }
-  const publisher = options.redis as unknown as Redis | Cluster;
+  checkOptionsObject(SCOPE, options);
+  const publisher = checkRedisClient<Redis | Cluster>(SCOPE, options.redis);
   const prefix = optionalString(SCOPE, 'prefix', options.prefix, REDIS_BUS_DEFAULTS.prefix);
   const nodeId = optionalString(SCOPE, 'nodeId', options.nodeId, randomNodeId());
   const publishTimeout = optionalNumber(SCOPE, 'publishTimeout', options.publishTimeout, REDIS_BUS_DEFAULTS.publishTimeout, { min: 1 });
@@ -105,9 +99,10 @@ export function createRedisBus(options: RedisBusOptions): Bus {
   const connectSubscriber = (): void => {
     if (closed) return;
     let client: Redis;
-    if (isCluster(publisher)) {
+    if (isRedisCluster(publisher)) {
+      const cluster = publisher as Cluster;
       // Redis Cluster broadcasts PUBLISH to every node, so one node's subscription hears everything.
-      const node = clusterNode(publisher);
+      const node = clusterNode(cluster);
       if (!node) {
         // The cluster has not discovered its nodes yet; try again shortly.
         reconnectTimer = clock.setTimeout(connectSubscriber, reconnectDelay);
@@ -119,7 +114,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
         if (!closed) reconnectTimer = clock.setTimeout(connectSubscriber, reconnectDelay);
       });
     } else {
-      client = publisher.duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true });
+      client = (publisher as Redis).duplicate({ autoResubscribe: false, lazyConnect: false, enableOfflineQueue: true });
     }
     subscriber = client;
     client.on('message', onMessage);

@@ -1,8 +1,7 @@
 import type { Bus } from '@edgekit/bus';
-import { type Clock, checkOptionsObject, describeValue, optionalBoolean, optionalNumber, optionalOneOf, optionalString, systemClock, type RedisClientLike } from '@edgekit/core';
+import { type Clock, checkOptionsObject, checkRedisClient, checkRedisPrefix, describeValue, optionalBoolean, optionalNumber, optionalOneOf, optionalString, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { isCacheStatusName } from './cache-status.js';
-import { checkPrefix, checkRedis } from './redis-util.js';
 import type { PathNormalizer, RoutePolicy } from './routes.js';
 import type { CacheStore, TagStore } from './store.js';
 import type { Origin } from './types.js';
@@ -217,7 +216,7 @@ const RENAMED = [
 export function resolveOptions(options: CacheOptions | undefined): ResolvedOptions {
   const o = checkOptionsObject<CacheOptions>(SCOPE, options);
   for (const [old, name] of RENAMED) if (old in o) throw new TypeError(`${SCOPE}: option "${old}" is named "${name}" (one name across @edgekit/cache and @edgekit/swr)`);
-  const redis = o.redis === undefined ? undefined : checkRedis(SCOPE, o.redis);
+  const redis = o.redis === undefined ? undefined : checkRedisClient<Redis | Cluster>(SCOPE, o.redis);
   checkInterface('store', o.store, ['get', 'set', 'delete', 'deletePattern', 'clear', 'close']);
   checkInterface('tagStore', o.tagStore, ['generation', 'invalidate', 'generations', 'close']);
   checkInterface('bus', o.bus, ['publish', 'subscribe', 'on', 'close']);
@@ -255,7 +254,7 @@ export function resolveOptions(options: CacheOptions | undefined): ResolvedOptio
     tagStore: o.tagStore,
     bus,
     l1,
-    prefix: checkPrefix(SCOPE, o.prefix, CACHE_DEFAULTS.prefix),
+    prefix: checkRedisPrefix(SCOPE, o.prefix, CACHE_DEFAULTS.prefix),
     channel: optionalString(SCOPE, 'channel', o.channel, CACHE_DEFAULTS.channel),
     origin: o.origin,
     name,

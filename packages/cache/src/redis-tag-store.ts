@@ -1,7 +1,6 @@
-import { checkOptionsObject, optionalNumber, type RedisClientLike } from '@edgekit/core';
+import { checkOptionsObject, checkRedisClient, checkRedisPrefix, optionalNumber, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { escapeKeyText } from './key.js';
-import { checkPrefix, checkRedis } from './redis-util.js';
 import type { TagStore } from './store.js';
 
 const SCOPE = '@edgekit/cache redis tag store';
@@ -46,8 +45,8 @@ export class RedisTagStore implements TagStore {
 
   constructor(options: RedisTagStoreOptions) {
     const opts = checkOptionsObject<RedisTagStoreOptions>(SCOPE, options);
-    this.#redis = checkRedis(SCOPE, opts.redis);
-    const prefix = checkPrefix(SCOPE, opts.prefix, REDIS_TAG_STORE_DEFAULTS.prefix);
+    this.#redis = checkRedisClient<Redis | Cluster>(SCOPE, opts.redis);
+    const prefix = checkRedisPrefix(SCOPE, opts.prefix, REDIS_TAG_STORE_DEFAULTS.prefix);
     this.#ttl = optionalNumber(SCOPE, 'ttl', opts.ttl, REDIS_TAG_STORE_DEFAULTS.ttl, { min: 1, integer: true });
     this.#counterKey = `{${prefix}tags}:gen`;
     this.#tagPrefix = `{${prefix}tags}:t:`;

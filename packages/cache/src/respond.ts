@@ -137,10 +137,37 @@ function isProblem(value: unknown): value is ProblemDetails {
   return typeof value === 'object' && value !== null && typeof (value as ProblemDetails).title === 'string' && typeof (value as ProblemDetails).status === 'number';
 }
 
-/** Answers an origin failure: the error's RFC 9457 problem when it has one (a `ForwardError`), else 502. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * The headers an origin error asks to be sent with its problem (a `ForwardError`'s `headers()`:
+ * `Retry-After` on 429 and 503, `Connection: close` on 408), valid fields only.
+ */
+function errorHeaders(error: { headers?: unknown } | undefined): Record<string, string | number> {
+  if (typeof error?.headers !== 'function') return {};
+  let fields: unknown;
+  try {
+    fields = (error.headers as () => unknown).call(error);
+  } catch {
+    return {};
+  }
+  const out: Record<string, string | number> = {};
+  if (fields === null || typeof fields !== 'object') return out;
+  for (const [name, value] of Object.entries(fields)) {
+    if (!HEADER_NAME.test(name)) continue;
+    if (typeof value === 'number' && Number.isFinite(value)) out[name.toLowerCase()] = value;
+    else if (typeof value === 'string' && !/[\r\n\0]/.test(value)) out[name.toLowerCase()] = value;
+  }
+  return out;
+}
+
+/**
+ * Answers an origin failure: the error's RFC 9457 problem when it has one (a `ForwardError`), else
+ * 502, with the headers the error carries (`Retry-After`, `Connection: close`).
+ */
 export function sendOriginFailure(res: ServerResponse, error: unknown, cacheStatus: string): void {
-  const candidate = error as { status?: unknown; problem?: unknown } | undefined;
+  const candidate = error as { status?: unknown; problem?: unknown; headers?: unknown } | undefined;
   const status = typeof candidate?.status === 'number' && candidate.status >= 500 && candidate.status <= 599 ? candidate.status : 502;
   const problem: ProblemDetails = isProblem(candidate?.problem) ? candidate.problem : { title: status === 504 ? 'Gateway Timeout' : 'Bad Gateway', status };
-  sendProblem(res, problem, { 'cache-status': cacheStatus });
+  sendProblem(res, problem, { ...errorHeaders(candidate), 'cache-status': cacheStatus });
 }

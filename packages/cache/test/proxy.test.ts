@@ -1,5 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { createForwarder } from '@edgekit/proxy';
+import { connect } from 'node:net';
+import { type ForwarderOptions, createForwarder } from '@edgekit/proxy';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CacheOptions, createCache } from '../src/index.js';
@@ -11,10 +12,10 @@ afterEach(async () => {
 });
 
 /** The gateway path for real: cache.handler in front of @edgekit/proxy's forward, in front of an origin server. */
-async function setup(handler: (req: IncomingMessage, res: ServerResponse) => void, options: CacheOptions = {}) {
+async function setup(handler: (req: IncomingMessage, res: ServerResponse) => void, options: CacheOptions = {}, forwarderOptions: Partial<ForwarderOptions> = {}) {
   const origin: Server = createServer(handler);
   const originBase = `http://127.0.0.1:${await listen(origin)}`;
-  const forwarder = createForwarder({ regions: [{ name: 'eu-west', url: originBase, location: { lat: 53.3, lon: -6.3 } }], maxAttempts: 1 });
+  const forwarder = createForwarder({ regions: [{ name: 'eu-west', url: originBase, location: { lat: 53.3, lon: -6.3 } }], maxAttempts: 1, ...forwarderOptions });
   const cache = createCache({ routes: { 'GET /api/*': { ttl: 60_000 } }, ...options });
   const gateway = await startGateway(cache, forwarder.forward);
   cleanup.push(async () => {
@@ -105,6 +106,67 @@ describe('in front of @edgekit/proxy', () => {
   });
 });
 
+/** Sends `bytes` and resolves with the response head (status line and header fields) once it has arrived; the socket stays open. */
+function responseHead(base: string, bytes: Buffer): Promise<{ head: string; ended: Promise<void>; destroy: () => void }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const ended = new Promise<void>((done) => socket.once('close', () => done()));
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end !== -1) resolve({ head: text.slice(0, end), ended, destroy: () => socket.destroy() });
+    });
+    socket.on('error', reject);
+    socket.write(bytes);
+  });
+}
+
+describe('the forwarder error headers through the cache', () => {
+  it('answers a POST whose body arrives too slowly 408 with Connection: close, and closes the connection', async () => {
+    const { base } = await setup((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    }, {}, { clientBodyTimeout: 200, clientBodyMinRate: 0 });
+    const host = new URL(base).host;
+    // Ten bytes announced, three sent: the rest never comes.
+    const answer = await responseHead(base, Buffer.from(`POST /api/items HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 10\r\n\r\nabc`));
+    cleanup.push(async () => answer.destroy());
+    expect(answer.head).toMatch(/^HTTP\/1\.1 408/);
+    expect(answer.head).toMatch(/^connection: close$/im);
+    expect(answer.head).toMatch(/^cache-status: edgekit; fwd=/im);
+    await answer.ended;
+  });
+
+  it('answers a POST over the per-client in-flight cap 429 with Retry-After', async () => {
+    let held: ServerResponse | undefined;
+    let arrived!: () => void;
+    const firstArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const { base } = await setup((req, res) => {
+      req.resume();
+      if (req.url === '/api/held') {
+        held = res;
+        arrived();
+        return;
+      }
+      res.end('ok');
+    }, {}, { maxInFlightPerClient: 1 });
+    const first = get(base, '/api/held');
+    // Settled below; a failing assertion before then must not leave it unhandled.
+    first.catch(() => undefined);
+    await firstArrived;
+    const host = new URL(base).host;
+    const answer = await responseHead(base, Buffer.from(`POST /api/items HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 2\r\n\r\n{}`));
+    answer.destroy();
+    expect(answer.head).toMatch(/^HTTP\/1\.1 429/);
+    expect(answer.head).toMatch(/^retry-after: \d+$/im);
+    held!.end('done');
+    expect((await first).status).toBe(200);
+  });
+});
 
 describe('the gateway path under failure and load', () => {
   it('answers an origin 5xx with a body with exactly one Content-Length, readable by Node clients', async () => {

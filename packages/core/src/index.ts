@@ -21,4 +21,4 @@ export {
   optionalOneOf,
   optionalString,
 } from './options.js';
-export { type RedisClientLike, checkRedisClient, isRedisCluster } from './redis.js';
+export { type RedisClientLike, type RedisScanNode, checkRedisClient, checkRedisPrefix, isRedisCluster, redisHashTag, redisScanTargets, scanRedisNode } from './redis.js';

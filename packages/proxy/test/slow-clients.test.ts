@@ -145,7 +145,7 @@ describe('slow clients', () => {
     });
     const { url } = await front(forwarder);
     const held = [send(`${url}/hold`, { headers: { 'x-tenant': 'a' } }), send(`${url}/hold`, { headers: { 'x-tenant': 'a' } })];
-    await waitFor(() => release.length === 2, 10_000, 'two held requests');
+    await waitFor(() => release.length === 2, 30_000, 'two held requests');
     const refused = await send(`${url}/x`, { headers: { 'x-tenant': 'a' } });
     expect(refused.status).toBe(429);
     expect(refused.headers['retry-after']).toBe('1');
@@ -155,7 +155,7 @@ describe('slow clients', () => {
     expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
     // The slots are free again.
     expect((await send(`${url}/x`, { headers: { 'x-tenant': 'a' } })).status).toBe(200);
-  });
+  }, 60_000);
 });
 
 describe('queue timeout', () => {
@@ -191,9 +191,9 @@ describe('queue timeout', () => {
     forwarder.on('failover', (e) => failovers.push(`${e.from}>${e.to}:${e.reason}`));
     const { url } = await front(forwarder);
     const held = send(`${url}/hold`);
-    await waitFor(() => eu.received.length === 1, 10_000, 'the held request');
+    await waitFor(() => eu.received.length === 1, 30_000, 'the held request');
     const queued = send(`${url}/x`);
-    await waitFor(() => attempts.length === 2, 10_000, 'the queued attempt');
+    await waitFor(() => attempts.length === 2, 30_000, 'the queued attempt');
     clock.advance(1_999);
     expect(us.received).toHaveLength(0);
     clock.advance(1);
@@ -205,7 +205,7 @@ describe('queue timeout', () => {
     release();
     expect((await held).status).toBe(200);
     expect(eu.received.map((r) => r.url)).toEqual(['/hold']);
-  });
+  }, 60_000);
 
   it('answers 503 problem+json when the only region stays busy past queueTimeout', async () => {
     const { upstream: eu } = await holdingUpstream('eu');
@@ -215,30 +215,30 @@ describe('queue timeout', () => {
     forwarder.on('attempt', (e) => attempts.push(e.region));
     const { url } = await front(forwarder);
     void send(`${url}/hold`).catch(() => undefined);
-    await waitFor(() => eu.received.length === 1, 10_000, 'the held request');
+    await waitFor(() => eu.received.length === 1, 30_000, 'the held request');
     const queued = send(`${url}/x`);
-    await waitFor(() => attempts.length === 2, 10_000, 'the queued attempt');
+    await waitFor(() => attempts.length === 2, 30_000, 'the queued attempt');
     clock.advance(500);
     const reply = await queued;
     expect(reply.status).toBe(503);
     expect(reply.headers['content-type']).toBe('application/problem+json');
     expect(reply.headers['retry-after']).toBe('3');
     expect(reply.json()).toMatchObject({ type: PROBLEM_TYPES.EQUEUETIMEOUT, status: 503, regionsTried: ['eu'] });
-  });
+  }, 60_000);
 
   it('gives each region its own pool size', async () => {
     const { upstream: eu, release, peak } = await holdingUpstream('eu');
     const forwarder = createForwarder({ regions: [eu.region()], connections: (region) => (region.name === 'eu' ? 3 : 1), queueTimeout: 0 });
     const { url } = await front(forwarder);
     const held = Array.from({ length: 5 }, () => send(`${url}/hold`));
-    await waitFor(() => eu.received.length === 3, 10_000, 'three requests upstream');
+    await waitFor(() => eu.received.length === 3, 30_000, 'three requests upstream');
     release();
-    await waitFor(() => eu.received.length === 5, 10_000, 'the queued requests');
+    await waitFor(() => eu.received.length === 5, 30_000, 'the queued requests');
     release();
     expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     // Two waited for a connection: the pool has three.
     expect(peak()).toBe(3);
-  });
+  }, 60_000);
 
   it('refuses a pool size that is not a positive integer, naming the region', async () => {
     const eu = await upstream('eu');

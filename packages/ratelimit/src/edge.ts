@@ -4,6 +4,9 @@ import {
   type Disposable,
   TypedEmitter,
   checkOptionsObject,
+  checkRedisClient,
+  checkRedisPrefix,
+  isRedisCluster,
   optionalBoolean,
   optionalNumber,
   systemClock,
@@ -12,9 +15,8 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import { fixedResult, slidingResult } from './algorithms.js';
 import { RateLimitError } from './errors.js';
-import { DEFAULT_MAX_KEY_LENGTH, checkPrefix, normalizeKey } from './keys.js';
+import { DEFAULT_MAX_KEY_LENGTH, DEFAULT_PREFIX, keyBase, normalizeKey } from './keys.js';
 import { type PolicyOptions, checkCost, parsePolicy } from './policy.js';
-import { DEFAULT_PREFIX, checkRedis, isCluster, keyBase } from './redis-keys.js';
 import { EDGE_SYNC, runScript, runScriptPipeline } from './scripts.js';
 import type { Algorithm, RateLimitPolicy, RateLimitResult, SyncRateLimiter } from './types.js';
 
@@ -159,9 +161,9 @@ class EdgeLimiter implements EdgeRateLimiter {
 
   constructor(options: EdgeLimiterOptions) {
     const o = checkOptionsObject<EdgeLimiterOptions>(SCOPE, options);
-    this.#redis = checkRedis(SCOPE, o.redis);
+    this.#redis = checkRedisClient<Redis | Cluster>(SCOPE, o.redis);
     this.policy = parsePolicy(SCOPE, o, EDGE_ALGORITHMS);
-    this.#prefix = checkPrefix(SCOPE, o.prefix, EDGE_DEFAULTS.prefix);
+    this.#prefix = checkRedisPrefix(SCOPE, o.prefix, EDGE_DEFAULTS.prefix);
     this.#syncInterval = optionalNumber(SCOPE, 'syncInterval', o.syncInterval, EDGE_DEFAULTS.syncInterval, { min: 1 });
     this.#predict = optionalBoolean(SCOPE, 'predict', o.predict, EDGE_DEFAULTS.predict);
     this.#timeout = optionalNumber(SCOPE, 'commandTimeout', o.commandTimeout, EDGE_DEFAULTS.commandTimeout, { min: 1 });
@@ -347,7 +349,7 @@ class EdgeLimiter implements EdgeRateLimiter {
 
   #send(ops: SyncOp[]): Promise<Array<[Error | null, unknown]>> {
     const client = this.#redis;
-    const work = isCluster(client)
+    const work = isRedisCluster(client)
       ? // Keys of different slots live on different nodes: one script call each, sent together.
         Promise.all(
           ops.map((op) =>
@@ -357,7 +359,7 @@ class EdgeLimiter implements EdgeRateLimiter {
             ),
           ),
         )
-      : runScriptPipeline(client, EDGE_SYNC, ops.map((op) => op.args));
+      : runScriptPipeline(client as Redis, EDGE_SYNC, ops.map((op) => op.args));
     return new Promise((resolve, reject) => {
       const timer = this.#clock.setTimeout(
         () => reject(new RateLimitError('ETIMEDOUT', `${SCOPE}: sync of ${ops.length} keys did not finish within ${this.#timeout} ms`)),

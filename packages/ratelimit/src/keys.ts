@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { describeValue } from '@edgekit/core';
+import { describeValue, redisHashTag } from '@edgekit/core';
+import type { Algorithm, RateLimitPolicy } from './types.js';
 
 /** Keys longer than this many UTF-16 code units are replaced by a SHA-256 digest. */
 export const DEFAULT_MAX_KEY_LENGTH = 256;
@@ -14,26 +15,16 @@ export function normalizeKey(scope: string, key: string, maxKeyLength: number): 
   return `#${createHash('sha256').update(key).digest('base64url')}`;
 }
 
-const BRACE_OR_PERCENT = /[%}]/g;
-const escapeTagChar = (c: string): string => (c === '%' ? '%25' : '%7D');
+/** Default prefix of every Redis key a limiter writes. */
+export const DEFAULT_PREFIX = 'edgekit:rl:';
+
+const TAGS: Record<Algorithm, string> = { 'fixed-window': 'fw', 'sliding-window': 'sw', 'token-bucket': 'tb', gcra: 'gcra' };
 
 /**
- * The Redis hash tag body for `key`. Redis Cluster hashes only what lies between the first `{` and
- * the next `}`, and an empty `{}` means "hash the whole key", so `}` and `%` are percent-encoded
- * and the empty key becomes `%`: the mapping stays one-to-one and every key of one limiter key
- * (current and previous window) lands in the same slot.
+ * Builds `<prefix><name>:<algorithm>:<hash tag of key>`; window algorithms append `:<window
+ * index>`. The hash tag ({@link redisHashTag}) keeps the current and previous windows of one key in
+ * one Cluster slot whatever the key holds.
  */
-export function hashTag(key: string): string {
-  if (key.length === 0) return '%';
-  if (key.indexOf('}') === -1 && key.indexOf('%') === -1) return key;
-  return key.replace(BRACE_OR_PERCENT, escapeTagChar);
-}
-
-/** Checks a Redis key prefix: braces would break the hash tag that follows it. */
-export function checkPrefix(scope: string, prefix: unknown, fallback: string): string {
-  if (prefix === undefined) return fallback;
-  if (typeof prefix !== 'string' || prefix.includes('{') || prefix.includes('}')) {
-    throw new TypeError(`${scope}: option "prefix" must be a string without "{" or "}" (got ${describeValue(prefix)})`);
-  }
-  return prefix;
+export function keyBase(prefix: string, policy: RateLimitPolicy, key: string): string {
+  return `${prefix}${policy.name}:${TAGS[policy.algorithm]}:${redisHashTag(key)}`;
 }

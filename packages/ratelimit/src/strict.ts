@@ -3,6 +3,8 @@ import {
   type Disposable,
   TypedEmitter,
   checkOptionsObject,
+  checkRedisClient,
+  checkRedisPrefix,
   optionalBoolean,
   optionalNumber,
   systemClock,
@@ -11,9 +13,8 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import { bucketResult, fixedResult, gcraResult, slidingResult } from './algorithms.js';
 import { RateLimitError } from './errors.js';
-import { DEFAULT_MAX_KEY_LENGTH, checkPrefix, normalizeKey } from './keys.js';
+import { DEFAULT_MAX_KEY_LENGTH, DEFAULT_PREFIX, keyBase, normalizeKey } from './keys.js';
 import { type PolicyOptions, checkCost, parsePolicy } from './policy.js';
-import { DEFAULT_PREFIX, checkRedis, keyBase } from './redis-keys.js';
 import { FIXED_WINDOW, GCRA, SLIDING_WINDOW, type Script, TOKEN_BUCKET, runScript } from './scripts.js';
 import type { AsyncRateLimiter, RateLimitPolicy, RateLimitResult } from './types.js';
 
@@ -82,9 +83,9 @@ class StrictLimiter implements RedisRateLimiter {
 
   constructor(options: RedisLimiterOptions) {
     const o = checkOptionsObject<RedisLimiterOptions>(SCOPE, options);
-    this.#redis = checkRedis(SCOPE, o.redis);
+    this.#redis = checkRedisClient<Redis | Cluster>(SCOPE, o.redis);
     this.policy = parsePolicy(SCOPE, o);
-    this.#prefix = checkPrefix(SCOPE, o.prefix, REDIS_DEFAULTS.prefix);
+    this.#prefix = checkRedisPrefix(SCOPE, o.prefix, REDIS_DEFAULTS.prefix);
     this.#timeout = optionalNumber(SCOPE, 'commandTimeout', o.commandTimeout, REDIS_DEFAULTS.commandTimeout, { min: 1 });
     this.#failOpen = optionalBoolean(SCOPE, 'failOpen', o.failOpen, REDIS_DEFAULTS.failOpen);
     this.#unavailableRetryAfter = optionalNumber(SCOPE, 'unavailableRetryAfter', o.unavailableRetryAfter, REDIS_DEFAULTS.unavailableRetryAfter, {

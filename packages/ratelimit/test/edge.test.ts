@@ -123,7 +123,7 @@ describeRedis('edge limiter on standalone Redis', () => {
   });
 
   it('refuses algorithms that cannot be summed across nodes', () => {
-    const redis = { evalsha() {} } as unknown as Redis;
+    const redis = { get() {}, evalsha() {}, publish() {} } as unknown as Redis;
     expect(() => createEdgeLimiter({ redis, limit: 1, window: 1, algorithm: 'gcra' as 'fixed-window' })).toThrow(/"algorithm"/);
     expect(() => createEdgeLimiter({ redis, limit: 1, window: 1, syncInterval: 0 })).toThrow(/"syncInterval"/);
   });

@@ -172,7 +172,7 @@ describeRedis('strict limiter when Redis fails', () => {
 
   it('validates its options', () => {
     expect(() => createRedisLimiter({ limit: 1, window: 1, redis: {} as Redis })).toThrow(/"redis"/);
-    const redis = { evalsha() {} } as unknown as Redis;
+    const redis = { get() {}, evalsha() {}, publish() {} } as unknown as Redis;
     expect(() => createRedisLimiter({ limit: 1, window: 1, redis, prefix: 'a{b' })).toThrow(/"prefix"/);
     expect(() => createRedisLimiter({ limit: 1, window: 1, redis, commandTimeout: 0 })).toThrow(/"commandTimeout"/);
     expect(() => createRedisLimiter({ limit: 1, window: 1, redis, failOpen: 'yes' as unknown as boolean })).toThrow(/"failOpen"/);

@@ -1,9 +1,9 @@
 import { type Bus, createRedisBus } from '@edgekit/bus';
-import { type Clock, type ClockTimer, type Disposable, TypedEmitter, checkOptionsObject, optionalNumber, optionalString, systemClock, type RedisClientLike } from '@edgekit/core';
+import { type Clock, type ClockTimer, type Disposable, TypedEmitter, checkOptionsObject, checkRedisClient, checkRedisPrefix, optionalNumber, optionalString, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { SwrError } from './errors.js';
 import { RedisLock } from './lock.js';
-import { checkPrefix, checkRedis, withTimeout } from './redis-util.js';
+import { withTimeout } from './timeout.js';
 
 const SCOPE = '@edgekit/swr single flight';
 
@@ -190,7 +190,7 @@ class SingleFlightImpl implements SingleFlight {
     this.#waitTimeout = optionalNumber(SCOPE, 'waitTimeout', opts.waitTimeout, SINGLE_FLIGHT_DEFAULTS.waitTimeout, { min: 0 });
     this.#operationTimeout = optionalNumber(SCOPE, 'operationTimeout', opts.operationTimeout, SINGLE_FLIGHT_DEFAULTS.operationTimeout, { min: 1 });
     this.#cooldown = optionalNumber(SCOPE, 'cooldown', opts.cooldown, SINGLE_FLIGHT_DEFAULTS.cooldown, { min: 0 });
-    this.#lockPrefix = `${checkPrefix(SCOPE, 'prefix', opts.prefix, SINGLE_FLIGHT_DEFAULTS.prefix)}lock:`;
+    this.#lockPrefix = `${checkRedisPrefix(SCOPE, opts.prefix, SINGLE_FLIGHT_DEFAULTS.prefix)}lock:`;
     this.#channel = optionalString(SCOPE, 'channel', opts.channel, SINGLE_FLIGHT_DEFAULTS.channel);
     if (opts.bus !== undefined && (typeof opts.bus !== 'object' || typeof opts.bus.publish !== 'function' || typeof opts.bus.subscribe !== 'function')) {
       throw new TypeError(`${SCOPE}: option "bus" must be an @edgekit/bus Bus`);
@@ -199,7 +199,7 @@ class SingleFlightImpl implements SingleFlight {
       if (opts.bus !== undefined) throw new TypeError(`${SCOPE}: option "bus" needs option "redis" (the lock lives in Redis)`);
       return;
     }
-    const redis = checkRedis(SCOPE, opts.redis);
+    const redis = checkRedisClient<Redis | Cluster>(SCOPE, opts.redis);
     this.#redis = redis;
     this.#lock = new RedisLock(redis);
     this.#bus = opts.bus ?? createRedisBus({ redis, clock: this.#clock });

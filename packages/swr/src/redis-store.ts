@@ -1,8 +1,7 @@
-import { checkOptionsObject, optionalNumber, type RedisClientLike } from '@edgekit/core';
+import { checkOptionsObject, checkRedisClient, checkRedisPrefix, isRedisCluster, redisScanTargets, scanRedisNode, optionalNumber, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { SWR_ENTRY_CODEC } from './codec.js';
 import type { SwrEntry } from './entry.js';
-import { checkPrefix, checkRedis, isCluster, scanTargets } from './redis-util.js';
 import type { EntryCodec, SwrStore } from './store.js';
 
 const SCOPE = '@edgekit/swr redis store';
@@ -42,8 +41,8 @@ export class RedisStore<E = SwrEntry> implements SwrStore<E> {
 
   constructor(options: RedisStoreOptions<E>) {
     const opts = checkOptionsObject<RedisStoreOptions<E>>(SCOPE, options);
-    this.#redis = checkRedis(SCOPE, opts.redis);
-    this.#prefix = checkPrefix(SCOPE, 'prefix', opts.prefix, REDIS_STORE_DEFAULTS.prefix);
+    this.#redis = checkRedisClient<Redis | Cluster>(SCOPE, opts.redis);
+    this.#prefix = checkRedisPrefix(SCOPE, opts.prefix, REDIS_STORE_DEFAULTS.prefix);
     this.#codec = (opts.codec ?? SWR_ENTRY_CODEC) as EntryCodec<E>;
     this.#scanCount = optionalNumber(SCOPE, 'scanCount', opts.scanCount, REDIS_STORE_DEFAULTS.scanCount, { min: 1, integer: true });
     this.#unlinkBatch = optionalNumber(SCOPE, 'unlinkBatch', opts.unlinkBatch, REDIS_STORE_DEFAULTS.unlinkBatch, { min: 1, integer: true });
@@ -62,19 +61,18 @@ export class RedisStore<E = SwrEntry> implements SwrStore<E> {
   async delete(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0;
     // A Cluster refuses multi-key commands across slots: one UNLINK per key there.
-    if (!isCluster(this.#redis)) return this.#redis.unlink(...keys.map((k) => this.#prefix + k));
+    if (!isRedisCluster(this.#redis)) return this.#redis.unlink(...keys.map((k) => this.#prefix + k));
     const counts = await Promise.all(keys.map((k) => this.#redis.unlink(this.#prefix + k)));
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
   async deletePattern(pattern: string): Promise<number> {
     const match = this.#prefix + pattern;
-    const counts = await Promise.all(scanTargets(this.#redis).map((node) => this.#scanAndUnlink(node, match)));
+    const counts = await Promise.all(redisScanTargets<Redis>(this.#redis).map((node) => this.#scanAndUnlink(node, match)));
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
   async #scanAndUnlink(node: Redis, match: string): Promise<number> {
-    let cursor = '0';
     let deleted = 0;
     let pending: string[] = [];
     const flush = async (): Promise<void> => {
@@ -89,14 +87,12 @@ export class RedisStore<E = SwrEntry> implements SwrStore<E> {
         deleted += Number(count);
       }
     };
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', this.#scanCount);
-      cursor = next;
+    await scanRedisNode(node, match, this.#scanCount, async (keys) => {
       for (const key of keys) {
         pending.push(key);
         if (pending.length >= this.#unlinkBatch) await flush();
       }
-    } while (cursor !== '0');
+    });
     await flush();
     return deleted;
   }

@@ -1,5 +1,5 @@
 import type { Bus } from '@edgekit/bus';
-import { type Clock, type Disposable, TypedEmitter, checkOptionsObject, describeValue, optionalNumber, systemClock, type RedisClientLike } from '@edgekit/core';
+import { type Clock, type Disposable, TypedEmitter, checkOptionsObject, checkRedisClient, checkRedisPrefix, redisHashTag, describeValue, optionalNumber, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { type SwrEntry, type SwrPolicy, type SwrResult, makeEntry, retention } from './entry.js';
@@ -7,7 +7,7 @@ import { SwrError } from './errors.js';
 import { SINGLE_FLIGHT_DEFAULTS, type SingleFlight, type SingleFlightStats, createSingleFlight } from './flight.js';
 import { createMemoryStore } from './memory-store.js';
 import { createRedisStore } from './redis-store.js';
-import { checkPrefix, checkRedis, hashTag, withTimeout } from './redis-util.js';
+import { withTimeout } from './timeout.js';
 import type { SwrStore } from './store.js';
 
 const SCOPE = '@edgekit/swr';
@@ -163,8 +163,8 @@ export function createSwr(options: SwrOptions = {}): Swr {
     if (old in opts) throw new TypeError(`${SCOPE}: option "${old}" is named "${name}" (one name across @edgekit/swr and @edgekit/cache)`);
   }
   const clock = opts.clock ?? systemClock;
-  const redis = opts.redis === undefined ? undefined : checkRedis(SCOPE, opts.redis);
-  const prefix = checkPrefix(SCOPE, 'prefix', opts.prefix, SWR_DEFAULTS.prefix);
+  const redis = opts.redis === undefined ? undefined : checkRedisClient<Redis | Cluster>(SCOPE, opts.redis);
+  const prefix = checkRedisPrefix(SCOPE, opts.prefix, SWR_DEFAULTS.prefix);
   const operationTimeout = optionalNumber(SCOPE, 'operationTimeout', opts.operationTimeout, SWR_DEFAULTS.operationTimeout, { min: 1 });
   if (opts.store !== undefined && (typeof opts.store !== 'object' || typeof opts.store.get !== 'function' || typeof opts.store.set !== 'function')) {
     throw new TypeError(`${SCOPE}: option "store" must be a SwrStore (get, set, delete) (got ${describeValue(opts.store)})`);
@@ -278,7 +278,7 @@ export function createSwr(options: SwrOptions = {}): Swr {
     if (typeof fetch !== 'function') throw new TypeError(`${SCOPE}: fetch must be a function (got ${describeValue(fetch)})`);
     const policy = checkPolicy(policyInput);
     if (closed) throw new SwrError('ECLOSED', 'the swr instance is closed', { key });
-    const tagged = hashTag(key);
+    const tagged = redisHashTag(key);
     const entry = (await read(key, tagged)) as SwrEntry<V> | undefined;
     const now = clock.now();
     if (entry !== undefined) {
@@ -317,7 +317,7 @@ export function createSwr(options: SwrOptions = {}): Swr {
     delete: {
       value: async (key: string): Promise<void> => {
         checkKey(key);
-        const tagged = hashTag(key);
+        const tagged = redisHashTag(key);
         l1?.delete(tagged);
         await withTimeout(store.delete([tagged]), operationTimeout, clock, `store ${store.name} delete`, key);
         // Every process drops its copy.

@@ -3,7 +3,7 @@ import { describeRedis, useRedisServer } from '@edgekit/test-utils';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
 import { type Swr, type SwrOptions, type SwrStore, createRedisStore, createSwr } from '../src/index.js';
-import { hashTag } from '../src/redis-util.js';
+import { redisHashTag as hashTag } from '@edgekit/core';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
