@@ -85,22 +85,20 @@ export function withHeaderFields(headers: readonly string[], fields: Readonly<Re
 
 /** Tells each request observer of the routing decision. */
 export function observeDecision(observers: readonly RequestObserver[], event: DecisionEvent): void {
-  for (const observer of observers) {
-    try {
-      observer.decision?.(event);
-    } catch (error) {
-      reportObserverError(error, 'decision');
-    }
-  }
+  notify(observers, 'decision', event);
 }
 
 /** Tells each request observer how the request ended. */
 export function observeEnd(observers: readonly RequestObserver[], end: RequestEnd): void {
+  notify(observers, 'end', end);
+}
+
+function notify<K extends 'decision' | 'end'>(observers: readonly RequestObserver[], member: K, value: Parameters<NonNullable<RequestObserver[K]>>[0]): void {
   for (const observer of observers) {
     try {
-      observer.end?.(end);
+      (observer[member] as ((value: Parameters<NonNullable<RequestObserver[K]>>[0]) => void) | undefined)?.call(observer, value);
     } catch (error) {
-      reportObserverError(error, 'end');
+      reportObserverError(error, member);
     }
   }
 }
