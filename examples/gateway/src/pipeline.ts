@@ -24,6 +24,8 @@ import type { StatusCounters } from './status.js';
 import type { GatewayTelemetry } from './telemetry.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+const PIPELINE = Symbol('pipeline');
+type PipelineResponse = ServerResponse & { [PIPELINE]?: Pipeline | undefined };
 
 /** What every pipeline shares with the gateway (outlives reloads). */
 export interface PipelineContext {
@@ -111,6 +113,14 @@ export class Pipeline {
     else this.#forward(req, res);
   };
 
+  static readonly #onResponseClose = function onResponseClose(this: PipelineResponse): void {
+    const pipeline = this[PIPELINE];
+    if (pipeline === undefined) return;
+    this[PIPELINE] = undefined;
+    pipeline.#inFlight--;
+    if (pipeline.#inFlight === 0) pipeline.#drained?.();
+  };
+
   /** Requests inside this pipeline now. */
   get inFlight(): number {
     return this.#inFlight;
@@ -119,10 +129,10 @@ export class Pipeline {
   /** Serves one request. */
   handle(req: IncomingMessage, res: ServerResponse): void {
     this.#inFlight++;
-    res.once('close', () => {
-      this.#inFlight--;
-      if (this.#inFlight === 0) this.#drained?.();
-    });
+    // One shared listener (`on`, not `once`, which wraps it) finds this pipeline on the response:
+    // no closure per request.
+    (res as PipelineResponse)[PIPELINE] = this;
+    res.on('close', Pipeline.#onResponseClose);
     this.#run(chainFor(this.#routes, req.method ?? 'GET', pathOf(req.url)), 0, req, res, this.#proxyOrForward);
   }
 

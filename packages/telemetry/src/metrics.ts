@@ -321,7 +321,7 @@ class EdgeMetricsImpl implements EdgeMetrics {
         // `on`, not `once`: a response closes once, and `once` would wrap the listener per request.
         res.on('close', onClose);
       }
-      return handler(req, res, ...rest);
+      return rest.length === 0 ? (handler as unknown as (req: Req, res: Res) => R)(req, res) : handler(req, res, ...rest);
     };
   }
 

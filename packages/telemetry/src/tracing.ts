@@ -284,6 +284,8 @@ class EdgeTracingImpl implements EdgeTracing {
     return (req: Req, res: Res, ...rest: A): R => {
       if (this.#closed) return handler(req, res, ...rest);
       const server = this.#startTracked(req, res);
+      // Node's 'request' listener has no more arguments: no spread of an empty array then.
+      if (rest.length === 0) return contextApi.with(server.context, handler as unknown as (req: Req, res: Res) => R, undefined, req, res);
       return contextApi.with(server.context, handler, undefined, req, res, ...rest);
     };
   }
