@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installSignalHandlers } from '@edgekit/health';
 import { ConfigError, loadConfigFile } from './config.js';
-import { ListenError, createGateway } from './gateway.js';
+import { createGateway } from './gateway.js';
+import { ListenError } from './listener.js';
 import { type DemoOrigin, startDemoOrigin } from './origin.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

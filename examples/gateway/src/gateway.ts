@@ -1,7 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AddressInfo } from 'node:net';
-import { type Clock, EdgekitError, checkOptionsObject, optionalFunction, optionalNumber, optionalString, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
+import { type Clock, checkOptionsObject, optionalFunction, optionalNumber, optionalString, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { type Lifecycle, type ShutdownResult, createLifecycle } from '@edgekit/health';
 import { capConnectionsPerClient } from './connections.js';
 import { ConfigError, type GatewayConfig, type GatewayConfigInput, loadConfigFile, parseConfig } from './config.js';
@@ -9,6 +8,7 @@ import { type ConfigWatcher, watchConfigFile } from './watch.js';
 import { type ConfigBucketWatch, watchConfigBucket } from './config-bucket.js';
 import { type IngressSettings, admitRequest, pathOf } from './ingress.js';
 import { createEdgeMapEndpoint } from './edge-map.js';
+import { listenOn, urlOf } from './listener.js';
 import { type OperatorContext, serveOperator } from './operator.js';
 import { Pipeline } from './pipeline.js';
 import { StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
@@ -75,42 +75,6 @@ const defaultLogger: GatewayLogger = (level, msg, fields = {}) => {
   if (level === 'info') process.stdout.write(`${line}\n`);
   else process.stderr.write(`${line}\n`);
 };
-
-function urlOf(server: Server): string {
-  const address = server.address() as AddressInfo | null;
-  if (address === null) return '';
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
-}
-
-/** The listener could not bind: a port in use (`EADDRINUSE`) or an address not allowed or not local. */
-export class ListenError extends EdgekitError {
-  readonly setting: string;
-  constructor(code: string, message: string, context: { setting: string; cause: unknown }) {
-    super(code, message, { cause: context.cause });
-    this.setting = context.setting;
-  }
-}
-
-function listenOn(server: Server, port: number, host: string, setting: 'server.port' | 'server.adminPort'): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      const env = setting === 'server.port' ? ' (or PORT)' : '';
-      if (error.code === 'EADDRINUSE') {
-        reject(new ListenError('EADDRINUSE', `edge-gateway: port ${port} on ${host} is already in use: set ${setting}${env} to a free port`, { setting, cause: error }));
-      } else if (error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
-        reject(new ListenError(error.code, `edge-gateway: cannot listen on ${host}:${port} (${error.code}): set server.host (or HOST) to a local address, and ${setting}${env} to a port above 1023`, { setting, cause: error }));
-      } else {
-        reject(error);
-      }
-    };
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
 
 function restartOnly(from: GatewayConfig, to: GatewayConfig): string[] {
   const changed: string[] = [];

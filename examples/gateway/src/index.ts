@@ -1,4 +1,5 @@
-export { type Gateway, type GatewayLogger, type GatewayOptions, ListenError, type ReloadResult, createGateway } from './gateway.js';
+export { type Gateway, type GatewayLogger, type GatewayOptions, type ReloadResult, createGateway } from './gateway.js';
+export { ListenError } from './listener.js';
 export { bearerMatches } from './operator.js';
 export {
   ConfigError,

@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { installSignalHandlers } from '@edgekit/health';
 import { ConfigError, loadConfigFile } from './config.js';
-import { ListenError, createGateway } from './gateway.js';
+import { createGateway } from './gateway.js';
+import { ListenError } from './listener.js';
 
 const USAGE = `usage: edge-gateway --config <file.yaml|file.json> [--check] [--no-watch]
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { AuthRequest, Authenticator } from '@edgekit/auth';
+import type { AuthRequest } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
 import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
@@ -13,19 +13,18 @@ import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
 import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
-import type { GatewayConfig, RouteRule } from './config.js';
+import type { GatewayConfig } from './config.js';
 import { type EventStream, openEventStream, requireFreshRevocations } from './event-stream.js';
 import { type IngressSettings, pathOf } from './ingress.js';
 import { compileLocator } from './locator.js';
 import { type ServiceRoute, buildServices } from './services.js';
 import { principalOf } from './principal.js';
-import { type RateLimitMiddleware, createRateLimits } from './ratelimit.js';
+import { createRateLimits } from './ratelimit.js';
+import { type CompiledRoute, type Middleware, chainFor, compileRoute } from './route-rules.js';
 import type { StatusCounters } from './status.js';
 import type { GatewayTelemetry } from './telemetry.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
-const NO_MIDDLEWARE: Middleware[] = [];
 const PIPELINE = Symbol('pipeline');
 type PipelineResponse = ServerResponse & { [PIPELINE]?: Pipeline | undefined };
 
@@ -34,30 +33,6 @@ export interface PipelineContext {
   counters: StatusCounters;
   telemetry: GatewayTelemetry;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
-}
-
-interface CompiledRoute {
-  prefix: string;
-  methods: ReadonlySet<string> | undefined;
-  chain: Middleware[];
-}
-
-/**
- * Whether a rule's prefix covers `path`. Both are compared in ASCII lower case (`prefix` is stored
- * so): many origins route case-insensitively (Express does by default), and a rule that protects
- * `/api/admin` must also protect `/API/Admin`. A `;` ends a segment as a `/` does.
- */
-function prefixMatches(prefix: string, path: string): boolean {
-  if (prefix === '/') return true;
-  if (path.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) {
-    let code = path.charCodeAt(i);
-    if (code >= 65 && code <= 90) code += 32; // A-Z
-    if (code !== prefix.charCodeAt(i)) return false;
-  }
-  if (path.length === prefix.length) return true;
-  const next = path.charCodeAt(prefix.length);
-  return next === 47 || next === 59; // '/' or ';'
 }
 
 /**
@@ -172,17 +147,7 @@ export class Pipeline {
     // no closure per request.
     (res as PipelineResponse)[PIPELINE] = this;
     res.on('close', Pipeline.#onResponseClose);
-    this.#run(this.#chainFor(req.method ?? 'GET', pathOf(req.url)), 0, req, res, this.#proxyOrForward);
-  }
-
-  /** The middleware of the first route rule that matches, or none. */
-  #chainFor(method: string, path: string): Middleware[] {
-    for (const route of this.#routes) {
-      if (!prefixMatches(route.prefix, path)) continue;
-      if (route.methods !== undefined && !route.methods.has(method)) continue;
-      return route.chain;
-    }
-    return NO_MIDDLEWARE;
+    this.#run(chainFor(this.#routes, req.method ?? 'GET', pathOf(req.url)), 0, req, res, this.#proxyOrForward);
   }
 
   /**
@@ -196,7 +161,7 @@ export class Pipeline {
       res.detachSocket(socket as Socket);
       (this.#serviceFor(req)?.target(req).forwarder ?? this.forwarder).upgrade(req, socket, head);
     };
-    this.#run(this.#chainFor(req.method ?? 'GET', pathOf(req.url)), 0, req, res, tunnel);
+    this.#run(chainFor(this.#routes, req.method ?? 'GET', pathOf(req.url)), 0, req, res, tunnel);
   }
 
   #run(chain: Middleware[], index: number, req: IncomingMessage, res: ServerResponse, proxy: Handler): void {
@@ -437,7 +402,7 @@ export class Pipeline {
       }), (value) => value.close());
 
     const fresh = requireFreshRevocations(events);
-    const routes = config.routes.map((rule) => Pipeline.#compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh));
+    const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh));
     const services = await buildServices(config.services, {
       components,
       proxy: config.proxy,
@@ -452,19 +417,5 @@ export class Pipeline {
       ]),
     });
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes, services });
-  }
-
-  static #compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware): CompiledRoute {
-    const chain: Middleware[] = rule.revocations === 'fresh' ? [fresh] : [];
-    if (rule.auth !== 'none') {
-      const authenticator = authenticators[rule.auth]!;
-      chain.push(authenticator.middleware() as Middleware);
-      if (rule.scopes.length > 0) chain.push(authenticator.requireScopes(rule.scopes) as Middleware);
-    }
-    if (limit !== undefined) chain.push(limit);
-    // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
-    const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
-    // Stored without a trailing slash: a rule on `/api/admin/` also covers `/api/admin` itself.
-    return { prefix: rule.path.toLowerCase().replace(/\/+$/, '') || '/', methods, chain };
   }
 }

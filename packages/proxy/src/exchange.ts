@@ -1,80 +1,30 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { EdgekitError, RequestTargetError, type TypedEmitter, canonicalizeRequestTarget } from '@edgekit/core';
-import type { GeoLocation, Region } from '@edgekit/geo';
+import { EdgekitError } from '@edgekit/core';
+import type { GeoLocation } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
+import { clientKeyOf, healthyCandidates, passesHealth, routeOf, targetPath } from './admission.js';
 import { Attempt, DONE, PENDING, STREAMING } from './attempt.js';
+import { Candidates } from './candidates.js';
 import { ForwardError, type ForwardErrorCode } from './errors.js';
-import type { FailureKind, ForwarderEvents, SkipReason } from './events.js';
+import type { FailureKind } from './events.js';
 import { EndpointDispatcher, type EndpointMemory, EndpointOverflowError } from './endpoint-dispatcher.js';
 import type { ConnectionQueue } from './connection-queue.js';
-import { classifyError, isTimeout } from './failure.js';
-import { type AttemptObserver, type RequestEnd, type RequestObserver, reportObserverError, withHeaderFields } from './observer.js';
-import { type BreakerLike, type BreakerPermitLike, type RegionSelectorLike, type ResolvedOptions, SCOPE } from './options.js';
+import { UpstreamStatusError, classifyError, invalidDetail, isTimeout } from './failure.js';
+import type { ForwarderCore, Target } from './forwarder-core.js';
+import { type RequestEnd, type RequestObserver, observeAttempt, observeDecision, observeEnd } from './observer.js';
+import { SCOPE } from './options.js';
 import { ProgressWatch } from './progress.js';
 import { StreamedBody, readBody } from './request-body.js';
-import { type RequestHeaderSettings, type RequestScan, appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
-import { type ResponseHeaderSettings, buildResponseHeaders, upgradeHeaders } from './response-headers.js';
+import { type RequestScan, appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
+import { buildResponseHeaders, upgradeHeaders } from './response-headers.js';
 import { backoffDelay, retryAfterMs } from './retry-policy.js';
 import type { RouteFailures } from './route-failures.js';
-
-/** Where requests for one region go. */
-export interface Target {
-  readonly dispatcher: Dispatcher;
-  /** Path prefix of the region URL without the trailing slash (`''` for none). */
-  readonly basePath: string;
-  /** Origin of the region URL, for request observers. */
-  readonly origin: string;
-  /** Admission to the region's connections, with the queue timeout. */
-  readonly queue: ConnectionQueue;
-}
-
-/** What every exchange of one forwarder shares. */
-export interface ForwarderCore {
-  readonly options: ResolvedOptions;
-  readonly events: TypedEmitter<ForwarderEvents>;
-  readonly selector: RegionSelectorLike;
-  /** The client address from the socket peer and the forwarding headers found by the scan. */
-  clientIpOf(remote: string | undefined, scan: RequestScan): string;
-  /** `undefined` when no proxy is trusted. */
-  readonly isTrusted: ((ip: string) => boolean) | undefined;
-  readonly requestHeaders: RequestHeaderSettings;
-  readonly responseHeaders: ResponseHeaderSettings;
-  readonly closed: boolean;
-  targetOf(region: Region): Target;
-  /** Normalised form of a trusted peer's socket address (`''` when it is not an address). */
-  normalizePeer(remote: string): string;
-  /** The observers of `req` from `forwarder.observe`, or `undefined` when there are none. */
-  observeRequest(req: IncomingMessage): RequestObserver[] | undefined;
-  readonly routeFailures: RouteFailures;
-  /** Counts a request against its client's in-flight cap; `false` when the cap is reached. */
-  enterClient(key: string): boolean;
-  leaveClient(key: string): void;
-  /** Whether a request that found every breaker open goes to the primary anyway (`panicFraction`). */
-  panicAdmit(): boolean;
-}
 
 const BODY_NONE = 0;
 const BODY_BUFFERED = 1;
 const BODY_STREAMED = 2;
-
-// undici names the field it refuses: `invalid x-name header`.
-const INVALID_HEADER = /^invalid ([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}) header$/;
-
-/** The problem detail for a request undici refused: names the header at fault when there is one. */
-function invalidDetail(error: unknown): string {
-  const message = (error as { message?: unknown } | null)?.message;
-  const match = typeof message === 'string' ? INVALID_HEADER.exec(message) : null;
-  return match === null ? 'the request cannot be forwarded as it is' : `the request header "${match[1]!.toLowerCase()}" cannot be forwarded`;
-}
-
-/** A status the breaker or the failover logic treats as a failure, as an error for `permit.failure()`. */
-export class UpstreamStatusError extends EdgekitError {
-  constructor(readonly region: string, readonly status: number) {
-    super('EUPSTREAMSTATUS', `region ${region} answered ${status}`);
-  }
-}
 
 /**
  * One client request on its way upstream: picks candidates, runs attempts with failover and hedging,
@@ -105,15 +55,9 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
   #bodyKind = BODY_NONE;
   #buffer: Buffer | null = null;
   #idempotent = false;
-  #candidates: readonly Region[] = [];
-  #cursor = 0;
+  readonly #regions: Candidates;
   readonly #attempts: Attempt[] = [];
   #inFlight = 0;
-  #nextRegion: Region | undefined = undefined;
-  #nextPermit: BreakerPermitLike | undefined = undefined;
-  #skipped: Array<{ region: string; reason: SkipReason }> | undefined = undefined;
-  #decided = false;
-  #earliestHalfOpen = Number.POSITIVE_INFINITY;
   #timedOut = false;
   #invalid: unknown = undefined;
   #lastFailure: unknown = undefined;
@@ -123,9 +67,6 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
   #observers: RequestObserver[] | undefined = undefined;
   /** Endpoints tried so far, in regions that list endpoints (see `EndpointDispatcher`). */
   triedEndpoints: Set<string> | undefined = undefined;
-  /** A region to try again before the next candidate: it still has endpoints this request did not try. */
-  #again: Region | undefined = undefined;
-  #nextIsAgain = false;
   /** Delay the next retry waits at least (a `Retry-After` within `maxRetryAfter`). */
   #retryAfterWait = 0;
   #retries = 0;
@@ -147,6 +88,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     this.core = core;
     this.req = req;
     this.#pathOverride = pathOverride;
+    this.#regions = new Candidates(core.options.breakers, core.events);
   }
 
   /** Marks the outcome decided: frees the client's in-flight slot and stops the progress watches. */
@@ -175,13 +117,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
   #observeEnd(end: RequestEnd): void {
     const observers = this.#observers!;
     this.#observers = undefined;
-    for (const observer of observers) {
-      try {
-        observer.end?.(end);
-      } catch (error) {
-        reportObserverError(error, 'end');
-      }
-    }
+    observeEnd(observers, end);
   }
 
   // ------------------------------------------------------------------ sink
@@ -235,7 +171,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
       this.#fail('EBADREQUEST', 'CONNECT is not forwarded');
       return;
     }
-    const path = this.#targetPath(this.#pathOverride ?? req.url ?? '/', method);
+    const path = targetPath(this.#pathOverride ?? req.url ?? '/', method, options.nonCanonicalTarget);
     if (typeof path !== 'string') {
       this.#fail('EBADREQUEST', path.message, path);
       return;
@@ -246,21 +182,14 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     const remote = req.socket?.remoteAddress;
     const ip = core.clientIpOf(remote, this);
     if (options.maxInFlightPerClient > 0) {
-      let key = ip;
-      if (options.clientKey !== undefined) {
-        try {
-          key = String(options.clientKey(req, ip));
-        } catch {
-          key = ip;
-        }
-      }
+      const key = clientKeyOf(options, req, ip);
       if (!core.enterClient(key)) {
         this.#fail('ECLIENTLIMIT', 'too many requests from this client are in flight');
         return;
       }
       this.#clientKey = key;
     }
-    if (options.routeAttribution) this.#route = this.#routeOf(path);
+    if (options.routeAttribution) this.#route = routeOf(options, req, path);
     const isTrusted = core.isTrusted;
     const peerTrusted = isTrusted !== undefined && typeof remote === 'string' && isTrusted(remote);
     // An untrusted peer is the client: clientIp already normalised its address.
@@ -276,37 +205,10 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
       }
     }
     const selection = core.selector.select(location, req);
-    let candidates = selection.regions;
-    let healthIgnored = false;
-    const health = options.health;
-    if (health !== undefined) {
-      let healthy: Region[] | undefined;
-      for (let i = 0; i < candidates.length; i++) {
-        const region = candidates[i]!;
-        let ok: boolean;
-        try {
-          ok = health.isHealthy(region.name) !== false;
-        } catch {
-          ok = true;
-        }
-        if (ok) {
-          healthy?.push(region);
-        } else {
-          healthy ??= candidates.slice(0, i);
-          (this.#skipped ??= []).push({ region: region.name, reason: 'unhealthy' });
-        }
-      }
-      if (healthy !== undefined) {
-        if (healthy.length === 0) {
-          // Every region looks down: the checks may be what is broken, so try them all, primary first.
-          healthIgnored = true;
-          this.#skipped = undefined;
-        } else {
-          candidates = healthy;
-        }
-      }
-    }
-    this.#candidates = candidates;
+    const { candidates, skipped, healthIgnored } = healthyCandidates(selection.regions, options.health);
+    const regions = this.#regions;
+    regions.regions = candidates;
+    regions.skipped = skipped;
 
     const socket = req.socket as TLSSocket | undefined;
     appendForwardingHeaders(
@@ -350,19 +252,6 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     this.#decide(ip, location, selection.reason, healthIgnored);
   }
 
-  #routeOf(path: string): string | undefined {
-    const routeKey = this.core.options.routeKey;
-    if (routeKey !== undefined) {
-      try {
-        return String(routeKey(this.req, path));
-      } catch {
-        return undefined;
-      }
-    }
-    const query = path.indexOf('?');
-    return query === -1 ? path : path.slice(0, query);
-  }
-
   /** The client sent its body too slowly: abort upstream and answer 408 (or cut a response already started). */
   #clientBodyTimedOut(): void {
     if (this.done) return;
@@ -378,37 +267,18 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     this.#fail('ECLIENTTIMEOUT', 'the request body arrived too slowly');
   }
 
-  /**
-   * The canonical path and query of the request target (absolute-form reduced to its path), or
-   * why it cannot be forwarded: a target that is not canonical is refused unless the forwarder
-   * normalises, since what routed it before saw another path.
-   */
-  #targetPath(url: string, method: string): string | RequestTargetError {
-    let canonical;
-    try {
-      canonical = canonicalizeRequestTarget(url, { method });
-    } catch (error) {
-      return error as RequestTargetError;
-    }
-    if (canonical.form === 'asterisk') return new RequestTargetError('form', 'the asterisk-form target is not forwarded');
-    if (canonical.changed && this.core.options.nonCanonicalTarget === 'refuse') {
-      return new RequestTargetError('form', 'the path is not canonical (dot segments, repeated slashes or escaped unreserved characters)');
-    }
-    return canonical.target;
-  }
-
   #decide(ip: string, location: GeoLocation | null, reason: string, healthIgnored: boolean): void {
     const options = this.core.options;
     options.retryBudget?.recordRequest();
-    let found = this.#acquireNext();
-    if (!found && this.#candidates.length > 0 && options.breakers !== undefined && this.core.panicAdmit()) {
+    let found = this.#regions.acquireNext();
+    if (!found && this.#regions.regions.length > 0 && options.breakers !== undefined && this.core.panicAdmit()) {
       // Every candidate's breaker is open: a bounded trickle still reaches the primary, so its recovery shows at once.
-      this.#nextRegion = this.#candidates[0];
-      this.#nextPermit = undefined;
+      this.#regions.nextRegion = this.#regions.regions[0];
+      this.#regions.nextPermit = undefined;
       this.#panic = true;
       found = true;
     }
-    this.#decided = true;
+    this.#regions.decided = true;
     const events = this.core.events;
     const observers = this.#observers;
     if (observers !== undefined || events.hasListeners('decision')) {
@@ -417,21 +287,13 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
         clientIp: ip,
         location,
         reason,
-        candidates: this.#candidates.map((r) => r.name),
-        skipped: this.#skipped === undefined ? [] : [...this.#skipped],
+        candidates: this.#regions.regions.map((r) => r.name),
+        skipped: this.#regions.skipped === undefined ? [] : [...this.#regions.skipped],
         healthIgnored,
         panic: this.#panic,
       };
       events.emit('decision', event);
-      if (observers !== undefined) {
-        for (const observer of observers) {
-          try {
-            observer.decision?.(event);
-          } catch (error) {
-            reportObserverError(error, 'decision');
-          }
-        }
-      }
+      if (observers !== undefined) observeDecision(observers, event);
     }
     if (!found) {
       this.#finishFailure();
@@ -442,76 +304,15 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
 
   // ------------------------------------------------------------------ attempts
 
-  /** Moves to the next candidate whose breaker grants a permit; the choice lands in #nextRegion/#nextPermit. */
-  #acquireNext(): boolean {
-    const breakers = this.core.options.breakers;
-    const candidates = this.#candidates;
-    const again = this.#again;
-    this.#again = undefined;
-    this.#nextIsAgain = again !== undefined;
-    while (this.#nextIsAgain || this.#cursor < candidates.length) {
-      const region = this.#nextIsAgain ? again! : candidates[this.#cursor++]!;
-      if (breakers === undefined) {
-        this.#nextRegion = region;
-        this.#nextPermit = undefined;
-        return true;
-      }
-      let breaker: BreakerLike | undefined;
-      let permit: BreakerPermitLike | undefined;
-      try {
-        breaker = breakers.get(region.name);
-        permit = breaker.tryAcquire();
-        if (permit === undefined) {
-          this.#nextIsAgain = false;
-          this.#skipOpen(region.name, breaker);
-          continue;
-        }
-      } catch {
-        // A breaker that cannot answer does not block traffic.
-        permit = undefined;
-      }
-      this.#nextRegion = region;
-      this.#nextPermit = permit;
-      return true;
-    }
-    return false;
-  }
-
-  #skipOpen(region: string, breaker: BreakerLike): void {
-    (this.#skipped ??= []).push({ region, reason: 'breaker-open' });
-    try {
-      const at = breaker.snapshot?.().nextAttemptAt;
-      if (typeof at === 'number' && at < this.#earliestHalfOpen) this.#earliestHalfOpen = at;
-    } catch {
-      // Retry-After falls back to the configured value.
-    }
-    const events = this.core.events;
-    if (this.#decided && events.hasListeners('skip')) events.emit('skip', { region, reason: 'breaker-open' });
-  }
-
-  /** Gives back a permit taken for a retry that will not happen, and the candidate with it. */
-  #returnNext(): void {
-    const permit = this.#nextPermit;
-    this.#nextPermit = undefined;
-    this.#nextRegion = undefined;
-    if (this.#nextIsAgain) this.#nextIsAgain = false;
-    else this.#cursor--;
-    try {
-      permit?.release();
-    } catch {
-      // ignore a faulty breaker
-    }
-  }
-
   #launch(hedge: boolean): void {
-    const region = this.#nextRegion!;
+    const region = this.#regions.nextRegion!;
     const core = this.core;
     const options = core.options;
     // The first attempt of a bodiless or streamed request starts when handling did: one clock read less.
     const first = this.#attempts.length === 0 && this.#bodyKind !== BODY_BUFFERED;
-    const attempt = new Attempt(this, region, this.#nextPermit, this.#attempts.length + 1, hedge, first ? this.#startedAt : options.clock.now());
-    this.#nextRegion = undefined;
-    this.#nextPermit = undefined;
+    const attempt = new Attempt(this, region, this.#regions.nextPermit, this.#attempts.length + 1, hedge, first ? this.#startedAt : options.clock.now());
+    this.#regions.nextRegion = undefined;
+    this.#regions.nextPermit = undefined;
     this.#attempts.push(attempt);
     this.#inFlight++;
     const events = core.events;
@@ -553,18 +354,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
   /** Tells the request observers an attempt starts; returns the header list for it, with their fields set. */
   #observeAttempt(attempt: Attempt, target: Target, path: string): string[] {
     const start = { region: attempt.region.name, attempt: attempt.number, hedge: attempt.hedge, method: this.method, origin: target.origin, path };
-    let headers = this.#headers;
-    let handles: AttemptObserver[] | undefined;
-    for (const observer of this.#observers!) {
-      let handle: AttemptObserver | undefined | void;
-      try {
-        handle = observer.attempt?.(start);
-        if (handle?.headers !== undefined) headers = withHeaderFields(headers, handle.headers);
-      } catch (error) {
-        reportObserverError(error, 'attempt');
-      }
-      if (handle != null) (handles ??= []).push(handle);
-    }
+    const { headers, handles } = observeAttempt(this.#observers!, start, this.#headers);
     attempt.observers = handles;
     return headers;
   }
@@ -595,25 +385,25 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
       this.#bodyKind !== BODY_STREAMED &&
       this.#hedges < options.hedgeMax &&
       this.#attempts.length < options.maxAttempts &&
-      this.#cursor < this.#candidates.length
+      this.#regions.cursor < this.#regions.regions.length
     );
   }
 
   #hedgeFire(): void {
     this.#hedgeTimer = undefined;
     if (this.done || this.winner !== undefined || this.#inFlight === 0 || !this.#mayHedge()) return;
-    if (!this.#acquireNext()) return;
+    if (!this.#regions.acquireNext()) return;
     const budget = this.core.options.retryBudget;
     const events = this.core.events;
     if (budget !== undefined && !budget.tryRetry()) {
-      if (events.hasListeners('budgetExhausted')) events.emit('budgetExhausted', { region: this.#nextRegion!.name, kind: 'hedge' });
-      this.#returnNext();
+      if (events.hasListeners('budgetExhausted')) events.emit('budgetExhausted', { region: this.#regions.nextRegion!.name, kind: 'hedge' });
+      this.#regions.returnNext();
       return;
     }
     this.#hedges++;
     if (events.hasListeners('hedge')) {
       const waiting = this.#attempts.find((a) => a.state === PENDING);
-      events.emit('hedge', { waiting: waiting?.region.name ?? '', to: this.#nextRegion!.name });
+      events.emit('hedge', { waiting: waiting?.region.name ?? '', to: this.#regions.nextRegion!.name });
     }
     this.#launch(true);
   }
@@ -644,24 +434,13 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     if (route !== undefined && kind !== 'connect' && attempt.connected) {
       const routes: RouteFailures = this.core.routeFailures;
       const region = attempt.region.name;
-      if (!routes.failure(region, route, this.core.options.clock.now(), this.#routeFailed, this.#healthy(region))) {
+      if (!routes.failure(region, route, this.core.options.clock.now(), this.#routeFailed, passesHealth(this.core.options.health, region))) {
         this.#routeFailed = true;
         attempt.release();
         return;
       }
     }
     attempt.fail(error);
-  }
-
-  /** Whether the region's health checks pass (`false` without a health source or when it cannot answer). */
-  #healthy(region: string): boolean {
-    const health = this.core.options.health;
-    if (health === undefined) return false;
-    try {
-      return health.isHealthy(region) === true;
-    } catch {
-      return false;
-    }
   }
 
   /** Settles a successful attempt's permit and remembers the route's success in its region. */
@@ -677,13 +456,13 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     if (this.#attempts.length >= options.maxAttempts) return false;
     if (this.#deadlineTimer !== undefined && options.clock.now() + this.#retryAfterWait >= this.#startedAt + options.retryPolicy.requestTimeout) return false;
     const dispatcher = this.core.targetOf(from.region).dispatcher;
-    if (dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this)) this.#again = from.region;
-    if (!this.#acquireNext()) return false;
+    if (dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this)) this.#regions.again = from.region;
+    if (!this.#regions.acquireNext()) return false;
     const budget = options.retryBudget;
     if (budget !== undefined && !budget.tryRetry()) {
       const events = this.core.events;
-      if (events.hasListeners('budgetExhausted')) events.emit('budgetExhausted', { region: this.#nextRegion!.name, kind: 'retry' });
-      this.#returnNext();
+      if (events.hasListeners('budgetExhausted')) events.emit('budgetExhausted', { region: this.#regions.nextRegion!.name, kind: 'retry' });
+      this.#regions.returnNext();
       return false;
     }
     return true;
@@ -692,11 +471,11 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
   #failover(from: Attempt, reason: FailureKind, status?: number): void {
     const events = this.core.events;
     if (events.hasListeners('failover')) {
-      const event: { from: string; to: string; reason: FailureKind; status?: number } = { from: from.region.name, to: this.#nextRegion!.name, reason };
+      const event: { from: string; to: string; reason: FailureKind; status?: number } = { from: from.region.name, to: this.#regions.nextRegion!.name, reason };
       if (status !== undefined) event.status = status;
       events.emit('failover', event);
     }
-    const sameRegion = this.#nextRegion === from.region;
+    const sameRegion = this.#regions.nextRegion === from.region;
     const wait = Math.max(this.#retryAfterWait, sameRegion ? backoffDelay(this.core.options.retryPolicy, this.#retries) : 0);
     this.#retries++;
     this.#retryAfterWait = 0;
@@ -706,7 +485,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     }
     this.#retryTimer = this.core.options.clock.setTimeout(() => {
       this.#retryTimer = undefined;
-      if (this.done) this.#returnNext();
+      if (this.done) this.#regions.returnNext();
       else this.#launch(false);
     }, wait);
   }
@@ -735,7 +514,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     if (this.#retryTimer !== undefined) {
       this.core.options.clock.clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
-      this.#returnNext();
+      this.#regions.returnNext();
     }
   }
 
@@ -954,7 +733,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     } else if (this.#invalid !== undefined) {
       this.#fail('EBADREQUEST', invalidDetail(this.#invalid), this.#invalid);
     } else if (this.#attempts.length === 0) {
-      this.#fail('EUNAVAILABLE', this.#candidates.length === 0 ? 'no region may serve this request' : 'every region is unavailable (circuit breakers open)');
+      this.#fail('EUNAVAILABLE', this.#regions.regions.length === 0 ? 'no region may serve this request' : 'every region is unavailable (circuit breakers open)');
     } else if (this.#timedOut) {
       this.#fail('ETIMEDOUT', 'no region answered in time', this.#lastFailure);
     } else if (this.#queueTimedOut && this.#lastFailure === undefined) {
@@ -966,7 +745,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
 
   #retryAfterSeconds(): number {
     const options = this.core.options;
-    if (Number.isFinite(this.#earliestHalfOpen)) return Math.max(1, Math.ceil((this.#earliestHalfOpen - options.clock.now()) / 1000));
+    if (Number.isFinite(this.#regions.earliestHalfOpen)) return Math.max(1, Math.ceil((this.#regions.earliestHalfOpen - options.clock.now()) / 1000));
     return Math.ceil(options.retryAfter / 1000);
   }
 
@@ -978,7 +757,7 @@ export abstract class Exchange implements RequestScan, EndpointMemory {
     this.#clearRetry();
     const error = new ForwardError(code, {
       regionsTried: this.#tried(),
-      regionsSkipped: this.#skipped?.map((s) => s.region),
+      regionsSkipped: this.#regions.skipped?.map((s) => s.region),
       detail,
       retryAfter: code === 'EUNAVAILABLE' || code === 'ECLOSED' || code === 'EQUEUETIMEOUT' || code === 'EOVERLOADED' ? this.#retryAfterSeconds() : code === 'ECLIENTLIMIT' ? 1 : undefined,
       cause,

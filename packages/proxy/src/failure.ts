@@ -1,3 +1,4 @@
+import { EdgekitError } from '@edgekit/core';
 import type { FailureKind } from './events.js';
 
 /** How an attempt's error is handled: a failure kind, or `invalid` when the request itself is at fault. */
@@ -44,4 +45,21 @@ export function classifyError(error: unknown, connected: boolean): ErrorClass {
 export function isTimeout(error: unknown): boolean {
   const code = codeOf(error);
   return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT';
+}
+
+// undici names the field it refuses: `invalid x-name header`.
+const INVALID_HEADER = /^invalid ([!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}) header$/;
+
+/** The problem detail for a request undici refused: names the header at fault when there is one. */
+export function invalidDetail(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  const match = typeof message === 'string' ? INVALID_HEADER.exec(message) : null;
+  return match === null ? 'the request cannot be forwarded as it is' : `the request header "${match[1]!.toLowerCase()}" cannot be forwarded`;
+}
+
+/** A status the breaker or the failover logic treats as a failure, as an error for `permit.failure()`. */
+export class UpstreamStatusError extends EdgekitError {
+  constructor(readonly region: string, readonly status: number) {
+    super('EUPSTREAMSTATUS', `region ${region} answered ${status}`);
+  }
 }

@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { EdgekitError } from '@edgekit/core';
 import type { ForwardError } from './errors.js';
-import { Exchange, type ForwarderCore } from './exchange.js';
+import { Exchange } from './exchange.js';
+import type { ForwarderCore } from './forwarder-core.js';
 import { headersToObject } from './response-headers.js';
 
 /** What `forward()` resolves with: the upstream response, not yet consumed. */

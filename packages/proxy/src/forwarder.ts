@@ -9,7 +9,7 @@ import { ClientInFlight, PanicTrickle } from './client-limits.js';
 import { ConnectionQueue } from './connection-queue.js';
 import type { ForwarderEvents } from './events.js';
 import { type RequestObserver, type RequestObserverFactory, reportObserverError } from './observer.js';
-import type { ForwarderCore, Target } from './exchange.js';
+import type { ForwarderCore, Target } from './forwarder-core.js';
 import { type ExpressForwarderOptions, type ExpressMiddleware, expressForwarder } from './express.js';
 import { type ForwardOptions, type ForwardResponse, ForwardExchange } from './forward.js';
 import { EndpointDispatcher } from './endpoint-dispatcher.js';

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendProblem, writeInformational } from '@edgekit/core';
 import type { ForwardError } from './errors.js';
-import { Exchange, type ForwarderCore } from './exchange.js';
+import { Exchange } from './exchange.js';
+import type { ForwarderCore } from './forwarder-core.js';
 
 const kExchange = Symbol('edgekit.proxy.exchange');
 

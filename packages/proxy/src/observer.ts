@@ -82,3 +82,46 @@ export function withHeaderFields(headers: readonly string[], fields: Readonly<Re
   }
   return out;
 }
+
+/** Tells each request observer of the routing decision. */
+export function observeDecision(observers: readonly RequestObserver[], event: DecisionEvent): void {
+  notify(observers, 'decision', event);
+}
+
+/** Tells each request observer how the request ended. */
+export function observeEnd(observers: readonly RequestObserver[], end: RequestEnd): void {
+  notify(observers, 'end', end);
+}
+
+function notify<K extends 'decision' | 'end'>(observers: readonly RequestObserver[], member: K, value: Parameters<NonNullable<RequestObserver[K]>>[0]): void {
+  for (const observer of observers) {
+    try {
+      (observer[member] as ((value: Parameters<NonNullable<RequestObserver[K]>>[0]) => void) | undefined)?.call(observer, value);
+    } catch (error) {
+      reportObserverError(error, member);
+    }
+  }
+}
+
+/**
+ * Tells each request observer an attempt starts: the header list for the attempt (`headers` with
+ * the observers' fields set) and the handles that want to hear how it ends.
+ */
+export function observeAttempt(
+  observers: readonly RequestObserver[],
+  start: AttemptStart,
+  headers: string[],
+): { headers: string[]; handles: AttemptObserver[] | undefined } {
+  let handles: AttemptObserver[] | undefined;
+  for (const observer of observers) {
+    let handle: AttemptObserver | undefined | void;
+    try {
+      handle = observer.attempt?.(start);
+      if (handle?.headers !== undefined) headers = withHeaderFields(headers, handle.headers);
+    } catch (error) {
+      reportObserverError(error, 'attempt');
+    }
+    if (handle != null) (handles ??= []).push(handle);
+  }
+  return { headers, handles };
+}

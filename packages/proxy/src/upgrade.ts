@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { responseOnSocket } from '@edgekit/core';
-import type { ForwarderCore } from './exchange.js';
+import type { ForwarderCore } from './forwarder-core.js';
 import { NodeExchange } from './node-handler.js';
 
 // `Upgrade` values forwarded as a tunnel. h2c is this hop's business (RFC 9113 §3.1 dropped it);

@@ -1,0 +1,58 @@
+import { endpointIssues } from '../endpoints-config.js';
+import { serviceIssues } from '../services.js';
+
+type Loose = Record<string, unknown>;
+const isObject = (value: unknown): value is Loose => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Checks that need the whole configuration (names referring to other entries). It reads the raw
+ * input defensively, so these problems are listed together with the structural ones.
+ */
+export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[]; message: string }> {
+  const issues: Array<{ path: PropertyKey[]; message: string }> = [];
+  const names = new Set<string>();
+  if (Array.isArray(input.regions)) {
+    input.regions.forEach((region: unknown, index) => {
+      if (!isObject(region) || typeof region.name !== 'string') return;
+      if (names.has(region.name)) issues.push({ path: ['regions', index, 'name'], message: `duplicate region name "${region.name}"` });
+      names.add(region.name);
+      issues.push(...endpointIssues(region, index));
+    });
+  }
+  issues.push(...serviceIssues(input));
+  const routing = isObject(input.routing) ? input.routing : {};
+  if (typeof routing.defaultRegion === 'string' && !names.has(routing.defaultRegion)) {
+    issues.push({ path: ['routing', 'defaultRegion'], message: `unknown region "${routing.defaultRegion}"` });
+  }
+  const rules = isObject(routing.rules) ? routing.rules : {};
+  for (const kind of ['countries', 'continents'] as const) {
+    const map = rules[kind];
+    if (!isObject(map)) continue;
+    for (const [key, region] of Object.entries(map)) {
+      if (typeof region === 'string' && !names.has(region)) issues.push({ path: ['routing', 'rules', kind, key], message: `unknown region "${region}"` });
+    }
+  }
+  const bus = isObject(input.bus) ? input.bus : {};
+  if (bus.driver === 'nats' && !isObject(bus.nats)) issues.push({ path: ['bus', 'nats'], message: 'driver "nats" needs bus.nats.servers' });
+  const auth = isObject(input.auth) ? input.auth : {};
+  const limits = isObject(input.rateLimits) ? input.rateLimits : {};
+  if (Array.isArray(input.routes)) {
+    input.routes.forEach((route: unknown, index) => {
+      if (!isObject(route)) return;
+      const kind = route.auth;
+      if (kind === 'jwt' && auth.jwt === undefined) issues.push({ path: ['routes', index, 'auth'], message: '"jwt" needs auth.jwt' });
+      if (kind === 'apiKey' && auth.apiKeys === undefined) issues.push({ path: ['routes', index, 'auth'], message: '"apiKey" needs auth.apiKeys' });
+      if (kind === 'any' && auth.jwt === undefined && auth.apiKeys === undefined) {
+        issues.push({ path: ['routes', index, 'auth'], message: '"any" needs auth.jwt or auth.apiKeys' });
+      }
+      if ((kind === undefined || kind === 'none') && Array.isArray(route.scopes) && route.scopes.length > 0) {
+        issues.push({ path: ['routes', index, 'scopes'], message: 'scopes need an "auth" other than "none"' });
+      }
+      if (route.revocations === 'fresh' && bus.driver !== 'nats') issues.push({ path: ['routes', index, 'revocations'], message: '"fresh" needs bus.driver "nats" (a durable stream with a staleness bound)' });
+      if (typeof route.rateLimit === 'string' && route.rateLimit !== 'none' && !Object.hasOwn(limits, route.rateLimit)) {
+        issues.push({ path: ['routes', index, 'rateLimit'], message: `unknown rate limit "${route.rateLimit}" (define it in rateLimits)` });
+      }
+    });
+  }
+  return issues;
+}

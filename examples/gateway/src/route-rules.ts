@@ -1,0 +1,57 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authenticator } from '@edgekit/auth';
+import type { RouteRule } from './config.js';
+import type { RateLimitMiddleware } from './ratelimit.js';
+
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+const NO_MIDDLEWARE: Middleware[] = [];
+
+/** A route rule ready to match requests: its lower-cased prefix, methods and middleware. */
+export interface CompiledRoute {
+  prefix: string;
+  methods: ReadonlySet<string> | undefined;
+  chain: Middleware[];
+}
+
+/**
+ * Whether a rule's prefix covers `path`. Both are compared in ASCII lower case (`prefix` is stored
+ * so): many origins route case-insensitively (Express does by default), and a rule that protects
+ * `/api/admin` must also protect `/API/Admin`. A `;` ends a segment as a `/` does.
+ */
+function prefixMatches(prefix: string, path: string): boolean {
+  if (prefix === '/') return true;
+  if (path.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    let code = path.charCodeAt(i);
+    if (code >= 65 && code <= 90) code += 32; // A-Z
+    if (code !== prefix.charCodeAt(i)) return false;
+  }
+  if (path.length === prefix.length) return true;
+  const next = path.charCodeAt(prefix.length);
+  return next === 47 || next === 59; // '/' or ';'
+}
+
+/** The middleware of the first route rule that matches, or none. */
+export function chainFor(routes: readonly CompiledRoute[], method: string, path: string): Middleware[] {
+  for (const route of routes) {
+    if (!prefixMatches(route.prefix, path)) continue;
+    if (route.methods !== undefined && !route.methods.has(method)) continue;
+    return route.chain;
+  }
+  return NO_MIDDLEWARE;
+}
+
+/** The middleware chain of one route rule: fresh revocations, authentication, scopes, rate limit. */
+export function compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware): CompiledRoute {
+  const chain: Middleware[] = rule.revocations === 'fresh' ? [fresh] : [];
+  if (rule.auth !== 'none') {
+    const authenticator = authenticators[rule.auth]!;
+    chain.push(authenticator.middleware() as Middleware);
+    if (rule.scopes.length > 0) chain.push(authenticator.requireScopes(rule.scopes) as Middleware);
+  }
+  if (limit !== undefined) chain.push(limit);
+  // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
+  const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
+  // Stored without a trailing slash: a rule on `/api/admin/` also covers `/api/admin` itself.
+  return { prefix: rule.path.toLowerCase().replace(/\/+$/, '') || '/', methods, chain };
+}
