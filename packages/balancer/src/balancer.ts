@@ -104,3 +104,10 @@ export function pickOfTwo<T extends { readonly endpoint: Endpoint }>(
   const b = list[j]!;
   return (load(a) <= load(b) ? a : b).endpoint;
 }
+
+/** A uniformly random endpoint outside `exclude`: how the hashing balancers answer a request without a key. */
+export function pickRandom<E extends { readonly id: string }>(endpoints: readonly E[], exclude: ReadonlySet<string> | undefined, random: () => number): E | undefined {
+  if (exclude === undefined || exclude.size === 0) return endpoints.length === 0 ? undefined : endpoints[randomIndex(random, endpoints.length)];
+  const left = endpoints.filter((e) => !exclude.has(e.id));
+  return left.length === 0 ? undefined : left[randomIndex(random, left.length)];
+}

@@ -1,5 +1,5 @@
 import { checkOptionsObject, optionalFunction, optionalNumber } from '@edgekit/core';
-import { type Balancer, type BalancerBaseOptions, type PickRequest, randomIndex } from './balancer.js';
+import { type Balancer, type BalancerBaseOptions, type PickRequest, pickRandom } from './balancer.js';
 import type { Endpoint } from './endpoint.js';
 import { hash32 } from './hash.js';
 
@@ -73,11 +73,7 @@ export function createMaglevBalancer(options: MaglevBalancerOptions = {}): Balan
       if (n === 0) return undefined;
       const exclude = request?.exclude;
       const key = request?.key;
-      if (key === undefined) {
-        if (exclude === undefined || exclude.size === 0) return endpoints[randomIndex(random, n)];
-        const left = endpoints.filter((e) => !exclude.has(e.id));
-        return left.length === 0 ? undefined : left[randomIndex(random, left.length)];
-      }
+      if (key === undefined) return pickRandom(endpoints, exclude, random);
       let slot = hash32(key) % tableSize;
       if (exclude === undefined || exclude.size === 0) return endpoints[table[slot]!];
       // An excluded endpoint's keys move to the owners of the following slots: still deterministic.

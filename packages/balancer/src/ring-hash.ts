@@ -1,5 +1,5 @@
 import { checkOptionsObject, optionalFunction, optionalNumber } from '@edgekit/core';
-import { type Balancer, type BalancerBaseOptions, type PickRequest, randomIndex } from './balancer.js';
+import { type Balancer, type BalancerBaseOptions, type PickRequest, pickRandom } from './balancer.js';
 import type { Endpoint } from './endpoint.js';
 import { hash32 } from './hash.js';
 
@@ -61,11 +61,7 @@ export function createRingHashBalancer(options: RingHashBalancerOptions = {}): B
       if (n === 0) return undefined;
       const exclude = request?.exclude;
       const key = request?.key;
-      if (key === undefined) {
-        if (exclude === undefined || exclude.size === 0) return endpoints[randomIndex(random, n)];
-        const left = endpoints.filter((e) => !exclude.has(e.id));
-        return left.length === 0 ? undefined : left[randomIndex(random, left.length)];
-      }
+      if (key === undefined) return pickRandom(endpoints, exclude, random);
       let at = firstAtOrAfter(hash32(key));
       if (exclude === undefined || exclude.size === 0) return endpoints[owners[at]!];
       for (let step = 0; step < hashes.length; step++, at = at + 1 === hashes.length ? 0 : at + 1) {
