@@ -93,7 +93,7 @@ async function waitHealthy(plan: ServerPlan, child: ChildProcess, timeoutMs: num
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`nats-server ${plan.name} exited with ${child.exitCode} while starting`);
+    if (child.exitCode !== null) throw new ServerExitedError(`nats-server ${plan.name} exited with ${child.exitCode} while starting`);
     try {
       const response = await fetch(`http://127.0.0.1:${plan.monitorPort}/healthz`);
       last = await response.text();
@@ -132,6 +132,20 @@ function launch(plan: ServerPlan, dir: string, config: string): NatsServerHandle
   };
 }
 
+/** A server that exited while starting: most often a planned free port taken by another process in the meantime. */
+class ServerExitedError extends Error {}
+
+/** Runs `start` again with freshly planned ports when a server exited while starting, up to three times. */
+async function withFreshPorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (!(error instanceof ServerExitedError) || attempt >= 3) throw error;
+    }
+  }
+}
+
 async function planServer(name: string, cluster: string | undefined): Promise<ServerPlan> {
   const ports = new Set<number>();
   while (ports.size < 4) ports.add(await freePort());
@@ -140,7 +154,11 @@ async function planServer(name: string, cluster: string | undefined): Promise<Se
 }
 
 /** Starts a real standalone `nats-server` with JetStream on free loopback ports and a private store directory. */
-export async function startNatsServer(options: { name?: string } = {}): Promise<NatsServerHandle> {
+export function startNatsServer(options: { name?: string } = {}): Promise<NatsServerHandle> {
+  return withFreshPorts(() => startNatsServerOnce(options));
+}
+
+async function startNatsServerOnce(options: { name?: string }): Promise<NatsServerHandle> {
   const plan = await planServer(options.name ?? `edgekit-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, undefined);
   const dir = mkdtempSync(join(tmpdir(), 'edgekit-nats-'));
   const handle = launch(plan, dir, configText(plan, join(dir, 'jetstream'), [], new Map()));
@@ -168,7 +186,14 @@ export interface NatsSuperclusterHandle {
  * cluster), JetStream on every server, routes inside each cluster and gateway connections between
  * clusters; resolves once every server is healthy and every gateway is connected.
  */
-export async function startNatsSupercluster(
+export function startNatsSupercluster(
+  clusters: Record<string, number>,
+  options: Parameters<typeof startSuperclusterOnce>[1] = {},
+): Promise<NatsSuperclusterHandle> {
+  return withFreshPorts(() => startSuperclusterOnce(clusters, options));
+}
+
+async function startSuperclusterOnce(
   clusters: Record<string, number>,
   options: {
     /**
