@@ -3,7 +3,7 @@ import { AckPolicy, type ConsumerMessages, DeliverPolicy, type JetStreamManager,
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { DurableBus, DurableBusEvents } from './durable-bus.js';
 import { BusError } from './errors.js';
-import { BUS_DEFAULTS, LocalDispatch, SCOPE, checkChannel, checkOpen, decodeEnvelope, encodeEnvelope, randomNodeId } from './local.js';
+import { BUS_DEFAULTS, LocalDispatch, SCOPE, checkChannel, checkOpen, decodeEnvelope, deliverOwn, randomNodeId } from './local.js';
 import { channelToSubject, checkConnection, checkSubjectPrefix, payloadLimit, subjectToChannel, transportError, watchStatus } from './nats-link.js';
 import type { BusEvents, BusMeta } from './types.js';
 
@@ -327,8 +327,7 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
       checkChannel(channel);
       checkOpen(closed, 'publish', channel);
       const sentAt = clock.now();
-      const message = encodeEnvelope(channel, { o: nodeId, t: sentAt, p: payload }, payloadLimit(nc, maxMessageBytes));
-      local.dispatch(channel, JSON.parse(message).p, { origin: nodeId, sentAt, local: true });
+      const message = deliverOwn(local, channel, { o: nodeId, t: sentAt, p: payload }, payloadLimit(nc, maxMessageBytes));
       const msgID = `${nodeId}-${sentAt}-${++published}`;
       try {
         const stored = (async () => {

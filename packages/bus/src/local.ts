@@ -129,3 +129,13 @@ export function randomNodeId(): string {
 }
 
 export type { Clock };
+
+/**
+ * Encodes a node's own message and hands a copy to this node's handlers at once (the copy remote
+ * nodes decode): the first step of every networked bus's publish. Returns the encoded message.
+ */
+export function deliverOwn(local: LocalDispatch, channel: string, envelope: Envelope, maxMessageBytes: number): string {
+  const message = encodeEnvelope(channel, envelope, maxMessageBytes);
+  local.dispatch(channel, JSON.parse(message).p, { origin: envelope.o, sentAt: envelope.t, local: true });
+  return message;
+}

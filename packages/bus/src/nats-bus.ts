@@ -1,7 +1,7 @@
 import { type Clock, type Disposable, optionalNumber, optionalString, settleWithin, systemClock } from '@edgekit/core';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { BusError } from './errors.js';
-import { BUS_DEFAULTS, LocalDispatch, SCOPE, checkChannel, checkOpen, decodeEnvelope, encodeEnvelope, randomNodeId } from './local.js';
+import { BUS_DEFAULTS, LocalDispatch, SCOPE, checkChannel, checkOpen, decodeEnvelope, deliverOwn, randomNodeId } from './local.js';
 import { channelToSubject, checkConnection, checkSubjectPrefix, payloadLimit, transportError, watchStatus } from './nats-link.js';
 import type { Bus, BusMeta } from './types.js';
 
@@ -81,8 +81,7 @@ export function createNatsBus(options: NatsBusOptions): Bus {
       checkChannel(channel);
       checkOpen(closed, 'publish', channel);
       const sentAt = clock.now();
-      const message = encodeEnvelope(channel, { o: nodeId, t: sentAt, p: payload }, payloadLimit(nc, maxMessageBytes));
-      local.dispatch(channel, JSON.parse(message).p, { origin: nodeId, sentAt, local: true });
+      const message = deliverOwn(local, channel, { o: nodeId, t: sentAt, p: payload }, payloadLimit(nc, maxMessageBytes));
       try {
         nc.publish(channelToSubject(prefix, channel), message);
         // A flush round trip confirms the server has the message.

@@ -1,7 +1,7 @@
 import { type Clock, type ClockTimer, type Disposable, checkOptionsObject, checkRedisClient, isRedisCluster, optionalNumber, optionalString, settleWithin, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { BusError } from './errors.js';
-import { BUS_DEFAULTS, LocalDispatch, SCOPE, checkChannel, checkOpen, decodeEnvelope, encodeEnvelope, randomNodeId } from './local.js';
+import { BUS_DEFAULTS, LocalDispatch, SCOPE, checkChannel, checkOpen, decodeEnvelope, deliverOwn, randomNodeId } from './local.js';
 import type { Bus, BusMeta } from './types.js';
 
 /** Options for {@link createRedisBus}. */
@@ -136,8 +136,7 @@ export function createRedisBus(options: RedisBusOptions): Bus {
       checkChannel(channel);
       checkOpen(closed, 'publish', channel);
       const sentAt = clock.now();
-      const message = encodeEnvelope(channel, { o: nodeId, t: sentAt, p: payload }, maxMessageBytes);
-      local.dispatch(channel, JSON.parse(message).p, { origin: nodeId, sentAt, local: true });
+      const message = deliverOwn(local, channel, { o: nodeId, t: sentAt, p: payload }, maxMessageBytes);
       try {
         await settleWithin(
           publisher.publish(prefix + channel, message),
