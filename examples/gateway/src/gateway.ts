@@ -11,6 +11,7 @@ import { createEdgeMapEndpoint } from './edge-map.js';
 import { listenOn, urlOf } from './listener.js';
 import { type OperatorContext, serveOperator } from './operator.js';
 import { Pipeline } from './pipeline.js';
+import { regionHealth } from './routing-status.js';
 import { StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
 import { type GatewayTelemetry, createGatewayTelemetry } from './telemetry.js';
 
@@ -120,7 +121,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   let closed = false;
 
   const lifecycle = createLifecycle({
-    checker: { snapshot: () => pipeline.health.snapshot() },
+    checker: { snapshot: () => regionHealth(pipeline) },
     dependencies: [
       { name: 'redis', required: false, check: () => (pipeline.redis === undefined ? true : pipeline.redis.status === 'ready') },
       // Stale revocation state is reported here; only `revocations: fresh` routes refuse (503) because of it.

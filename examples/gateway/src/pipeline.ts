@@ -5,9 +5,9 @@ import type { AuthRequest } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
 import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
-import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
-import { buildRegionBalancer } from './endpoints-config.js';
-import type { EndpointRegion } from '@edgekit/proxy';
+import { createTrustedProxies } from '@edgekit/geo';
+import { routingKey } from './endpoints-config.js';
+import { buildSelector, useRegions } from './region-routing.js';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
@@ -20,7 +20,7 @@ import { compileLocator } from './locator.js';
 import { type ServiceRoute, buildServices } from './services.js';
 import { principalOf } from './principal.js';
 import { createRateLimits } from './ratelimit.js';
-import { type CompiledRoute, type Middleware, chainFor, compileRoute } from './route-rules.js';
+import { type CompiledRoute, type Middleware, ROUTE_SERVICE, type RoutedRequest, chainFor, compileRoute } from './route-rules.js';
 import type { StatusCounters } from './status.js';
 import type { GatewayTelemetry } from './telemetry.js';
 
@@ -121,8 +121,10 @@ export class Pipeline {
     else this.#forward(req, res);
   };
 
-  /** The first service whose match covers the request, or none (the default regions). */
+  /** The service the route rule named, else the first service whose match covers the request, or none (the default regions). */
   #serviceFor(req: IncomingMessage): ServiceRoute | undefined {
+    const routed = (req as RoutedRequest<ServiceRoute>)[ROUTE_SERVICE];
+    if (routed !== undefined) return routed;
     for (const service of this.services) if (service.matches(req)) return service;
     return undefined;
   }
@@ -240,30 +242,14 @@ export class Pipeline {
       return created;
     }, (value) => value.close());
 
-    // One region balancer per region with endpoints, kept across reloads while its settings stay:
-    // ejections, in-flight counts and discovered endpoints survive a reload that changed other things.
-    const regions: Array<GatewayConfig['regions'][number] | EndpointRegion> = [];
-    for (const [index, region] of config.regions.entries()) {
-      if (region.endpoints === undefined) {
-        regions.push(region);
-        continue;
-      }
-      const { url: _url, location: _location, connections: _connections, ...settings } = region;
-      const { value: balancer } = await components.use(`endpoints:${region.name}`, settings, `regions[${index}].endpoints`, () => buildRegionBalancer(region), (value) => value.close());
-      regions.push({ ...region, endpoints: balancer });
-    }
-
+    // Region balancers are kept across reloads while their settings stay: ejections, latency and
+    // pools survive a reload, and a changed static endpoint list is applied to the kept balancer.
+    const regions = await useRegions(components, '', config.regions, 'regions');
     const { value: selector } = await components.use(
       'selector',
-      { regions: config.regions, balancers: regions.map((r) => identity(r.endpoints)), routing: config.routing, origin: config.edge.coordinates },
+      { regions: config.regions.map(routingKey), balancers: regions.map((r) => identity(r.endpoints)), routing: config.routing, origin: config.edge.coordinates },
       'regions',
-      () => createRegionSelector({
-        regions,
-        rules: config.routing.rules,
-        defaultRegion: config.routing.defaultRegion,
-        origin: config.edge.coordinates,
-        routeFactor: config.routing.routeFactor,
-      }),
+      () => buildSelector({ regions, ...config.routing, origin: config.edge.coordinates }),
       () => {},
     );
 
@@ -402,7 +388,6 @@ export class Pipeline {
       }), (value) => value.close());
 
     const fresh = requireFreshRevocations(events);
-    const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh));
     const services = await buildServices(config.services, {
       components,
       proxy: config.proxy,
@@ -416,6 +401,8 @@ export class Pipeline {
         created.on('error', () => counters.errors++),
       ]),
     });
+    const byName = new Map(services.map((service) => [service.name, service]));
+    const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh, rule.service === undefined ? undefined : byName.get(rule.service)));
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes, services });
   }
 }

@@ -1,6 +1,7 @@
 import { REGION_BREAKER_DEFAULTS } from '@edgekit/proxy';
 import { z } from 'zod';
 import { regionEndpointsFields } from '../endpoints-config.js';
+import { hintSchema, residencySchema, splitSchema } from '../region-routing.js';
 import { coordinates, duration, httpUrl, positiveDuration } from './fields.js';
 
 const countryMap = z.record(z.string().regex(/^[A-Z]{2}$/, 'country codes are ISO 3166-1 alpha-2, upper case'), z.string());
@@ -31,6 +32,12 @@ export const routingSection = z
     defaultRegion: z.string().optional(),
     rules: z.strictObject({ countries: countryMap.optional(), continents: continentMap.optional() }).default({}),
     routeFactor: z.number().min(1).optional(),
+    /** Tenant residency over the top-level regions (as a service's `residency`). */
+    residency: residencySchema.optional(),
+    /** A signed sticky-region hint over the top-level regions (as a service's `hint`). */
+    hint: hintSchema.optional(),
+    /** A canary split of the requests no service matched: variants name services, `default` names the top-level regions. */
+    split: splitSchema.optional(),
   })
   .prefault({});
 
