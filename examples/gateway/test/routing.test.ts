@@ -62,7 +62,7 @@ describe('routes naming their service', () => {
 
 describe('endpoint state across reloads', () => {
   it('keeps unchanged endpoints\' ejections and connections, adds new ones and drains removed ones under load without a failed request', async () => {
-    const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((name) => startPod(name, cleanup)));
+    const [a, b, c, d] = (await Promise.all(['a', 'b', 'c', 'd'].map((name) => startPod(name, cleanup)))) as [Pod, Pod, Pod, Pod];
     a.failing = true;
     const { gateway, url } = await startGateway(configOf([a, b, c]), cleanup);
     const endpoint = (pod: Pod) => gateway.status().regions[0]!.endpoints!.find((e) => e.url === pod.url);
