@@ -11,7 +11,7 @@ import { createEdgeMapEndpoint } from './edge-map.js';
 import { listenOn, urlOf } from './listener.js';
 import { type OperatorContext, serveOperator } from './operator.js';
 import { Pipeline } from './pipeline.js';
-import { regionHealth } from './routing-status.js';
+import { regionHealth, routingStatus } from './routing-status.js';
 import { StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
 import { type GatewayTelemetry, createGatewayTelemetry } from './telemetry.js';
 
@@ -133,8 +133,6 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   });
 
   const status = (): StatusSnapshot => {
-    const health = pipeline.health.snapshot();
-    const breakers = pipeline.breakers.snapshot();
     const forwarded = counters.forwarded;
     const lookups = counters.cacheHits + counters.cacheMisses + counters.cacheStale;
     return {
@@ -143,20 +141,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
       uptimeMs: clock.now() - startedAt,
       generatedAt: new Date().toISOString(),
       config: { version, loadedAt: loadedAt.toISOString(), source: configSource, lastReloadError },
-      regions: config.regions.map((region) => {
-        const responses = counters.byRegion.get(region.name) ?? 0;
-        const target = health[region.name];
-        return {
-          name: region.name,
-          url: region.url,
-          health: target?.state ?? 'unknown',
-          breaker: breakers[region.name]?.state ?? 'closed',
-          responses,
-          share: forwarded === 0 ? 0 : responses / forwarded,
-          lastStatus: target?.lastStatus ?? undefined,
-          ...(region.endpoints === undefined ? {} : { endpoints: pipeline.forwarder.regionBalancer(region.name)?.status().endpoints ?? [] }),
-        };
-      }),
+      ...routingStatus(pipeline, counters),
       routing: { forwarded, failovers: counters.failovers, errors: counters.errors, byRegion: Object.fromEntries(counters.byRegion) },
       events: pipeline.events?.snapshot(),
       cache: {

@@ -7,7 +7,8 @@ import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache'
 import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { createTrustedProxies } from '@edgekit/geo';
 import { routingKey } from './endpoints-config.js';
-import { buildSelector, useRegions } from './region-routing.js';
+import { buildSelector, regionKey, useRegions } from './region-routing.js';
+import { probedRegions, useEndpointHealth } from './endpoint-health.js';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
@@ -17,10 +18,10 @@ import type { GatewayConfig } from './config.js';
 import { type EventStream, openEventStream, requireFreshRevocations } from './event-stream.js';
 import { type IngressSettings, pathOf } from './ingress.js';
 import { compileLocator } from './locator.js';
-import { type ServiceRoute, buildServices } from './services.js';
+import { type ServiceTable, buildServices, serviceHealthTargets } from './services.js';
 import { principalOf } from './principal.js';
 import { createRateLimits } from './ratelimit.js';
-import { type CompiledRoute, type Middleware, ROUTE_SERVICE, type RoutedRequest, chainFor, compileRoute } from './route-rules.js';
+import { type CompiledRoute, type Middleware, chainFor, compileRoute } from './route-rules.js';
 import type { StatusCounters } from './status.js';
 import type { GatewayTelemetry } from './telemetry.js';
 
@@ -54,8 +55,8 @@ export class Pipeline {
   /** How requests are admitted before any rule of this configuration sees them. */
   readonly ingress: IngressSettings;
   readonly #routes: CompiledRoute[];
-  /** Services matched before the default regions, in configuration order. */
-  readonly services: readonly ServiceRoute[];
+  /** Services chosen before the default regions: by route rule, match or split. */
+  readonly services: ServiceTable;
   readonly #proxy: Handler;
   readonly #forward: Handler;
   #inFlight = 0;
@@ -72,7 +73,7 @@ export class Pipeline {
     redis: Redis | undefined;
     events: EventStream | undefined;
     routes: CompiledRoute[];
-    services: ServiceRoute[];
+    services: ServiceTable;
   }) {
     this.config = init.config;
     this.components = init.components;
@@ -114,20 +115,13 @@ export class Pipeline {
 
   /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
   readonly #proxyOrForward: Handler = (req, res) => {
-    const service = this.#serviceFor(req);
-    // A service's requests go straight to its forwarder: the cache fronts the default regions.
-    if (service !== undefined) service.target(req).forwarder.handler(req, res);
-    else if (this.#viaCache(req)) this.#proxy(req, res);
+    const service = this.services.serviceFor(req);
+    if (service !== undefined) {
+      if (service.cached !== undefined && this.#viaCache(req)) service.cached(req, res);
+      else service.forwarder.handler(req, res);
+    } else if (this.#viaCache(req)) this.#proxy(req, res);
     else this.#forward(req, res);
   };
-
-  /** The service the route rule named, else the first service whose match covers the request, or none (the default regions). */
-  #serviceFor(req: IncomingMessage): ServiceRoute | undefined {
-    const routed = (req as RoutedRequest<ServiceRoute>)[ROUTE_SERVICE];
-    if (routed !== undefined) return routed;
-    for (const service of this.services) if (service.matches(req)) return service;
-    return undefined;
-  }
 
   static readonly #onResponseClose = function onResponseClose(this: PipelineResponse): void {
     const pipeline = this[PIPELINE];
@@ -161,7 +155,7 @@ export class Pipeline {
     const res = responseOnSocket(req, socket);
     const tunnel: Handler = () => {
       res.detachSocket(socket as Socket);
-      (this.#serviceFor(req)?.target(req).forwarder ?? this.forwarder).upgrade(req, socket, head);
+      (this.services.serviceFor(req)?.forwarder ?? this.forwarder).upgrade(req, socket, head);
     };
     this.#run(chainFor(this.#routes, req.method ?? 'GET', pathOf(req.url)), 0, req, res, tunnel);
   }
@@ -273,9 +267,9 @@ export class Pipeline {
       await registry.close();
     });
 
-    const healthSettings = { ...config.health, openBreakers: undefined };
+    const healthSettings = { ...config.health, openBreakers: undefined, endpoints: undefined };
     // A region with endpoints is healthy by its endpoints' share (outlier ejection), not by probing its url.
-    const targets = config.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: region.name, url: region.url }));
+    const targets = [...config.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: region.name, url: region.url })), ...serviceHealthTargets(config.services)];
     const { value: health, reused: healthReused } = await components.use('health', healthSettings, 'health', () => {
       const checker = createHealthChecker({
         targets,
@@ -394,15 +388,19 @@ export class Pipeline {
       trustedProxies: config.geo.trustedProxies,
       locate: config.geo.cdn === undefined ? locator.lookup : (_ip, req) => locator.locateRequest(req),
       origin: config.edge.coordinates,
-      deps: [identity(locator)],
-      observe: (created) => observe([
-        created.on('response', (event) => counters.recordResponse(event.region)),
+      deps: [identity(locator), identity(health), identity(breakers)],
+      health,
+      breakers,
+      cache,
+      observe: (created, service) => observe([
+        created.on('response', (event) => counters.recordResponse(regionKey(service, event.region))),
         created.on('failover', () => counters.failovers++),
         created.on('error', () => counters.errors++),
+        telemetry.observeForwarder(created),
       ]),
-    });
-    const byName = new Map(services.map((service) => [service.name, service]));
-    const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh, rule.service === undefined ? undefined : byName.get(rule.service)));
+    }, config.routing.split);
+    const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh, rule.service === undefined ? undefined : services.byName.get(rule.service)));
+    await useEndpointHealth(components, config, probedRegions(config, forwarder, services), log);
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes, services });
   }
 }

@@ -65,6 +65,11 @@ export function splitIssues(split: unknown, services: ReadonlySet<string>, at: P
   return issues;
 }
 
+/** The name of a service's region in the shared health checker, breaker registry and status: `orders/eu`; a top-level region keeps its name. */
+export function regionKey(service: string | undefined, region: string): string {
+  return service === undefined ? region : `${service}/${region}`;
+}
+
 /** A configured region: a URL, or endpoints behind it. */
 export type RegionConfig = EndpointRegionConfig & { url: string; location: { lat: number; lon: number }; connections?: number | undefined };
 

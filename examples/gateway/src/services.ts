@@ -1,14 +1,16 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EdgeCache } from '@edgekit/cache';
 import { createTrafficSplit } from '@edgekit/balancer';
 import { createTrustedProxies } from '@edgekit/geo';
-import { type Forwarder, createForwarder } from '@edgekit/proxy';
+import { type Forwarder, type ForwarderOptions, createForwarder } from '@edgekit/proxy';
 import { z } from 'zod';
 import type { ComponentSet } from './components.js';
 import type { GatewayConfig } from './config.js';
 import { identity } from './components.js';
 import { endpointIssues, regionEndpointsFields, routingKey } from './endpoints-config.js';
-import { buildSelector, hintSchema, residencyIssues, residencySchema, splitIssues, splitSchema, useRegions } from './region-routing.js';
+import { buildSelector, hintSchema, regionKey, residencyIssues, residencySchema, splitIssues, splitSchema, useRegions } from './region-routing.js';
 import { pathOf } from './ingress.js';
+import { ROUTE_SERVICE, type RoutedRequest } from './route-rules.js';
 
 const httpUrl = z.string().refine((value) => {
   try {
@@ -96,10 +98,19 @@ export function serviceIssues(input: Record<string, unknown>): Issue[] {
   return issues;
 }
 
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Active health check targets of the services' regions that have a URL and no endpoints, named by {@link regionKey}. */
+export function serviceHealthTargets(services: readonly ServiceConfig[]): Array<{ name: string; url: string }> {
+  return services.flatMap((service) => service.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: regionKey(service.name, region.name), url: region.url })));
+}
+
 /** A service ready to serve: its match and its forwarder. */
 export interface ServiceRoute {
   readonly name: string;
   readonly forwarder: Forwarder;
+  /** The response cache in front of the forwarder, when the gateway has one. */
+  readonly cached: Handler | undefined;
   matches(req: IncomingMessage): boolean;
   /** The service that serves a matched request: this one, or the variant its split chose. */
   target(req: IncomingMessage): ServiceRoute;
@@ -133,17 +144,22 @@ export interface ServiceContext {
   trustedProxies: readonly string[];
   locate: Parameters<typeof createForwarder>[0]['locate'];
   origin: { lat: number; lon: number } | undefined;
-  /** Identities of the shared parts (locator): a service forwarder is rebuilt when they change. */
+  /** Identities of the shared parts (locator, health, breakers): a service forwarder is rebuilt when they change. */
   deps: unknown[];
-  /** Subscribes to a new forwarder's events; returns the unsubscribe. */
-  observe: (forwarder: Forwarder) => () => void;
+  /** Region health (active checks of URL regions), keyed by {@link regionKey}. */
+  health: { isHealthy(name: string): boolean };
+  /** Region breakers, keyed by {@link regionKey}. */
+  breakers: { get(key: string): ReturnType<NonNullable<ForwarderOptions['breakers']>['get']> };
+  cache: EdgeCache | undefined;
+  /** Subscribes to a new forwarder's events (of `service`); returns the unsubscribe. */
+  observe: (forwarder: Forwarder, service: string) => () => void;
 }
 
 /**
  * Builds (or reuses across reloads, keyed by service name and settings) one forwarder per service.
  * Endpoint balancers are kept while their region's settings stay, so ejections survive reloads.
  */
-export async function buildServices(services: readonly ServiceConfig[], context: ServiceContext): Promise<ServiceRoute[]> {
+export async function buildServices(services: readonly ServiceConfig[], context: ServiceContext, split?: GatewayConfig['routing']['split']): Promise<ServiceTable> {
   const routes: Array<ServiceRoute & { target: (req: IncomingMessage) => ServiceRoute }> = [];
   const byName = new Map<string, ServiceRoute>();
   for (const [s, service] of services.entries()) {
@@ -156,8 +172,11 @@ export async function buildServices(services: readonly ServiceConfig[], context:
       () => {
         const selector = buildSelector({ regions, defaultRegion: service.defaultRegion, origin: context.origin, residency: service.residency, hint: service.hint });
         const proxy = context.proxy;
+        const key = (region: string): string => regionKey(service.name, region);
         const created = createForwarder({
           selector,
+          health: { isHealthy: (region) => context.health.isHealthy(key(region)) },
+          breakers: { get: (region) => context.breakers.get(key(region)) },
           locate: context.locate,
           trustedProxies: createTrustedProxies([...context.trustedProxies]),
           connectTimeout: proxy.connectTimeout,
@@ -177,7 +196,7 @@ export async function buildServices(services: readonly ServiceConfig[], context:
           ...(proxy.retryBudget === undefined ? {} : { retryBudget: proxy.retryBudget }),
           ...(proxy.hedgeDelay === undefined ? {} : { hedge: { delay: proxy.hedgeDelay } }),
         });
-        const unobserve = context.observe(created);
+        const unobserve = context.observe(created, service.name);
         return Object.assign(created, { unobserve });
       },
       async (value) => {
@@ -185,9 +204,17 @@ export async function buildServices(services: readonly ServiceConfig[], context:
         await value.close();
       },
     );
-    const route: ServiceRoute = { name: service.name, forwarder, matches: compileMatch(service.match), target: () => route };
+    const route: ServiceRoute = { name: service.name, forwarder, cached: context.cache?.handler(forwarder.forward), matches: compileMatch(service.match), target: () => route };
     byName.set(service.name, route);
     routes.push(route);
+  }
+  let defaultSplit: ((req: IncomingMessage) => ServiceRoute | undefined) | undefined;
+  if (split !== undefined) {
+    const chooser = createTrafficSplit({
+      variants: split.variants.map((variant) => ({ name: variant.service, weight: variant.weight })),
+      ...(split.header === undefined ? {} : { header: split.header }),
+    });
+    defaultSplit = (req) => byName.get(chooser.choose(req))?.target(req);
   }
   for (const [index, service] of services.entries()) {
     if (service.split === undefined) continue;
@@ -198,5 +225,29 @@ export async function buildServices(services: readonly ServiceConfig[], context:
     const self = routes[index]!;
     self.target = (req) => byName.get(split.choose(req)) ?? self;
   }
-  return routes;
+  return new ServiceTable(routes, byName, defaultSplit);
+}
+
+/** The services of one pipeline and how a request finds its own. */
+export class ServiceTable {
+  readonly list: readonly ServiceRoute[];
+  readonly byName: ReadonlyMap<string, ServiceRoute>;
+  readonly #fallback: ((req: IncomingMessage) => ServiceRoute | undefined) | undefined;
+
+  constructor(list: readonly ServiceRoute[], byName: ReadonlyMap<string, ServiceRoute>, fallback: ((req: IncomingMessage) => ServiceRoute | undefined) | undefined) {
+    this.list = list;
+    this.byName = byName;
+    this.#fallback = fallback;
+  }
+
+  /**
+   * The service that serves `req` (its split applied): the one its route rule named, else the first
+   * whose match covers it, else `routing.split`'s choice; `undefined` for the top-level regions.
+   */
+  serviceFor(req: IncomingMessage): ServiceRoute | undefined {
+    const routed = (req as RoutedRequest<ServiceRoute>)[ROUTE_SERVICE];
+    if (routed !== undefined) return routed.target(req);
+    for (const service of this.list) if (service.matches(req)) return service.target(req);
+    return this.#fallback?.(req);
+  }
 }

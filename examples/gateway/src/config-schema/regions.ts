@@ -73,6 +73,8 @@ export const healthSection = z
     healthyThreshold: z.number().int().min(1).default(2),
     unhealthyThreshold: z.number().int().min(1).default(3),
     openBreakers: z.boolean().default(true),
+    /** Probe every endpoint of regions with `endpoints` too (`<endpoint><region url path><path>`); failing endpoints take no requests unless the region is in panic. */
+    endpoints: z.boolean().default(true),
   })
   .prefault({});
 
