@@ -46,6 +46,9 @@ export abstract class AdmittedExchange extends ExchangeState {
     const method = req.method ?? 'GET';
     this.method = method;
     const headers = scanRequestHeaders(req.rawHeaders, core.requestHeaders, this);
+    // RFC 9113 §8.1: an HTTP/2 request has a body unless its HEADERS frame ended the stream; without
+    // `content-length` it is of unknown length, as a chunked HTTP/1.1 one.
+    if (req.httpVersionMajor === 2 && this.contentLength < 0 && (req as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false) this.chunked = true;
     let deadline = options.retryPolicy.requestTimeout;
     if (isGrpcContentType(this.contentType)) {
       this.grpc = true;

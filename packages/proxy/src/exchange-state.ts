@@ -53,6 +53,8 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
   protected streamFlagged = false;
   /** Time without upstream bytes while the exchange waits on the upstream. */
   protected idleWatch: ProgressWatch | undefined = undefined;
+  /** The upstream answered gRPC "Trailers-Only" (`grpc-status` in the response head, no body). */
+  protected trailersOnly = false;
   /** The winning gRPC call's permit waits for the `grpc-status` of its trailers. */
   protected settleAtEnd = false;
   /** A streamed body the client finished within `maxReplayBody`, kept to send again to the next region. */

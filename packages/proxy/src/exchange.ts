@@ -202,6 +202,7 @@ export abstract class Exchange extends AdmittedExchange {
     attempt.state = STREAMING;
     this.clearHedge();
     this.cancelOthers(attempt);
+    this.trailersOnly = grpcStatus >= 0;
     if (!this.deliverHead(statusCode, headers, region)) {
       // Headers Node refuses to write (control characters): the upstream is at fault.
       this.winner = undefined;

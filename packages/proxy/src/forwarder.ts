@@ -15,7 +15,7 @@ import { type ForwardOptions, type ForwardResponse, ForwardExchange } from './fo
 import { EndpointDispatcher } from './endpoint-dispatcher.js';
 import { createEndpointDispatcher, hasEndpoints } from './region-endpoints.js';
 import { NodeExchange } from './node-handler.js';
-import { type ForwarderOptions, type Http2Choice, type RegionSelectorLike, SCOPE } from './options.js';
+import { type ForwarderOptions, type RegionSelectorLike, SCOPE } from './options.js';
 import { type ResolvedOptions, checkHttp2Choice, resolveOptions } from './options-resolve.js';
 import { Http2Pools } from './http2-pools.js';
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
@@ -143,7 +143,7 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     return dispatcher instanceof EndpointDispatcher ? dispatcher.region : undefined;
   }
 
-  #http2Of(region: Region): Http2Choice {
+  #http2Of(region: Region): boolean {
     const options = this.options;
     const own = options.http2Of?.(region);
     return own === undefined ? options.http2 : checkHttp2Choice(`http2(${JSON.stringify(region.name)})`, own);
@@ -152,7 +152,7 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   #createTarget(region: Region, option: string): Target {
     if (region !== null && typeof region === 'object' && hasEndpoints(region) && region.url === undefined) {
       const http2 = this.#http2Of(region);
-      const settings = http2 === false ? undefined : { http2, maxConcurrentStreams: this.options.maxConcurrentStreams };
+      const settings = http2 ? { maxConcurrentStreams: this.options.maxConcurrentStreams } : undefined;
       const dispatcher = createEndpointDispatcher(region, this.options.pool, this.options.clock, option, settings);
       const queue = new ConnectionQueue(Number.POSITIVE_INFINITY, this.options.queueTimeout, this.options.clock);
       const target: Target = { dispatcher, basePath: '', origin: `endpoints:${region.name}`, queue };
@@ -171,11 +171,11 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     }
     const http2 = this.#http2Of(region);
     const dispatcher: Dispatcher = hasEndpoints(region)
-      ? createEndpointDispatcher(region, { ...options.pool, connections }, options.clock, option, http2 === false ? undefined : { http2, maxConcurrentStreams: options.maxConcurrentStreams })
+      ? createEndpointDispatcher(region, { ...options.pool, connections }, options.clock, option, http2 ? { maxConcurrentStreams: options.maxConcurrentStreams } : undefined)
       : options.dispatcher !== undefined
         ? options.dispatcher(region, { ...options.pool, connections })
-        : http2 !== false
-          ? new Http2Pools(url.origin, { ...options.pool, connections }, { http2, maxConcurrentStreams: options.maxConcurrentStreams })
+        : http2
+          ? new Http2Pools(url.origin, { ...options.pool, connections }, { maxConcurrentStreams: options.maxConcurrentStreams })
           : new Pool(url.origin, {
               connections,
               connectTimeout: options.pool.connectTimeout,
@@ -185,7 +185,7 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
             pipelining: 1,
           });
     // A region with endpoints bounds each endpoint's connections and queue itself; HTTP/2 multiplexes.
-    const capacity = hasEndpoints(region) ? Number.POSITIVE_INFINITY : http2 !== false && options.dispatcher === undefined ? connections * options.maxConcurrentStreams : connections;
+    const capacity = hasEndpoints(region) ? Number.POSITIVE_INFINITY : http2 && options.dispatcher === undefined ? connections * options.maxConcurrentStreams : connections;
     const queue = new ConnectionQueue(capacity, options.queueTimeout, options.clock);
     const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin, queue };
     this.#targets.set(region.name, target);

@@ -4,7 +4,8 @@ import type { ForwardError } from './errors.js';
 import { Exchange } from './exchange.js';
 import type { ForwarderCore } from './forwarder-core.js';
 import { GRPC_STATUS, grpcStatusOf, sendGrpcStatus } from './grpc.js';
-import { trailerPairs } from './response-headers.js';
+import { headersToObject, trailerPairs } from './response-headers.js';
+import type { Http2ServerResponse } from 'node:http2';
 
 const kExchange = Symbol('edgekit.proxy.exchange');
 
@@ -37,6 +38,7 @@ export class NodeExchange extends Exchange {
   readonly #res: TrackedResponse;
   readonly #onInternalError: ((error: unknown) => void) | undefined;
   #wroteBody = false;
+  #endedInHead = false;
 
   /** `awaitingContinue`: the request came through `checkContinue`, so Node has not answered `100 Continue`. */
   constructor(core: ForwarderCore, req: IncomingMessage, res: ServerResponse, path: string | undefined, onInternalError: ((error: unknown) => void) | undefined, awaitingContinue = false) {
@@ -58,6 +60,17 @@ export class NodeExchange extends Exchange {
   }
 
   protected deliverHead(statusCode: number, headers: string[]): boolean {
+    const stream = (this.#res as unknown as Http2ServerResponse).stream;
+    if (this.trailersOnly && stream !== undefined) {
+      // gRPC "Trailers-Only" stays one HEADERS frame that ends the stream, or clients miss the status.
+      this.#endedInHead = true;
+      try {
+        stream.respond({ ':status': statusCode, ...headersToObject(headers) }, { endStream: true });
+        return true;
+      } catch {
+        return false;
+      }
+    }
     try {
       this.#res.writeHead(statusCode, headers);
       return true;
@@ -67,6 +80,7 @@ export class NodeExchange extends Exchange {
   }
 
   protected deliverData(chunk: Buffer): boolean {
+    if (this.#endedInHead) return true;
     const res = this.#res;
     let written: boolean;
     if (!this.#wroteBody && chunk.length <= SMALL_FIRST_CHUNK) {
@@ -97,6 +111,7 @@ export class NodeExchange extends Exchange {
 
   protected deliverEnd(trailers: string[] | undefined): void {
     this.#detach();
+    if (this.#endedInHead) return;
     // HTTP/2 sends trailers in a closing HEADERS frame; HTTP/1.1 only after a chunked body.
     if (trailers !== undefined) this.#res.addTrailers(trailerPairs(trailers));
     // After the write's own cork is released (next tick): end() then has nothing left to flush and

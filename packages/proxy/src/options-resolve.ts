@@ -21,7 +21,6 @@ import {
   type ForwarderOptions,
   type HealthSource,
   type HedgeOptions,
-  type Http2Choice,
   type RegionSelectorLike,
   SCOPE,
 } from './options.js';
@@ -63,8 +62,8 @@ export interface ResolvedOptions {
   dispatcher: ((region: Region, defaults: DispatcherDefaults) => Dispatcher) | undefined;
   clock: Clock;
   retryPolicy: RetryPolicy;
-  http2: Http2Choice;
-  http2Of: ((region: Region) => Http2Choice | undefined) | undefined;
+  http2: boolean;
+  http2Of: ((region: Region) => boolean | undefined) | undefined;
   maxConcurrentStreams: number;
   grpcFailureStatuses: ReadonlySet<number>;
   grpcRetryStatuses: ReadonlySet<number>;
@@ -93,9 +92,9 @@ function checkStatuses(name: string, value: unknown, fallback: readonly number[]
 }
 
 /** Validates an `http2` choice; `option` names it in the message. */
-export function checkHttp2Choice(option: string, value: unknown): Http2Choice {
-  if (value === true || value === false || value === 'h2c') return value;
-  throw new TypeError(`${SCOPE}: option "${option}" must be true, false or 'h2c' (got ${describeValue(value)})`);
+export function checkHttp2Choice(option: string, value: unknown): boolean {
+  if (value === true || value === false) return value;
+  throw new TypeError(`${SCOPE}: option "${option}" must be a boolean (got ${describeValue(value)})`);
 }
 
 function checkName(name: string, value: unknown, fallback: string, pattern: RegExp): string | undefined {

@@ -149,12 +149,12 @@ export interface ForwarderOptions {
    */
   nonCanonicalTarget?: 'refuse' | 'normalize';
   /**
-   * HTTP/2 to the upstreams, through undici: `true` offers `h2` by ALPN on `https:` regions (HTTP/1.1
-   * when the upstream declines), `'h2c'` speaks HTTP/2 in the clear with prior knowledge (gRPC
-   * servers on `http:`), `false` HTTP/1.1 only. A function decides per region (`undefined`: the
-   * default). Default: `false`.
+   * HTTP/2 to the upstreams: `true` speaks HTTP/2 to every region (TLS with ALPN `h2` for `https:`
+   * URLs, prior knowledge in the clear for `http:` ones, as gRPC servers expect), multiplexing up to
+   * `maxConcurrentStreams` requests on each of `connections` connections. A function decides per
+   * region (`undefined`: the default). Default: `false` (HTTP/1.1 through undici).
    */
-  http2?: Http2Choice | ((region: Region) => Http2Choice | undefined);
+  http2?: boolean | ((region: Region) => boolean | undefined);
   /** Concurrent streams per HTTP/2 upstream connection at most (multiplexing limit). Default: `100`. */
   maxConcurrentStreams?: number;
   /** gRPC statuses (in `grpc-status`) that count as a breaker failure. Default: `[14]` (UNAVAILABLE). */
@@ -174,8 +174,6 @@ export interface ForwarderOptions {
   streaming?: (req: IncomingMessage) => boolean;
 }
 
-/** How a region is reached: HTTP/1.1 (`false`), HTTP/2 offered by ALPN (`true`), or HTTP/2 in the clear (`'h2c'`). */
-export type Http2Choice = boolean | 'h2c';
 
 /** Pool settings the default dispatcher uses, handed to a custom `dispatcher` factory. */
 export interface DispatcherDefaults {
@@ -211,7 +209,7 @@ export const FORWARDER_DEFAULTS = Object.freeze({
   hedgeMax: 1,
   retryAfter: 5_000,
   closeTimeout: 10_000,
-  http2: false as Http2Choice,
+  http2: false,
   maxConcurrentStreams: 100,
   grpcFailureStatuses: Object.freeze([14]) as readonly number[],
   grpcRetryStatuses: Object.freeze([14]) as readonly number[],
