@@ -1,29 +1,15 @@
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { EdgekitError } from '@edgekit/core';
 import type { GeoLocation } from '@edgekit/geo';
-import type { Dispatcher } from 'undici';
-import { clientKeyOf, healthyCandidates, passesHealth, routeOf, targetPath } from './admission.js';
-import { Attempt, DONE, PENDING, STREAMING } from './attempt.js';
-import { Candidates } from './candidates.js';
-import { ForwardError, type ForwardErrorCode } from './errors.js';
-import type { FailureKind } from './events.js';
-import { EndpointDispatcher, type EndpointMemory, EndpointOverflowError } from './endpoint-dispatcher.js';
-import type { ConnectionQueue } from './connection-queue.js';
-import { UpstreamStatusError, classifyError, invalidDetail, isTimeout } from './failure.js';
-import type { ForwarderCore, Target } from './forwarder-core.js';
-import { type RequestEnd, type RequestObserver, observeAttempt, observeDecision, observeEnd } from './observer.js';
+import { clientKeyOf, healthyCandidates, routeOf, targetPath } from './admission.js';
+import { ForwardError } from './errors.js';
+import { observeDecision } from './observer.js';
 import { SCOPE } from './options.js';
 import { ProgressWatch } from './progress.js';
-import { StreamedBody, readBody } from './request-body.js';
-import { type RequestScan, appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
-import { buildResponseHeaders, upgradeHeaders } from './response-headers.js';
-import { backoffDelay, retryAfterMs } from './retry-policy.js';
-import type { RouteFailures } from './route-failures.js';
+import { readBody } from './request-body.js';
+import { appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
 import { isGrpcContentType, parseGrpcTimeout } from './grpc.js';
 import { BODY_BUFFERED, BODY_NONE, BODY_STREAMED, ExchangeState } from './exchange-state.js';
-
 
 /** An exchange that admits its request: reads the target, the headers and the body, then picks the regions to try. */
 export abstract class AdmittedExchange extends ExchangeState {

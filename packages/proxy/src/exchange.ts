@@ -1,31 +1,18 @@
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
-import { EdgekitError } from '@edgekit/core';
-import type { GeoLocation } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
-import { clientKeyOf, healthyCandidates, passesHealth, routeOf, targetPath } from './admission.js';
 import { Attempt, DONE, PENDING, STREAMING } from './attempt.js';
-import { Candidates } from './candidates.js';
-import { ForwardError, type ForwardErrorCode } from './errors.js';
-import type { FailureKind } from './events.js';
-import { EndpointDispatcher, type EndpointMemory, EndpointOverflowError } from './endpoint-dispatcher.js';
+import { EndpointOverflowError } from './endpoint-dispatcher.js';
 import type { ConnectionQueue } from './connection-queue.js';
-import { GrpcStatusError, UpstreamStatusError, classifyError, invalidDetail, isRefusedStream, isTimeout } from './failure.js';
-import type { ForwarderCore, Target } from './forwarder-core.js';
-import { type RequestEnd, type RequestObserver, observeAttempt, observeDecision, observeEnd } from './observer.js';
-import { SCOPE } from './options.js';
+import { GrpcStatusError, UpstreamStatusError, classifyError, isRefusedStream, isTimeout } from './failure.js';
+import type { Target } from './forwarder-core.js';
+import { observeAttempt, observeEnd } from './observer.js';
 import { ProgressWatch } from './progress.js';
-import { StreamedBody, readBody } from './request-body.js';
-import { type RequestScan, appendForwardingHeaders, scanRequestHeaders } from './request-headers.js';
+import { StreamedBody } from './request-body.js';
 import { buildResponseHeaders, upgradeHeaders } from './response-headers.js';
-import { backoffDelay, retryAfterMs } from './retry-policy.js';
-import type { RouteFailures } from './route-failures.js';
 import { AdmittedExchange } from './exchange-admission.js';
 import { GRPC_STATUS, encodeGrpcMessage, grpcStatusIn, grpcStatusInRaw } from './grpc.js';
 import { isStreamingResponse, trailerList } from './response-headers.js';
 import { BODY_BUFFERED, BODY_STREAMED } from './exchange-state.js';
-
 
 /**
  * One client request on its way upstream: picks candidates, runs attempts with failover and hedging,

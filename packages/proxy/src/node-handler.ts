@@ -32,7 +32,6 @@ const SMALL_FIRST_CHUNK = 8_192;
 
 const INTERNAL_PROBLEM = Object.freeze({ title: 'Internal Server Error', status: 500 });
 
-
 /** An exchange that writes the upstream response straight to a Node `ServerResponse`. */
 export class NodeExchange extends Exchange {
   readonly #res: TrackedResponse;
