@@ -1,4 +1,5 @@
-import { type Bus, createNatsBus } from '@edgekit/bus/nats';
+import type { Bus } from '@edgekit/bus';
+import { createNatsBus } from '@edgekit/bus/nats';
 import { describeNats, useNatsSupercluster } from '@edgekit/test-utils';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';

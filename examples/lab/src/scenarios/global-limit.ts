@@ -1,4 +1,5 @@
-import { type Bus, createNatsBus } from '@edgekit/bus/nats';
+import type { Bus } from '@edgekit/bus';
+import { createNatsBus } from '@edgekit/bus/nats';
 import { type Clock, systemClock } from '@edgekit/core';
 import { type EdgeRateLimiter, createEdgeLimiter } from '@edgekit/ratelimit';
 import { markdownTable, startNatsSupercluster } from '@edgekit/test-utils/node';
