@@ -105,18 +105,18 @@ async function main(): Promise<void> {
         ),
     );
     if (outage) {
-    const [naive, passive, breaker, health] = outage as [OutageResult, OutageResult, OutageResult, OutageResult];
-    sections.push(
-      `## 2. Regional outage: ap-south stops answering\n\n` +
-        `Clients in the cities served by the ap-south edge, during the outage. Upstream timeout ${options.upstreamTimeout} ms (the design article's 5 s, scaled down).\n\n` +
-        markdownTable(
-          ['Mode', 'Requests', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'Mean ms', 'Attempts on ap-south', 'Answered by'],
-          outage.map((r) => [r.mode, r.requests, r.errors, pct(r.errorRate), ms(r.p50), ms(r.p95), ms(r.mean), r.attemptsOnDeadRegion, Object.entries(r.servedBy).map(([k, v]) => `${k} ${v}`).join(', ') || '-']),
-        ) +
-        `\n\n- Breaker failover vs naive retry: error rate ${pct(naive.errorRate)} → ${pct(breaker.errorRate)} (${change(breaker.errorRate, naive.errorRate)}); the design article claims 95% fewer errors.\n` +
-        `- Active health checks vs passive detection (failover after each timeout): mean latency ${ms(passive.mean)} → ${ms(health.mean)} ms (${change(health.mean, passive.mean)}), p95 ${ms(passive.p95)} → ${ms(health.p95)} ms (${change(health.p95, passive.p95)}); the design article claims 80-90% less.\n` +
-        `- Health checks added to breaker failover: mean latency ${ms(breaker.mean)} → ${ms(health.mean)} ms (${change(health.mean, breaker.mean)}), p95 ${ms(breaker.p95)} → ${ms(health.p95)} ms (${change(health.p95, breaker.p95)}).`,
-    );
+      const [naive, passive, breaker, health] = outage as [OutageResult, OutageResult, OutageResult, OutageResult];
+      sections.push(
+        `## 2. Regional outage: ap-south stops answering\n\n` +
+          `Clients in the cities served by the ap-south edge, during the outage. Upstream timeout ${options.upstreamTimeout} ms (the design article's 5 s, scaled down).\n\n` +
+          markdownTable(
+            ['Mode', 'Requests', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'Mean ms', 'Attempts on ap-south', 'Answered by'],
+            outage.map((r) => [r.mode, r.requests, r.errors, pct(r.errorRate), ms(r.p50), ms(r.p95), ms(r.mean), r.attemptsOnDeadRegion, Object.entries(r.servedBy).map(([k, v]) => `${k} ${v}`).join(', ') || '-']),
+          ) +
+          `\n\n- Breaker failover vs naive retry: error rate ${pct(naive.errorRate)} → ${pct(breaker.errorRate)} (${change(breaker.errorRate, naive.errorRate)}); the design article claims 95% fewer errors.\n` +
+          `- Active health checks vs passive detection (failover after each timeout): mean latency ${ms(passive.mean)} → ${ms(health.mean)} ms (${change(health.mean, passive.mean)}), p95 ${ms(passive.p95)} → ${ms(health.p95)} ms (${change(health.p95, passive.p95)}); the design article claims 80-90% less.\n` +
+          `- Health checks added to breaker failover: mean latency ${ms(breaker.mean)} → ${ms(health.mean)} ms (${change(health.mean, breaker.mean)}), p95 ${ms(breaker.p95)} → ${ms(health.p95)} ms (${change(health.p95, breaker.p95)}).`,
+      );
     }
     if (invalidation) sections.push(
       `## 3. Tag invalidation across edges\n\n` +
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     );
     process.stdout.write(`\n${sections.join('\n\n')}\n\n`);
     const rel = relative(process.cwd(), options.outDir) || '.';
-    progress.note(`Done in ${seconds} s. Wrote ${rel}/report.md, ${rel}/latency.svg and ${rel}/results.json.`);
+    progress.note(`Done in ${seconds} s. Wrote ${rel}/report.md, ${latency ? `${rel}/latency.svg ` : ''}and ${rel}/results.json.`);
   } finally {
     await world.close();
     await locator.close();
