@@ -147,12 +147,36 @@ describe('freshness from the origin', () => {
     expect((await get(f.base, '/api/products/1')).headers['cache-status']).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=stale');
   });
 
-  it('never reads an Age list or a malformed Age as younger than its largest member', async () => {
-    const ages: Record<string, string | string[]> = { '1': '7200, 0', '2': ['0', '7200'], '3': '0,7200', '4': '7200.0' };
+  it('reads only the first member of an Age list and ignores an Age that is not a non-negative integer (RFC 9111 §5.1)', async () => {
+    const ages: Record<string, string | string[]> = {
+      '1': '7200, 0',
+      '2': ['7200', '0'],
+      '3': '0, 7200',
+      '4': ['0', '7200'],
+      '5': '7200.0',
+      '6': '-7200',
+      '7': 'abc',
+      '8': '2147483648',
+      '9': '0, 0',
+    };
+    const stale = new Set(['1', '2', '8']);
     const f = await setup((req) => json({}, { 'cache-control': 'max-age=3600', age: ages[req.url.slice(-1)]! } as Record<string, string>));
-    for (const id of ['1', '2', '3', '4']) {
-      expect((await get(f.base, `/api/products/${id}`)).headers['cache-status'], String(ages[id])).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=stale');
+    for (const id of Object.keys(ages)) {
+      const status = (await get(f.base, `/api/products/${id}`)).headers['cache-status'];
+      if (stale.has(id)) expect(status, String(ages[id])).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=stale');
+      else expect(status, String(ages[id])).toMatch(/; stored$/);
     }
+  });
+
+  it('never stores the proxy-specific Proxy-Authenticate, Proxy-Authentication-Info and Proxy-Authorization fields (RFC 9111 §3.1)', async () => {
+    const f = await setup(() =>
+      json({}, { 'cache-control': 'max-age=3600', 'proxy-authentication-info': 'nextnonce="abc"', 'x-kept': '1' }),
+    );
+    await get(f.base, '/api/products/1');
+    const hit = await get(f.base, '/api/products/1');
+    expect(hit.headers['cache-status']).toMatch(/; hit;/);
+    expect(hit.headers['x-kept']).toBe('1');
+    expect(hit.headers['proxy-authentication-info']).toBeUndefined();
   });
 
   it('reports the origin lifetime in Cache-Status ttl= when max-age is beyond the one-day storage cap', async () => {
