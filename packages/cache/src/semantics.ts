@@ -13,12 +13,17 @@ const PROXY_SPECIFIC = new Set(['proxy-authenticate', 'proxy-authentication-info
 
 /** RFC 9111 §4.2.2 statuses that are heuristically cacheable and take the route's `ttl` without explicit freshness. */
 export const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308]);
+/** Status codes RFC 9110 §15 defines: the ones a `must-understand` response may be stored with (RFC 9111 §5.2.2.3). */
+const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411,
+  412, 413, 414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505,
+]);
 /** Negative answers: cached without explicit freshness only with the route's `negativeTtl`. */
 export const NEGATIVE_STATUSES: ReadonlySet<number> = new Set([404, 405, 410, 414, 501]);
 
 /** Settings of {@link analyzeResponse} that come from the cache options. */
 export interface AnalysisSettings {
-  /** Statuses that may be stored. */
+  /** Statuses that may be stored without the origin's explicit freshness. */
   readonly cacheableStatuses: ReadonlySet<number>;
   /** Response headers whose space- or comma-separated values are entry tags. */
   readonly tagHeaders: readonly string[];
@@ -206,10 +211,14 @@ export function analyzeResponse(
   swr = Math.max(0, Math.min(swr, settings.maxTtl - fresh));
   sie = Math.max(0, Math.min(sie, settings.maxTtl - fresh));
 
+  // RFC 9111 §3: with the origin's explicit freshness any final status may be stored; without it,
+  // only the configured statuses (heuristically cacheable ones, and those given a route ttl).
+  const originExplicit = explicit && !policy.override;
   let notStorable: string | undefined;
   if (status === 206) notStorable = 'partial';
-  else if (!settings.cacheableStatuses.has(status)) notStorable = 'status';
-  else if (cc.noStore) notStorable = 'no-store';
+  else if (status < 200 || status === 304 || (!settings.cacheableStatuses.has(status) && !originExplicit)) notStorable = 'status';
+  else if (cc.mustUnderstand && !UNDERSTOOD_STATUSES.has(status)) notStorable = 'must-understand';
+  else if (cc.noStore && !cc.mustUnderstand) notStorable = 'no-store';
   else if (cc.private && policy.shared) notStorable = 'private';
   else if (varyStar) notStorable = 'vary-star';
   else if (setCookie && policy.setCookie === 'bypass') notStorable = 'set-cookie';

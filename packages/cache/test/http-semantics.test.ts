@@ -233,17 +233,22 @@ describe('what a shared cache must not store', () => {
     expect(f.calls).toHaveLength(2);
   });
 
-  it('stores 404 only with explicit freshness or negativeTtl, and never 5xx, 206 or 302', async () => {
+  it('stores any final status with the origin\'s explicit freshness (RFC 9111 §3), other 404s and 302s not, and never 5xx or 206', async () => {
     const f = await setup((req): Reply => {
       if (req.url === '/api/gone') return { status: 404, body: 'nope' };
       if (req.url === '/api/gone-fresh') return { status: 404, headers: { 'cache-control': 'max-age=30' }, body: 'nope' };
       if (req.url === '/api/moved') return { status: 302, headers: { location: '/elsewhere', 'cache-control': 'max-age=30' } };
+      if (req.url === '/api/moved-plain') return { status: 302, headers: { location: '/elsewhere' } };
+      if (req.url === '/api/teapot') return { status: 499, headers: { expires: new Date(EPOCH + 30_000).toUTCString() }, body: 'x' };
       if (req.url === '/api/partial') return { status: 206, headers: { 'cache-control': 'max-age=30' }, body: 'pa' };
       return { status: 500, headers: { 'cache-control': 'max-age=30' }, body: 'boom' };
     });
     expect((await get(f.base, '/api/gone')).headers['cache-status']).toMatch(/detail=no-freshness/);
     expect((await get(f.base, '/api/gone-fresh')).headers['cache-status']).toMatch(/stored/);
-    expect((await get(f.base, '/api/moved')).headers['cache-status']).toMatch(/detail=status/);
+    expect((await get(f.base, '/api/moved')).headers['cache-status']).toMatch(/ttl=30; stored/);
+    expect((await get(f.base, '/api/moved')).headers['cache-status']).toMatch(/; hit;/);
+    expect((await get(f.base, '/api/moved-plain')).headers['cache-status']).toMatch(/detail=status/);
+    expect((await get(f.base, '/api/teapot')).headers['cache-status']).toMatch(/ttl=30; stored/);
     expect((await get(f.base, '/api/partial')).headers['cache-status']).toMatch(/detail=partial/);
     const error = await get(f.base, '/api/error');
     expect(error.status).toBe(500);
@@ -251,6 +256,18 @@ describe('what a shared cache must not store', () => {
     expect(error.headers['cache-status']).toBe('edgekit; fwd=uri-miss; fwd-status=500');
     await get(f.base, '/api/error');
     expect(f.calls.filter((c) => c.url === '/api/error')).toHaveLength(2);
+  });
+
+  it('with must-understand stores an understood status despite no-store, and never a status it does not understand (RFC 9111 §5.2.2.3)', async () => {
+    const f = await setup((req): Reply => {
+      const cc = 'max-age=60, no-store, must-understand';
+      if (req.url === '/api/known') return { status: 200, headers: { 'cache-control': cc }, body: 'ok' };
+      return { status: 299, headers: { 'cache-control': req.url === '/api/unknown' ? cc : 'max-age=60, must-understand' }, body: 'odd' };
+    });
+    expect((await get(f.base, '/api/known')).headers['cache-status']).toMatch(/ttl=60; stored/);
+    expect((await get(f.base, '/api/known')).headers['cache-status']).toMatch(/; hit;/);
+    expect((await get(f.base, '/api/unknown')).headers['cache-status']).toMatch(/detail=must-understand/);
+    expect((await get(f.base, '/api/unknown-store')).headers['cache-status']).toMatch(/detail=must-understand/);
   });
 
   it('stores negative answers for negativeTtl', async () => {
