@@ -6,8 +6,8 @@ export {
   type HealthCheckerOptions,
   type ProbeEvent,
   type TargetHealth,
-  createHealthChecker,
-} from './checker.js';
+} from './health-checker.js';
+export { createHealthChecker } from './checker.js';
 export { type HealthErrorCode, HealthCheckError } from './errors.js';
 export type { HealthExpectation, ProbeResponse, StatusMatcher } from './expect.js';
 export type { HealthState } from './state.js';
@@ -21,7 +21,6 @@ export {
 } from './breakers.js';
 export {
   type ClosableServer,
-  type DependencyStatus,
   LIFECYCLE_DEFAULTS,
   type Lifecycle,
   type LifecycleEvents,
@@ -29,10 +28,8 @@ export {
   type LifecyclePhase,
   type LivenessReport,
   type PhaseEvent,
-  type ReadinessDependency,
-  type ReadinessReport,
-  type RegionHealthSource,
   type ShutdownResult,
   createLifecycle,
 } from './lifecycle.js';
+export type { DependencyStatus, ReadinessDependency, ReadinessReport, RegionHealthSource } from './readiness.js';
 export { SIGNAL_DEFAULTS, type SignalHandlerOptions, type SignalSource, installSignalHandlers } from './signals.js';
