@@ -1,4 +1,7 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { spawnTs } from '@edgekit/test-utils/node';
+import { stringify } from 'yaml';
 import { request as httpsRequest } from 'node:https';
 import http2 from 'node:http2';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
@@ -205,6 +208,34 @@ describe('TLS termination', () => {
     expect(await presented(gateway, pki, 'localhost')).toBe(renewed.fingerprint256);
     expect(logs.some((line) => line.msg === 'TLS certificates loaded')).toBe(true);
   });
+});
+
+describe('the gateway process on SIGHUP', () => {
+  it('reads the certificate files again and serves the new certificate to new handshakes', async () => {
+    const pki = createTestPki();
+    const origin = await startEchoOrigin();
+    copyFileSync(pki.server.certFile, `${pki.ca.dir}/served.crt`);
+    copyFileSync(pki.server.keyFile, `${pki.ca.dir}/served.key`);
+    const file = `${pki.ca.dir}/gateway.yaml`;
+    // No file watch: only the signal can make the change seen.
+    writeFileSync(file, stringify(tlsConfig(origin.url, { server: { tls: { certificates: [{ cert: `${pki.ca.dir}/served.crt`, key: `${pki.ca.dir}/served.key` }], watch: false } } })));
+    const child = spawnTs(fileURLToPath(new URL('../src/main.ts', import.meta.url)), ['--', '--config', file, '--no-watch']);
+    try {
+      const { url } = JSON.parse(await child.waitForLine((text) => text.includes('"msg":"listening"'), 90_000)) as { url: string };
+      const gateway = { url } as Gateway;
+      expect(await presented(gateway, pki, 'localhost')).toBe(pki.server.fingerprint256);
+      const renewed = pki.ca.issue({ commonName: 'localhost', dns: ['localhost'], name: 'renewed-hup' });
+      writeFileSync(`${pki.ca.dir}/served.key`, renewed.key);
+      writeFileSync(`${pki.ca.dir}/served.crt`, renewed.cert);
+      child.child.kill('SIGHUP');
+      await waitFor(async () => (await presented(gateway, pki, 'localhost')) === renewed.fingerprint256, 30_000, 'the renewed certificate served after SIGHUP');
+      expect(child.child.exitCode).toBeNull();
+    } finally {
+      await child.stop();
+      await origin.close();
+      pki.remove();
+    }
+  }, 120_000);
 });
 
 describe('TLS configuration', () => {
