@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '@edgekit/auth';
+import { requireClientCertificate } from './client-certificate.js';
 import type { RouteRule } from './config.js';
 import type { RateLimitMiddleware } from './ratelimit.js';
 
@@ -46,11 +47,13 @@ export const ROUTE_SERVICE = Symbol('edgekit.routeService');
 export type RoutedRequest<S> = IncomingMessage & { [ROUTE_SERVICE]?: S };
 
 /**
- * The middleware chain of one route rule: fresh revocations, authentication, scopes, rate limit,
- * and, for a rule that names its service, a last step that tags the request with that service.
+ * The middleware chain of one route rule: client certificate, fresh revocations, authentication,
+ * scopes, rate limit, and, for a rule that names its service, a last step that tags the request
+ * with that service.
  */
 export function compileRoute<S>(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware, service?: S): CompiledRoute {
-  const chain: Middleware[] = rule.revocations === 'fresh' ? [fresh] : [];
+  const chain: Middleware[] = rule.clientCertificate === 'required' ? [requireClientCertificate] : [];
+  if (rule.revocations === 'fresh') chain.push(fresh);
   if (rule.auth !== 'none') {
     const authenticator = authenticators[rule.auth]!;
     chain.push(authenticator.middleware() as Middleware);
