@@ -42,6 +42,8 @@ export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[];
     if (limit.algorithm === 'token-bucket' || limit.algorithm === 'gcra') issues.push({ path: ['rateLimits', name, 'scope'], message: '"global" counts windows: use algorithm fixed-window or sliding-window' });
     if (limit.mode === 'local' || limit.mode === 'strict') issues.push({ path: ['rateLimits', name, 'scope'], message: '"global" runs in edge mode: use mode auto or edge' });
   }
+  const server = isObject(input.server) ? input.server : {};
+  const clientCas = isObject(server.tls) && isObject(server.tls.clientCertificates);
   if (Array.isArray(input.routes)) {
     input.routes.forEach((route: unknown, index) => {
       if (!isObject(route)) return;
@@ -57,6 +59,9 @@ export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[];
       if (route.revocations === 'fresh' && bus.driver !== 'nats') issues.push({ path: ['routes', index, 'revocations'], message: '"fresh" needs bus.driver "nats" (a durable stream with a staleness bound)' });
       if (typeof route.rateLimit === 'string' && route.rateLimit !== 'none' && !Object.hasOwn(limits, route.rateLimit)) {
         issues.push({ path: ['routes', index, 'rateLimit'], message: `unknown rate limit "${route.rateLimit}" (define it in rateLimits)` });
+      }
+      if (route.clientCertificate === 'required' && !clientCas) {
+        issues.push({ path: ['routes', index, 'clientCertificate'], message: '"required" needs server.tls.clientCertificates.ca (the CAs client certificates are verified against)' });
       }
     });
   }
