@@ -397,11 +397,12 @@ export class Pipeline {
     }
 
     const authenticators = await buildAuthenticators(config, components, redis, log, events);
-    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies }, 'rateLimits', () =>
+    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, location: config.edge.location }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
         prefix: `${config.redis.prefix}rl:`,
         trustedProxies: config.geo.trustedProxies,
+        ...(events === undefined ? {} : { nats: { connection: events.connection, nodeId: config.edge.nodeId, region: config.edge.location } }),
       }), (value) => value.close());
 
     const fresh = requireFreshRevocations(events);

@@ -27,6 +27,8 @@ const rateLimitSchema = z.strictObject({
   burst: z.number().int().min(1).optional(),
   /** Where counts live: `auto` is `local` without Redis, `edge` with Redis (window algorithms) or `strict` (the others). */
   mode: z.enum(['auto', 'local', 'edge', 'strict']).default('auto'),
+  /** `global`: one limit shared by every region, counts exchanged over the NATS bus (`bus.driver: nats`; edge mode, window algorithms). `region`: counted in this region. */
+  scope: z.enum(['region', 'global']).default('region'),
 });
 
 const routeSchema = z.strictObject({
