@@ -211,6 +211,17 @@ describe('what a shared cache must not store', () => {
     expect(second.headers['set-cookie']).toBeUndefined();
   });
 
+  it('stores a Set-Cookie response with its cookies when the policy says store, and sends them with every hit', async () => {
+    const f = await setup(() => ({ headers: { 'cache-control': 'max-age=60', 'set-cookie': ['region=eu', 'consent=none'] }, body: 'ok' }), {
+      routes: { 'GET /x': { setCookie: 'store' } },
+    });
+    expect((await get(f.base, '/x')).headers['cache-status']).toMatch(/; stored$/);
+    const hit = await get(f.base, '/x');
+    expect(hit.headers['cache-status']).toMatch(/; hit;/);
+    expect(hit.headers['set-cookie']).toEqual(['region=eu', 'consent=none']);
+    expect(f.calls).toHaveLength(1);
+  });
+
   it('bypasses requests with Authorization on shared routes, and never answers others with their response', async () => {
     const f = await setup((req) => json({ user: req.headers.authorization ?? 'anonymous' }));
     const authed = await get(f.base, '/api/products/1', { authorization: 'Bearer alice' });

@@ -10,7 +10,7 @@ const routePolicy = z.strictObject({
   tags: z.array(z.string()).optional(),
   override: z.boolean().optional(),
   negativeTtl: duration.optional(),
-  setCookie: z.enum(['bypass', 'strip']).optional(),
+  setCookie: z.enum(['bypass', 'strip', 'store']).optional(),
   authenticated: z.enum(['bypass', 'per-principal']).optional(),
 });
 
