@@ -451,6 +451,23 @@ describe('stale content (RFC 5861)', () => {
     expect(down.body).toBe('down');
   });
 
+  it('narrows stale-if-error to the request\'s own stale-if-error (RFC 5861 §4), whatever requestCacheControl says', async () => {
+    let failing = false;
+    const f = await setup(() => (failing ? { status: 500, body: 'down' } : json({ ok: true }, { 'cache-control': 'max-age=10' })), {
+      routes: { 'GET /api/*': { ttl: 60_000, staleIfError: 600_000 } },
+    });
+    await get(f.base, '/api/items/1');
+    failing = true;
+    f.clock.advance(15_000);
+    const narrowed = await get(f.base, '/api/items/1', { 'cache-control': 'stale-if-error=1' });
+    expect([narrowed.status, narrowed.body]).toEqual([500, 'down']);
+    const wide = await get(f.base, '/api/items/1', { 'cache-control': 'stale-if-error=3600' });
+    expect(wide.status).toBe(200);
+    expect(wide.headers['cache-status']).toMatch(/detail=stale-if-error/);
+    const plain = await get(f.base, '/api/items/1');
+    expect(plain.status).toBe(200);
+  });
+
   it('serves stale when the origin rejects (a ForwardError), and answers its problem otherwise', async () => {
     let failing = false;
     const forwardError = Object.assign(new Error('all regions failed'), { status: 503, problem: { title: 'Service Unavailable', status: 503, regionsTried: ['eu'] } });
