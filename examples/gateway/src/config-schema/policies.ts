@@ -44,6 +44,8 @@ const routeSchema = z.strictObject({
   rateLimit: z.string().default('none'),
   /** `fresh`: answer 503 while this node's revocation state is staler than `bus.nats.maxStaleness` (needs the NATS bus). */
   revocations: z.enum(['cached', 'fresh']).default('cached'),
+  /** The service that serves this rule's requests (a name in `services`), before any service's own match. Default: matched by the services' `match`. */
+  service: z.string().min(1).optional(),
   /** `required`: only requests on a TLS connection with a client certificate verified against `server.tls.clientCertificates.ca` pass (else 403). */
   clientCertificate: z.enum(['optional', 'required']).default('optional'),
 });
