@@ -16,8 +16,9 @@ import { type TsChild, cpuTimeMs, freePort, hasNginx, markdownTable, median, spa
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 const requests = Number(process.env.BENCH_REQUESTS ?? 20_000);
+// 50 streams in flight, as the HTTP/1.1 rows' 50 connections (and below maxInFlightPerClient).
 const clients = Number(process.env.BENCH_CLIENTS ?? 10);
-const streams = Number(process.env.BENCH_STREAMS ?? 10);
+const streams = Number(process.env.BENCH_STREAMS ?? 5);
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 
 interface H2loadResult {
@@ -40,6 +41,7 @@ function hasH2load(): boolean {
 function runH2load(url: string, count: number): H2loadResult {
   const out = execFileSync('h2load', ['-n', String(count), '-c', String(clients), '-m', String(streams), '-H', 'x-forwarded-for: 8.8.8.8', url], { encoding: 'utf8' });
   const rps = Number(/finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out)?.[1] ?? Number.NaN);
+  if (process.env.BENCH_DEBUG) console.log(out);
   const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored/.exec(out);
   const timing = /time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);
   const ms = (value: string, unit: string): number => Number(value) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
@@ -86,6 +88,8 @@ async function main(): Promise<void> {
   server {
     listen 127.0.0.1:${port} http2;
     listen 127.0.0.1:${readyPort};
+    # HTTP/2 connections otherwise end with GOAWAY after 1000 requests, and h2load does not reconnect.
+    keepalive_requests 1000000;
     location / {
       proxy_pass http://origin;
       proxy_http_version 1.1;
