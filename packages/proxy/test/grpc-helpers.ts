@@ -71,8 +71,10 @@ export async function startEchoServer(name: string, mode: UnaryMode = 'echo'): P
     },
     ServerStream(call: grpc.ServerWritableStream<EchoMessage, EchoMessage>) {
       state.calls.push('ServerStream');
+      call.on('cancelled', () => state.cancelled.push('ServerStream'));
       for (let i = 0; i < call.request.count; i++) call.write({ text: `${name}:${call.request.text}:${i}`, count: i });
-      call.end(trailer());
+      // 'slow': the stream stays open after its messages, as a watch or a feed does.
+      if (state.mode !== 'slow') call.end(trailer());
     },
     Bidi(call: grpc.ServerDuplexStream<EchoMessage, EchoMessage>) {
       state.calls.push('Bidi');

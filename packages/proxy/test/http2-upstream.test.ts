@@ -18,6 +18,8 @@ async function startH2Upstream(onStream: (stream: http2.ServerHttp2Stream, heade
   server.on('stream', (stream, headers) => {
     const entry = { method: String(headers[':method']), path: String(headers[':path']), authority: String(headers[':authority']), body: '' };
     seen.push(entry);
+    // A stream this server resets reports the code as an error on its own side too.
+    stream.on('error', () => undefined);
     stream.on('data', (chunk: Buffer) => (entry.body += chunk.toString()));
     onStream(stream, headers);
   });
