@@ -19,6 +19,7 @@ import { type IngressSettings, pathOf } from './ingress.js';
 import { compileLocator } from './locator.js';
 import { type ServiceRoute, buildServices } from './services.js';
 import { principalOf } from './principal.js';
+import { upstreamDispatcher } from './upstream-tls.js';
 import { createRateLimits } from './ratelimit.js';
 import { type CompiledRoute, type Middleware, chainFor, compileRoute } from './route-rules.js';
 import type { StatusCounters } from './status.js';
@@ -323,6 +324,7 @@ export class Pipeline {
       { proxy: config.proxy, trusted: config.geo.trustedProxies, pools: [...poolSizes], deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
       'proxy',
       () => {
+        const upstreamTls = upstreamDispatcher(config.regions, config.proxy.tls);
         const created = createForwarder({
           selector,
           // With a CDN named, its location headers (from trusted proxies) come before the address.
@@ -344,6 +346,7 @@ export class Pipeline {
           maxAttempts: config.proxy.maxAttempts,
           closeTimeout: config.proxy.closeTimeout,
           via: config.proxy.via,
+          ...(upstreamTls === undefined ? {} : { dispatcher: upstreamTls }),
           ...(config.proxy.retryBudget === undefined ? {} : { retryBudget: config.proxy.retryBudget }),
           ...(config.proxy.hedgeDelay === undefined ? {} : { hedge: { delay: config.proxy.hedgeDelay } }),
         });

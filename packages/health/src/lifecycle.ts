@@ -229,8 +229,9 @@ class LifecycleImpl implements Lifecycle {
       const res = args[1];
       this.#inFlight++;
       res.once('close', this.#onResponseClose);
-      // Once shutdown started, tell clients not to reuse the connection for a next request.
-      if (this.#phase !== 'serving' && !res.headersSent) res.setHeader('connection', 'close');
+      // Once shutdown started, tell clients not to reuse the connection for a next request (HTTP/1.x;
+      // HTTP/2 has no Connection header, its server sends GOAWAY).
+      if (this.#phase !== 'serving' && !res.headersSent && args[0].httpVersionMajor < 2) res.setHeader('connection', 'close');
       return handler(...args);
     };
   }
