@@ -2,7 +2,7 @@ import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type EchoMessage, type EchoServer, loadEcho, selfSignedCertificate, startEchoServer, startH2Front, unary } from './grpc-helpers.js';
+import { type EchoMessage, type EchoServer, loadEcho, testCertificate, startEchoServer, startH2Front, unary } from './grpc-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -22,12 +22,13 @@ async function setup(servers: EchoServer[], front: 'h2c' | 'tls' = 'h2c', extra:
     retryBackoff: false,
     ...extra,
   });
-  const tls = front === 'tls' ? selfSignedCertificate() : undefined;
+  const tls = front === 'tls' ? testCertificate() : undefined;
+  if (tls !== undefined) cleanup.push(() => tls.remove());
   const listener = await startH2Front(forwarder, tls);
   const client =
     tls === undefined
       ? new Client(`127.0.0.1:${listener.port}`, grpc.credentials.createInsecure())
-      : new Client(`localhost:${listener.port}`, grpc.credentials.createSsl(tls.cert));
+      : new Client(`localhost:${listener.port}`, grpc.credentials.createSsl(tls.ca));
   cleanup.push(async () => {
     client.close();
     await listener.close();
