@@ -12,6 +12,7 @@ export { type HealthErrorCode, HealthCheckError } from './errors.js';
 export type { HealthExpectation, ProbeResponse, StatusMatcher } from './expect.js';
 export type { HealthState } from './state.js';
 export type { HealthProbe, HealthTarget, ProbeContext } from './targets.js';
+export { GRPC_HEALTH_PROBE_DEFAULTS, type GrpcHealthProbeOptions, createGrpcHealthProbe } from './grpc-probe.js';
 export {
   type BreakerOpener,
   type HealthEventSource,
