@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createTestCertificates, freePort, hasNginx, markdownTable, spawnTs, startNginx } from '@edgekit/test-utils/node';
-import { Agent } from 'undici';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { stringify } from 'yaml';
 
 const durationSeconds = Number(process.env.BENCH_DURATION ?? 5);
@@ -123,7 +123,7 @@ const rows: Array<Array<string | number>> = [];
 try {
   // The gateway is measured once it is ready (its region probed healthy), over its own TLS.
   const trusting = new Agent({ connect: { ca: authority.cert, servername: 'localhost' } });
-  for (let i = 0; i < 200 && (await fetch(`${gatewayUrl}/ready`, { dispatcher: trusting } as RequestInit)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200 && (await undiciFetch(`${gatewayUrl}/ready`, { dispatcher: trusting })).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
   await trusting.close();
   const cases: Array<[string, boolean]> = [
     ['HTTP/2 (TLS) → HTTP/1.1', false],
