@@ -60,6 +60,7 @@ export class Pipeline {
   readonly services: ServiceTable;
   readonly #proxy: Handler;
   readonly #forward: Handler;
+  readonly #unsafeInvalidation: UnsafeInvalidation;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
@@ -94,6 +95,7 @@ export class Pipeline {
     this.services = init.services;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
+    this.#unsafeInvalidation = unsafeInvalidationOf(init.config);
   }
 
   /**
@@ -103,15 +105,18 @@ export class Pipeline {
    *   principal or a credential header (`Authorization`, the API-key header) is private, or keyed
    *   by its principal on a route that says `authenticated: per-principal`;
    * - unsafe methods go through it, which then invalidates the URL on every node (RFC 9111 §4.4),
-   *   only when the route rules authenticated them: an anonymous POST goes straight to the
-   *   forwarder and evicts nothing (the cache's `unsafeInvalidation: 'authenticated'` says the same).
+   *   as `cache.unsafeInvalidation` says: all of them ('always', the default without `auth`), only
+   *   those the route rules authenticated ('authenticated', the default with `auth`: an anonymous
+   *   POST then goes straight to the forwarder and evicts nothing), or none ('never').
    */
   #viaCache(req: IncomingMessage): boolean {
     const cache = this.cache;
     if (cache === undefined) return false;
     const method = req.method ?? 'GET';
     if (method === 'GET' || method === 'HEAD') return cache.matches(method, req.url ?? '/');
-    return (req as AuthRequest).auth !== undefined && method !== 'OPTIONS' && method !== 'TRACE';
+    if (method === 'OPTIONS' || method === 'TRACE') return false;
+    if (this.#unsafeInvalidation === 'always') return true;
+    return this.#unsafeInvalidation === 'authenticated' && (req as AuthRequest).auth !== undefined;
   }
 
   /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
@@ -348,16 +353,16 @@ export class Pipeline {
     let purge: Handler | undefined;
     if (config.cache.enabled) {
       const apiKeyHeader = config.auth.apiKeys?.header;
-      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, apiKeyHeader }, 'cache', () => {
+      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, apiKeyHeader, unsafeInvalidation: unsafeInvalidationOf(config) }, 'cache', () => {
         const created = createCache({
           routes: config.cache.routes,
           l1: { maxSize: config.cache.maxSize },
           maxBodySize: config.cache.maxBodySize,
           ignoreQueryParams: config.cache.ignoreQueryParams,
-          // Authenticated requests are private (or keyed by principal); only they invalidate on writes.
+          // Authenticated requests are private (or keyed by principal).
           principal: principalOf,
           credentialHeaders: apiKeyHeader === undefined ? ['authorization'] : ['authorization', apiKeyHeader],
-          unsafeInvalidation: 'authenticated',
+          unsafeInvalidation: unsafeInvalidationOf(config),
           ...(config.cache.host === undefined ? {} : { host: config.cache.host }),
           ...(redis === undefined ? {} : { redis, prefix: `${config.redis.prefix}cache:` }),
           ...(events === undefined ? {} : { bus: events.bus }),
@@ -377,11 +382,12 @@ export class Pipeline {
     }
 
     const authenticators = await buildAuthenticators(config, components, redis, log, events);
-    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies }, 'rateLimits', () =>
+    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, location: config.edge.location }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
         prefix: `${config.redis.prefix}rl:`,
         trustedProxies: config.geo.trustedProxies,
+        ...(events === undefined ? {} : { nats: { connection: events.connection, nodeId: config.edge.nodeId, region: config.edge.location } }),
       }), (value) => value.close());
 
     const fresh = requireFreshRevocations(events);
@@ -406,4 +412,13 @@ export class Pipeline {
     await useEndpointHealth(components, config, probedRegions(config, forwarder, services), log);
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes, services });
   }
+}
+
+type UnsafeInvalidation = 'always' | 'authenticated' | 'never';
+
+/** `cache.unsafeInvalidation`, or its default: 'authenticated' when the gateway authenticates (API keys or JWTs), else 'always'. */
+function unsafeInvalidationOf(config: GatewayConfig): UnsafeInvalidation {
+  const configured = config.cache.unsafeInvalidation;
+  if (configured !== undefined) return configured;
+  return config.auth.apiKeys !== undefined || config.auth.jwt !== undefined ? 'authenticated' : 'always';
 }

@@ -1,4 +1,4 @@
-import { createForwarder } from '@edgekit/proxy';
+import { type EndpointRegion, createForwarder } from '@edgekit/proxy';
 import { EDGE_ATTRIBUTES, createEdgeTracing } from '@edgekit/telemetry';
 import { SpanKind } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -16,10 +16,8 @@ afterEach(async () => {
 describe('routing decision on spans', () => {
   it('puts the service, endpoint, balancer, reason, affinity and ejection count on the client and server spans', async () => {
     const [a, b] = await Promise.all([startUpstream('eu-west'), startUpstream('eu-west')]);
-    const forwarder = createForwarder({
-      regions: [{ name: 'eu-west', url: 'http://eu.internal', location: { lat: 53, lon: -6 }, endpoints: [a.url, b.url], balancer: 'maglev', affinity: { header: 'x-user-id' } }],
-      retryBudget: false,
-    });
+    const regions: EndpointRegion[] = [{ name: 'eu-west', url: 'http://eu.internal', location: { lat: 53, lon: -6 }, endpoints: [a.url, b.url], balancer: 'maglev', affinity: { header: 'x-user-id' } }];
+    const forwarder = createForwarder({ regions, retryBudget: false });
     const tracing = createEdgeTracing({ location: 'eu-west', nodeId: 'edge-eu-1', tracerProvider: provider });
     tracing.observeForwarder(forwarder, { service: 'orders' });
     const front = await startFront(tracing.wrapHandler(forwarder.handler));

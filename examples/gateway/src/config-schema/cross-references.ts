@@ -46,6 +46,12 @@ export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[];
   if (bus.driver === 'nats' && !isObject(bus.nats)) issues.push({ path: ['bus', 'nats'], message: 'driver "nats" needs bus.nats.servers' });
   const auth = isObject(input.auth) ? input.auth : {};
   const limits = isObject(input.rateLimits) ? input.rateLimits : {};
+  for (const [name, limit] of Object.entries(limits)) {
+    if (!isObject(limit) || limit.scope !== 'global') continue;
+    if (bus.driver !== 'nats') issues.push({ path: ['rateLimits', name, 'scope'], message: '"global" needs bus.driver "nats" (the counts travel between regions over it)' });
+    if (limit.algorithm === 'token-bucket' || limit.algorithm === 'gcra') issues.push({ path: ['rateLimits', name, 'scope'], message: '"global" counts windows: use algorithm fixed-window or sliding-window' });
+    if (limit.mode === 'local' || limit.mode === 'strict') issues.push({ path: ['rateLimits', name, 'scope'], message: '"global" runs in edge mode: use mode auto or edge' });
+  }
   const server = isObject(input.server) ? input.server : {};
   const clientCas = isObject(server.tls) && isObject(server.tls.clientCertificates);
   if (Array.isArray(input.routes)) {
