@@ -67,7 +67,8 @@ export function sendStoredRange(req: IncomingMessage, res: ServerResponse, entry
   const header = req.headers.range;
   if (header === undefined || req.method !== 'GET' || entry.status !== 200) return false;
   const ifRange = req.headers['if-range'];
-  if (ifRange !== undefined && !ifRangeHolds(ifRange, entry)) return false;
+  // A repeated If-Range is not one valid validator: answer with the whole response.
+  if (ifRange !== undefined && (typeof ifRange !== 'string' || !ifRangeHolds(ifRange, entry))) return false;
   const body = entry.body;
   const range = parseByteRange(header, body.length);
   if (range === undefined) return false;
