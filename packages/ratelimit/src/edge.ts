@@ -14,12 +14,12 @@ import {
 } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { fixedResult, slidingResult } from './algorithms.js';
+import { RegionCountsSync } from './edge-bus.js';
 import { EdgeEntry, observeRegional, regionalEstimate, rollOver } from './edge-entry.js';
 import { type SyncOp, redisFailure, sendSyncRound, syncOp } from './edge-redis.js';
 import { RateLimitError } from './errors.js';
 import { DEFAULT_MAX_KEY_LENGTH, DEFAULT_PREFIX, keyBase, normalizeKey } from './keys.js';
 import { type PolicyOptions, checkCost, parsePolicy } from './policy.js';
-import { RegionCountsSync } from './edge-bus.js';
 import { type RateLimitBus, checkBus } from './remote.js';
 import type { Algorithm, RateLimitPolicy, RateLimitResult, SyncRateLimiter } from './types.js';
 

@@ -203,7 +203,9 @@ async function startSuperclusterOnce(
     /**
      * Called once per pair of clusters and server: returns the port a server of `from` dials to reach
      * `target` (the gateway port of a server of cluster `to`), so a test can put a delaying or
-     * cuttable link between regions. Default: the target's own port.
+     * cuttable link between regions. Default: the target's own port. With links, servers advertise a
+     * gateway address that refuses connections, so no server learns (from another cluster's members)
+     * a direct address that would bypass the links.
      */
     gatewayLink?: (from: string, to: string, target: { host: string; port: number }) => Promise<number>;
   } = {},
