@@ -1,4 +1,4 @@
-import { type ManualClock, createManualClock } from '@edgekit/core';
+import { type ManualClock, createManualClock } from '@edgekit/core/testing';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CacheOptions, type EdgeCache, type Origin, createCache } from '../src/index.js';

@@ -27,6 +27,8 @@ const rateLimitSchema = z.strictObject({
   burst: z.number().int().min(1).optional(),
   /** Where counts live: `auto` is `local` without Redis, `edge` with Redis (window algorithms) or `strict` (the others). */
   mode: z.enum(['auto', 'local', 'edge', 'strict']).default('auto'),
+  /** `global`: one limit shared by every region, counts exchanged over the NATS bus (`bus.driver: nats`; edge mode, window algorithms). `region`: counted in this region. */
+  scope: z.enum(['region', 'global']).default('region'),
 });
 
 const routeSchema = z.strictObject({
@@ -42,6 +44,8 @@ const routeSchema = z.strictObject({
   rateLimit: z.string().default('none'),
   /** `fresh`: answer 503 while this node's revocation state is staler than `bus.nats.maxStaleness` (needs the NATS bus). */
   revocations: z.enum(['cached', 'fresh']).default('cached'),
+  /** The service that serves this rule's requests (a name in `services`), before any service's own match. Default: matched by the services' `match`. */
+  service: z.string().min(1).optional(),
   /** `required`: only requests on a TLS connection with a client certificate verified against `server.tls.clientCertificates.ca` pass (else 403). */
   clientCertificate: z.enum(['optional', 'required']).default('optional'),
 });
