@@ -191,7 +191,7 @@ class EdgeLimiter implements EdgeRateLimiter {
     } else {
       this.#entries.delete(k);
       this.#entries.set(k, entry);
-      if (entry.window < window) this.#endWindow(entry, window);
+      if (entry.window !== window) this.#endWindow(entry, window);
     }
     return entry;
   }

@@ -34,7 +34,7 @@ export async function runNatsFailoverScenario(ctx: LabContext): Promise<NatsFail
   const serversPerRegion = 3;
   const replicas = 3;
   const total = ctx.quick ? 100 : 200;
-  const tick = ctx.progress.step('scenario 8 · a nats-server killed in a three-server region', 3);
+  const tick = ctx.progress.step('scenario 8/8 · a nats-server killed in a three-server region', 3);
   const connections: NatsConnection[] = [];
   const closers: Array<() => Promise<unknown>> = [];
   try {
