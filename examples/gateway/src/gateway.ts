@@ -247,11 +247,12 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
 
   const reloadNow = async (next: GatewayConfig): Promise<ReloadResult> => {
     const restartRequired = restartOnly(config, next);
+    // Certificates first: files that do not load reject the reload before anything changed.
+    if (tls !== undefined && next.server.tls !== undefined) await tls.reload(next.server.tls);
     const previous = pipeline;
     const built = await Pipeline.build(next, context, previous);
     pipeline = built;
     config = next;
-    if (tls !== undefined && next.server.tls !== undefined) await tls.reload(next.server.tls);
     edgeMap = createEdgeMapEndpoint(next, systemClock);
     version++;
     loadedAt = new Date();

@@ -332,6 +332,7 @@ export class Pipeline {
           closeTimeout: config.proxy.closeTimeout,
           via: config.proxy.via,
           ...(upstreamTls === undefined ? {} : { dispatcher: upstreamTls }),
+          http2: (region) => config.regions.find((entry) => entry.name === region.name)?.http2 ?? config.proxy.http2,
           ...(config.proxy.retryBudget === undefined ? {} : { retryBudget: config.proxy.retryBudget }),
           ...(config.proxy.hedgeDelay === undefined ? {} : { hedge: { delay: config.proxy.hedgeDelay } }),
         });

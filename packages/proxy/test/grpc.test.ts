@@ -99,6 +99,32 @@ describe('gRPC through the forwarder (grpc-js client and server)', () => {
     expect(failovers).toMatchObject([{ from: 'eu', to: 'us', reason: 'status' }]);
   });
 
+  it('sends a call answered UNAVAILABLE to another endpoint of the same region first', async () => {
+    const a = await startEchoServer('a', 'unavailable');
+    const b = await startEchoServer('b');
+    const forwarder = createForwarder({
+      regions: [{ name: 'eu', url: 'http://eu.invalid', location: { lat: 50.11, lon: 8.68 }, endpoints: [a.url, b.url], balancer: 'round-robin', outlierDetection: false } as never],
+      http2: true,
+      retryBackoff: false,
+    });
+    const listener = await startH2Front(forwarder);
+    const client = new Client(`127.0.0.1:${listener.port}`, grpc.credentials.createInsecure());
+    cleanup.push(async () => {
+      client.close();
+      await listener.close();
+      await forwarder.close();
+      await a.close();
+      await b.close();
+    });
+    for (let i = 0; i < 4; i++) {
+      const { reply, trailers } = await unary(client, { text: `n${i}`, count: i });
+      expect(reply.text).toBe(`b:n${i}:`);
+      expect(trailers.get('x-served-region')).toEqual(['b']);
+    }
+    expect(b.calls).toHaveLength(4);
+    expect(a.calls.length).toBeGreaterThan(0);
+  });
+
   it('relays a status other than UNAVAILABLE without retrying or counting a failure', async () => {
     const eu = await startEchoServer('eu', 'unavailable');
     const us = await startEchoServer('us');

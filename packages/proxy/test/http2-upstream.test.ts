@@ -13,7 +13,11 @@ afterEach(async () => {
 async function startH2Upstream(onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void) {
   const server = http2.createServer();
   const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (session) => sessions.add(session));
+  let sessionCount = 0;
+  server.on('session', (session) => {
+    sessionCount++;
+    sessions.add(session);
+  });
   const seen: Array<{ method: string; path: string; authority: string; body: string }> = [];
   server.on('stream', (stream, headers) => {
     const entry = { method: String(headers[':method']), path: String(headers[':path']), authority: String(headers[':authority']), body: '' };
@@ -28,12 +32,19 @@ async function startH2Upstream(onStream: (stream: http2.ServerHttp2Stream, heade
     for (const session of sessions) session.destroy();
     await closeServer(server as never);
   });
-  return { url: `http://127.0.0.1:${port}`, seen };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    get sessions() {
+      return sessionCount;
+    },
+  };
 }
 
-async function setup(eu: { url: string }) {
+async function setup(eu: { url: string }, extra: Partial<Parameters<typeof createForwarder>[0]> = {}) {
   const us = await startUpstream('us');
   const forwarder = createForwarder({
+    ...extra,
     regions: [
       { name: 'eu', url: eu.url, location: { lat: 50.11, lon: 8.68 } },
       { name: 'us', url: us.url, location: { lat: 39.04, lon: -77.49 } },
@@ -60,6 +71,30 @@ describe('HTTP/2 upstreams', () => {
     const replies = await Promise.all(Array.from({ length: 5 }, () => send(`${front.url}/a`)));
     expect(replies.map((r) => [r.status, r.body, r.headers['x-served-by']])).toEqual(Array.from({ length: 5 }, () => [200, 'from eu', 'eu']));
     expect(eu.seen[0]!.authority).toBe(new URL(eu.url).host);
+  });
+
+  it('keeps at most connections × maxConcurrentStreams requests in flight, the rest queued', async () => {
+    const open: http2.ServerHttp2Stream[] = [];
+    let peak = 0;
+    const eu = await startH2Upstream((stream) => {
+      open.push(stream);
+      peak = Math.max(peak, open.length);
+      // Two streams open: hold them a moment (a third one, were it let through, would show up), then answer both.
+      if (open.length < 2 && eu.seen.length < 8) return;
+      setTimeout(() => {
+        for (const held of open.splice(0)) {
+          held.respond({ ':status': 200 });
+          held.end('ok');
+        }
+      }, 20);
+    });
+    const { front } = await setup(eu, { connections: 1, maxConcurrentStreams: 2, maxInFlightPerClient: 0 });
+    const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => send(`${front.url}/n/${i}`)));
+    expect(replies.every((r) => r.status === 200 && r.headers['x-served-by'] === 'eu')).toBe(true);
+    expect(eu.seen).toHaveLength(8);
+    // Multiplexed on the one connection allowed, never more than two streams at once.
+    expect(peak).toBe(2);
+    expect(eu.sessions).toBe(1);
   });
 
   it('sends a POST refused with REFUSED_STREAM to the next region: it was never processed', async () => {

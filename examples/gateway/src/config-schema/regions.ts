@@ -23,6 +23,8 @@ export const regionsSection = z
       location: coordinates,
       /** Upstream connections to this region at most. Default: `proxy.connections`. */
       connections: z.number().int().min(1).optional(),
+      /** HTTP/2 to this region (ALPN `h2` for `https:`, prior knowledge for `http:`, as gRPC servers expect). Default: `proxy.http2`. */
+      http2: z.boolean().optional(),
       /** TLS towards this region's `https://` URL. Default: `proxy.tls`. */
       tls: upstreamTlsSchema.optional(),
       ...regionEndpointsFields,
