@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Disposable, toDisposable } from '@edgekit/core';
+import { CountedHistogram } from './counted-histogram.js';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BoundedLabel, CONTINENTS, OTHER, UNKNOWN, type StatusLabel, continentOf, statusClass } from './labels.js';
 import { SCOPE, checkArgument, checkBuckets, checkLabelValue, checkNames, checkObject, checkOptionsObject, checkPrefix } from './options.js';
@@ -172,7 +173,7 @@ class EdgeMetricsImpl implements EdgeMetrics {
   readonly #clock: TelemetryClock;
   readonly #routing: Counter<'target_region' | 'client_region' | 'status'>;
   readonly #failovers: Counter<'from_region' | 'to_region'>;
-  readonly #gatewayDuration: Histogram<'location'>;
+  readonly #gatewayDuration: CountedHistogram;
   readonly #backendDuration: Histogram<'edge_location' | 'backend_region'>;
   readonly #cacheRequests: Counter<'location'>;
   readonly #cacheHits: Counter<'location'>;
@@ -183,6 +184,9 @@ class EdgeMetricsImpl implements EdgeMetrics {
   readonly #startKey = Symbol('edgekit.telemetry.requestStart');
   readonly #onResponseClose: (this: ResponseWithStart) => void;
   #closed = false;
+  /** Cache lookups and hits not yet added to their counters. */
+  #lookups = 0;
+  #lookupHits = 0;
 
   constructor(options: EdgeMetricsOptions) {
     const opts = checkOptionsObject<EdgeMetricsOptions>(SCOPE, options);
@@ -217,10 +221,11 @@ class EdgeMetricsImpl implements EdgeMetrics {
       registers,
     });
     this.#failovers = new Counter({ name: names.routingFailovers, help: 'Failovers from one region to the next', labelNames: ['from_region', 'to_region'] as const, registers });
-    this.#gatewayDuration = new Histogram({
+    // Observed once per request: plain additions, no label hashing (see CountedHistogram).
+    this.#gatewayDuration = new CountedHistogram({
       name: names.gatewayRequestDuration,
       help: 'Duration of gateway requests until the response closed, in seconds',
-      labelNames: ['location'] as const,
+      labels: { location: this.location },
       buckets: requestBuckets,
       registers,
     });
@@ -231,13 +236,13 @@ class EdgeMetricsImpl implements EdgeMetrics {
       buckets: backendBuckets,
       registers,
     });
-    this.#cacheRequests = new Counter({ name: names.cacheRequests, help: 'Requests looked up in the response cache', labelNames: ['location'] as const, registers });
-    this.#cacheHits = new Counter({ name: names.cacheHits, help: 'Cache lookups answered from the cache (fresh or stale)', labelNames: ['location'] as const, registers });
+    // Lookups are counted in plain numbers and added to the counters when they are read (one scrape, not one label hash per request).
+    this.#cacheRequests = new Counter({ name: names.cacheRequests, help: 'Requests looked up in the response cache', labelNames: ['location'] as const, registers, collect: () => this.#flushLookups() });
+    this.#cacheHits = new Counter({ name: names.cacheHits, help: 'Cache lookups answered from the cache (fresh or stale)', labelNames: ['location'] as const, registers, collect: () => this.#flushLookups() });
     this.#breakerState = new Gauge({ name: names.breakerState, help: 'Circuit breaker state per region: 1 for the current state, 0 for the others', labelNames: ['region', 'state'] as const, registers });
     this.#regionHealthy = new Gauge({ name: names.regionHealthy, help: 'Whether active health checks consider a region healthy (1) or not (0)', labelNames: ['region'] as const, registers });
     this.#locationLabels = { location: this.location };
     // Series that exist from the start, so rates and ratios are defined before the first event.
-    this.#gatewayDuration.zero(this.#locationLabels);
     this.#cacheRequests.inc(this.#locationLabels, 0);
     this.#cacheHits.inc(this.#locationLabels, 0);
     const metrics = this;
@@ -283,7 +288,7 @@ class EdgeMetricsImpl implements EdgeMetrics {
 
   recordGatewayRequest(durationMs: number): void {
     if (!(durationMs >= 0)) return;
-    this.#gatewayDuration.observe(this.#locationLabels, durationMs / 1000);
+    this.#gatewayDuration.observe(durationMs / 1000);
   }
 
   recordBackend(region: string, durationMs: number): void {
@@ -292,8 +297,15 @@ class EdgeMetricsImpl implements EdgeMetrics {
   }
 
   recordCacheLookup(status: CacheLookupStatus): void {
-    this.#cacheRequests.inc(this.#locationLabels);
-    if (status === 'hit' || status === 'stale') this.#cacheHits.inc(this.#locationLabels);
+    this.#lookups++;
+    if (status === 'hit' || status === 'stale') this.#lookupHits++;
+  }
+
+  #flushLookups(): void {
+    if (this.#lookups > 0) this.#cacheRequests.inc(this.#locationLabels, this.#lookups);
+    if (this.#lookupHits > 0) this.#cacheHits.inc(this.#locationLabels, this.#lookupHits);
+    this.#lookups = 0;
+    this.#lookupHits = 0;
   }
 
   setBreakerState(region: string, state: BreakerStateName | string): void {
