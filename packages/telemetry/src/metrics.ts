@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Disposable, toDisposable } from '@edgekit/core';
-import { CountedHistogram } from './counted-histogram.js';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CountedHistogram, type HistogramSeries, PendingCounts } from './counted.js';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { BoundedLabel, CONTINENTS, OTHER, UNKNOWN, type StatusLabel, continentOf, statusClass } from './labels.js';
 import { SCOPE, checkArgument, checkBuckets, checkLabelValue, checkNames, checkObject, checkOptionsObject, checkPrefix } from './options.js';
 import type {
@@ -173,8 +173,11 @@ class EdgeMetricsImpl implements EdgeMetrics {
   readonly #clock: TelemetryClock;
   readonly #routing: Counter<'target_region' | 'client_region' | 'status'>;
   readonly #failovers: Counter<'from_region' | 'to_region'>;
-  readonly #gatewayDuration: CountedHistogram;
-  readonly #backendDuration: Histogram<'edge_location' | 'backend_region'>;
+  readonly #gatewayDuration: HistogramSeries;
+  readonly #backendDuration: CountedHistogram;
+  /** The backend histogram's series per `backend_region` label value (a bounded set). */
+  readonly #backendSeries = new Map<string, HistogramSeries>();
+  readonly #routingPending = new PendingCounts<'target_region' | 'client_region' | 'status'>();
   readonly #cacheRequests: Counter<'location'>;
   readonly #cacheHits: Counter<'location'>;
   readonly #breakerState: Gauge<'region' | 'state'>;
@@ -219,20 +222,19 @@ class EdgeMetricsImpl implements EdgeMetrics {
       help: 'Requests routed by the edge gateway, by target region, client region and status class',
       labelNames: ['target_region', 'client_region', 'status'] as const,
       registers,
+      collect: () => this.#routingPending.flush(this.#routing),
     });
     this.#failovers = new Counter({ name: names.routingFailovers, help: 'Failovers from one region to the next', labelNames: ['from_region', 'to_region'] as const, registers });
-    // Observed once per request: plain additions, no label hashing (see CountedHistogram).
+    // Histograms and per-request counters are plain additions, read by the registry (see counted.ts).
     this.#gatewayDuration = new CountedHistogram({
       name: names.gatewayRequestDuration,
       help: 'Duration of gateway requests until the response closed, in seconds',
-      labels: { location: this.location },
       buckets: requestBuckets,
       registers,
-    });
-    this.#backendDuration = new Histogram({
+    }).series({ location: this.location });
+    this.#backendDuration = new CountedHistogram({
       name: names.backendDuration,
       help: 'Time from an upstream attempt to its response headers, in seconds',
-      labelNames: ['edge_location', 'backend_region'] as const,
       buckets: backendBuckets,
       registers,
     });
@@ -279,7 +281,8 @@ class EdgeMetricsImpl implements EdgeMetrics {
   recordRouting(record: RoutingRecord): void {
     const status: StatusLabel = record.status === 'aborted' ? 'aborted' : statusClass(record.status);
     const client = record.clientRegion === undefined ? UNKNOWN : record.clientRegion === UNKNOWN || this.#clientRegions.has(record.clientRegion) ? record.clientRegion : OTHER;
-    this.#routing.inc({ target_region: this.#regions.of(record.targetRegion), client_region: client, status });
+    const target = this.#regions.of(record.targetRegion);
+    this.#routingPending.add(`${target}\n${client}\n${status}`, () => ({ target_region: target, client_region: client, status }));
   }
 
   recordFailover(from: string, to: string): void {
@@ -293,7 +296,13 @@ class EdgeMetricsImpl implements EdgeMetrics {
 
   recordBackend(region: string, durationMs: number): void {
     if (!(durationMs >= 0)) return;
-    this.#backendDuration.observe({ edge_location: this.location, backend_region: this.#regions.of(region) }, durationMs / 1000);
+    const label = this.#regions.of(region);
+    let series = this.#backendSeries.get(label);
+    if (series === undefined) {
+      series = this.#backendDuration.series({ edge_location: this.location, backend_region: label });
+      this.#backendSeries.set(label, series);
+    }
+    series.observe(durationMs / 1000);
   }
 
   recordCacheLookup(status: CacheLookupStatus): void {
