@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type KV, Kvm } from '@nats-io/kv';
+import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, parseConfigText } from './config.js';
@@ -50,9 +50,9 @@ export interface ConfigBucketWatch {
 }
 
 /**
- * Watches the configuration key: the current value at start, then every new revision, each handed
- * to `apply` (the gateway's reload, which validates and either swaps the whole pipeline or keeps the
- * running one). Deleting the key leaves the running configuration as it is.
+ * Watches the configuration key: the current value (applied before this resolves), then every new
+ * revision, each handed to `apply` (the gateway's reload, which validates and either swaps the whole
+ * pipeline or keeps the running one). Deleting the key leaves the running configuration as it is.
  */
 export async function watchConfigBucket(
   location: ConfigBucketLocation & { nodeId: string },
@@ -61,30 +61,38 @@ export async function watchConfigBucket(
 ): Promise<ConfigBucketWatch> {
   const connection = await connectNats(location.servers, `edgekit-gateway ${location.nodeId} config`);
   let revision = 0;
+  let current: KvEntry | null = null;
   let iterator: Awaited<ReturnType<KV['watch']>> | undefined;
   try {
     const kv = await openConfigBucket(connection, location.bucket);
-    iterator = await kv.watch({ key: location.key });
+    // The current value by a direct read, then a watch from the next revision: a watcher whose bucket
+    // lives in another cluster of a supercluster gets its first delivery only once the server's
+    // once-a-second gateway interest check finds it, so reading the start value through it costs up to 1 s.
+    current = await kv.get(location.key);
+    iterator = await kv.watch({ key: location.key, ...(current ? { resumeFromRevision: current.revision + 1 } : {}) });
   } catch (error) {
     await connection.close();
     throw error;
   }
-  const watching = (async () => {
-    for await (const entry of iterator) {
-      if (entry.operation !== 'PUT' || entry.revision <= revision) continue;
-      revision = entry.revision;
-      const source = `nats-kv://${location.bucket}/${location.key}@${entry.revision}`;
-      let raw: unknown;
-      try {
-        raw = parseYaml(entry.string(), { uniqueKeys: true });
-      } catch (error) {
-        log('error', 'configuration revision rejected: not YAML or JSON', { source, error: (error as Error).message });
-        continue;
-      }
-      log('info', 'configuration revision received', { source });
-      // A rejected revision is logged, counted and shown on the status page by the reload itself.
-      await apply(raw, source).catch(() => {});
+  const handle = async (entry: KvEntry): Promise<void> => {
+    if (entry.operation !== 'PUT' || entry.revision <= revision) return;
+    revision = entry.revision;
+    const source = `nats-kv://${location.bucket}/${location.key}@${entry.revision}`;
+    let raw: unknown;
+    try {
+      raw = parseYaml(entry.string(), { uniqueKeys: true });
+    } catch (error) {
+      log('error', 'configuration revision rejected: not YAML or JSON', { source, error: (error as Error).message });
+      return;
     }
+    log('info', 'configuration revision received', { source });
+    // A rejected revision is logged, counted and shown on the status page by the reload itself.
+    await apply(raw, source).catch(() => {});
+  };
+  // The gateway starts on the bucket's configuration, not on the file's for a moment.
+  if (current) await handle(current);
+  const watching = (async () => {
+    for await (const entry of iterator) await handle(entry);
   })();
   return {
     get revision() {

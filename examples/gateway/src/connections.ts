@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { createTrustedProxies, normalizeIp } from '@edgekit/geo';
 
 /** What the cap reads from the current configuration (it follows reloads). */

@@ -1,18 +1,23 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Clock, checkOptionsObject, optionalFunction, optionalNumber, optionalString, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
 import { type Lifecycle, type ShutdownResult, createLifecycle } from '@edgekit/health';
+import { misdirected, sanitizeClientCertificateHeaders } from './client-certificate.js';
 import { capConnectionsPerClient } from './connections.js';
 import { ConfigError, type GatewayConfig, type GatewayConfigInput, loadConfigFile, parseConfig } from './config.js';
 import { type ConfigWatcher, watchConfigFile } from './watch.js';
 import { type ConfigBucketWatch, watchConfigBucket } from './config-bucket.js';
 import { type IngressSettings, admitRequest, pathOf } from './ingress.js';
 import { createEdgeMapEndpoint } from './edge-map.js';
+import { createDownstream } from './h2-listener.js';
 import { listenOn, urlOf } from './listener.js';
 import { type OperatorContext, serveOperator } from './operator.js';
 import { Pipeline } from './pipeline.js';
 import { StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
 import { type GatewayTelemetry, createGatewayTelemetry } from './telemetry.js';
+import { TlsTermination } from './tls.js';
+import { trustedPeer, upstreamTlsWarnings } from './upstream-tls.js';
 
 /** A structured log line: level, message and fields. */
 export type GatewayLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -46,7 +51,8 @@ export interface Gateway {
   readonly config: GatewayConfig;
   /** Number of the configuration in force: 1 at start, +1 per accepted reload. */
   readonly version: number;
-  readonly server: Server;
+  /** The public listener: an HTTP server, or a TLS or TCP server in front of HTTP/1.1 and HTTP/2 ones. */
+  readonly server: NetServer;
   readonly lifecycle: Lifecycle;
   readonly telemetry: GatewayTelemetry;
   /** `http://host:port` of the public listener, once listening. */
@@ -59,6 +65,8 @@ export interface Gateway {
   reload(input: GatewayConfigInput | GatewayConfig, source?: string): Promise<ReloadResult>;
   /** Reads `configFile` again and reloads it. */
   reloadFromFile(): Promise<ReloadResult>;
+  /** Reads the TLS certificate files again (as on SIGHUP); open connections keep theirs. Rejects with a `ConfigError`, keeping the certificates in force. */
+  reloadCertificates(): Promise<void>;
   /** The status page data. */
   status(): StatusSnapshot;
   /** Readiness fails, load balancers get `shutdownDelay` to notice, the listener closes, requests drain, then every component closes. */
@@ -81,6 +89,8 @@ function restartOnly(from: GatewayConfig, to: GatewayConfig): string[] {
   if (from.server.port !== to.server.port) changed.push('server.port');
   if (from.server.host !== to.server.host) changed.push('server.host');
   if (from.server.adminPort !== to.server.adminPort) changed.push('server.adminPort');
+  if ((from.server.tls === undefined) !== (to.server.tls === undefined) || (from.server.tls?.clientCertificates === undefined) !== (to.server.tls?.clientCertificates === undefined)) changed.push('server.tls');
+  if (JSON.stringify(from.server.http2) !== JSON.stringify(to.server.http2) || from.server.maxConcurrentStreams !== to.server.maxConcurrentStreams) changed.push('server.http2');
   if (from.edge.location !== to.edge.location) changed.push('edge.location');
   if (from.edge.nodeId !== to.edge.nodeId) changed.push('edge.nodeId');
   if (from.telemetry.defaultMetrics !== to.telemetry.defaultMetrics || from.telemetry.tracing !== to.telemetry.tracing) changed.push('telemetry');
@@ -102,6 +112,8 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   optionalString(SCOPE, 'configFile', options.configFile, undefined);
   let config = parseConfig(input, { env, source: options.configFile });
   const startedAt = clock.now();
+  for (const warning of upstreamTlsWarnings(config)) log('warn', warning.msg, warning.fields);
+  const tls = config.server.tls === undefined ? undefined : await TlsTermination.create(config.server.tls, { source: options.configFile, log, watchDebounce: options.watchDebounce });
   const telemetry = createGatewayTelemetry({
     location: config.edge.location,
     nodeId: config.edge.nodeId,
@@ -190,6 +202,8 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   // With a separate admin port, the public port claims only /health and /ready (and the edge map); everything else is proxied.
   const separateAdmin = config.server.adminPort !== undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    if (tls !== undefined && misdirected(req, tls.current, res)) return;
+    sanitizeClientCertificateHeaders(req, config.server.clientCertificateHeaders, trustedPeer(req, config.geo.trustedProxies));
     if (!admit(req, res)) return;
     if (lifecycle.handle(req, res)) return;
     if (edgeMap?.(req, res, pathOf(req.url))) return;
@@ -205,11 +219,22 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     if (!serveOperator(operator, req, res, pathOf(req.url), true)) sendProblem(res, { title: 'Not Found', status: 404, detail: 'the admin port serves /health, /ready, /metrics, /status and /admin/purge' });
   };
 
-  const server = createServer(lifecycle.track(handler));
+  const tracked = lifecycle.track(handler);
+  const server = createServer(tracked);
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts (60 s)
   server.headersTimeout = 66_000;
-  capConnectionsPerClient(server, () => ({ max: config.server.maxConnectionsPerClient, trustedProxies: config.geo.trustedProxies }));
-  lifecycle.addServer(server);
+  const { http2, maxConcurrentStreams } = config.server;
+  const downstream = createDownstream(server, tracked, {
+    tls,
+    http2: http2.enabled,
+    cleartext: http2.cleartext,
+    maxConcurrentStreams,
+    requestCert: config.server.tls?.clientCertificates !== undefined,
+    handshakeTimeout: config.server.tls?.handshakeTimeout ?? 10_000,
+    idleTimeout: server.keepAliveTimeout,
+  });
+  capConnectionsPerClient(downstream.listener, () => ({ max: config.server.maxConnectionsPerClient, trustedProxies: config.geo.trustedProxies }));
+  lifecycle.addServer(downstream.closable);
   // Upgrade tunnels (WebSocket) are long-lived: refused once shutdown begins, closed when the listener closes.
   const tunnels = new Set<Duplex>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -239,6 +264,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     const built = await Pipeline.build(next, context, previous);
     pipeline = built;
     config = next;
+    if (tls !== undefined && next.server.tls !== undefined) await tls.reload(next.server.tls);
     edgeMap = createEdgeMapEndpoint(next, systemClock);
     version++;
     loadedAt = new Date();
@@ -327,6 +353,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
       const result = await lifecycle.shutdown(delay === undefined ? {} : { delay });
       streams.close();
       await reloading;
+      await tls?.close();
       await pipeline.components.release();
       await telemetry.close();
       log('info', 'shut down', { drained: result.drained, abandoned: result.abandoned, durationMs: result.durationMs });
@@ -342,23 +369,26 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     get version() {
       return version;
     },
-    server,
+    server: downstream.listener,
     lifecycle,
     telemetry,
     get url() {
-      return urlOf(server);
+      return urlOf(downstream.listener, downstream.scheme);
     },
     get adminUrl() {
-      return adminServer === undefined ? urlOf(server) : urlOf(adminServer);
+      return adminServer === undefined ? urlOf(downstream.listener, downstream.scheme) : urlOf(adminServer);
     },
     async listen(port = config.server.port, host = config.server.host) {
-      await listenOn(server, port, host, 'server.port');
+      await listenOn(downstream.listener, port, host, 'server.port');
       if (adminServer !== undefined) await listenOn(adminServer, config.server.adminPort!, host, 'server.adminPort');
       log('info', 'listening', { url: gateway.url, adminUrl: gateway.adminUrl, location: config.edge.location, nodeId: config.edge.nodeId, version });
       return gateway.url;
     },
     reload: (next, source) => reload(next, source),
     reloadFromFile,
+    async reloadCertificates() {
+      await tls?.reload();
+    },
     status,
     shutdown: () => shutdown(),
     close: async () => {

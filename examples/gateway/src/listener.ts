@@ -1,13 +1,13 @@
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { EdgekitError } from '@edgekit/core';
 
-/** `http://host:port` of a listening server (loopback for a wildcard address); `''` before it listens. */
-export function urlOf(server: Server): string {
+/** `http://host:port` (or `https://`) of a listening server (loopback for a wildcard address); `''` before it listens. */
+export function urlOf(server: Server, scheme: 'http' | 'https' = 'http'): string {
   const address = server.address() as AddressInfo | null;
   if (address === null) return '';
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
+  return `${scheme}://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${address.port}`;
 }
 
 /** The listener could not bind: a port in use (`EADDRINUSE`) or an address not allowed or not local. */

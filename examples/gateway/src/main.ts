@@ -51,6 +51,10 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   installSignalHandlers(gateway);
+  // SIGHUP: read the TLS certificate files again (open connections keep theirs).
+  process.on('SIGHUP', () => {
+    gateway.reloadCertificates().catch((error: unknown) => console.error(error instanceof ConfigError ? error.message : error));
+  });
   return -1;
 }
 

@@ -6,6 +6,7 @@ import { type ComponentSet, identity } from './components.js';
 import type { GatewayConfig } from './config.js';
 import { buildRegionBalancer } from './endpoints-config.js';
 import { type PipelineContext, type SharedLayer, observe } from './pipeline-shared.js';
+import { upstreamDispatcher } from './upstream-tls.js';
 
 /** The routing layer of the default regions: region selection, breakers, health and the forwarder. */
 export interface RoutingLayer {
@@ -107,6 +108,7 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
     { proxy: config.proxy, trusted: config.geo.trustedProxies, pools: [...poolSizes], deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
     'proxy',
     () => {
+      const upstreamTls = upstreamDispatcher(config.regions, config.proxy.tls);
       const created = createForwarder({
         selector,
         locate: locateFor(config, locator),
@@ -127,6 +129,7 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
         maxAttempts: config.proxy.maxAttempts,
         closeTimeout: config.proxy.closeTimeout,
         via: config.proxy.via,
+        ...(upstreamTls === undefined ? {} : { dispatcher: upstreamTls }),
         ...(config.proxy.retryBudget === undefined ? {} : { retryBudget: config.proxy.retryBudget }),
         ...(config.proxy.hedgeDelay === undefined ? {} : { hedge: { delay: config.proxy.hedgeDelay } }),
       });

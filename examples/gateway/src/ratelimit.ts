@@ -3,6 +3,7 @@ import type { AuthRequest } from '@edgekit/auth';
 import { createClientIp, createTrustedProxies } from '@edgekit/geo';
 import { type RateLimiter, createEdgeLimiter, createLocalLimiter, createRateLimitMiddleware, createRedisLimiter } from '@edgekit/ratelimit';
 import type { Redis } from 'ioredis';
+import { clientCertificateOf } from './client-certificate.js';
 import type { GatewayConfig } from './config.js';
 
 /** Middleware that answers 429 when a client is over its limit, else calls `next()`. */
@@ -54,7 +55,12 @@ export function createRateLimits(
                 const info = (req as AuthRequest).auth;
                 return info?.scheme === 'apiKey' ? `key:${info.keyId}` : `ip:${clientIp(req)}`;
               }
-            : (req: IncomingMessage) => {
+            : limit.by === 'clientCertificate'
+              ? (req: IncomingMessage) => {
+                  const certificate = clientCertificateOf(req);
+                  return certificate === undefined ? `ip:${clientIp(req)}` : `cert:${certificate.fingerprint256}`;
+                }
+              : (req: IncomingMessage) => {
                 const subject = (req as AuthRequest).auth?.subject;
                 return subject === undefined ? `ip:${clientIp(req)}` : `sub:${subject}`;
               };

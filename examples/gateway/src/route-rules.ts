@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from '@edgekit/auth';
+import { requireClientCertificate } from './client-certificate.js';
 import type { RouteRule } from './config.js';
 import type { RateLimitMiddleware } from './ratelimit.js';
 
@@ -41,9 +42,10 @@ export function chainFor(routes: readonly CompiledRoute[], method: string, path:
   return NO_MIDDLEWARE;
 }
 
-/** The middleware chain of one route rule: fresh revocations, authentication, scopes, rate limit. */
+/** The middleware chain of one route rule: client certificate, fresh revocations, authentication, scopes, rate limit. */
 export function compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware): CompiledRoute {
-  const chain: Middleware[] = rule.revocations === 'fresh' ? [fresh] : [];
+  const chain: Middleware[] = rule.clientCertificate === 'required' ? [requireClientCertificate] : [];
+  if (rule.revocations === 'fresh') chain.push(fresh);
   if (rule.auth !== 'none') {
     const authenticator = authenticators[rule.auth]!;
     chain.push(authenticator.middleware() as Middleware);

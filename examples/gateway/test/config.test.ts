@@ -33,6 +33,9 @@ describe('configuration', () => {
       pathParameters: 'refuse',
       refusedMethods: ['TRACE', 'TRACK'],
       refusedHeaders: ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url'],
+      http2: { enabled: true, cleartext: false },
+      maxConcurrentStreams: 100,
+      clientCertificateHeaders: ['x-forwarded-client-cert', 'x-client-cert', 'x-ssl-client-cert', 'ssl-client-cert', 'x-client-verify', 'x-ssl-client-verify', 'x-ssl-client-s-dn', 'x-client-dn'],
     });
     expect(config.cache.enabled).toBe(true);
     expect(config.redis.url).toBeNull();

@@ -11,6 +11,8 @@ import { type OutageResult, runOutageScenario } from './scenarios/outage.js';
 import { runRegionalStateScenario } from './scenarios/regional-state.js';
 import { GEODNS_TTL_MS, runReachScenario } from './scenarios/reach.js';
 import { runSwrScenario } from './scenarios/swr.js';
+import { globalLimitSection, runGlobalLimitScenario } from './scenarios/global-limit.js';
+import { natsFailoverSection, runNatsFailoverScenario } from './scenarios/nats-failover.js';
 import { change, ms } from './stats.js';
 import { startWorld } from './topology.js';
 import { CITIES, DEFAULT_REGIONS } from './world.js';
@@ -22,6 +24,8 @@ interface LabOptions {
   outDir: string;
   /** How long scenario 6 cuts the ap-south edge off, in seconds. */
   partitionSeconds: number;
+  /** Scenario numbers to run; all when undefined. */
+  only: Set<number> | undefined;
 }
 
 function parseOptions(argv: string[]): LabOptions {
@@ -32,21 +36,27 @@ function parseOptions(argv: string[]): LabOptions {
     quick: process.env.LAB_QUICK === '1',
     outDir: process.env.LAB_OUT ?? join(here, '..', 'out'),
     partitionSeconds: Number(process.env.LAB_PARTITION_SECONDS ?? Number.NaN),
+    only: process.env.LAB_ONLY ? new Set(process.env.LAB_ONLY.split(',').map(Number)) : undefined,
   };
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true;
     else if (arg.startsWith('--route-factor=')) options.routeFactor = Number(arg.slice('--route-factor='.length));
     else if (arg.startsWith('--out=')) options.outDir = arg.slice('--out='.length);
     else if (arg.startsWith('--partition=')) options.partitionSeconds = Number(arg.slice('--partition='.length));
+    else if (arg.startsWith('--only=')) options.only = new Set(arg.slice('--only='.length).split(',').map(Number));
     else if (arg === '--') continue;
-    else throw new Error(`lab: unknown argument ${JSON.stringify(arg)} (known: --quick, --route-factor=<n>, --partition=<s>, --out=<dir>)`);
+    else throw new Error(`lab: unknown argument ${JSON.stringify(arg)} (known: --quick, --route-factor=<n>, --partition=<s>, --only=<n,...>, --out=<dir>)`);
   }
+  if (options.only && [...options.only].some((n) => !Number.isInteger(n) || n < 1 || n > SCENARIOS)) throw new RangeError(`lab: --only takes scenario numbers from 1 to ${SCENARIOS}`);
   if (Number.isNaN(options.partitionSeconds)) options.partitionSeconds = options.quick ? 5 : 30;
   if (!Number.isFinite(options.partitionSeconds) || options.partitionSeconds < 1) throw new RangeError(`lab: partition must be >= 1 s (got ${options.partitionSeconds})`);
   if (!Number.isFinite(options.routeFactor) || options.routeFactor < 1) throw new RangeError(`lab: route factor must be a number >= 1 (got ${options.routeFactor})`);
   if (!Number.isFinite(options.upstreamTimeout) || options.upstreamTimeout < 100) throw new RangeError(`lab: LAB_UPSTREAM_TIMEOUT must be >= 100 ms (got ${options.upstreamTimeout})`);
   return options;
 }
+
+/** How many scenarios the lab has. */
+const SCENARIOS = 8;
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
@@ -62,17 +72,22 @@ async function main(): Promise<void> {
   const world = await startWorld(DEFAULT_REGIONS, options.routeFactor);
   const ctx = { world, cities: CITIES, locator, progress, upstreamTimeout: options.upstreamTimeout, quick: options.quick };
   try {
-    const latency = await runLatencyScenario(ctx);
-    const outage = await runOutageScenario(ctx);
-    const invalidation = await runInvalidationScenario(ctx);
-    const swr = await runSwrScenario(ctx);
-    const canRunRegional = natsAvailability().available && redisAvailability().canSpawn;
-    if (!canRunRegional) progress.note('  ! scenario 6 needs nats-server and redis-server: skipped');
-    const regional = canRunRegional ? await runRegionalStateScenario(ctx, options.partitionSeconds) : undefined;
-    const reach = await runReachScenario(ctx);
+    const want = (n: number): boolean => options.only === undefined || options.only.has(n);
+    const latency = want(1) ? await runLatencyScenario(ctx) : undefined;
+    const outage = want(2) ? await runOutageScenario(ctx) : undefined;
+    const invalidation = want(3) ? await runInvalidationScenario(ctx) : undefined;
+    const swr = want(4) ? await runSwrScenario(ctx) : undefined;
+    const hasNats = natsAvailability().available;
+    const canRunRegional = hasNats && redisAvailability().canSpawn;
+    if (want(6) && !canRunRegional) progress.note('  ! scenario 6 needs nats-server and redis-server: skipped');
+    if ((want(7) || want(8)) && !hasNats) progress.note('  ! scenarios 7 and 8 need nats-server: skipped');
+    const regional = want(6) && canRunRegional ? await runRegionalStateScenario(ctx, options.partitionSeconds) : undefined;
+    const reach = want(5) ? await runReachScenario(ctx) : undefined;
+    const globalLimit = want(7) && hasNats ? await runGlobalLimitScenario(ctx) : undefined;
+    const natsFailover = want(8) && hasNats ? await runNatsFailoverScenario(ctx) : undefined;
 
     const sections: string[] = [];
-    sections.push(
+    if (latency) sections.push(
       `## 1. Centralized gateway vs edge gateway vs edge cache\n\n` +
         `Milliseconds per request over warm keep-alive connections. Floor: the round trip of light in fibre along the path's great circles; the links inject floor × ${options.routeFactor}.\n\n` +
         markdownTable(
@@ -89,19 +104,21 @@ async function main(): Promise<void> {
           ]),
         ),
     );
-    const [naive, passive, breaker, health] = outage as [OutageResult, OutageResult, OutageResult, OutageResult];
-    sections.push(
-      `## 2. Regional outage: ap-south stops answering\n\n` +
-        `Clients in the cities served by the ap-south edge, during the outage. Upstream timeout ${options.upstreamTimeout} ms (the design article's 5 s, scaled down).\n\n` +
-        markdownTable(
-          ['Mode', 'Requests', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'Mean ms', 'Attempts on ap-south', 'Answered by'],
-          outage.map((r) => [r.mode, r.requests, r.errors, pct(r.errorRate), ms(r.p50), ms(r.p95), ms(r.mean), r.attemptsOnDeadRegion, Object.entries(r.servedBy).map(([k, v]) => `${k} ${v}`).join(', ') || '-']),
-        ) +
-        `\n\n- Breaker failover vs naive retry: error rate ${pct(naive.errorRate)} → ${pct(breaker.errorRate)} (${change(breaker.errorRate, naive.errorRate)}); the design article claims 95% fewer errors.\n` +
-        `- Active health checks vs passive detection (failover after each timeout): mean latency ${ms(passive.mean)} → ${ms(health.mean)} ms (${change(health.mean, passive.mean)}), p95 ${ms(passive.p95)} → ${ms(health.p95)} ms (${change(health.p95, passive.p95)}); the design article claims 80-90% less.\n` +
-        `- Health checks added to breaker failover: mean latency ${ms(breaker.mean)} → ${ms(health.mean)} ms (${change(health.mean, breaker.mean)}), p95 ${ms(breaker.p95)} → ${ms(health.p95)} ms (${change(health.p95, breaker.p95)}).`,
-    );
-    sections.push(
+    if (outage) {
+      const [naive, passive, breaker, health] = outage as [OutageResult, OutageResult, OutageResult, OutageResult];
+      sections.push(
+        `## 2. Regional outage: ap-south stops answering\n\n` +
+          `Clients in the cities served by the ap-south edge, during the outage. Upstream timeout ${options.upstreamTimeout} ms (the design article's 5 s, scaled down).\n\n` +
+          markdownTable(
+            ['Mode', 'Requests', 'Errors', 'Error rate', 'p50 ms', 'p95 ms', 'Mean ms', 'Attempts on ap-south', 'Answered by'],
+            outage.map((r) => [r.mode, r.requests, r.errors, pct(r.errorRate), ms(r.p50), ms(r.p95), ms(r.mean), r.attemptsOnDeadRegion, Object.entries(r.servedBy).map(([k, v]) => `${k} ${v}`).join(', ') || '-']),
+          ) +
+          `\n\n- Breaker failover vs naive retry: error rate ${pct(naive.errorRate)} → ${pct(breaker.errorRate)} (${change(breaker.errorRate, naive.errorRate)}); the design article claims 95% fewer errors.\n` +
+          `- Active health checks vs passive detection (failover after each timeout): mean latency ${ms(passive.mean)} → ${ms(health.mean)} ms (${change(health.mean, passive.mean)}), p95 ${ms(passive.p95)} → ${ms(health.p95)} ms (${change(health.p95, passive.p95)}); the design article claims 80-90% less.\n` +
+          `- Health checks added to breaker failover: mean latency ${ms(breaker.mean)} → ${ms(health.mean)} ms (${change(health.mean, breaker.mean)}), p95 ${ms(breaker.p95)} → ${ms(health.p95)} ms (${change(health.p95, breaker.p95)}).`,
+      );
+    }
+    if (invalidation) sections.push(
       `## 3. Tag invalidation across edges\n\n` +
         `${invalidation.rounds} invalidations published by the ${invalidation.from} edge over ${invalidation.transport}; time until each edge applied it.\n\n` +
         markdownTable(
@@ -109,7 +126,7 @@ async function main(): Promise<void> {
           invalidation.rows.map((r) => [r.edge, ms(r.p50), ms(r.p95), ms(r.max), ms(r.floor), ms(r.injected), r.staleAfterInvalidation]),
         ),
     );
-    sections.push(
+    if (swr) sections.push(
       `## 4. Stale-while-revalidate while the origin takes 2 s\n\n` +
         `A burst from the cities served by the us-east edge on an entry that has just expired.\n\n` +
         markdownTable(
@@ -119,7 +136,7 @@ async function main(): Promise<void> {
     );
 
     const outageWindow = options.quick ? 3_000 : 6_000;
-    sections.push(
+    if (reach) sections.push(
       `## 5. Reaching an edge through a regional outage: GeoDNS vs anycast vs smart client\n\n` +
         `The ap-south edge stops answering while its cities send requests (4 at a time each) for ${outageWindow / 1000} s. GeoDNS: the nearest region's address, cached for ${GEODNS_TTL_MS / 1000} s. ` +
         `Anycast: the route to the dead edge is withdrawn at once (open connections reset, new ones reach the next-nearest edge). ` +
@@ -155,19 +172,21 @@ async function main(): Promise<void> {
           markdownTable(['Region', 'ms'], regional.config.map((r) => [r.region, ms(r.ms)])),
       );
     }
+    if (globalLimit) sections.push(globalLimitSection(globalLimit));
+    if (natsFailover) sections.push(natsFailoverSection(natsFailover));
 
     const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
     const report = `# edgekit latency lab\n\nRoute factor ${options.routeFactor}; ${CITIES.length} cities; regions ${DEFAULT_REGIONS.map((r) => r.name).join(', ')}; run took ${seconds} s.\n\n${sections.join('\n\n')}\n`;
     mkdirSync(options.outDir, { recursive: true });
     writeFileSync(join(options.outDir, 'report.md'), report);
-    writeFileSync(join(options.outDir, 'latency.svg'), latencyChart(latency));
+    if (latency) writeFileSync(join(options.outDir, 'latency.svg'), latencyChart(latency));
     writeFileSync(
       join(options.outDir, 'results.json'),
-      `${JSON.stringify({ options: { routeFactor: options.routeFactor, upstreamTimeout: options.upstreamTimeout, quick: options.quick }, regions: DEFAULT_REGIONS, cities: CITIES, seconds: Number(seconds), latency, outage, invalidation, swr, reach, regional }, null, 2)}\n`,
+      `${JSON.stringify({ options: { routeFactor: options.routeFactor, upstreamTimeout: options.upstreamTimeout, quick: options.quick }, regions: DEFAULT_REGIONS, cities: CITIES, seconds: Number(seconds), latency, outage, invalidation, swr, reach, regional, globalLimit, natsFailover }, null, 2)}\n`,
     );
     process.stdout.write(`\n${sections.join('\n\n')}\n\n`);
     const rel = relative(process.cwd(), options.outDir) || '.';
-    progress.note(`Done in ${seconds} s. Wrote ${rel}/report.md, ${rel}/latency.svg and ${rel}/results.json.`);
+    progress.note(`Done in ${seconds} s. Wrote ${rel}/report.md, ${latency ? `${rel}/latency.svg ` : ''}and ${rel}/results.json.`);
   } finally {
     await world.close();
     await locator.close();

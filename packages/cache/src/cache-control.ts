@@ -18,6 +18,8 @@ export interface CacheControl {
   mustRevalidate: boolean;
   proxyRevalidate: boolean;
   immutable: boolean;
+  /** RFC 9111 §5.2.2.3: store only when the status code is understood, and then ignore `no-store`. */
+  mustUnderstand: boolean;
   /** Request only. */
   onlyIfCached: boolean;
 }
@@ -39,6 +41,7 @@ const EMPTY: CacheControl = Object.freeze({
   mustRevalidate: false,
   proxyRevalidate: false,
   immutable: false,
+  mustUnderstand: false,
   onlyIfCached: false,
 });
 
@@ -154,6 +157,9 @@ export function parseCacheControl(header: string | readonly string[] | undefined
       case 'immutable':
         cc.immutable = true;
         break;
+      case 'must-understand':
+        cc.mustUnderstand = true;
+        break;
       case 'only-if-cached':
         cc.onlyIfCached = true;
         break;
@@ -266,7 +272,7 @@ const SF_DELTA: Record<string, 'maxAge' | 'sMaxAge' | 'staleWhileRevalidate' | '
   'stale-while-revalidate': 'staleWhileRevalidate',
   'stale-if-error': 'staleIfError',
 };
-const SF_FLAG: Record<string, 'noStore' | 'noCache' | 'private' | 'public' | 'mustRevalidate' | 'proxyRevalidate' | 'immutable'> = {
+const SF_FLAG: Record<string, 'noStore' | 'noCache' | 'private' | 'public' | 'mustRevalidate' | 'proxyRevalidate' | 'immutable' | 'mustUnderstand'> = {
   'no-store': 'noStore',
   'no-cache': 'noCache',
   private: 'private',
@@ -274,6 +280,7 @@ const SF_FLAG: Record<string, 'noStore' | 'noCache' | 'private' | 'public' | 'mu
   'must-revalidate': 'mustRevalidate',
   'proxy-revalidate': 'proxyRevalidate',
   immutable: 'immutable',
+  'must-understand': 'mustUnderstand',
 };
 
 /**

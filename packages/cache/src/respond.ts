@@ -5,6 +5,7 @@ import { hitStatus } from './cache-status.js';
 import { notModified } from './conditional.js';
 import { type CacheEntry, ONE_WRITE_BODY } from './entry.js';
 import { parseHttpDate } from './http-date.js';
+import { sendStoredRange } from './range.js';
 import type { OriginResponse } from './types.js';
 
 /** The head of a hit, cached on the entry while its Age and ttl (whole seconds) stay the same. */
@@ -31,6 +32,7 @@ export function sendHit(req: IncomingMessage, res: ServerResponse, entry: CacheE
     sendNotModified(res, entry, age, hitStatus(name, entry.fresh - age));
     return;
   }
+  if (headers.range !== undefined && sendStoredRange(req, res, entry, age, hitStatus(name, entry.fresh - age))) return;
   let cached = entry.sendCache as HitHeaders | undefined;
   if (cached === undefined || cached.age !== ageSeconds || cached.ttl !== ttlSeconds) {
     const list = entry.headers.slice();
@@ -65,6 +67,7 @@ export function sendStored(req: IncomingMessage, res: ServerResponse, entry: Cac
     sendNotModified(res, entry, age, cacheStatus);
     return;
   }
+  if (req.headers.range !== undefined && headers === undefined && sendStoredRange(req, res, entry, age, cacheStatus)) return;
   sendEntry(res, entry, age, cacheStatus, req.method === 'HEAD', headers);
 }
 

@@ -8,15 +8,22 @@ export type OriginHeaders = Record<string, string | string[] | number | undefine
 
 // RFC 9110 §7.6.1 hop-by-hop fields, plus the legacy ones proxies still see.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+// RFC 9111 §3.1: fields specific to the proxy that forwarded the request are never stored.
+const PROXY_SPECIFIC = new Set(['proxy-authenticate', 'proxy-authentication-info', 'proxy-authorization']);
 
 /** RFC 9111 §4.2.2 statuses that are heuristically cacheable and take the route's `ttl` without explicit freshness. */
 export const HEURISTIC_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308]);
+/** Status codes RFC 9110 §15 defines: the ones a `must-understand` response may be stored with (RFC 9111 §5.2.2.3). */
+const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411,
+  412, 413, 414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505,
+]);
 /** Negative answers: cached without explicit freshness only with the route's `negativeTtl`. */
 export const NEGATIVE_STATUSES: ReadonlySet<number> = new Set([404, 405, 410, 414, 501]);
 
 /** Settings of {@link analyzeResponse} that come from the cache options. */
 export interface AnalysisSettings {
-  /** Statuses that may be stored. */
+  /** Statuses that may be stored without the origin's explicit freshness. */
   readonly cacheableStatuses: ReadonlySet<number>;
   /** Response headers whose space- or comma-separated values are entry tags. */
   readonly tagHeaders: readonly string[];
@@ -80,20 +87,17 @@ function parseTags(value: string, into: Set<string>, settings: AnalysisSettings)
 }
 
 /**
- * The `Age` in seconds (RFC 9111 §5.1), read so that a malformed field never makes a response
- * fresher than any reading of it: of a list (`7200, 0`, or several lines) the largest member
- * counts, a decimal counts by its whole seconds, and members that are not numbers are ignored.
+ * The `Age` in seconds, read as RFC 9111 §5.1 says: of a list-based value (`0, 7200`, or several
+ * lines) only the first member counts, and a first member that is not a non-negative integer
+ * (`7200.0`, `-1`, `abc`) is ignored. Values beyond 2^31 are capped there (RFC 9111 §1.2.2).
  */
 export function parseAge(values: readonly string[] | undefined): number {
-  if (values === undefined) return 0;
-  let age = 0;
-  for (const value of values) {
-    for (const member of value.split(',')) {
-      const m = /^\s*(\d{1,15})(?:\.\d+)?\s*$/.exec(member);
-      if (m !== null) age = Math.max(age, Math.min(Number(m[1]), MAX_DELTA_SECONDS));
-    }
-  }
-  return age;
+  const first = values?.[0];
+  if (first === undefined) return 0;
+  const comma = first.indexOf(',');
+  const member = (comma === -1 ? first : first.slice(0, comma)).trim();
+  if (!/^\d+$/.test(member)) return 0;
+  return member.length > 15 ? MAX_DELTA_SECONDS : Math.min(Number(member), MAX_DELTA_SECONDS);
 }
 
 /**
@@ -134,7 +138,7 @@ export function analyzeResponse(
     for (const value of values) {
       if (!validHeader(name, value)) continue;
       clientHeaders.push(name, value);
-      if (name === 'set-cookie') continue;
+      if (name === 'set-cookie' || PROXY_SPECIFIC.has(name)) continue;
       storedHeaders.push(name, value);
     }
   }
@@ -207,10 +211,14 @@ export function analyzeResponse(
   swr = Math.max(0, Math.min(swr, settings.maxTtl - fresh));
   sie = Math.max(0, Math.min(sie, settings.maxTtl - fresh));
 
+  // RFC 9111 §3: with the origin's explicit freshness any final status may be stored; without it,
+  // only the configured statuses (heuristically cacheable ones, and those given a route ttl).
+  const originExplicit = explicit && !policy.override;
   let notStorable: string | undefined;
   if (status === 206) notStorable = 'partial';
-  else if (!settings.cacheableStatuses.has(status)) notStorable = 'status';
-  else if (cc.noStore) notStorable = 'no-store';
+  else if (status < 200 || status === 304 || (!settings.cacheableStatuses.has(status) && !originExplicit)) notStorable = 'status';
+  else if (cc.mustUnderstand && !UNDERSTOOD_STATUSES.has(status)) notStorable = 'must-understand';
+  else if (cc.noStore && !cc.mustUnderstand) notStorable = 'no-store';
   else if (cc.private && policy.shared) notStorable = 'private';
   else if (varyStar) notStorable = 'vary-star';
   else if (setCookie && policy.setCookie === 'bypass') notStorable = 'set-cookie';

@@ -12,8 +12,13 @@ describe('HTTP-date (RFC 9110 §5.6.7)', () => {
     expect(parseHttpDate('Sun Nov  6 08:49:37 1994', NOW)).toBe(ms);
   });
 
-  it('reads GMT case-insensitively', () => {
-    expect(parseHttpDate('Thu, 18 Aug 2050 02:01:18 gMT', NOW)).toBe(Date.UTC(2050, 7, 18, 2, 1, 18));
+  it('reads GMT, day and month names case-insensitively', () => {
+    const ms = Date.UTC(2050, 7, 18, 2, 1, 18);
+    expect(parseHttpDate('Thu, 18 Aug 2050 02:01:18 gMT', NOW)).toBe(ms);
+    expect(parseHttpDate('THU, 18 Aug 2050 02:01:18 GMT', NOW)).toBe(ms);
+    expect(parseHttpDate('Thu, 18 AUG 2050 02:01:18 GMT', NOW)).toBe(ms);
+    expect(parseHttpDate('THURSDAY, 18-aug-50 02:01:18 GMT', NOW)).toBe(ms);
+    expect(parseHttpDate('thu aug 18 02:01:18 2050', NOW)).toBe(ms);
   });
 
   it('takes an RFC 850 two-digit year more than 50 years ahead as the most recent past year with those digits', () => {

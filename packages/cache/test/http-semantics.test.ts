@@ -147,12 +147,36 @@ describe('freshness from the origin', () => {
     expect((await get(f.base, '/api/products/1')).headers['cache-status']).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=stale');
   });
 
-  it('never reads an Age list or a malformed Age as younger than its largest member', async () => {
-    const ages: Record<string, string | string[]> = { '1': '7200, 0', '2': ['0', '7200'], '3': '0,7200', '4': '7200.0' };
+  it('reads only the first member of an Age list and ignores an Age that is not a non-negative integer (RFC 9111 §5.1)', async () => {
+    const ages: Record<string, string | string[]> = {
+      '1': '7200, 0',
+      '2': ['7200', '0'],
+      '3': '0, 7200',
+      '4': ['0', '7200'],
+      '5': '7200.0',
+      '6': '-7200',
+      '7': 'abc',
+      '8': '2147483648',
+      '9': '0, 0',
+    };
+    const stale = new Set(['1', '2', '8']);
     const f = await setup((req) => json({}, { 'cache-control': 'max-age=3600', age: ages[req.url.slice(-1)]! } as Record<string, string>));
-    for (const id of ['1', '2', '3', '4']) {
-      expect((await get(f.base, `/api/products/${id}`)).headers['cache-status'], String(ages[id])).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=stale');
+    for (const id of Object.keys(ages)) {
+      const status = (await get(f.base, `/api/products/${id}`)).headers['cache-status'];
+      if (stale.has(id)) expect(status, String(ages[id])).toBe('edgekit; fwd=uri-miss; fwd-status=200; detail=stale');
+      else expect(status, String(ages[id])).toMatch(/; stored$/);
     }
+  });
+
+  it('never stores the proxy-specific Proxy-Authenticate, Proxy-Authentication-Info and Proxy-Authorization fields (RFC 9111 §3.1)', async () => {
+    const f = await setup(() =>
+      json({}, { 'cache-control': 'max-age=3600', 'proxy-authentication-info': 'nextnonce="abc"', 'x-kept': '1' }),
+    );
+    await get(f.base, '/api/products/1');
+    const hit = await get(f.base, '/api/products/1');
+    expect(hit.headers['cache-status']).toMatch(/; hit;/);
+    expect(hit.headers['x-kept']).toBe('1');
+    expect(hit.headers['proxy-authentication-info']).toBeUndefined();
   });
 
   it('reports the origin lifetime in Cache-Status ttl= when max-age is beyond the one-day storage cap', async () => {
@@ -209,17 +233,22 @@ describe('what a shared cache must not store', () => {
     expect(f.calls).toHaveLength(2);
   });
 
-  it('stores 404 only with explicit freshness or negativeTtl, and never 5xx, 206 or 302', async () => {
+  it('stores any final status with the origin\'s explicit freshness (RFC 9111 §3), other 404s and 302s not, and never 5xx or 206', async () => {
     const f = await setup((req): Reply => {
       if (req.url === '/api/gone') return { status: 404, body: 'nope' };
       if (req.url === '/api/gone-fresh') return { status: 404, headers: { 'cache-control': 'max-age=30' }, body: 'nope' };
       if (req.url === '/api/moved') return { status: 302, headers: { location: '/elsewhere', 'cache-control': 'max-age=30' } };
+      if (req.url === '/api/moved-plain') return { status: 302, headers: { location: '/elsewhere' } };
+      if (req.url === '/api/teapot') return { status: 499, headers: { expires: new Date(EPOCH + 30_000).toUTCString() }, body: 'x' };
       if (req.url === '/api/partial') return { status: 206, headers: { 'cache-control': 'max-age=30' }, body: 'pa' };
       return { status: 500, headers: { 'cache-control': 'max-age=30' }, body: 'boom' };
     });
     expect((await get(f.base, '/api/gone')).headers['cache-status']).toMatch(/detail=no-freshness/);
     expect((await get(f.base, '/api/gone-fresh')).headers['cache-status']).toMatch(/stored/);
-    expect((await get(f.base, '/api/moved')).headers['cache-status']).toMatch(/detail=status/);
+    expect((await get(f.base, '/api/moved')).headers['cache-status']).toMatch(/ttl=30; stored/);
+    expect((await get(f.base, '/api/moved')).headers['cache-status']).toMatch(/; hit;/);
+    expect((await get(f.base, '/api/moved-plain')).headers['cache-status']).toMatch(/detail=status/);
+    expect((await get(f.base, '/api/teapot')).headers['cache-status']).toMatch(/ttl=30; stored/);
     expect((await get(f.base, '/api/partial')).headers['cache-status']).toMatch(/detail=partial/);
     const error = await get(f.base, '/api/error');
     expect(error.status).toBe(500);
@@ -227,6 +256,18 @@ describe('what a shared cache must not store', () => {
     expect(error.headers['cache-status']).toBe('edgekit; fwd=uri-miss; fwd-status=500');
     await get(f.base, '/api/error');
     expect(f.calls.filter((c) => c.url === '/api/error')).toHaveLength(2);
+  });
+
+  it('with must-understand stores an understood status despite no-store, and never a status it does not understand (RFC 9111 §5.2.2.3)', async () => {
+    const f = await setup((req): Reply => {
+      const cc = 'max-age=60, no-store, must-understand';
+      if (req.url === '/api/known') return { status: 200, headers: { 'cache-control': cc }, body: 'ok' };
+      return { status: 299, headers: { 'cache-control': req.url === '/api/unknown' ? cc : 'max-age=60, must-understand' }, body: 'odd' };
+    });
+    expect((await get(f.base, '/api/known')).headers['cache-status']).toMatch(/ttl=60; stored/);
+    expect((await get(f.base, '/api/known')).headers['cache-status']).toMatch(/; hit;/);
+    expect((await get(f.base, '/api/unknown')).headers['cache-status']).toMatch(/detail=must-understand/);
+    expect((await get(f.base, '/api/unknown-store')).headers['cache-status']).toMatch(/detail=must-understand/);
   });
 
   it('stores negative answers for negativeTtl', async () => {

@@ -7,7 +7,7 @@ import {
   optionalFunction,
   toDisposable,
 } from '@edgekit/core';
-import type { HealthCheckerEvents } from './checker.js';
+import type { HealthCheckerEvents } from './health-checker.js';
 
 const SCOPE = '@edgekit/health linkBreakers';
 

@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, describeValue } from '@edgekit/core';
 import { Agent, type Dispatcher } from 'undici';
 import { HealthCheckError } from './errors.js';
 import { type CompiledExpectation, statusAccepted } from './expect.js';
@@ -106,4 +106,25 @@ export function messageOf(error: unknown): string {
     return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
   }
   return String(error);
+}
+
+// Header names are RFC 9110 tokens; values carry no CR, LF or NUL (they would split the request).
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
+
+/** Checks the `headers` option: RFC 9110 names, values a request line cannot be split by; names lower-cased. */
+export function checkHeaders(scope: string, value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${scope}: option "headers" must be an object of strings (got ${describeValue(value)})`);
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, headerValue] of Object.entries(value)) {
+    if (!HEADER_NAME.test(name)) throw new TypeError(`${scope}: option "headers" has an invalid header name ${describeValue(name)}`);
+    if (typeof headerValue !== 'string' || HEADER_VALUE_FORBIDDEN.test(headerValue)) {
+      throw new TypeError(`${scope}: option "headers[${JSON.stringify(name)}]" must be a string without CR, LF or NUL (got ${describeValue(headerValue)})`);
+    }
+    headers[name.toLowerCase()] = headerValue;
+  }
+  return headers;
 }

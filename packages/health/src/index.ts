@@ -6,12 +6,13 @@ export {
   type HealthCheckerOptions,
   type ProbeEvent,
   type TargetHealth,
-  createHealthChecker,
-} from './checker.js';
+} from './health-checker.js';
+export { createHealthChecker } from './checker.js';
 export { type HealthErrorCode, HealthCheckError } from './errors.js';
 export type { HealthExpectation, ProbeResponse, StatusMatcher } from './expect.js';
 export type { HealthState } from './state.js';
 export type { HealthProbe, HealthTarget, ProbeContext } from './targets.js';
+export { GRPC_HEALTH_PROBE_DEFAULTS, type GrpcHealthProbeOptions, createGrpcHealthProbe } from './grpc-probe.js';
 export {
   type BreakerOpener,
   type HealthEventSource,
@@ -21,7 +22,6 @@ export {
 } from './breakers.js';
 export {
   type ClosableServer,
-  type DependencyStatus,
   LIFECYCLE_DEFAULTS,
   type Lifecycle,
   type LifecycleEvents,
@@ -29,10 +29,8 @@ export {
   type LifecyclePhase,
   type LivenessReport,
   type PhaseEvent,
-  type ReadinessDependency,
-  type ReadinessReport,
-  type RegionHealthSource,
   type ShutdownResult,
   createLifecycle,
 } from './lifecycle.js';
+export type { DependencyStatus, ReadinessDependency, ReadinessReport, RegionHealthSource } from './readiness.js';
 export { SIGNAL_DEFAULTS, type SignalHandlerOptions, type SignalSource, installSignalHandlers } from './signals.js';

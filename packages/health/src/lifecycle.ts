@@ -13,10 +13,15 @@ import {
   systemClock,
   toDisposable,
 } from '@edgekit/core';
-import { raceAbort } from './abort.js';
-import { HealthCheckError } from './errors.js';
 import { messageOf } from './http-probe.js';
-import type { HealthState } from './state.js';
+import {
+  type ReadinessDependency,
+  type ReadinessReport,
+  type RegionHealthSource,
+  Readiness,
+  resolveDependencies,
+  resolveRequiredRegions,
+} from './readiness.js';
 import { checkPath } from './targets.js';
 
 const SCOPE = '@edgekit/health createLifecycle';
@@ -31,21 +36,6 @@ export const LIFECYCLE_DEFAULTS = Object.freeze({
   readyPath: '/ready',
   readyWhenUnknown: false,
 });
-
-/** What the lifecycle reads from a health checker: `createHealthChecker()` fits. */
-export interface RegionHealthSource {
-  snapshot(): Record<string, { state: HealthState }>;
-}
-
-/** Something readiness depends on besides regions (Redis, a config store). */
-export interface ReadinessDependency {
-  /** Shown in the readiness body. */
-  name: string;
-  /** Up unless it returns or resolves `false`, throws, rejects, or takes longer than `dependencyTimeout`. */
-  check(signal: AbortSignal): Promise<unknown> | unknown;
-  /** When `false`, a failure is reported but does not make the gateway unready. Default `true`. */
-  required?: boolean;
-}
 
 /** A server the lifecycle closes on shutdown: a Node `http.Server` or `https.Server`. */
 export interface ClosableServer {
@@ -84,25 +74,6 @@ export interface LifecycleOptions {
 
 /** `serving` → `draining` (readiness fails) → `closing` (servers closed, requests drain) → `closed`. */
 export type LifecyclePhase = 'serving' | 'draining' | 'closing' | 'closed';
-
-/** One dependency in a readiness report. */
-export interface DependencyStatus {
-  ok: boolean;
-  required: boolean;
-  durationMs: number;
-  error?: string;
-}
-
-/** The body of `/ready`. */
-export interface ReadinessReport {
-  ready: boolean;
-  phase: LifecyclePhase;
-  /** Why the gateway is not ready; empty when it is. */
-  reasons: string[];
-  regions: Record<string, { state: HealthState; ready: boolean }>;
-  dependencies: Record<string, DependencyStatus>;
-  inFlight: number;
-}
 
 /** The body of `/health`. */
 export interface LivenessReport {
@@ -164,50 +135,11 @@ export interface Lifecycle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-interface ResolvedDependency {
-  name: string;
-  check: ReadinessDependency['check'];
-  required: boolean;
-}
-
 function checkServer(value: unknown, name: string): ClosableServer {
   if (value === null || typeof value !== 'object' || typeof (value as ClosableServer).close !== 'function') {
     throw new TypeError(`${SCOPE}: ${name} must be a server with close() (got ${describeValue(value)})`);
   }
   return value as ClosableServer;
-}
-
-function resolveDependencies(value: unknown): ResolvedDependency[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new TypeError(`${SCOPE}: option "dependencies" must be an array (got ${describeValue(value)})`);
-  const seen = new Set<string>();
-  return value.map((dependency: unknown, i) => {
-    const at = `dependencies[${i}]`;
-    if (dependency === null || typeof dependency !== 'object') {
-      throw new TypeError(`${SCOPE}: option "${at}" must be an object like { name, check } (got ${describeValue(dependency)})`);
-    }
-    const { name, check, required } = dependency as Record<string, unknown>;
-    if (typeof name !== 'string' || name.length === 0 || seen.has(name)) {
-      throw new TypeError(`${SCOPE}: option "${at}.name" must be a unique non-empty string (got ${describeValue(name)})`);
-    }
-    seen.add(name);
-    if (typeof check !== 'function') throw new TypeError(`${SCOPE}: option "${at}.check" must be a function (got ${describeValue(check)})`);
-    return {
-      name,
-      // Keeps `this` for dependencies written as objects with a method.
-      check: (check as ReadinessDependency['check']).bind(dependency),
-      required: optionalBoolean(SCOPE, `${at}.required`, required, true),
-    };
-  });
-}
-
-function resolveRequiredRegions(value: unknown, hasChecker: boolean): 'any' | readonly string[] {
-  if (value === undefined || value === 'any') return 'any';
-  if (!Array.isArray(value) || value.some((name) => typeof name !== 'string' || name.length === 0)) {
-    throw new TypeError(`${SCOPE}: option "requiredRegions" must be 'any' or an array of region names (got ${describeValue(value)})`);
-  }
-  if (value.length > 0 && !hasChecker) throw new TypeError(`${SCOPE}: option "requiredRegions" lists regions but no "checker" is given`);
-  return [...(value as string[])];
 }
 
 /**
@@ -227,15 +159,11 @@ type TrackedResponse = ServerResponse & { [key: symbol]: boolean | undefined };
 
 class LifecycleImpl implements Lifecycle {
   readonly #clock: Clock;
-  readonly #checker: RegionHealthSource | undefined;
-  readonly #requiredRegions: 'any' | readonly string[];
-  readonly #dependencies: ResolvedDependency[];
-  readonly #dependencyTimeout: number;
+  readonly #readiness: Readiness;
   readonly #shutdownDelay: number;
   readonly #drainTimeout: number;
   readonly #healthPath: string;
   readonly #readyPath: string;
-  readonly #readyWhenUnknown: boolean;
   readonly #servers = new Set<ClosableServer>();
   readonly #events: TypedEmitter<LifecycleEvents>;
   readonly #startedAt: number;
@@ -255,10 +183,9 @@ class LifecycleImpl implements Lifecycle {
     if (opts.checker !== undefined && (opts.checker === null || typeof opts.checker.snapshot !== 'function')) {
       throw new TypeError(`${SCOPE}: option "checker" must have snapshot() (got ${describeValue(opts.checker)})`);
     }
-    this.#checker = opts.checker;
-    this.#requiredRegions = resolveRequiredRegions(opts.requiredRegions, opts.checker !== undefined);
-    this.#dependencies = resolveDependencies(opts.dependencies);
-    this.#dependencyTimeout = optionalNumber(SCOPE, 'dependencyTimeout', opts.dependencyTimeout, LIFECYCLE_DEFAULTS.dependencyTimeout, {
+    const requiredRegions = resolveRequiredRegions(opts.requiredRegions, opts.checker !== undefined);
+    const dependencies = resolveDependencies(opts.dependencies);
+    const dependencyTimeout = optionalNumber(SCOPE, 'dependencyTimeout', opts.dependencyTimeout, LIFECYCLE_DEFAULTS.dependencyTimeout, {
       min: 0,
       exclusiveMin: true,
     });
@@ -266,7 +193,8 @@ class LifecycleImpl implements Lifecycle {
     this.#drainTimeout = optionalNumber(SCOPE, 'drainTimeout', opts.drainTimeout, LIFECYCLE_DEFAULTS.drainTimeout, { min: 0, allowInfinity: true });
     this.#healthPath = opts.healthPath === undefined ? LIFECYCLE_DEFAULTS.healthPath : checkPath(SCOPE, 'healthPath', opts.healthPath);
     this.#readyPath = opts.readyPath === undefined ? LIFECYCLE_DEFAULTS.readyPath : checkPath(SCOPE, 'readyPath', opts.readyPath);
-    this.#readyWhenUnknown = optionalBoolean(SCOPE, 'readyWhenUnknown', opts.readyWhenUnknown, LIFECYCLE_DEFAULTS.readyWhenUnknown);
+    const readyWhenUnknown = optionalBoolean(SCOPE, 'readyWhenUnknown', opts.readyWhenUnknown, LIFECYCLE_DEFAULTS.readyWhenUnknown);
+    this.#readiness = new Readiness(clock, opts.checker, requiredRegions, dependencies, dependencyTimeout, readyWhenUnknown);
     if (opts.servers !== undefined) {
       if (!Array.isArray(opts.servers)) throw new TypeError(`${SCOPE}: option "servers" must be an array (got ${describeValue(opts.servers)})`);
       opts.servers.forEach((server: unknown, i) => this.#servers.add(checkServer(server, `option "servers[${i}]"`)));
@@ -308,8 +236,9 @@ class LifecycleImpl implements Lifecycle {
         res[tracked] = true;
         res.on('close', onResponseClose);
       }
-      // Once shutdown started, tell clients not to reuse the connection for a next request.
-      if (this.#phase !== 'serving' && !res.headersSent) res.setHeader('connection', 'close');
+      // Once shutdown started, tell clients not to reuse the connection for a next request (HTTP/1.x;
+      // HTTP/2 has no Connection header, its server sends GOAWAY).
+      if (this.#phase !== 'serving' && !res.headersSent && args[0].httpVersionMajor < 2) res.setHeader('connection', 'close');
       return args.length === 2 ? (handler as unknown as (req: IncomingMessage, res: ServerResponse) => R)(args[0], res) : handler(...args);
     };
   }
@@ -331,7 +260,7 @@ class LifecycleImpl implements Lifecycle {
 
   readiness(): Promise<ReadinessReport> {
     // Concurrent probes share one evaluation, so a burst of /ready requests runs each dependency once.
-    this.#pendingReadiness ??= this.#evaluate().finally(() => {
+    this.#pendingReadiness ??= this.#readiness.evaluate(this).finally(() => {
       this.#pendingReadiness = undefined;
     });
     return this.#pendingReadiness;
@@ -425,72 +354,6 @@ class LifecycleImpl implements Lifecycle {
     this.#events.emit('phase', { phase, previous, at: this.#clock.now() });
   }
 
-  async #evaluate(): Promise<ReadinessReport> {
-    const reasons: string[] = [];
-    const phase = this.#phase;
-    if (phase !== 'serving') reasons.push(`shutting down (${phase})`);
-    const regions: ReadinessReport['regions'] = {};
-    if (this.#checker !== undefined) {
-      let snapshot: Record<string, { state: HealthState }> = {};
-      try {
-        snapshot = this.#checker.snapshot();
-      } catch (error) {
-        reasons.push(`region health unavailable: ${messageOf(error)}`);
-      }
-      let anyReady = false;
-      for (const [name, health] of Object.entries(snapshot)) {
-        const ready = health.state === 'healthy' || (this.#readyWhenUnknown && health.state === 'unknown');
-        anyReady ||= ready;
-        regions[name] = { state: health.state, ready };
-      }
-      if (this.#requiredRegions === 'any') {
-        if (!anyReady) reasons.push('no healthy region');
-      } else {
-        for (const name of this.#requiredRegions) {
-          const region = regions[name];
-          if (region === undefined) reasons.push(`required region "${name}" is not checked`);
-          else if (!region.ready) reasons.push(`required region "${name}" is ${region.state}`);
-        }
-      }
-    }
-    const dependencies: ReadinessReport['dependencies'] = {};
-    // While shutting down the answer is already 503: do not spend time on dependencies.
-    if (phase === 'serving' && this.#dependencies.length > 0) {
-      const results = await Promise.all(this.#dependencies.map((dependency) => this.#checkDependency(dependency)));
-      this.#dependencies.forEach((dependency, i) => {
-        const status = results[i] as DependencyStatus;
-        dependencies[dependency.name] = status;
-        if (!status.ok && dependency.required) reasons.push(`dependency "${dependency.name}" is down: ${status.error ?? 'check failed'}`);
-      });
-    }
-    // A shutdown may have started while the dependencies were checked.
-    if (phase === 'serving' && this.#phase !== 'serving') reasons.unshift(`shutting down (${this.#phase})`);
-    return { ready: reasons.length === 0, phase: this.#phase, reasons, regions, dependencies, inFlight: this.#inFlight };
-  }
-
-  async #checkDependency(dependency: ResolvedDependency): Promise<DependencyStatus> {
-    const clock = this.#clock;
-    const controller = new AbortController();
-    const timeout = this.#dependencyTimeout;
-    const timer = clock.setTimeout(() => {
-      controller.abort(new HealthCheckError('EDEPENDENCY', dependency.name, `${dependency.name}: no answer within ${timeout} ms`));
-    }, timeout);
-    const startedAt = clock.now();
-    try {
-      const result = await raceAbort(
-        Promise.resolve().then(() => dependency.check(controller.signal)),
-        controller.signal,
-      );
-      const ok = result !== false;
-      const status: DependencyStatus = { ok, required: dependency.required, durationMs: clock.now() - startedAt };
-      if (!ok) status.error = 'check returned false';
-      return status;
-    } catch (error) {
-      return { ok: false, required: dependency.required, durationMs: clock.now() - startedAt, error: messageOf(error) };
-    } finally {
-      clock.clearTimeout(timer);
-    }
-  }
 }
 
 function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {

@@ -1,5 +1,6 @@
 import { describeValue } from '@edgekit/core';
-import type { HttpProbeTarget } from './http-probe.js';
+import { HealthCheckError } from './errors.js';
+import { type HttpProbeTarget, messageOf } from './http-probe.js';
 
 /** What a custom probe receives. */
 export interface ProbeContext {
@@ -92,4 +93,19 @@ export function resolveTargets(scope: string, targets: unknown, defaultPath: str
         : undefined;
     return { name, url: url as string | undefined, path: ownPath, probe: customProbe, http };
   });
+}
+
+/** Runs a target's custom probe: `false` is a failure. */
+export async function runCustomProbe(config: ResolvedTarget, signal: AbortSignal): Promise<undefined> {
+  const result = await (config.probe as HealthProbe)({ name: config.name, url: config.url, signal });
+  if (result === false) throw new HealthCheckError('EPROBEFAILED', config.name, `${config.name}: probe returned false`);
+  return undefined;
+}
+
+/** The error a failed probe reports: the abort reason (timeout, removal) first, then the probe's own error, coded. */
+export function toProbeError(name: string, error: unknown, signal: AbortSignal): HealthCheckError {
+  // After an abort, undici reports the abort in its own words: the reason says what happened.
+  if (signal.aborted && signal.reason instanceof HealthCheckError) return signal.reason;
+  if (error instanceof HealthCheckError) return error;
+  return new HealthCheckError('EPROBEFAILED', name, `${name}: ${messageOf(error)}`, { cause: error });
 }

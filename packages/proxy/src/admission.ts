@@ -2,7 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { RequestTargetError, canonicalizeRequestTarget } from '@edgekit/core';
 import type { Region } from '@edgekit/geo';
 import type { SkipReason } from './events.js';
-import type { HealthSource, ResolvedOptions } from './options.js';
+import type { HealthSource } from './options.js';
+import type { ResolvedOptions } from './options-resolve.js';
 
 /**
  * The canonical path and query of the request target (absolute-form reduced to its path), or

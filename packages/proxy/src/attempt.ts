@@ -13,7 +13,7 @@ export interface AttemptOwner {
   attemptInformational(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): void;
   attemptHeaders(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean;
   attemptData(attempt: Attempt, chunk: Buffer): boolean;
-  attemptComplete(attempt: Attempt): void;
+  attemptComplete(attempt: Attempt, trailers: unknown): void;
   attemptError(attempt: Attempt, error: Error, streaming: boolean): void;
   attemptUpgrade(attempt: Attempt, statusCode: number, rawHeaders: Buffer[] | string[] | null, socket: Duplex): void;
   /** A queued attempt got a connection slot: dispatch it now. */
@@ -108,12 +108,13 @@ export class Attempt implements Dispatcher.DispatchHandler, QueueEntry {
     return this.owner.attemptData(this, chunk);
   }
 
-  onComplete(): void {
+  /** `trailers`: raw name/value pairs over HTTP/1.1, an object over HTTP/2 (see `trailerList`). */
+  onComplete(trailers: unknown): void {
     if (this.state !== STREAMING) return;
     this.state = DONE;
     this.#leaveQueue();
     if (this.observers !== undefined) this.#notify('complete', undefined);
-    this.owner.attemptComplete(this);
+    this.owner.attemptComplete(this, trailers);
   }
 
   onError(error: Error): void {

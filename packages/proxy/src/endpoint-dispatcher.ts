@@ -3,6 +3,7 @@ import { type AffinityKey, type AffinitySource, type Endpoint, type RegionBalanc
 import { EdgekitError } from '@edgekit/core';
 import { Dispatcher, Pool } from 'undici';
 import type { DispatcherDefaults } from './options.js';
+import { Http2Pools, type Http2Settings } from './http2-pools.js';
 
 /** What a request that may be retried inside a region keeps: the endpoints it tried. */
 export interface EndpointMemory {
@@ -22,6 +23,8 @@ export interface EndpointLimits {
   connections: number;
   /** Requests per endpoint that may wait for a connection; more are refused with 503. */
   maxQueue: number;
+  /** HTTP/2 to the endpoints (each connection then carries up to `maxConcurrentStreams` requests); `undefined`: HTTP/1.1. */
+  http2?: Http2Settings | undefined;
 }
 
 interface EndpointPool {
@@ -150,14 +153,18 @@ export class EndpointDispatcher extends Dispatcher {
     let slot = this.#pools.get(endpoint.id);
     if (slot === undefined || slot.endpoint.url !== endpoint.url) {
       const d = this.#defaults;
-      const pool = new Pool(endpoint.url, {
-        connections: this.#limits.connections,
-        connectTimeout: d.connectTimeout,
-        headersTimeout: d.headersTimeout,
-        bodyTimeout: d.bodyTimeout,
-        keepAliveTimeout: d.keepAliveTimeout,
-        pipelining: 1,
-      });
+      const http2 = this.#limits.http2;
+      const pool =
+        http2 === undefined
+          ? new Pool(endpoint.url, {
+              connections: this.#limits.connections,
+              connectTimeout: d.connectTimeout,
+              headersTimeout: d.headersTimeout,
+              bodyTimeout: d.bodyTimeout,
+              keepAliveTimeout: d.keepAliveTimeout,
+              pipelining: 1,
+            })
+          : new Http2Pools(new URL(endpoint.url).origin, { ...d, connections: this.#limits.connections }, http2);
       slot = { endpoint, pool, inflight: 0 };
       this.#pools.set(endpoint.id, slot);
     }
@@ -194,7 +201,8 @@ export class EndpointDispatcher extends Dispatcher {
     const tried = memory?.triedEndpoints;
     const key = this.#keyOf(options.headers);
     const region = this.region;
-    const limit = this.#limits.connections + this.#limits.maxQueue;
+    const limits = this.#limits;
+    const limit = limits.connections * (limits.http2?.maxConcurrentStreams ?? 1) + limits.maxQueue;
     let full: Set<string> | undefined;
     let endpoint = region.pick({ key, exclude: tried });
     if (endpoint === undefined && tried !== undefined) endpoint = region.pick({ key });

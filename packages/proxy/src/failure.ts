@@ -35,10 +35,19 @@ export function classifyError(error: unknown, connected: boolean): ErrorClass {
   // The request was refused before it was sent (bad header value, unsupported field): the request's fault.
   if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return 'invalid';
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'connect';
-  if (!connected) return 'connect';
+  if (!connected || isRefusedStream(error)) return 'connect';
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
   if (code !== undefined && (PROTOCOL_CODES.has(code) || code.startsWith('HPE_'))) return 'protocol';
   return 'reset';
+}
+
+/**
+ * RFC 9113 §8.7: a stream reset with REFUSED_STREAM, or one above the last stream id of a GOAWAY
+ * (which nghttp2 closes with the same code), was never processed: safe to send elsewhere, whatever
+ * the method. Node reports it as `ERR_HTTP2_STREAM_ERROR` naming the code.
+ */
+export function isRefusedStream(error: unknown): boolean {
+  return codeOf(error) === 'ERR_HTTP2_STREAM_ERROR' && String((error as Error).message).includes('NGHTTP2_REFUSED_STREAM');
 }
 
 /** True for errors that are timeouts (for a 504 answer rather than 502). */
@@ -61,5 +70,12 @@ export function invalidDetail(error: unknown): string {
 export class UpstreamStatusError extends EdgekitError {
   constructor(readonly region: string, readonly status: number) {
     super('EUPSTREAMSTATUS', `region ${region} answered ${status}`);
+  }
+}
+
+/** A gRPC status the breaker or the failover logic treats as a failure (UNAVAILABLE by default). */
+export class GrpcStatusError extends EdgekitError {
+  constructor(readonly region: string, readonly grpcStatus: number) {
+    super('EUPSTREAMSTATUS', `region ${region} answered grpc-status ${grpcStatus}`);
   }
 }

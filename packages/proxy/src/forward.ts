@@ -15,6 +15,8 @@ export interface ForwardResponse {
   body: Readable;
   /** Name of the region that answered. */
   region: string;
+  /** The upstream's trailers (gRPC's `grpc-status`), set once `body` has ended; `undefined` when none came. */
+  trailers?: Record<string, string | string[]> | undefined;
 }
 
 /** Options of `forward()`. */
@@ -57,6 +59,7 @@ export class ForwardExchange extends Exchange {
   readonly #reject: (error: unknown) => void;
   readonly #signal: AbortSignal | undefined;
   #body: UpstreamBody | undefined = undefined;
+  #response: ForwardResponse | undefined = undefined;
 
   constructor(
     core: ForwarderCore,
@@ -107,7 +110,8 @@ export class ForwardExchange extends Exchange {
   protected deliverHead(statusCode: number, headers: string[], region: string): boolean {
     const body = new UpstreamBody(this);
     this.#body = body;
-    this.#resolve({ statusCode, headers: headersToObject(headers), body, region });
+    this.#response = { statusCode, headers: headersToObject(headers), body, region, trailers: undefined };
+    this.#resolve(this.#response);
     return true;
   }
 
@@ -124,8 +128,9 @@ export class ForwardExchange extends Exchange {
     this.clientGone();
   }
 
-  protected deliverEnd(): void {
+  protected deliverEnd(trailers: string[] | undefined): void {
     this.#detach();
+    if (trailers !== undefined) this.#response!.trailers = headersToObject(trailers);
     const body = this.#body!;
     body.ended = true;
     body.push(null);

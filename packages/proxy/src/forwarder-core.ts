@@ -5,7 +5,8 @@ import type { Dispatcher } from 'undici';
 import type { ConnectionQueue } from './connection-queue.js';
 import type { ForwarderEvents } from './events.js';
 import type { RequestObserver } from './observer.js';
-import type { RegionSelectorLike, ResolvedOptions } from './options.js';
+import type { RegionSelectorLike } from './options.js';
+import type { ResolvedOptions } from './options-resolve.js';
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
 import type { ResponseHeaderSettings } from './response-headers.js';
 import type { RouteFailures } from './route-failures.js';
@@ -42,6 +43,8 @@ export interface ForwarderCore {
   /** Counts a request against its client's in-flight cap; `false` when the cap is reached. */
   enterClient(key: string): boolean;
   leaveClient(key: string): void;
+  /** Exchanges relaying a streaming response, ended cleanly by `close()`. */
+  readonly streams: Set<{ endStream(reason: string): void }>;
   /** Whether a request that found every breaker open goes to the primary anyway (`panicFraction`). */
   panicAdmit(): boolean;
 }

@@ -15,7 +15,9 @@ import { type ForwardOptions, type ForwardResponse, ForwardExchange } from './fo
 import { EndpointDispatcher } from './endpoint-dispatcher.js';
 import { createEndpointDispatcher, hasEndpoints } from './region-endpoints.js';
 import { NodeExchange } from './node-handler.js';
-import { type ForwarderOptions, type RegionSelectorLike, type ResolvedOptions, SCOPE, resolveOptions } from './options.js';
+import { type ForwarderOptions, type RegionSelectorLike, SCOPE } from './options.js';
+import { type ResolvedOptions, checkHttp2Choice, resolveOptions } from './options-resolve.js';
+import { Http2Pools } from './http2-pools.js';
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
 import type { ResponseHeaderSettings } from './response-headers.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -49,6 +51,14 @@ export interface Forwarder {
    * the connection closed. Bound.
    */
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * A listener for the server's `'checkContinue'` event (HTTP/1.1 and HTTP/2 servers alike):
+   * `server.on('checkContinue', forwarder.checkContinue)`. A request with `Expect: 100-continue` is
+   * answered `100 Continue` only once an upstream starts taking its body (RFC 9110 §10.1.1), so a
+   * request refused before (no region, overload, bad target) never makes the client send its body.
+   * Without it, Node answers `100 Continue` at once. Bound.
+   */
+  readonly checkContinue: (req: IncomingMessage, res: ServerResponse) => void;
   /** Forwards `req` and writes the answer to `res`, with a path override or an error callback. */
   handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): void;
   /** Express middleware (Express 4 and 5): `app.use('/api', forwarder.express())`. */
@@ -87,6 +97,7 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   readonly responseHeaders: ResponseHeaderSettings;
   readonly retryBudget: RetryBudget | undefined;
   closed = false;
+  readonly streams = new Set<{ endStream(reason: string): void }>();
   readonly routeFailures: RouteFailures;
   readonly #clientInFlight: ClientInFlight;
   readonly #panic: PanicTrickle;
@@ -132,9 +143,17 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     return dispatcher instanceof EndpointDispatcher ? dispatcher.region : undefined;
   }
 
+  #http2Of(region: Region): boolean {
+    const options = this.options;
+    const own = options.http2Of?.(region);
+    return own === undefined ? options.http2 : checkHttp2Choice(`http2(${JSON.stringify(region.name)})`, own);
+  }
+
   #createTarget(region: Region, option: string): Target {
     if (region !== null && typeof region === 'object' && hasEndpoints(region) && region.url === undefined) {
-      const dispatcher = createEndpointDispatcher(region, this.options.pool, this.options.clock, option);
+      const http2 = this.#http2Of(region);
+      const settings = http2 ? { maxConcurrentStreams: this.options.maxConcurrentStreams } : undefined;
+      const dispatcher = createEndpointDispatcher(region, this.options.pool, this.options.clock, option, settings);
       const queue = new ConnectionQueue(Number.POSITIVE_INFINITY, this.options.queueTimeout, this.options.clock);
       const target: Target = { dispatcher, basePath: '', origin: `endpoints:${region.name}`, queue };
       this.#targets.set(region.name, target);
@@ -150,20 +169,24 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       const own = options.connectionsOf(region);
       if (own !== undefined) connections = checkNumber(SCOPE, `connections(${JSON.stringify(region.name)})`, own, { min: 1, integer: true });
     }
+    const http2 = this.#http2Of(region);
     const dispatcher: Dispatcher = hasEndpoints(region)
-      ? createEndpointDispatcher(region, { ...options.pool, connections }, options.clock, option)
-      : options.dispatcher === undefined
-        ? new Pool(url.origin, {
-            connections,
-            connectTimeout: options.pool.connectTimeout,
-            headersTimeout: options.pool.headersTimeout,
-            bodyTimeout: options.pool.bodyTimeout,
-            keepAliveTimeout: options.pool.keepAliveTimeout,
+      ? createEndpointDispatcher(region, { ...options.pool, connections }, options.clock, option, http2 ? { maxConcurrentStreams: options.maxConcurrentStreams } : undefined)
+      : options.dispatcher !== undefined
+        ? options.dispatcher(region, { ...options.pool, connections })
+        : http2
+          ? new Http2Pools(url.origin, { ...options.pool, connections }, { maxConcurrentStreams: options.maxConcurrentStreams })
+          : new Pool(url.origin, {
+              connections,
+              connectTimeout: options.pool.connectTimeout,
+              headersTimeout: options.pool.headersTimeout,
+              bodyTimeout: options.pool.bodyTimeout,
+              keepAliveTimeout: options.pool.keepAliveTimeout,
             pipelining: 1,
-          })
-        : options.dispatcher(region, { ...options.pool, connections });
-    // A region with endpoints bounds each endpoint's connections and queue itself.
-    const queue = new ConnectionQueue(hasEndpoints(region) ? Number.POSITIVE_INFINITY : connections, options.queueTimeout, options.clock);
+          });
+    // A region with endpoints bounds each endpoint's connections and queue itself; HTTP/2 multiplexes.
+    const capacity = hasEndpoints(region) ? Number.POSITIVE_INFINITY : http2 && options.dispatcher === undefined ? connections * options.maxConcurrentStreams : connections;
+    const queue = new ConnectionQueue(capacity, options.queueTimeout, options.clock);
     const target: Target = { dispatcher, basePath: basePathOf(url), origin: url.origin, queue };
     this.#targets.set(region.name, target);
     return target;
@@ -218,6 +241,10 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     new NodeExchange(this, req, res, options?.path, options?.onError).run();
   }
 
+  checkContinue = (req: IncomingMessage, res: ServerResponse): void => {
+    new NodeExchange(this, req, res, undefined, undefined, true).run();
+  };
+
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     new UpgradeExchange(this, req, socket as Socket, head).run();
   };
@@ -263,6 +290,8 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
 
   async #close(): Promise<void> {
     this.closed = true;
+    // Streams never finish on their own: end them now, cleanly, so the pools can close.
+    for (const stream of [...this.streams]) stream.endStream('the proxy is shutting down');
     const clock = this.options.clock;
     const dispatchers = [...this.#targets.values()].map((t) => t.dispatcher);
     let timer: object | undefined;

@@ -3,6 +3,9 @@ import { sendProblem, writeInformational } from '@edgekit/core';
 import type { ForwardError } from './errors.js';
 import { Exchange } from './exchange.js';
 import type { ForwarderCore } from './forwarder-core.js';
+import { GRPC_STATUS, grpcStatusOf, sendGrpcStatus } from './grpc.js';
+import { headersToObject, trailerPairs } from './response-headers.js';
+import type { Http2ServerResponse } from 'node:http2';
 
 const kExchange = Symbol('edgekit.proxy.exchange');
 
@@ -29,15 +32,17 @@ const SMALL_FIRST_CHUNK = 8_192;
 
 const INTERNAL_PROBLEM = Object.freeze({ title: 'Internal Server Error', status: 500 });
 
-
 /** An exchange that writes the upstream response straight to a Node `ServerResponse`. */
 export class NodeExchange extends Exchange {
   readonly #res: TrackedResponse;
   readonly #onInternalError: ((error: unknown) => void) | undefined;
   #wroteBody = false;
+  #endedInHead = false;
 
-  constructor(core: ForwarderCore, req: IncomingMessage, res: ServerResponse, path: string | undefined, onInternalError: ((error: unknown) => void) | undefined) {
+  /** `awaitingContinue`: the request came through `checkContinue`, so Node has not answered `100 Continue`. */
+  constructor(core: ForwarderCore, req: IncomingMessage, res: ServerResponse, path: string | undefined, onInternalError: ((error: unknown) => void) | undefined, awaitingContinue = false) {
     super(core, req, path);
+    this.continuePending = awaitingContinue;
     this.#res = res as TrackedResponse;
     this.#onInternalError = onInternalError;
     this.#res[kExchange] = this;
@@ -54,6 +59,17 @@ export class NodeExchange extends Exchange {
   }
 
   protected deliverHead(statusCode: number, headers: string[]): boolean {
+    const stream = (this.#res as unknown as Http2ServerResponse).stream;
+    if (this.trailersOnly && stream !== undefined) {
+      // gRPC "Trailers-Only" stays one HEADERS frame that ends the stream, or clients miss the status.
+      this.#endedInHead = true;
+      try {
+        stream.respond({ ':status': statusCode, ...headersToObject(headers) }, { endStream: true });
+        return true;
+      } catch {
+        return false;
+      }
+    }
     try {
       this.#res.writeHead(statusCode, headers);
       return true;
@@ -63,6 +79,7 @@ export class NodeExchange extends Exchange {
   }
 
   protected deliverData(chunk: Buffer): boolean {
+    if (this.#endedInHead) return true;
     const res = this.#res;
     let written: boolean;
     if (!this.#wroteBody && chunk.length <= SMALL_FIRST_CHUNK) {
@@ -86,8 +103,16 @@ export class NodeExchange extends Exchange {
     this.#res.destroy();
   }
 
-  protected deliverEnd(): void {
+  protected override deliverContinue(): void {
+    const res = this.#res;
+    if (!res.headersSent && !res.destroyed) res.writeContinue();
+  }
+
+  protected deliverEnd(trailers: string[] | undefined): void {
     this.#detach();
+    if (this.#endedInHead) return;
+    // HTTP/2 sends trailers in a closing HEADERS frame; HTTP/1.1 only after a chunked body.
+    if (trailers !== undefined) this.#res.addTrailers(trailerPairs(trailers));
     // After the write's own cork is released (next tick): end() then has nothing left to flush and
     // adds no empty write, so the response leaves in one write instead of a writev.
     process.nextTick(endResponse, this.#res);
@@ -95,8 +120,15 @@ export class NodeExchange extends Exchange {
 
   protected deliverBroken(): void {
     this.#detach();
+    const res = this.#res;
+    if (this.grpc && this.req.httpVersionMajor === 2 && !res.destroyed) {
+      // A gRPC client reads the failure from trailers: the call ends UNAVAILABLE, not as a reset stream.
+      res.addTrailers({ 'grpc-status': String(GRPC_STATUS.UNAVAILABLE), 'grpc-message': 'the upstream response failed' });
+      res.end();
+      return;
+    }
     // The status line is gone; cutting the connection is the only way to tell the client.
-    this.#res.destroy();
+    res.destroy();
   }
 
   protected deliverError(error: ForwardError): void {
@@ -105,7 +137,8 @@ export class NodeExchange extends Exchange {
     if (res.destroyed) return;
     // An unread request body would keep the connection busy: close it after the answer.
     if ((this.chunked || this.contentLength > 0) && !this.req.complete) res.shouldKeepAlive = false;
-    sendProblem(res, error.problem, error.headers());
+    if (this.grpc) sendGrpcStatus(res, grpcStatusOf(error.code), error.problem.detail ?? error.message);
+    else sendProblem(res, error.problem, error.headers());
   }
 
   protected deliverInternal(error: unknown): void {
@@ -114,7 +147,9 @@ export class NodeExchange extends Exchange {
       this.#onInternalError(error);
       return;
     }
-    if (!this.#res.destroyed) sendProblem(this.#res, INTERNAL_PROBLEM);
+    if (this.#res.destroyed) return;
+    if (this.grpc) sendGrpcStatus(this.#res, GRPC_STATUS.INTERNAL, 'the proxy failed');
+    else sendProblem(this.#res, INTERNAL_PROBLEM);
   }
 
   protected onClientGone(): void {

@@ -5,6 +5,8 @@ import type { ProgressWatch } from './progress.js';
 /** Told when the client's request stream fails or ends early (the client went away mid-upload). */
 export interface ClientGoneListener {
   clientGone(): void;
+  /** An upstream starts taking the body (for `Expect: 100-continue`). */
+  bodyPulled(): void;
 }
 
 /**
@@ -21,17 +23,39 @@ export class StreamedBody extends Readable {
   readonly #watch: ProgressWatch | undefined;
   #attached = false;
   #ended = false;
+  /** The chunks taken so far while they fit in the replay limit; `undefined` past it (or when not recording). */
+  #kept: Buffer[] | undefined;
+  #keptBytes = 0;
+  readonly #keepLimit: number;
 
-  /** `watch`: the client's progress deadline, running while this body waits for client bytes. */
-  constructor(req: IncomingMessage, owner: ClientGoneListener, watch?: ProgressWatch) {
+  /**
+   * `watch`: the client's progress deadline, running while this body waits for client bytes.
+   * `keepLimit`: bytes kept so a body the client finished within that size can be sent again (`0`: none).
+   */
+  constructor(req: IncomingMessage, owner: ClientGoneListener, watch?: ProgressWatch, keepLimit = 0) {
     super({ highWaterMark: 65_536 });
     this.#req = req;
     this.#owner = owner;
     this.#watch = watch;
+    this.#keepLimit = keepLimit;
+    this.#kept = keepLimit > 0 ? [] : undefined;
+  }
+
+  /** The whole body when the client finished it within the keep limit, to send again; else `undefined`. */
+  replay(): Buffer | undefined {
+    if (!this.started) return Buffer.alloc(0);
+    if (!this.#ended || this.#kept === undefined) return undefined;
+    return Buffer.concat(this.#kept, this.#keptBytes);
   }
 
   readonly #onData = (chunk: Buffer): void => {
     this.started = true;
+    const kept = this.#kept;
+    if (kept !== undefined) {
+      this.#keptBytes += chunk.length;
+      if (this.#keptBytes <= this.#keepLimit) kept.push(chunk);
+      else this.#kept = undefined;
+    }
     this.#watch?.progress(chunk.length);
     if (!this.push(chunk)) {
       this.#req.pause();
@@ -55,6 +79,7 @@ export class StreamedBody extends Readable {
     const req = this.#req;
     if (!this.#attached) {
       this.#attached = true;
+      this.#owner.bodyPulled();
       if (req.readableEnded) {
         this.#onEnd();
         return;

@@ -18,6 +18,14 @@ export interface RequestScan {
   xForwardedProto: string | undefined;
   xForwardedHost: string | undefined;
   via: string | undefined;
+  /** `Content-Type`, to recognise gRPC (`application/grpc*`). */
+  contentType: string | undefined;
+  /** `grpc-timeout`, the gRPC deadline as sent (see `parseGrpcTimeout`). */
+  grpcTimeout: string | undefined;
+  /** `Accept`, to recognise a request for an event stream. */
+  accept: string | undefined;
+  /** The request carries `Expect: 100-continue`. */
+  expectContinue: boolean;
 }
 
 /** Settings of {@link scanRequestHeaders} and {@link appendForwardingHeaders} fixed at forwarder construction. */
@@ -66,6 +74,8 @@ export function forwardedNode(address: string): string {
   return address.includes(':') ? `"[${address}]"` : address;
 }
 
+const CH_COLON = 58;
+
 function append(previous: string | undefined, value: string): string {
   return previous === undefined ? value : `${previous}, ${value}`;
 }
@@ -79,6 +89,7 @@ function append(previous: string | undefined, value: string): string {
 export function scanRequestHeaders(rawHeaders: readonly string[], settings: RequestHeaderSettings, scan: RequestScan): string[] {
   const out: string[] = [];
   let connection: string | undefined;
+  let authority: string | undefined;
   scan.contentLength = -1;
   scan.chunked = false;
   scan.host = undefined;
@@ -87,9 +98,18 @@ export function scanRequestHeaders(rawHeaders: readonly string[], settings: Requ
   scan.xForwardedProto = undefined;
   scan.xForwardedHost = undefined;
   scan.via = undefined;
+  scan.contentType = undefined;
+  scan.grpcTimeout = undefined;
+  scan.accept = undefined;
+  scan.expectContinue = false;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
+    // RFC 9113 §8.3: HTTP/2 pseudo-header fields describe the request; `:authority` stands for `Host`.
+    if (name.charCodeAt(0) === CH_COLON) {
+      if (name === ':authority') authority = value;
+      continue;
+    }
     const lower = lowerName(name);
     if (HOP_BY_HOP_HEADERS.has(lower)) {
       if (lower === 'connection') connection = append(connection, value);
@@ -102,8 +122,18 @@ export function scanRequestHeaders(rawHeaders: readonly string[], settings: Requ
         if (settings.preserveHost) break;
         continue;
       case 'expect':
-        // Node answered `100-continue` already; the upstream gets the body without waiting.
+        // RFC 9110 §10.1.1: the forwarder answers `100-continue` itself once an upstream takes the body.
+        if (value.trim().toLowerCase() === '100-continue') scan.expectContinue = true;
         continue;
+      case 'content-type':
+        scan.contentType ??= value;
+        break;
+      case 'grpc-timeout':
+        scan.grpcTimeout ??= value;
+        break;
+      case 'accept':
+        scan.accept = append(scan.accept, value);
+        break;
       case 'x-forwarded-for':
         scan.xForwardedFor = append(scan.xForwardedFor, value);
         continue;
@@ -126,6 +156,10 @@ export function scanRequestHeaders(rawHeaders: readonly string[], settings: Requ
       }
     }
     out.push(name, value);
+  }
+  if (scan.host === undefined && authority !== undefined) {
+    scan.host = authority;
+    if (settings.preserveHost) out.push('host', authority);
   }
   if (connection !== undefined) {
     const named = connectionTokens(connection);

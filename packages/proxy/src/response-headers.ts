@@ -75,3 +75,51 @@ export function headersToObject(flat: readonly string[]): Record<string, string 
   }
   return headers;
 }
+
+/**
+ * Upstream trailers as a flat `[name, value, ...]` list of lower-case names, or `undefined` when
+ * there are none. undici hands HTTP/1.1 trailers as raw name/value pairs and HTTP/2 trailers as
+ * an object; pseudo-fields and hop-by-hop fields (RFC 9110 §6.5.1) are not relayed.
+ */
+export function trailerList(trailers: unknown): string[] | undefined {
+  if (trailers == null) return undefined;
+  const out: string[] = [];
+  if (Array.isArray(trailers)) {
+    for (let i = 0; i + 1 < trailers.length; i += 2) pushTrailer(out, lowerName(trailers[i] as Buffer | string), text(trailers[i + 1] as Buffer | string));
+  } else if (typeof trailers === 'object') {
+    for (const [name, value] of Object.entries(trailers as Record<string, unknown>)) {
+      if (Array.isArray(value)) for (const item of value) pushTrailer(out, name.toLowerCase(), String(item));
+      else if (value !== undefined) pushTrailer(out, name.toLowerCase(), String(value));
+    }
+  }
+  return out.length === 0 ? undefined : out;
+}
+
+function pushTrailer(out: string[], name: string, value: string): void {
+  if (name.charCodeAt(0) === 58 || HOP_BY_HOP_HEADERS.has(name) || name === 'content-length') return;
+  out.push(name, value);
+}
+
+/**
+ * Whether a response is a long-lived stream: an event stream (`text/event-stream`), a gRPC
+ * response, or, for a request the `streaming` option picked (`flagged`), any response without
+ * `content-length`.
+ */
+export function isStreamingResponse(flat: readonly string[], flagged: boolean): boolean {
+  let length = false;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (name === 'content-type') {
+      const type = flat[i + 1]!.toLowerCase();
+      if (type.startsWith('text/event-stream') || type.startsWith('application/grpc')) return true;
+    } else if (name === 'content-length') {
+      length = true;
+    }
+  }
+  return flagged && !length;
+}
+
+/** A flat trailer list as the object `addTrailers` takes, repeated names as arrays. */
+export function trailerPairs(flat: readonly string[]): Record<string, string | string[]> {
+  return headersToObject(flat);
+}

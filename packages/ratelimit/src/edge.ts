@@ -6,32 +6,44 @@ import {
   checkOptionsObject,
   checkRedisClient,
   checkRedisPrefix,
-  isRedisCluster,
   optionalBoolean,
   optionalNumber,
+  optionalString,
   systemClock,
   type RedisClientLike,
 } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { fixedResult, slidingResult } from './algorithms.js';
+import { EdgeEntry, observeRegional, regionalEstimate, rollOver } from './edge-entry.js';
+import { type SyncOp, redisFailure, sendSyncRound, syncOp } from './edge-redis.js';
 import { RateLimitError } from './errors.js';
 import { DEFAULT_MAX_KEY_LENGTH, DEFAULT_PREFIX, keyBase, normalizeKey } from './keys.js';
 import { type PolicyOptions, checkCost, parsePolicy } from './policy.js';
-import { EDGE_SYNC, runScript, runScriptPipeline } from './scripts.js';
+import { RegionCountsSync } from './edge-bus.js';
+import type { RateLimitBus } from './remote.js';
 import type { Algorithm, RateLimitPolicy, RateLimitResult, SyncRateLimiter } from './types.js';
 
 const SCOPE = '@edgekit/ratelimit';
 const EDGE_ALGORITHMS: readonly Algorithm[] = ['fixed-window', 'sliding-window'];
-// Weight of the newest measurement in the moving average of the other nodes' admission rate.
-const RATE_SMOOTHING = 0.5;
 
 /** Options for {@link createEdgeLimiter}. */
 export interface EdgeLimiterOptions extends PolicyOptions {
   /** Counting algorithm: `'fixed-window'` or `'sliding-window'` (counters are what nodes can add up). Default: `'sliding-window'`. */
   algorithm?: 'fixed-window' | 'sliding-window';
-  /** An ioredis client: standalone `Redis` or `Cluster`. The limiter never closes it. Required. */
-  redis: RedisClientLike;
-  /** How often this node pushes its increments and pulls the global counts, ms. Default: 100. */
+  /** An ioredis client (standalone `Redis` or `Cluster`) shared by the nodes of this region; never closed by the limiter. Required unless `bus` is given. */
+  redis?: RedisClientLike;
+  /**
+   * A bus between regions (`@edgekit/bus`: NATS, Redis or memory): every round this node publishes
+   * its own count of each key it admitted, and adds up what the nodes of other regions publish.
+   * Default: none (the limit is regional).
+   */
+  bus?: RateLimitBus;
+  /**
+   * This node's region: counts published from the same region are ignored (Redis already has them).
+   * Required with both `redis` and `bus`. Default without `redis`: the bus's `nodeId` (each node is its own region).
+   */
+  region?: string;
+  /** How often this node pushes its increments and pulls the global counts (and publishes its counts on `bus`), ms. Default: 100. */
   syncInterval?: number;
   /**
    * Predict the other nodes' admissions since the last sync from their measured rate, which removes
@@ -45,7 +57,7 @@ export interface EdgeLimiterOptions extends PolicyOptions {
    * own admissions, predicted others) or refuse everything (`false`). Default: `true`.
    */
   failOpen?: boolean;
-  /** Prefix of every key (no braces). Default: `'edgekit:rl:'`. */
+  /** Prefix of every key (no braces); also the bus channel's, `<prefix><name>`. Default: `'edgekit:rl:'`. */
   prefix?: string;
   /** Most keys held at once; beyond it the least recently used is dropped (its increments still synced). Default: 100000. */
   maxKeys?: number;
@@ -80,64 +92,29 @@ export interface EdgeSyncEvent {
 export interface EdgeLimiterEvents {
   [event: string]: unknown[];
   sync: [event: EdgeSyncEvent];
-  /** A sync failed; decisions continue locally. */
+  /** A sync or a publish failed, or a malformed message arrived; decisions continue locally. */
   error: [error: RateLimitError];
   /** Redis became unreachable (`false`) or reachable again (`true`). */
   health: [healthy: boolean];
 }
 
-/** A limiter that decides locally and converges through Redis every `syncInterval`. */
+/** A limiter that decides locally and converges through Redis (and across regions through a bus) every `syncInterval`. */
 export interface EdgeRateLimiter extends SyncRateLimiter {
   readonly mode: 'edge';
   /** False while the last sync failed or the client is disconnected. */
   readonly healthy: boolean;
   /** Number of keys held in memory. */
   readonly size: number;
-  /** Pushes pending increments and pulls global counts now; resolves when the round ends. */
+  /** Pushes pending increments and pulls global counts now (and publishes counts on the bus); resolves when the round ends. */
   sync(): Promise<void>;
   on<K extends keyof EdgeLimiterEvents & string>(event: K, listener: (...args: EdgeLimiterEvents[K]) => void): Disposable;
-}
-
-/** This node's view of one key in the current window. */
-class EdgeEntry {
-  window: number;
-  /** Global count at the last read; it includes this node's acknowledged increments (`mine`). */
-  base = 0;
-  mine = 0;
-  inflight = 0;
-  pending = 0;
-  /** Global count of the previous window. */
-  previous = 0;
-  readAt: number;
-  /** Unsynced admissions of other nodes assumed at `readAt`, in ms of their rate. */
-  readLag = 0;
-  othersAtRead = 0;
-  /** Other nodes' admissions per ms, smoothed. */
-  othersRate = 0;
-  dirty = false;
-
-  constructor(
-    /** Redis key of this entry without the `:<window index>` suffix. */
-    readonly redisBase: string,
-    window: number,
-    windowStart: number,
-  ) {
-    this.window = window;
-    this.readAt = windowStart;
-  }
-}
-
-interface SyncOp {
-  entry: EdgeEntry | undefined;
-  window: number;
-  delta: number;
-  args: Array<string | number>;
 }
 
 class EdgeLimiter implements EdgeRateLimiter {
   readonly mode = 'edge' as const;
   readonly policy: RateLimitPolicy;
-  readonly #redis: Redis | Cluster;
+  readonly #redis: Redis | Cluster | undefined;
+  readonly #regions: RegionCountsSync | undefined;
   readonly #prefix: string;
   readonly #syncInterval: number;
   readonly #predict: boolean;
@@ -151,8 +128,8 @@ class EdgeLimiter implements EdgeRateLimiter {
   readonly #events = new TypedEmitter<EdgeLimiterEvents>();
   readonly #entries = new Map<string, EdgeEntry>();
   #dirty: EdgeEntry[] = [];
-  /** Increments of windows that ended before they were synced: [current key, previous key, delta]. */
-  #leftovers: Array<[string, string, number]> = [];
+  /** Increments of windows that ended before they were synced. */
+  #leftovers: SyncOp[] = [];
   #timer: ClockTimer | undefined;
   #syncing: Promise<void> | undefined;
   #healthy = true;
@@ -161,9 +138,15 @@ class EdgeLimiter implements EdgeRateLimiter {
 
   constructor(options: EdgeLimiterOptions) {
     const o = checkOptionsObject<EdgeLimiterOptions>(SCOPE, options);
-    this.#redis = checkRedisClient<Redis | Cluster>(SCOPE, o.redis);
+    if (o.redis === undefined && o.bus === undefined) throw new TypeError(`${SCOPE}: createEdgeLimiter needs option "redis" (an ioredis client), "bus" (a bus between regions) or both`);
+    this.#redis = o.redis === undefined ? undefined : checkRedisClient<Redis | Cluster>(SCOPE, o.redis);
+    const bus = o.bus === undefined ? undefined : checkBus(o.bus);
     this.policy = parsePolicy(SCOPE, o, EDGE_ALGORITHMS);
     this.#prefix = checkRedisPrefix(SCOPE, o.prefix, EDGE_DEFAULTS.prefix);
+    if (this.#redis !== undefined && bus !== undefined && o.region === undefined) {
+      throw new TypeError(`${SCOPE}: option "region" is required with both "redis" and "bus" (it tells this region's counts, already in Redis, from the other regions')`);
+    }
+    const region = optionalString(SCOPE, 'region', o.region, bus?.nodeId ?? '');
     this.#syncInterval = optionalNumber(SCOPE, 'syncInterval', o.syncInterval, EDGE_DEFAULTS.syncInterval, { min: 1 });
     this.#predict = optionalBoolean(SCOPE, 'predict', o.predict, EDGE_DEFAULTS.predict);
     this.#timeout = optionalNumber(SCOPE, 'commandTimeout', o.commandTimeout, EDGE_DEFAULTS.commandTimeout, { min: 1 });
@@ -174,6 +157,15 @@ class EdgeLimiter implements EdgeRateLimiter {
     this.#sliding = this.policy.algorithm === 'sliding-window';
     this.#ttl = Math.ceil(2 * this.policy.window) + 1000;
     this.#lastSweep = this.#clock.now();
+    this.#regions =
+      bus === undefined
+        ? undefined
+        : new RegionCountsSync(bus, `${this.#prefix}${this.policy.name}`, region, this.#maxKeyLength, this.#maxKeys, {
+            entry: (key, window) => this.#entry(key, window),
+            window: () => Math.floor(this.#clock.now() / this.policy.window),
+            markDirty: (entry) => this.#markDirty(entry),
+            report: (error) => this.#events.emit('error', error),
+          }, SCOPE);
     this.#schedule();
   }
 
@@ -189,26 +181,30 @@ class EdgeLimiter implements EdgeRateLimiter {
     return this.#events.on(event, listener);
   }
 
-  /** This node's estimate of the global count of the entry's window at `now`. */
-  #estimate(entry: EdgeEntry, now: number): number {
-    let count = entry.base + entry.inflight + entry.pending;
-    if (this.#predict && entry.othersRate > 0) count += entry.othersRate * (now - entry.readAt + entry.readLag);
-    return count;
+  /** The entry of normalized key `k` in `window`, created or rolled over as needed, most recently used. */
+  #entry(k: string, window: number): EdgeEntry {
+    let entry = this.#entries.get(k);
+    if (entry === undefined) {
+      if (this.#entries.size >= this.#maxKeys) this.#evictOldest();
+      entry = new EdgeEntry(k, keyBase(this.#prefix, this.policy, k), window, window * this.policy.window);
+      this.#entries.set(k, entry);
+    } else {
+      this.#entries.delete(k);
+      this.#entries.set(k, entry);
+      if (entry.window < window) this.#endWindow(entry, window);
+    }
+    return entry;
   }
 
-  #rollOver(entry: EdgeEntry, window: number): void {
-    const { window: length } = this.policy;
-    const ended = this.#estimate(entry, (entry.window + 1) * length);
-    if (entry.pending > 0) this.#leftovers.push([`${entry.redisBase}:${entry.window}`, `${entry.redisBase}:${entry.window - 1}`, entry.pending]);
-    entry.previous = entry.window === window - 1 ? Math.min(ended, this.policy.limit * 2) : 0;
-    entry.window = window;
-    entry.base = 0;
-    entry.mine = 0;
-    entry.inflight = 0;
-    entry.pending = 0;
-    entry.readAt = window * length;
-    entry.readLag = 0;
-    entry.othersAtRead = 0;
+  /** Keeps what the entry's ended window still owes Redis and the other regions, then starts `window`. */
+  #endWindow(entry: EdgeEntry, window: number): void {
+    this.#keepUnsent(entry);
+    rollOver(entry, window, this.policy.window, this.#predict, this.policy.limit);
+  }
+
+  #keepUnsent(entry: EdgeEntry): void {
+    if (this.#redis !== undefined && entry.pending > 0) this.#leftovers.push(syncOp(undefined, entry.redisBase, entry.window, entry.pending, this.#ttl));
+    this.#regions?.keepUnsent(entry);
   }
 
   limit(key: string, cost = 1): RateLimitResult {
@@ -219,16 +215,7 @@ class EdgeLimiter implements EdgeRateLimiter {
     const now = this.#clock.now();
     const window = Math.floor(now / length);
     const windowStart = window * length;
-    let entry = this.#entries.get(k);
-    if (entry === undefined) {
-      if (this.#entries.size >= this.#maxKeys) this.#evictOldest();
-      entry = new EdgeEntry(keyBase(this.#prefix, this.policy, k), window, windowStart);
-      this.#entries.set(k, entry);
-    } else {
-      this.#entries.delete(k);
-      this.#entries.set(k, entry);
-      if (entry.window !== window) this.#rollOver(entry, window);
-    }
+    const entry = this.#entry(k, window);
     if (!entry.dirty) {
       entry.dirty = true;
       this.#dirty.push(entry);
@@ -237,12 +224,13 @@ class EdgeLimiter implements EdgeRateLimiter {
       const wait = Math.ceil(this.#syncInterval);
       return { allowed: false, limit, remaining: 0, reset: wait, retryAfter: wait };
     }
-    const current = this.#estimate(entry, now);
+    const current = regionalEstimate(entry, now, this.#predict) + entry.remoteCurrent;
     if (this.#sliding) {
-      const total = entry.previous * (1 - (now - windowStart) / length) + current;
+      const previous = entry.previous + entry.remotePrevious;
+      const total = previous * (1 - (now - windowStart) / length) + current;
       const allowed = total + cost <= limit + 1e-6;
       if (allowed) entry.pending += cost;
-      return slidingResult(allowed, this.policy, allowed ? current + cost : current, entry.previous, windowStart, now, cost);
+      return slidingResult(allowed, this.policy, allowed ? current + cost : current, previous, windowStart, now, cost);
     }
     const allowed = current + cost <= limit;
     if (allowed) entry.pending += cost;
@@ -251,8 +239,8 @@ class EdgeLimiter implements EdgeRateLimiter {
 
   #evictOldest(): void {
     for (const [k, entry] of this.#entries) {
-      // Admissions already made must still reach Redis.
-      if (entry.pending > 0) this.#leftovers.push([`${entry.redisBase}:${entry.window}`, `${entry.redisBase}:${entry.window - 1}`, entry.pending]);
+      // Admissions already made must still reach Redis and the other regions.
+      this.#keepUnsent(entry);
       entry.pending = 0;
       this.#entries.delete(k);
       return;
@@ -292,37 +280,43 @@ class EdgeLimiter implements EdgeRateLimiter {
       this.#lastSweep = now;
       this.#sweep(now);
     }
-    const ops: SyncOp[] = [];
-    for (const [current, previous, delta] of this.#leftovers) {
-      ops.push({ entry: undefined, window: -1, delta, args: [current, previous, delta, this.#ttl] });
-    }
-    this.#leftovers = [];
     const dirty = this.#dirty;
     this.#dirty = [];
+    const ops = this.#leftovers;
+    this.#leftovers = [];
     for (const entry of dirty) {
       entry.dirty = false;
       const delta = entry.pending;
       entry.pending = 0;
-      entry.inflight += delta;
-      ops.push({ entry, window: entry.window, delta, args: [`${entry.redisBase}:${entry.window}`, `${entry.redisBase}:${entry.window - 1}`, delta, this.#ttl] });
+      if (this.#redis === undefined) {
+        // Without a regional store this node is its region: its own count is the regional count.
+        entry.mine += delta;
+        entry.base += delta;
+      } else {
+        entry.inflight += delta;
+        ops.push(syncOp(entry, entry.redisBase, entry.window, delta, this.#ttl));
+      }
     }
+    const publishing = this.#regions?.publish(dirty);
+    if (this.#redis !== undefined) await this.#syncRegional(this.#redis, ops);
+    await publishing;
+  }
+
+  async #syncRegional(redis: Redis | Cluster, ops: SyncOp[]): Promise<void> {
     if (ops.length === 0) {
-      this.#setHealthy(this.#redis.status === 'ready');
+      this.#setHealthy(redis.status === 'ready');
       return;
     }
     const started = this.#clock.now();
     let replies: Array<[Error | null, unknown]> | undefined;
     let failure: RateLimitError | undefined;
-    if (this.#redis.status !== 'ready') {
+    if (redis.status !== 'ready') {
       failure = new RateLimitError('EREDISDOWN', `${SCOPE}: Redis is not connected; ${ops.length} keys not synced`);
     } else {
       try {
-        replies = await this.#send(ops);
+        replies = await sendSyncRound(redis, ops, this.#timeout, this.#clock, SCOPE);
       } catch (error) {
-        failure =
-          error instanceof RateLimitError
-            ? error
-            : new RateLimitError('EREDIS', `${SCOPE}: sync failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        failure = redisFailure(error, SCOPE);
       }
     }
     const done = this.#clock.now();
@@ -338,90 +332,47 @@ class EdgeLimiter implements EdgeRateLimiter {
     }
     if (failure === undefined && failed > 0) {
       const first = replies?.find(([error]) => error !== null)?.[0];
-      failure = new RateLimitError('EREDIS', `${SCOPE}: ${failed} of ${ops.length} keys failed to sync${first ? `: ${first.message}` : ''}`, {
-        cause: first,
-      });
+      failure = new RateLimitError('EREDIS', `${SCOPE}: ${failed} of ${ops.length} keys failed to sync${first ? `: ${first.message}` : ''}`, { cause: first });
     }
     this.#setHealthy(failure === undefined);
     if (failure) this.#events.emit('error', failure);
     if (this.#events.hasListeners('sync')) this.#events.emit('sync', { keys: ops.length, duration: done - started, ok: failure === undefined });
   }
 
-  #send(ops: SyncOp[]): Promise<Array<[Error | null, unknown]>> {
-    const client = this.#redis;
-    const work = isRedisCluster(client)
-      ? // Keys of different slots live on different nodes: one script call each, sent together.
-        Promise.all(
-          ops.map((op) =>
-            runScript(client, EDGE_SYNC, op.args).then(
-              (reply): [Error | null, unknown] => [null, reply],
-              (error: unknown): [Error | null, unknown] => [error as Error, null],
-            ),
-          ),
-        )
-      : runScriptPipeline(client as Redis, EDGE_SYNC, ops.map((op) => op.args));
-    return new Promise((resolve, reject) => {
-      const timer = this.#clock.setTimeout(
-        () => reject(new RateLimitError('ETIMEDOUT', `${SCOPE}: sync of ${ops.length} keys did not finish within ${this.#timeout} ms`)),
-        this.#timeout,
-      );
-      work.then(
-        (replies) => {
-          this.#clock.clearTimeout(timer);
-          resolve(replies);
-        },
-        (error: unknown) => {
-          this.#clock.clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
-  }
-
   #apply(op: SyncOp, reply: unknown[], now: number): void {
     const entry = op.entry;
     // Leftovers need no bookkeeping; a reply for a window that has since ended is already counted.
     if (entry === undefined || entry.window !== op.window) return;
-    const current = Number(reply[0]);
-    entry.inflight -= op.delta;
-    entry.mine += op.delta;
-    const others = current - entry.mine;
-    const elapsed = now - entry.readAt;
-    if (elapsed > 0) {
-      const rate = Math.max(0, others - entry.othersAtRead) / elapsed;
-      entry.othersRate = entry.othersRate === 0 ? rate : RATE_SMOOTHING * rate + (1 - RATE_SMOOTHING) * entry.othersRate;
-    }
-    entry.othersAtRead = others;
-    entry.base = current;
-    entry.readAt = now;
     // Other nodes push on their own schedule: on average half an interval of theirs is not in Redis yet.
-    entry.readLag = this.#syncInterval / 2;
-    if (this.#sliding) entry.previous = Number(reply[1]);
+    observeRegional(entry, op.delta, Number(reply[0]), this.#sliding ? Number(reply[1]) : undefined, now, this.#syncInterval / 2);
   }
 
   #retry(op: SyncOp): void {
     const entry = op.entry;
-    const [current, previous] = op.args as [string, string];
     if (entry !== undefined && entry.window === op.window) {
       // At-least-once: a sync that timed out may have been applied, so a retry can count twice (refuse more, never allow more).
       entry.inflight -= op.delta;
       entry.pending += op.delta;
-      if (!entry.dirty) {
-        entry.dirty = true;
-        this.#dirty.push(entry);
-      }
+      this.#markDirty(entry);
     } else if (op.delta > 0 && this.#leftovers.length < this.#maxKeys) {
-      this.#leftovers.push([current, previous, op.delta]);
+      this.#leftovers.push({ ...op, entry: undefined });
     }
+  }
+
+  #markDirty(entry: EdgeEntry): void {
+    if (entry.dirty) return;
+    entry.dirty = true;
+    this.#dirty.push(entry);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#clock.clearTimeout(this.#timer);
+    this.#regions?.close();
     await this.#syncing;
     // Push what this node admitted since the last round, so other nodes see it.
-    if (this.#dirty.length > 0 || this.#leftovers.length > 0) await this.#round().catch(() => {});
+    if (this.#dirty.length > 0 || this.#leftovers.length > 0 || this.#regions?.hasLeftovers) await this.#round().catch(() => {});
     this.#entries.clear();
     this.#events.removeAllListeners();
   }
@@ -431,14 +382,23 @@ class EdgeLimiter implements EdgeRateLimiter {
   }
 }
 
+function checkBus(value: unknown): RateLimitBus {
+  const bus = value as RateLimitBus;
+  if (typeof bus !== 'object' || bus === null || typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function' || typeof bus.nodeId !== 'string') {
+    throw new TypeError(`${SCOPE}: option "bus" must be a bus with nodeId, publish() and subscribe() (an @edgekit/bus Bus)`);
+  }
+  return bus;
+}
+
 /**
  * Creates an edge limiter: every decision is local and synchronous; every `syncInterval` the node
- * adds its increments to Redis (INCRBY in one pipeline, or one call per key on a Cluster) and pulls
- * the global counts back. The overage is bounded; see the package README for the formula.
+ * adds its increments to its region's Redis (INCRBY in one pipeline, or one call per key on a
+ * Cluster) and pulls the regional counts back, and, with a `bus`, publishes its own counts to the
+ * other regions and adds up theirs. The overage is bounded; see the package README for the formula.
  *
  * @example
- * const limiter = createEdgeLimiter({ redis, limit: 1000, window: 3_600_000, syncInterval: 1000 });
- * const { allowed } = limiter.limit(apiKey); // never waits on Redis
+ * const limiter = createEdgeLimiter({ redis, bus, region: 'eu-west', limit: 1000, window: 3_600_000, syncInterval: 1000 });
+ * const { allowed } = limiter.limit(apiKey); // never waits on Redis or the bus
  */
 export function createEdgeLimiter(options: EdgeLimiterOptions): EdgeRateLimiter {
   return new EdgeLimiter(options);

@@ -1,13 +1,14 @@
 import { EdgekitError } from '@edgekit/core';
 
 /** Codes of {@link RateLimitError}. */
-export type RateLimitErrorCode = 'ETIMEDOUT' | 'EREDIS' | 'EREDISDOWN' | 'ECLOSED';
+export type RateLimitErrorCode = 'ETIMEDOUT' | 'EREDIS' | 'EREDISDOWN' | 'EBUS' | 'EBADMESSAGE' | 'ECLOSED';
 
 /**
  * Why a limiter could not reach Redis (reported on its `error` event; decisions never throw it)
  * or why a closed limiter refused a call. `ETIMEDOUT`: a command outlived `commandTimeout`;
  * `EREDIS`: Redis answered with an error; `EREDISDOWN`: the client was not connected, so no command
- * was sent; `ECLOSED`: `limit()` after `close()`.
+ * was sent; `EBUS`: counts could not be published to the other regions (they are sent again next
+ * round); `EBADMESSAGE`: a message from another region was not a counts message; `ECLOSED`: `limit()` after `close()`.
  */
 export class RateLimitError extends EdgekitError {
   declare readonly code: RateLimitErrorCode;

@@ -1,155 +1,20 @@
 import { type Bus, createRedisBus } from '@edgekit/bus';
-import { type Clock, type ClockTimer, type Disposable, TypedEmitter, checkOptionsObject, checkRedisClient, checkRedisPrefix, optionalNumber, optionalString, systemClock, type RedisClientLike } from '@edgekit/core';
+import { type Clock, type ClockTimer, type Disposable, TypedEmitter, checkOptionsObject, checkRedisClient, checkRedisPrefix, optionalNumber, optionalString, systemClock } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { SwrError } from './errors.js';
 import { RedisLock } from './lock.js';
+import { SINGLE_FLIGHT_DEFAULTS, type FlightCallOptions, type SingleFlight, type SingleFlightEvents, type SingleFlightOptions, type SingleFlightStats } from './single-flight.js';
 import { withTimeout } from './timeout.js';
+import { Waiters } from './waiters.js';
 
 const SCOPE = '@edgekit/swr single flight';
 
-/** Options of {@link createSingleFlight}. Durations are milliseconds. */
-export interface SingleFlightOptions {
-  /** An ioredis client (standalone or Cluster) for the cross-process lock. Default: none (in-process single flight only). */
-  redis?: RedisClientLike;
-  /** Carries "fetch done" notices that wake waiting processes. Default: a `createRedisBus({ redis })` owned and closed by the flight. */
-  bus?: Bus;
-  /** Time source for lock heartbeats, wait bounds and timeouts. Default: the system clock. */
-  clock?: Clock;
-  /** Lifetime of a lock; the holder extends it every `lockTtl / 3` while its fetch runs, so it only lapses when the holder dies. Default: 10000. */
-  lockTtl?: number;
-  /** Longest a caller waits for another process's fetch before fetching itself. Default: 10000. */
-  waitTimeout?: number;
-  /** Longest a Redis lock command may take before the caller fetches itself. Default: 1000. */
-  operationTimeout?: number;
-  /** After a lock command fails, how long callers skip the lock (in-process single flight only), so a dead Redis costs one timeout, not one per call. Default: 1000. */
-  cooldown?: number;
-  /** Prefix of lock keys (`<prefix>lock:<key>`). Default: `'edgekit:swr:'`. */
-  prefix?: string;
-  /** Bus channel of "fetch done" notices. Default: `'edgekit:swr:done'`. */
-  channel?: string;
-}
-
-/** Defaults of {@link SingleFlightOptions}. */
-export const SINGLE_FLIGHT_DEFAULTS = {
-  lockTtl: 10_000,
-  waitTimeout: 10_000,
-  operationTimeout: 1_000,
-  cooldown: 1_000,
-  prefix: 'edgekit:swr:',
-  channel: 'edgekit:swr:done',
-} as const;
-
-/** Per-call options of {@link SingleFlight.run} and {@link SingleFlight.refresh}. */
-export interface FlightCallOptions<V> {
-  /**
-   * Reads the result another process's fetch stored; resolves `undefined` while none is usable.
-   * Called after the lock is taken (a fetch that just finished is not repeated) and when a
-   * waiter is woken. Without it a woken waiter fetches itself.
-   */
-  check?: () => Promise<V | undefined>;
-  /** Whether a fetched value was stored where `check` finds it. Default: always. */
-  stored?: (value: V) => boolean;
-  /** Aborts this caller's wait; a fetch shared with other callers keeps running. */
-  signal?: AbortSignal;
-}
-
-/** Counters of {@link SingleFlight.stats}. */
-export interface SingleFlightStats {
-  /** Fetches this process ran (as lock holder, without Redis, or as a fallback). */
-  fetches: number;
-  /** Calls that joined a fetch already running in this process. */
-  joined: number;
-  /** Times a caller found the lock held by another process and waited. */
-  waits: number;
-  /** Waits ended by a "fetch done" notice. */
-  notified: number;
-  /** Waits ended by the lock's expiry bound or a bus reconnect (no notice). */
-  rechecks: number;
-  /** Fetches made without the lock: Redis failed or is resting, the wait timed out, or the holder's fetch failed or was not stored. */
-  fallbacks: number;
-  /** Background refreshes skipped because another process holds the lock. */
-  skipped: number;
-}
-
-/** A notice on the bus about a key: a fetch stored (or did not store, or failed), or the key changed. */
-export interface FlightNotice {
-  key: string;
-  outcome: 'stored' | 'skipped' | 'failed' | 'changed';
-  /** True when this process sent it. */
-  local: boolean;
-}
-
-/** Events of a {@link SingleFlight}. */
-export type SingleFlightEvents = {
-  /** A lock or notification failure the flight absorbed (the caller fetched itself). */
-  error: [error: SwrError];
-  /** A notice from any process (this one included): what a process-local copy of the key must react to. */
-  notice: [notice: FlightNotice];
-  /** The bus may have missed notices (`disconnected`) or is back (`reconnected`). */
-  gap: [gap: { kind: 'disconnected' | 'reconnected' }];
-};
-
-/**
- * One fetch per key: in-process callers share a promise, and with Redis, processes share a lock.
- * A process that finds the lock taken waits for the holder's "done" notice on the bus (not a poll),
- * bounded by the lock's remaining lifetime and `waitTimeout`, then reads the stored result.
- */
-export interface SingleFlight {
-  /** Runs `fetch` once for concurrent callers of `key` in every process; the others get what it stored (through `check`) or its result. */
-  run<V>(key: string, fetch: (signal: AbortSignal) => Promise<V>, options?: FlightCallOptions<V>): Promise<V>;
-  /** Runs `fetch` unless a fetch of `key` is running here or in another process; resolves `undefined` when it did not run. */
-  refresh<V>(key: string, fetch: (signal: AbortSignal) => Promise<V>, options?: FlightCallOptions<V>): Promise<V | undefined>;
-  /** Tells every process that `key` changed outside a fetch (deleted, written directly). */
-  notify(key: string): Promise<void>;
-  /** True while notices are delivered (a bus is connected); false without Redis. */
-  readonly connected: boolean;
-  on<K extends keyof SingleFlightEvents>(event: K, listener: (...args: SingleFlightEvents[K]) => void): Disposable;
-  stats(): SingleFlightStats;
-  /** Aborts running fetches, wakes waiters with `ECLOSED`, and closes the bus it created. */
-  close(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-type Signal = 'stored' | 'skipped' | 'failed' | 'changed' | 'recheck' | 'closed';
 type Outcome = 'stored' | 'skipped' | 'failed' | 'changed';
 
+/** The bus message of a fetch's end (or a change): key and outcome, in short fields. */
 interface DoneNotice {
   k: string;
   o: Outcome;
-}
-
-/** A caller waiting for a notice about one key. */
-class Waiter {
-  #signal: Signal | undefined;
-  #resolve: ((signal: Signal) => void) | undefined;
-  #timer: ClockTimer | undefined;
-
-  constructor(
-    private readonly clock: Clock,
-    private readonly remove: (waiter: Waiter) => void,
-  ) {}
-
-  settle(signal: Signal): void {
-    if (this.#signal !== undefined) return;
-    this.#signal = signal;
-    this.clock.clearTimeout(this.#timer);
-    this.remove(this);
-    this.#resolve?.(signal);
-  }
-
-  /** Resolves with the first notice, or `recheck` after `ms`. A notice that came earlier is returned at once. */
-  wait(ms: number): Promise<Signal> {
-    if (this.#signal !== undefined) return Promise.resolve(this.#signal);
-    return new Promise<Signal>((resolve) => {
-      this.#resolve = resolve;
-      this.#timer = this.clock.setTimeout(() => this.settle('recheck'), ms);
-    });
-  }
-
-  cancel(): void {
-    this.clock.clearTimeout(this.#timer);
-    this.remove(this);
-  }
 }
 
 const SKIPPED: unique symbol = Symbol('skipped');
@@ -175,7 +40,7 @@ class SingleFlightImpl implements SingleFlight {
   readonly #lockPrefix: string;
   readonly #channel: string;
   readonly #local = new Map<string, LocalFlight>();
-  readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #waiters: Waiters;
   readonly #events = new TypedEmitter<SingleFlightEvents>();
   // One controller per running fetch: each flight's signal carries only that fetch's listeners.
   readonly #controllers = new Set<AbortController>();
@@ -186,6 +51,7 @@ class SingleFlightImpl implements SingleFlight {
   constructor(options: SingleFlightOptions) {
     const opts = checkOptionsObject<SingleFlightOptions>(SCOPE, options);
     this.#clock = opts.clock ?? systemClock;
+    this.#waiters = new Waiters(this.#clock);
     this.#lockTtl = optionalNumber(SCOPE, 'lockTtl', opts.lockTtl, SINGLE_FLIGHT_DEFAULTS.lockTtl, { min: 10 });
     this.#waitTimeout = optionalNumber(SCOPE, 'waitTimeout', opts.waitTimeout, SINGLE_FLIGHT_DEFAULTS.waitTimeout, { min: 0 });
     this.#operationTimeout = optionalNumber(SCOPE, 'operationTimeout', opts.operationTimeout, SINGLE_FLIGHT_DEFAULTS.operationTimeout, { min: 1 });
@@ -208,7 +74,7 @@ class SingleFlightImpl implements SingleFlight {
       this.#bus.subscribe<DoneNotice>(this.#channel, (notice, meta) => this.#onNotice(notice, meta.local)),
       this.#bus.on('gap', (gap) => {
         // Notices may have been lost while the bus was down: every waiter looks again.
-        if (gap.kind === 'reconnected') this.#wakeAll('recheck');
+        if (gap.kind === 'reconnected') this.#waiters.settleAll('recheck');
         this.#events.emit('gap', { kind: gap.kind });
       }),
     );
@@ -318,7 +184,7 @@ class SingleFlightImpl implements SingleFlight {
     const deadline = this.#clock.now() + this.#waitTimeout;
     for (;;) {
       // Listen before trying the lock, so a notice sent between the attempt and the wait is kept.
-      const waiter = this.#addWaiter(key);
+      const waiter = this.#waiters.add(key);
       let acquired: Awaited<ReturnType<RedisLock['acquire']>>;
       try {
         acquired = await withTimeout(lock.acquire(lockKey, this.#lockTtl), this.#operationTimeout, this.#clock, 'lock acquire', key);
@@ -439,34 +305,12 @@ class SingleFlightImpl implements SingleFlight {
     }
   }
 
-  #addWaiter(key: string): Waiter {
-    let set = this.#waiters.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.#waiters.set(key, set);
-    }
-    const waiter = new Waiter(this.#clock, (w) => {
-      const current = this.#waiters.get(key);
-      if (current === undefined) return;
-      current.delete(w);
-      if (current.size === 0) this.#waiters.delete(key);
-    });
-    set.add(waiter);
-    return waiter;
-  }
-
   #onNotice(notice: unknown, local: boolean): void {
     if (typeof notice !== 'object' || notice === null) return;
     const { k, o } = notice as DoneNotice;
     if (typeof k !== 'string' || (o !== 'stored' && o !== 'skipped' && o !== 'failed' && o !== 'changed')) return;
     if (this.#events.hasListeners('notice')) this.#events.emit('notice', { key: k, outcome: o, local });
-    const set = this.#waiters.get(k);
-    if (set === undefined) return;
-    for (const waiter of [...set]) waiter.settle(o);
-  }
-
-  #wakeAll(signal: Signal): void {
-    for (const set of [...this.#waiters.values()]) for (const waiter of [...set]) waiter.settle(signal);
+    this.#waiters.settle(k, o);
   }
 
   #report(error: unknown, operation: string, key: string): void {
@@ -483,7 +327,7 @@ class SingleFlightImpl implements SingleFlight {
     this.#closed = true;
     for (const controller of this.#controllers) controller.abort(closedError(undefined));
     this.#controllers.clear();
-    this.#wakeAll('closed');
+    this.#waiters.settleAll('closed');
     for (const s of this.#subscriptions.splice(0)) s.dispose();
     if (this.#ownedBus) await this.#ownedBus.close();
     this.#events.removeAllListeners();

@@ -13,6 +13,6 @@ export {
   type SingleFlightEvents,
   type SingleFlightOptions,
   type SingleFlightStats,
-  createSingleFlight,
-} from './flight.js';
+} from './single-flight.js';
+export { createSingleFlight } from './flight.js';
 export { SwrError, type SwrErrorCode } from './errors.js';

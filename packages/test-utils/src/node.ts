@@ -19,4 +19,5 @@ export {
   startRedisCluster,
 } from './redis.js';
 export { type LoadResult, type LoadSettings, type NginxHandle, cpuTimeMs, hasNginx, hasWrk, markdownTable, median, parseWrk, runWrk, startNginx } from './bench.js';
+export { type IssueOptions, type TestCertificate, type TestCertificateAuthority, chromiumArgsTrusting, createTestCertificates } from './certificates.js';
 export { type LatencyProxy, type LatencyProxyOptions, startLatencyProxy } from './latency-proxy.js';

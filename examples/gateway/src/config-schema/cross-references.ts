@@ -36,6 +36,8 @@ export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[];
   if (bus.driver === 'nats' && !isObject(bus.nats)) issues.push({ path: ['bus', 'nats'], message: 'driver "nats" needs bus.nats.servers' });
   const auth = isObject(input.auth) ? input.auth : {};
   const limits = isObject(input.rateLimits) ? input.rateLimits : {};
+  const server = isObject(input.server) ? input.server : {};
+  const clientCas = isObject(server.tls) && isObject(server.tls.clientCertificates);
   if (Array.isArray(input.routes)) {
     input.routes.forEach((route: unknown, index) => {
       if (!isObject(route)) return;
@@ -51,6 +53,9 @@ export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[];
       if (route.revocations === 'fresh' && bus.driver !== 'nats') issues.push({ path: ['routes', index, 'revocations'], message: '"fresh" needs bus.driver "nats" (a durable stream with a staleness bound)' });
       if (typeof route.rateLimit === 'string' && route.rateLimit !== 'none' && !Object.hasOwn(limits, route.rateLimit)) {
         issues.push({ path: ['routes', index, 'rateLimit'], message: `unknown rate limit "${route.rateLimit}" (define it in rateLimits)` });
+      }
+      if (route.clientCertificate === 'required' && !clientCas) {
+        issues.push({ path: ['routes', index, 'clientCertificate'], message: '"required" needs server.tls.clientCertificates.ca (the CAs client certificates are verified against)' });
       }
     });
   }

@@ -19,8 +19,8 @@ const rateLimitSchema = z.strictObject({
   limit: z.number().int().min(1),
   /** Window length, ms. */
   window: positiveDuration,
-  /** What a client is: its address, its API key, or its authenticated subject (falls back to the address). */
-  by: z.enum(['ip', 'apiKey', 'subject']).default('ip'),
+  /** What a client is: its address, its API key, its authenticated subject, or its verified client certificate (the last three fall back to the address). */
+  by: z.enum(['ip', 'apiKey', 'subject', 'clientCertificate']).default('ip'),
   /** Algorithm (see `@edgekit/ratelimit`). */
   algorithm: z.enum(['fixed-window', 'sliding-window', 'token-bucket', 'gcra']).default('sliding-window'),
   /** Largest cost spendable at once (token-bucket, gcra). Default: `limit`. */
@@ -42,6 +42,8 @@ const routeSchema = z.strictObject({
   rateLimit: z.string().default('none'),
   /** `fresh`: answer 503 while this node's revocation state is staler than `bus.nats.maxStaleness` (needs the NATS bus). */
   revocations: z.enum(['cached', 'fresh']).default('cached'),
+  /** `required`: only requests on a TLS connection with a client certificate verified against `server.tls.clientCertificates.ca` pass (else 403). */
+  clientCertificate: z.enum(['optional', 'required']).default('optional'),
 });
 
 const apiKeyEntry = z

@@ -1,6 +1,7 @@
 import { FORWARDER_DEFAULTS } from '@edgekit/proxy';
 import { z } from 'zod';
 import { duration, positiveDuration } from './fields.js';
+import { upstreamTlsSchema } from './tls.js';
 
 export const proxySection = z
   .strictObject({
@@ -28,5 +29,7 @@ export const proxySection = z
     retryBudget: z.union([z.literal(false), z.strictObject({ ratio: z.number().min(0), minPerSecond: z.number().min(0) })]).optional(),
     closeTimeout: duration.default(FORWARDER_DEFAULTS.closeTimeout),
     via: z.union([z.string().min(1), z.literal(false)]).default('edgekit'),
+    /** TLS towards `https://` regions and services (a region's own `tls` wins). Default: verification against the system CAs. */
+    tls: upstreamTlsSchema.optional(),
   })
   .prefault({});

@@ -2,6 +2,7 @@ import { REGION_BREAKER_DEFAULTS } from '@edgekit/proxy';
 import { z } from 'zod';
 import { regionEndpointsFields } from '../endpoints-config.js';
 import { coordinates, duration, httpUrl, positiveDuration } from './fields.js';
+import { upstreamTlsSchema } from './tls.js';
 
 const countryMap = z.record(z.string().regex(/^[A-Z]{2}$/, 'country codes are ISO 3166-1 alpha-2, upper case'), z.string());
 const continentMap = z.partialRecord(z.enum(['AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA']), z.string());
@@ -21,6 +22,8 @@ export const regionsSection = z
       location: coordinates,
       /** Upstream connections to this region at most. Default: `proxy.connections`. */
       connections: z.number().int().min(1).optional(),
+      /** TLS towards this region's `https://` URL. Default: `proxy.tls`. */
+      tls: upstreamTlsSchema.optional(),
       ...regionEndpointsFields,
     }),
   )

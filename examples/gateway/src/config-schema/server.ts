@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { coordinates, duration, httpUrl, positiveDuration } from './fields.js';
+import { clientCertificateHeaders, serverHttp2Section, serverTlsSection } from './tls.js';
 
 export const edgeSection = z
   .strictObject({
@@ -19,6 +20,14 @@ export const serverSection = z
     adminPort: z.number().int().min(0).max(65_535).optional(),
     /** Open connections per client address (peers in geo.trustedProxies exempt); 0: no cap. */
     maxConnectionsPerClient: z.number().int().min(0).default(256),
+    /** TLS termination (certificates by SNI, client certificates). Default: none (plain HTTP). */
+    tls: serverTlsSection,
+    /** HTTP/2 by ALPN on TLS and, with `cleartext`, by prior knowledge on a plain port. */
+    http2: serverHttp2Section,
+    /** Request headers claiming a client certificate, removed unless sent by a trusted proxy. */
+    clientCertificateHeaders,
+    /** Concurrent HTTP/2 streams per connection (the SETTINGS_MAX_CONCURRENT_STREAMS sent to clients). */
+    maxConcurrentStreams: z.number().int().min(1).max(2 ** 31 - 1).default(100),
     shutdownDelay: duration.default(5_000),
     drainTimeout: duration.default(20_000),
     reloadDrainTimeout: duration.default(30_000),

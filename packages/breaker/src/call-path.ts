@@ -1,0 +1,304 @@
+import { type CacheTransport, MemoryCache } from './cache.js';
+import { BreakerCore } from './core.js';
+import type { CoalesceResetEvent, ResolvedBreakerOptions } from './options.js';
+import { Attempt } from './permit.js';
+import { REFUSE } from './state-machine.js';
+import type { Status } from './status.js';
+
+type Fn = (...args: any[]) => any;
+
+/**
+ * opossum's call path over {@link BreakerCore}: the result cache, request coalescing, the action
+ * under the breaker's timeout and capacity, and the fallback, in the order opossum runs them.
+ * `CircuitBreaker` is the public face over it.
+ */
+export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends BreakerCore<TI> {
+  /** @internal */ protected readonly _action: Fn;
+  /** @internal */ protected readonly _cache: CacheTransport | undefined;
+  /** @internal */ protected readonly _coalesce: MemoryCache | undefined;
+  /** @internal */ protected _fallback: Fn | undefined = undefined;
+  readonly #captured: [((value: unknown) => void) | undefined, ((error: unknown) => void) | undefined] = [undefined, undefined];
+  readonly #capture = (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
+    this.#captured[0] = resolve;
+    this.#captured[1] = reject;
+  };
+
+  constructor(name: string, options: ResolvedBreakerOptions<TI>, status: Status, action: Fn) {
+    super(name, options, status);
+    this._action = action;
+    this._cache = options.cache ? (options.cacheTransport ?? new MemoryCache(options.cacheSize, options.clock)) : undefined;
+    this._coalesce = options.coalesce ? new MemoryCache(options.coalesceSize, options.clock) : undefined;
+  }
+
+  /** Empties the result cache and the coalescing cache. */
+  clearCache(): void {
+    this._cache?.flush();
+    this._coalesce?.flush();
+  }
+
+  /** @internal Runs one call in opossum's order: fire, cache, coalesce, admission, action, outcome. */
+  protected _invoke(context: unknown, args: unknown[]): Promise<unknown> {
+    // With a timer-driven window, the clock is read only for a timeout, a latency someone uses, or a sample.
+    const status = this._status;
+    let now = status.timerDriven ? Number.NaN : this._clock.now();
+    this._countFire(args, now);
+    if (!this._enabled) return this.#unprotected(context, args);
+    const o = this._options;
+    const key = this._cache !== undefined || this._coalesce !== undefined ? o.cacheGetKey.apply(this, args as TI) : '';
+    const cache = this._cache;
+    if (cache !== undefined) {
+      const cached = cache.get(key);
+      if (cached) {
+        this.#count('cacheHits', now);
+        this.emit('cacheHit');
+        return cached as Promise<unknown>;
+      }
+      this.#count('cacheMisses', now);
+      this.emit('cacheMiss');
+    }
+    const coalesce = this._coalesce;
+    if (coalesce !== undefined) {
+      const pending = coalesce.get(key);
+      if (pending) {
+        this.#count('coalesceCacheHits', now);
+        this.emit('coalesceCacheHit');
+        return pending as Promise<unknown>;
+      }
+      this.#count('coalesceCacheMisses', now);
+      this.emit('coalesceCacheMiss');
+    }
+    const machine = this._machine;
+    const admission = machine.admit();
+    if (admission === REFUSE) {
+      const error = this._countReject(now);
+      return this.#runFallback(error, args, now) ?? Promise.reject(error);
+    }
+    const probeEpoch = admission === 1 ? machine.epoch : -1;
+    const sampled = status.shouldTime();
+    if (now !== now && (sampled || this._timers !== undefined || this._inFlight >= o.capacity || this._latencyWanted())) now = this._clock.now();
+    const call =
+      this._timers === undefined && this._inFlight < o.capacity
+        ? this.#startUntimed(context, args, key, now, probeEpoch, sampled)
+        : this.#withOuter(context, this.#attempt(args, key, now, probeEpoch, sampled));
+    if (coalesce !== undefined) {
+      const ttl = o.coalesceTTL;
+      coalesce.set(key, call, ttl > 0 ? this._clock.now() + ttl : 0);
+    }
+    return call;
+  }
+
+  #attempt(args: unknown[], key: string, start: number, probeEpoch: number, sampled: boolean): Attempt {
+    const attempt = new Attempt(this, start, probeEpoch, sampled);
+    attempt.args = args;
+    attempt.key = key;
+    return attempt;
+  }
+
+  /** The call's own promise, settled by the breaker (opossum's `new Promise` around the call). */
+  #withOuter(context: unknown, attempt: Attempt): Promise<unknown> {
+    // One executor per breaker hands over the settle functions: no closure per call.
+    const call = new Promise(this.#capture);
+    attempt.resolve = this.#captured[0];
+    attempt.reject = this.#captured[1];
+    try {
+      this.#start(context, attempt);
+    } catch (error) {
+      (attempt.reject as (error: unknown) => void)(error);
+    }
+    return call;
+  }
+
+  /**
+   * Without a timeout, only the action's outcome settles the call, so the call can be the promise
+   * derived from the action's with opossum's timing: a success settles it on the same turn as
+   * opossum's, and a failure is handed to a thenable whose `then` the promise machinery calls one
+   * turn later, exactly when opossum's `.catch` runs.
+   */
+  #startUntimed(context: unknown, args: unknown[], key: string, start: number, probeEpoch: number, sampled: boolean): Promise<unknown> {
+    this._inFlight++;
+    let result: unknown;
+    try {
+      result = this._action.apply(context, this._options.appendSignal ? [...args, this._idleSignal()] : args);
+    } catch (error) {
+      this._inFlight--;
+      const attempt = this.#attempt(args, key, start, probeEpoch, sampled);
+      const call = new Promise(this.#capture);
+      attempt.resolve = this.#captured[0];
+      attempt.reject = this.#captured[1];
+      try {
+        this.#handleError(error, start === start ? this._clock.now() - start : 0, attempt);
+        this.#coalesceReset(key, 'error');
+      } catch (listenerError) {
+        (attempt.reject as (error: unknown) => void)(listenerError);
+      }
+      return call;
+    }
+    const promise = result instanceof Promise ? result : Promise.resolve(result);
+    // The success path allocates no Attempt: the two reactions share one closure context.
+    return promise.then(
+      (value) => {
+        try {
+          // Beyond the latency sample, with nobody asking for the latency, the clock is not read
+          // again (it is slow on some hosts): the success is counted in the slice the call started in.
+          const now = start === start && (sampled || this._latencyWanted()) ? this._clock.now() : start;
+          this._recordSuccess(value, start === start ? now - start : 0, sampled, now);
+          this.#coalesceReset(key, 'success');
+        } catch (listenerError) {
+          return this.#deferredFailure(this.#attempt(args, key, start, probeEpoch, sampled), listenerError);
+        }
+        this._inFlight--;
+        const cache = this._cache;
+        if (cache !== undefined) {
+          const ttl = this._options.cacheTTL;
+          cache.set(key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
+        }
+        return value;
+      },
+      (error: unknown) => this.#deferredFailure(this.#attempt(args, key, start, probeEpoch, sampled), error),
+    );
+  }
+
+  #deferredFailure(attempt: Attempt, error: unknown): PromiseLike<unknown> {
+    return {
+      then: (resolve: (value: unknown) => void, reject: (error: unknown) => void) => {
+        attempt.resolve = resolve;
+        attempt.reject = reject;
+        this.#rejected(attempt, error);
+      },
+    } as PromiseLike<unknown>;
+  }
+
+  #start(context: unknown, attempt: Attempt): void {
+    const o = this._options;
+    if (this._inFlight >= o.capacity) {
+      const latency = this._clock.now() - attempt.start;
+      this.#handleError(this._lockedError(latency, attempt.start + latency), latency, attempt);
+      this.#coalesceReset(attempt.key, undefined);
+      return;
+    }
+    this._inFlight++;
+    this._timers?.add(attempt, attempt.start);
+    let args = attempt.args;
+    if (o.appendSignal) args = [...args, this.signalOf(attempt)];
+    let result: unknown;
+    try {
+      result = this._action.apply(context, args);
+    } catch (error) {
+      this._inFlight--;
+      this.#handleError(error, this._clock.now() - attempt.start, attempt);
+      this.#coalesceReset(attempt.key, 'error');
+      return;
+    }
+    const promise = result instanceof Promise ? result : Promise.resolve(result);
+    // opossum chains `.then(success).catch(error)`: its error path runs one turn later (the rejection
+    // passes through the `then` first), and also catches a throwing `success` listener. One
+    // `then` with the error path deferred by a microtask keeps that timing, one promise cheaper.
+    promise.then(
+      (value) => this.#fulfilled(attempt, value, promise),
+      (error: unknown) => queueMicrotask(() => this.#rejected(attempt, error)),
+    );
+  }
+
+  #fulfilled(attempt: Attempt, value: unknown, promise: Promise<unknown>): void {
+    if (attempt.settled) return;
+    try {
+      this._timers?.remove(attempt);
+      const now = attempt.sampled || this._latencyWanted() ? this._clock.now() : attempt.start;
+      this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
+      this.#coalesceReset(attempt.key, 'success');
+      attempt.settled = true;
+      this._inFlight--;
+      (attempt.resolve as (value: unknown) => void)(value);
+      const cache = this._cache;
+      if (cache !== undefined) {
+        const ttl = this._options.cacheTTL;
+        cache.set(attempt.key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
+      }
+    } catch (listenerError) {
+      queueMicrotask(() => this.#rejected(attempt, listenerError));
+    }
+  }
+
+  #rejected(attempt: Attempt, error: unknown): void {
+    if (attempt.settled) return;
+    attempt.settled = true;
+    this._inFlight--;
+    try {
+      this.#handleError(error, attempt.start === attempt.start ? this._clock.now() - attempt.start : 0, attempt);
+      this.#coalesceReset(attempt.key, 'error');
+    } catch (listenerError) {
+      // A throwing `failure` listener: the call rejects with its error rather than never settling.
+      (attempt.reject as (error: unknown) => void)(listenerError);
+    }
+  }
+
+  /** @internal A call's timeout elapsed. */
+  protected override _expire(attempt: Attempt): void {
+    if (attempt.resolve === undefined) {
+      super._expire(attempt);
+      return;
+    }
+    if (attempt.settled) return;
+    attempt.settled = true;
+    attempt.timedOut = true;
+    const error = this._timeoutError();
+    const latency = this._clock.now() - attempt.start;
+    this._inFlight--;
+    try {
+      this._countTimeout(error, latency, attempt.sampled, attempt.args, attempt.start + latency);
+      this.#handleError(error, latency, attempt);
+      this.#coalesceReset(attempt.key, 'timeout');
+    } catch (listenerError) {
+      (attempt.reject as (error: unknown) => void)(listenerError);
+    } finally {
+      attempt.controller?.abort(error);
+      this._abortController?.abort();
+    }
+  }
+
+  /** opossum's handleError: a filtered error counts as a success and rejects; others fail, then the fallback may answer. */
+  #handleError(error: unknown, latency: number, attempt: Attempt): void {
+    this._timers?.remove(attempt);
+    const args = attempt.args;
+    const now = attempt.start + latency;
+    if (this._isFiltered(error, args)) {
+      this._recordSuccess(error, latency, attempt.sampled, now);
+    } else {
+      this._recordFailure(error, latency, attempt.sampled, args, now);
+      const fallback = this.#runFallback(error, args, now);
+      if (fallback !== undefined) {
+        (attempt.resolve as (value: unknown) => void)(fallback);
+        return;
+      }
+    }
+    (attempt.reject as (error: unknown) => void)(error);
+  }
+
+  #runFallback(error: unknown, args: unknown[], now: number): Promise<unknown> | undefined {
+    const fallback = this._fallback;
+    if (fallback === undefined) return undefined;
+    let result: unknown;
+    try {
+      result = fallback.apply(fallback, [...args, error]);
+    } catch (fallbackError) {
+      return Promise.reject(fallbackError);
+    }
+    this.#count('fallbacks', now);
+    this.emit('fallback', result, error);
+    return result instanceof Promise ? result : Promise.resolve(result);
+  }
+
+  #unprotected(context: unknown, args: unknown[]): Promise<unknown> {
+    const result: unknown = this._action.apply(context, this._options.appendSignal ? [...args, this._idleSignal()] : args);
+    return result instanceof Promise ? result : Promise.resolve(result);
+  }
+
+  #count(counter: 'cacheHits' | 'cacheMisses' | 'coalesceCacheHits' | 'coalesceCacheMisses' | 'fallbacks', now: number): void {
+    if (!this._machine.detached) this._status.at(now)[counter]++;
+  }
+
+  #coalesceReset(key: string, event: CoalesceResetEvent | undefined): void {
+    const coalesce = this._coalesce;
+    if (coalesce !== undefined && (event === undefined || this._options.coalesceResetOn.includes(event))) coalesce.delete(key);
+  }
+}
