@@ -17,16 +17,16 @@ export async function buildCacheLayer(config: GatewayConfig, context: PipelineCo
   const { telemetry, counters, log } = context;
   const { redis, events } = shared;
   const apiKeyHeader = config.auth.apiKeys?.header;
-  const built = await components.use('cache', { cache: config.cache, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, apiKeyHeader }, 'cache', () => {
+  const built = await components.use('cache', { cache: config.cache, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, apiKeyHeader, unsafeInvalidation: unsafeInvalidationOf(config) }, 'cache', () => {
     const created = createCache({
       routes: config.cache.routes,
       l1: { maxSize: config.cache.maxSize },
       maxBodySize: config.cache.maxBodySize,
       ignoreQueryParams: config.cache.ignoreQueryParams,
-      // Authenticated requests are private (or keyed by principal); only they invalidate on writes.
+      // Authenticated requests are private (or keyed by principal).
       principal: principalOf,
       credentialHeaders: apiKeyHeader === undefined ? ['authorization'] : ['authorization', apiKeyHeader],
-      unsafeInvalidation: 'authenticated',
+      unsafeInvalidation: unsafeInvalidationOf(config),
       ...(config.cache.host === undefined ? {} : { host: config.cache.host }),
       ...(redis === undefined ? {} : { redis, prefix: `${config.redis.prefix}cache:` }),
       ...(events === undefined ? {} : { bus: events.bus }),
@@ -42,4 +42,13 @@ export async function buildCacheLayer(config: GatewayConfig, context: PipelineCo
     await value.close();
   });
   return { cache: built.value, purge: built.value.purge };
+}
+
+export type UnsafeInvalidation = 'always' | 'authenticated' | 'never';
+
+/** `cache.unsafeInvalidation`, or its default: 'authenticated' when the gateway authenticates (API keys or JWTs), else 'always'. */
+export function unsafeInvalidationOf(config: GatewayConfig): UnsafeInvalidation {
+  const configured = config.cache.unsafeInvalidation;
+  if (configured !== undefined) return configured;
+  return config.auth.apiKeys !== undefined || config.auth.jwt !== undefined ? 'authenticated' : 'always';
 }

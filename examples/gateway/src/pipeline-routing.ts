@@ -1,11 +1,13 @@
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
+import { createTrustedProxies } from '@edgekit/geo';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
-import { type EndpointRegion, type Forwarder, createForwarder } from '@edgekit/proxy';
+import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { type ComponentSet, identity } from './components.js';
 import type { GatewayConfig } from './config.js';
-import { buildRegionBalancer } from './endpoints-config.js';
+import { routingKey } from './endpoints-config.js';
 import { type PipelineContext, type SharedLayer, observe } from './pipeline-shared.js';
+import { buildSelector, useRegions } from './region-routing.js';
+import { serviceHealthTargets } from './services.js';
 import { upstreamDispatcher } from './upstream-tls.js';
 
 /** The routing layer of the default regions: region selection, breakers, health and the forwarder. */
@@ -25,30 +27,14 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
   const { telemetry, counters, log } = context;
   const { locator } = shared;
 
-  // One region balancer per region with endpoints, kept across reloads while its settings stay:
-  // ejections, in-flight counts and discovered endpoints survive a reload that changed other things.
-  const regions: Array<GatewayConfig['regions'][number] | EndpointRegion> = [];
-  for (const [index, region] of config.regions.entries()) {
-    if (region.endpoints === undefined) {
-      regions.push(region);
-      continue;
-    }
-    const { url: _url, location: _location, connections: _connections, ...settings } = region;
-    const { value: balancer } = await components.use(`endpoints:${region.name}`, settings, `regions[${index}].endpoints`, () => buildRegionBalancer(region), (value) => value.close());
-    regions.push({ ...region, endpoints: balancer });
-  }
-
+  // Region balancers are kept across reloads while their settings stay: ejections, latency and
+  // pools survive a reload, and a changed static endpoint list is applied to the kept balancer.
+  const regions = await useRegions(components, '', config.regions, 'regions');
   const { value: selector } = await components.use(
     'selector',
-    { regions: config.regions, balancers: regions.map((r) => identity(r.endpoints)), routing: config.routing, origin: config.edge.coordinates },
+    { regions: config.regions.map(routingKey), balancers: regions.map((r) => identity(r.endpoints)), routing: config.routing, origin: config.edge.coordinates },
     'regions',
-    () => createRegionSelector({
-      regions,
-      rules: config.routing.rules,
-      defaultRegion: config.routing.defaultRegion,
-      origin: config.edge.coordinates,
-      routeFactor: config.routing.routeFactor,
-    }),
+    () => buildSelector({ regions, ...config.routing, origin: config.edge.coordinates }),
     () => {},
   );
 
@@ -72,9 +58,9 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
     await registry.close();
   });
 
-  const healthSettings = { ...config.health, openBreakers: undefined };
+  const healthSettings = { ...config.health, openBreakers: undefined, endpoints: undefined };
   // A region with endpoints is healthy by its endpoints' share (outlier ejection), not by probing its url.
-  const targets = config.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: region.name, url: region.url }));
+  const targets = [...config.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: region.name, url: region.url })), ...serviceHealthTargets(config.services)];
   const { value: health, reused: healthReused } = await components.use('health', healthSettings, 'health', () => {
     const checker = createHealthChecker({
       targets,
@@ -130,6 +116,7 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
         closeTimeout: config.proxy.closeTimeout,
         via: config.proxy.via,
         ...(upstreamTls === undefined ? {} : { dispatcher: upstreamTls }),
+        http2: (region) => config.regions.find((entry) => entry.name === region.name)?.http2 ?? config.proxy.http2,
         ...(config.proxy.retryBudget === undefined ? {} : { retryBudget: config.proxy.retryBudget }),
         ...(config.proxy.hedgeDelay === undefined ? {} : { hedge: { delay: config.proxy.hedgeDelay } }),
       });

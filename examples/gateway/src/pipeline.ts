@@ -11,14 +11,16 @@ import type { Redis } from 'ioredis';
 import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
 import type { GatewayConfig } from './config.js';
+import { probedRegions, useEndpointHealth } from './endpoint-health.js';
 import { type EventStream, requireFreshRevocations } from './event-stream.js';
 import { type IngressSettings, pathOf } from './ingress.js';
-import { buildCacheLayer } from './pipeline-cache.js';
+import { type UnsafeInvalidation, buildCacheLayer, unsafeInvalidationOf } from './pipeline-cache.js';
 import { buildRouting, locateFor } from './pipeline-routing.js';
 import { type PipelineContext, buildShared, observe } from './pipeline-shared.js';
 import { createRateLimits } from './ratelimit.js';
+import { regionKey } from './region-routing.js';
 import { type CompiledRoute, type Middleware, chainFor, compileRoute } from './route-rules.js';
-import { type ServiceRoute, buildServices } from './services.js';
+import { type ServiceTable, buildServices } from './services.js';
 
 export type { PipelineContext } from './pipeline-shared.js';
 
@@ -29,9 +31,9 @@ type PipelineResponse = ServerResponse & { [PIPELINE]?: Pipeline | undefined };
 /**
  * One configuration's request pipeline: route rules (auth, rate limit), then the response cache in
  * front of the forwarder. Built in layers (pipeline-shared: Redis, event stream, locator;
- * pipeline-routing: selector, breakers, health, forwarder; pipeline-cache: cache and purge; then
- * route rules and services). A reload builds a new pipeline, reusing unchanged components; requests
- * already inside the old one finish there.
+ * pipeline-routing: regions, selector, breakers, health, forwarder; pipeline-cache: cache and
+ * purge; then rate limits, services and route rules). A reload builds a new pipeline, reusing
+ * unchanged components; requests already inside the old one finish there.
  */
 export class Pipeline {
   readonly config: GatewayConfig;
@@ -47,10 +49,11 @@ export class Pipeline {
   /** How requests are admitted before any rule of this configuration sees them. */
   readonly ingress: IngressSettings;
   readonly #routes: CompiledRoute[];
-  /** Services matched before the default regions, in configuration order. */
-  readonly services: readonly ServiceRoute[];
+  /** Services chosen before the default regions: by route rule, match or split. */
+  readonly services: ServiceTable;
   readonly #proxy: Handler;
   readonly #forward: Handler;
+  readonly #unsafeInvalidation: UnsafeInvalidation;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
@@ -65,7 +68,7 @@ export class Pipeline {
     redis: Redis | undefined;
     events: EventStream | undefined;
     routes: CompiledRoute[];
-    services: ServiceRoute[];
+    services: ServiceTable;
   }) {
     this.config = init.config;
     this.components = init.components;
@@ -85,6 +88,7 @@ export class Pipeline {
     this.services = init.services;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
+    this.#unsafeInvalidation = unsafeInvalidationOf(init.config);
   }
 
   /**
@@ -94,31 +98,29 @@ export class Pipeline {
    *   principal or a credential header (`Authorization`, the API-key header) is private, or keyed
    *   by its principal on a route that says `authenticated: per-principal`;
    * - unsafe methods go through it, which then invalidates the URL on every node (RFC 9111 §4.4),
-   *   only when the route rules authenticated them: an anonymous POST goes straight to the
-   *   forwarder and evicts nothing (the cache's `unsafeInvalidation: 'authenticated'` says the same).
+   *   as `cache.unsafeInvalidation` says: all of them ('always', the default without `auth`), only
+   *   those the route rules authenticated ('authenticated', the default with `auth`: an anonymous
+   *   POST then goes straight to the forwarder and evicts nothing), or none ('never').
    */
   #viaCache(req: IncomingMessage): boolean {
     const cache = this.cache;
     if (cache === undefined) return false;
     const method = req.method ?? 'GET';
     if (method === 'GET' || method === 'HEAD') return cache.matches(method, req.url ?? '/');
-    return (req as AuthRequest).auth !== undefined && method !== 'OPTIONS' && method !== 'TRACE';
+    if (method === 'OPTIONS' || method === 'TRACE') return false;
+    if (this.#unsafeInvalidation === 'always') return true;
+    return this.#unsafeInvalidation === 'authenticated' && (req as AuthRequest).auth !== undefined;
   }
 
   /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
   readonly #proxyOrForward: Handler = (req, res) => {
-    const service = this.#serviceFor(req);
-    // A service's requests go straight to its forwarder: the cache fronts the default regions.
-    if (service !== undefined) service.target(req).forwarder.handler(req, res);
-    else if (this.#viaCache(req)) this.#proxy(req, res);
+    const service = this.services.serviceFor(req);
+    if (service !== undefined) {
+      if (service.cached !== undefined && this.#viaCache(req)) service.cached(req, res);
+      else service.forwarder.handler(req, res);
+    } else if (this.#viaCache(req)) this.#proxy(req, res);
     else this.#forward(req, res);
   };
-
-  /** The first service whose match covers the request, or none (the default regions). */
-  #serviceFor(req: IncomingMessage): ServiceRoute | undefined {
-    for (const service of this.services) if (service.matches(req)) return service;
-    return undefined;
-  }
 
   static readonly #onResponseClose = function onResponseClose(this: PipelineResponse): void {
     const pipeline = this[PIPELINE];
@@ -152,7 +154,7 @@ export class Pipeline {
     const res = responseOnSocket(req, socket);
     const tunnel: Handler = () => {
       res.detachSocket(socket as Socket);
-      (this.#serviceFor(req)?.target(req).forwarder ?? this.forwarder).upgrade(req, socket, head);
+      (this.services.serviceFor(req)?.forwarder ?? this.forwarder).upgrade(req, socket, head);
     };
     this.#run(chainFor(this.#routes, req.method ?? 'GET', pathOf(req.url)), 0, req, res, tunnel);
   }
@@ -197,35 +199,41 @@ export class Pipeline {
   }
 
   static async #build(config: GatewayConfig, context: PipelineContext, components: ComponentSet): Promise<Pipeline> {
-    const { counters } = context;
+    const { telemetry, counters, log } = context;
     const shared = await buildShared(config, context, components);
     const { forwarder, health, breakers } = await buildRouting(config, context, components, shared);
     const { cache, purge } = await buildCacheLayer(config, context, components, shared);
     const { redis, events, locator } = shared;
 
-    const authenticators = await buildAuthenticators(config, components, redis, context.log, events);
-    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies }, 'rateLimits', () =>
+    const authenticators = await buildAuthenticators(config, components, redis, log, events);
+    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, location: config.edge.location }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
         prefix: `${config.redis.prefix}rl:`,
         trustedProxies: config.geo.trustedProxies,
+        ...(events === undefined ? {} : { nats: { connection: events.connection, nodeId: config.edge.nodeId, region: config.edge.location } }),
       }), (value) => value.close());
 
     const fresh = requireFreshRevocations(events);
-    const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh));
     const services = await buildServices(config.services, {
       components,
       proxy: config.proxy,
       trustedProxies: config.geo.trustedProxies,
       locate: locateFor(config, locator),
       origin: config.edge.coordinates,
-      deps: [identity(locator)],
-      observe: (created) => observe([
-        created.on('response', (event) => counters.recordResponse(event.region)),
+      deps: [identity(locator), identity(health), identity(breakers)],
+      health,
+      breakers,
+      cache,
+      observe: (created, service) => observe([
+        created.on('response', (event) => counters.recordResponse(regionKey(service, event.region))),
         created.on('failover', () => counters.failovers++),
         created.on('error', () => counters.errors++),
+        telemetry.observeForwarder(created),
       ]),
-    });
+    }, config.routing.split);
+    const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh, rule.service === undefined ? undefined : services.byName.get(rule.service)));
+    await useEndpointHealth(components, config, probedRegions(config, forwarder, services), log);
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes, services });
   }
 }

@@ -8,9 +8,9 @@ export {
   type ApiKeyValidateContext,
   type ApiKeyValidator,
   type KeyChangeEvent,
-  createApiKeyAuth,
-  hashApiKey,
-} from './api-key.js';
+} from './api-key-authenticator.js';
+export { createApiKeyAuth } from './api-key.js';
+export { hashApiKey } from './key-revocation.js';
 export { COMBINE_DEFAULTS, type CombineAuthOptions, combineAuth } from './combine.js';
 export { AuthError, type AuthErrorCode, type AuthErrorContext, type AuthScheme, type ChallengeError, isAuthError } from './errors.js';
 export {

@@ -1,5 +1,5 @@
 import { type Bus, createMemoryBus, createMemoryBusHub } from '@edgekit/bus';
-import { type ManualClock, createManualClock } from '@edgekit/core';
+import { type ManualClock, createManualClock } from '@edgekit/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ApiKeyAuthOptions, type ApiKeyAuthenticator, type ApiKeyPrincipal, type DeniedEvent, createApiKeyAuth, hashApiKey, isAuthError } from '../src/index.js';
 import { T0, call, rawRequest, serve } from './helpers.js';

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ALGORITHMS, type DeniedEvent, combineAuth, createApiKeyAuth, createJwtAuth, requireScopes } from '../src/index.js';
 import { AUDIENCE, ISSUER, T0, type TestKey, call, makeKey, serve, sign } from './helpers.js';

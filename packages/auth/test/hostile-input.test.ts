@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiKeyAuthenticator, type JwtAuthenticator, createApiKeyAuth, createJwtAuth, isAuthError } from '../src/index.js';

@@ -1,5 +1,5 @@
 import { type ServerResponse, createServer } from 'node:http';
-import { type ManualClock, createManualClock } from '@edgekit/core';
+import { type ManualClock, createManualClock } from '@edgekit/core/testing';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { SignJWT, exportSPKI } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthErrorCode, DEFAULT_ALGORITHMS, type DeniedEvent, type JwtAuthenticator, createJwtAuth, isAuthError } from '../src/index.js';

@@ -1,5 +1,5 @@
 import { Resolver } from 'node:dns/promises';
-import { type ManualClock, createManualClock } from '@edgekit/core';
+import { type ManualClock, createManualClock } from '@edgekit/core/testing';
 import { type DnsResolver, type EndpointSet, createDnsEndpoints } from '@edgekit/balancer';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DnsServer, startDnsServer } from './dns-server.js';

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { type Endpoint, createRegionBalancer, createStaticEndpoints } from '@edgekit/balancer';
 import { seededRandom } from '@edgekit/balancer/testing';
 import { describe, expect, it } from 'vitest';

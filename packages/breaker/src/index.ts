@@ -30,7 +30,7 @@ export {
   type BreakerStateJSON,
   type CircuitBreakerOptions,
   type CoalesceResetEvent,
-  DEFAULTS,
+  BREAKER_DEFAULTS,
   type ResolvedBreakerOptions,
 } from './options.js';
 export type { BreakerPermit } from './permit.js';

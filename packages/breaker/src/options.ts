@@ -146,7 +146,7 @@ export interface CircuitBreakerOptions<TI extends unknown[] = unknown[]> {
 }
 
 /** Defaults of {@link CircuitBreakerOptions}. */
-export const DEFAULTS = Object.freeze({
+export const BREAKER_DEFAULTS = Object.freeze({
   timeout: 10_000,
   resetTimeout: 30_000,
   errorThresholdPercentage: 50,
@@ -242,7 +242,7 @@ function checkClock(value: unknown): Clock {
 }
 
 function checkTimeout(value: unknown): number {
-  if (value === undefined) return DEFAULTS.timeout;
+  if (value === undefined) return BREAKER_DEFAULTS.timeout;
   if (value === false) return 0;
   // opossum arms any truthy timeout; below 1 ms a Node timer waits 1 ms.
   const ms = checkNumber(SCOPE, 'timeout', value);
@@ -309,17 +309,17 @@ export function resolveBreakerOptions<TI extends unknown[]>(options: unknown): R
   const o = checkOptionsObject<CircuitBreakerOptions<TI>>(SCOPE, options);
   const timeout = checkTimeout(o.timeout);
   const clock = checkClock(o.clock);
-  const cache = optionalBoolean(SCOPE, 'cache', o.cache, DEFAULTS.cache);
-  const windowSize = optionalNumber(SCOPE, 'windowSize', o.windowSize, DEFAULTS.windowSize, { min: 1, integer: true });
+  const cache = optionalBoolean(SCOPE, 'cache', o.cache, BREAKER_DEFAULTS.cache);
+  const windowSize = optionalNumber(SCOPE, 'windowSize', o.windowSize, BREAKER_DEFAULTS.windowSize, { min: 1, integer: true });
   const resolved: ResolvedBreakerOptions<TI> = {
     timeout,
-    resetTimeout: Math.max(0, anyNumber('resetTimeout', o.resetTimeout, DEFAULTS.resetTimeout)),
-    errorThresholdPercentage: anyNumber('errorThresholdPercentage', o.errorThresholdPercentage, DEFAULTS.errorThresholdPercentage),
-    volumeThreshold: integerOr('volumeThreshold', o.volumeThreshold, DEFAULTS.volumeThreshold),
-    rollingCountTimeout: anyNumber('rollingCountTimeout', o.rollingCountTimeout, DEFAULTS.rollingCountTimeout),
-    rollingCountBuckets: optionalNumber(SCOPE, 'rollingCountBuckets', o.rollingCountBuckets, DEFAULTS.rollingCountBuckets, { min: 0, integer: true }),
+    resetTimeout: Math.max(0, anyNumber('resetTimeout', o.resetTimeout, BREAKER_DEFAULTS.resetTimeout)),
+    errorThresholdPercentage: anyNumber('errorThresholdPercentage', o.errorThresholdPercentage, BREAKER_DEFAULTS.errorThresholdPercentage),
+    volumeThreshold: integerOr('volumeThreshold', o.volumeThreshold, BREAKER_DEFAULTS.volumeThreshold),
+    rollingCountTimeout: anyNumber('rollingCountTimeout', o.rollingCountTimeout, BREAKER_DEFAULTS.rollingCountTimeout),
+    rollingCountBuckets: optionalNumber(SCOPE, 'rollingCountBuckets', o.rollingCountBuckets, BREAKER_DEFAULTS.rollingCountBuckets, { min: 0, integer: true }),
     rollingPercentilesEnabled: o.rollingPercentilesEnabled !== false,
-    capacity: integerOr('capacity', o.capacity, DEFAULTS.capacity),
+    capacity: integerOr('capacity', o.capacity, BREAKER_DEFAULTS.capacity),
     allowWarmUp: o.allowWarmUp === true,
     errorFilter: optionalFunction<(error: any, ...args: TI) => boolean, undefined>(SCOPE, 'errorFilter', o.errorFilter, undefined),
     enabled: o.enabled !== false,
@@ -327,32 +327,32 @@ export function resolveBreakerOptions<TI extends unknown[]>(options: unknown): R
     name: o.name === '' ? undefined : optionalString(SCOPE, 'name', o.name, undefined),
     group: o.group === '' ? undefined : optionalString(SCOPE, 'group', o.group, undefined),
     cache,
-    cacheTTL: anyNumber('cacheTTL', o.cacheTTL, DEFAULTS.cacheTTL),
-    cacheSize: anyNumber('cacheSize', o.cacheSize, DEFAULTS.cacheSize),
+    cacheTTL: anyNumber('cacheTTL', o.cacheTTL, BREAKER_DEFAULTS.cacheTTL),
+    cacheSize: anyNumber('cacheSize', o.cacheSize, BREAKER_DEFAULTS.cacheSize),
     cacheGetKey: optionalFunction(SCOPE, 'cacheGetKey', o.cacheGetKey, defaultCacheKey as (...args: TI) => string),
     cacheTransport: cache ? checkCacheTransport(o.cacheTransport) : (o.cacheTransport as CacheTransport | undefined),
     coalesce: Boolean(o.coalesce),
     // opossum: `coalesceTTL ?? timeout`, where a disabled timeout means "never expires".
     coalesceTTL: anyNumber('coalesceTTL', o.coalesceTTL, timeout),
-    coalesceSize: anyNumber('coalesceSize', o.coalesceSize, DEFAULTS.coalesceSize),
+    coalesceSize: anyNumber('coalesceSize', o.coalesceSize, BREAKER_DEFAULTS.coalesceSize),
     coalesceResetOn: checkResetOn(o.coalesceResetOn),
     abortController: checkAbortController(o.abortController),
     autoRenewAbortController: Boolean(o.autoRenewAbortController),
     enableSnapshots: o.enableSnapshots !== false,
     rotateBucketController: checkEmitter(o.rotateBucketController),
-    mode: optionalOneOf(SCOPE, 'mode', o.mode, MODES, DEFAULTS.mode),
-    failureThreshold: optionalNumber(SCOPE, 'failureThreshold', o.failureThreshold, DEFAULTS.failureThreshold, { min: 1, integer: true }),
+    mode: optionalOneOf(SCOPE, 'mode', o.mode, MODES, BREAKER_DEFAULTS.mode),
+    failureThreshold: optionalNumber(SCOPE, 'failureThreshold', o.failureThreshold, BREAKER_DEFAULTS.failureThreshold, { min: 1, integer: true }),
     windowSize,
     minimumCalls: optionalNumber(SCOPE, 'minimumCalls', o.minimumCalls, windowSize, { min: 1, integer: true }),
-    slowCallDuration: optionalNumber(SCOPE, 'slowCallDuration', o.slowCallDuration, DEFAULTS.slowCallDuration, { min: 0 }),
-    slowCallRateThreshold: optionalNumber(SCOPE, 'slowCallRateThreshold', o.slowCallRateThreshold, DEFAULTS.slowCallRateThreshold, {
+    slowCallDuration: optionalNumber(SCOPE, 'slowCallDuration', o.slowCallDuration, BREAKER_DEFAULTS.slowCallDuration, { min: 0 }),
+    slowCallRateThreshold: optionalNumber(SCOPE, 'slowCallRateThreshold', o.slowCallRateThreshold, BREAKER_DEFAULTS.slowCallRateThreshold, {
       min: 0,
       max: 100,
     }),
     strategy: optionalFunction<BreakerStrategyFactory, undefined>(SCOPE, 'strategy', o.strategy, undefined),
-    halfOpenMaxCalls: optionalNumber(SCOPE, 'halfOpenMaxCalls', o.halfOpenMaxCalls, DEFAULTS.halfOpenMaxCalls, { min: 1, integer: true }),
-    appendSignal: optionalBoolean(SCOPE, 'appendSignal', o.appendSignal, DEFAULTS.appendSignal),
-    latencySampleSize: optionalNumber(SCOPE, 'latencySampleSize', o.latencySampleSize, DEFAULTS.latencySampleSize, { min: 1, integer: true }),
+    halfOpenMaxCalls: optionalNumber(SCOPE, 'halfOpenMaxCalls', o.halfOpenMaxCalls, BREAKER_DEFAULTS.halfOpenMaxCalls, { min: 1, integer: true }),
+    appendSignal: optionalBoolean(SCOPE, 'appendSignal', o.appendSignal, BREAKER_DEFAULTS.appendSignal),
+    latencySampleSize: optionalNumber(SCOPE, 'latencySampleSize', o.latencySampleSize, BREAKER_DEFAULTS.latencySampleSize, { min: 1, integer: true }),
     clock,
   };
   if (o.state !== undefined && (typeof o.state !== 'object' || o.state === null)) {

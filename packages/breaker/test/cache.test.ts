@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { type CacheTransport, CircuitBreaker, MemoryCache } from '../src/index.js';
 import { deferred, recordEvents } from './helpers.js';

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describe, expect, it, vi } from 'vitest';
 import CircuitBreakerDefault, { CircuitBreaker, OpenCircuitError, ShutdownError, isOurError } from '../src/index.js';
 import { flush, outcome, recordEvents } from './helpers.js';

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../src/index.js';
 import { type Deferred, deferred, outcome, recordEvents } from './helpers.js';

@@ -1,11 +1,11 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, DEFAULTS, Status } from '../src/index.js';
+import { CircuitBreaker, BREAKER_DEFAULTS, Status } from '../src/index.js';
 
 const action = async (): Promise<number> => 1;
 
 describe('options: defaults', () => {
-  it('exposes opossum defaults in DEFAULTS and in breaker.options', () => {
+  it('exposes opossum defaults in BREAKER_DEFAULTS and in breaker.options', () => {
     const breaker = new CircuitBreaker(action, { clock: createManualClock() });
     expect(breaker.options).toMatchObject({
       timeout: 10_000,
@@ -25,7 +25,7 @@ describe('options: defaults', () => {
       halfOpenMaxCalls: 1,
       appendSignal: false,
     });
-    expect(DEFAULTS.timeout).toBe(10_000);
+    expect(BREAKER_DEFAULTS.timeout).toBe(10_000);
     expect(Object.isFrozen(breaker.options)).toBe(true);
     expect(breaker.volumeThreshold).toBe(0);
   });

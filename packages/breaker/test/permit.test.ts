@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, OpenCircuitError } from '../src/index.js';
 import { recordEvents } from './helpers.js';

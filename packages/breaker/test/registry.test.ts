@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, type RegistryStateChange, createBreakerRegistry } from '../src/index.js';
 import { outcome } from './helpers.js';

@@ -2,7 +2,7 @@
  * Random sequences of calls, outcomes, permits, manual transitions and clock advances, checked
  * against the invariants every breaker must keep whatever happens.
  */
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type BreakerPermit, CircuitBreaker } from '../src/index.js';

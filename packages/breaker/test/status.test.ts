@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, type Stats, Status } from '../src/index.js';
 

@@ -1,4 +1,5 @@
-import { createManualClock, systemClock } from '@edgekit/core';
+import { systemClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, TimeoutError, isOurError } from '../src/index.js';
 import { deferred, flush, outcome, recordEvents } from './helpers.js';

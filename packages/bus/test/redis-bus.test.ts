@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describeRedis, useRedisCluster, useRedisServer } from '@edgekit/test-utils';
 import { Cluster, Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';

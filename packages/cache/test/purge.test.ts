@@ -1,5 +1,5 @@
 import { type Server, createServer } from 'node:http';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CacheOptions, type LookupEvent, createCache } from '../src/index.js';

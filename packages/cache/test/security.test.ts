@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CacheOptions, type EdgeCache, createCache } from '../src/index.js';
 import { EPOCH, type Reply, type SeenRequest, get, startGateway, testOrigin } from './helpers.js';

@@ -6,7 +6,7 @@ export { type EdgeClientErrorCode, type EdgeClientErrorInit, EdgeClientError, is
 export type { EdgeClientEvents } from './events.js';
 export type { BreakerState } from './health.js';
 export { type LatencySource, distanceKm, estimateRtt } from './latency.js';
-export { type ClientEnvironment, DEFAULTS, type EdgeClientOptions, type EdgeMapOptions, type HedgeOptions, type ProbeOptions } from './options.js';
+export { type ClientEnvironment, CLIENT_DEFAULTS, type EdgeClientOptions, type EdgeMapOptions, type HedgeOptions, type ProbeOptions } from './options.js';
 export type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';
 export type { RankedEdge } from './selection.js';
 export { type CryptoKeyLike, EDGE_MAP_TYPE, type EdgeMapKey, type JsonWebKeyLike, verifyEdgeMap } from './signing.js';

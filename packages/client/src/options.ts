@@ -99,7 +99,7 @@ export interface EdgeClientOptions {
 }
 
 /** Defaults of {@link EdgeClientOptions}, nested as the options are. */
-export const DEFAULTS = {
+export const CLIENT_DEFAULTS = {
   edgeMap: { refreshInterval: 300_000, retryInterval: 30_000, regionHintHeader: 'x-region-hint' },
   probe: { path: '/health', interval: 30_000, jitter: 0.2, timeout: 5_000 },
   smoothing: 0.3,
@@ -169,7 +169,7 @@ export interface ResolvedOptions extends Required<Omit<EdgeClientOptions, Sectio
   onListenerError: (error: unknown, event: string) => void;
 }
 
-/** Validates `options` and applies {@link DEFAULTS}; throws `TypeError`/`RangeError` naming the option. */
+/** Validates `options` and applies {@link CLIENT_DEFAULTS}; throws `TypeError`/`RangeError` naming the option. */
 export function resolveOptions(o: EdgeClientOptions): ResolvedOptions {
   if (typeof o !== 'object' || o === null) fail('options', 'an object', o);
   if (o.edges === undefined && o.edgeMap === undefined) fail('edges', 'given, or option "edgeMap"', o.edges);
@@ -184,16 +184,16 @@ export function resolveOptions(o: EdgeClientOptions): ResolvedOptions {
   if (map !== undefined && (typeof map?.url !== 'string' || typeof map.publicKey !== 'object' || !map.publicKey)) fail('edgeMap', '{ url, publicKey }', map);
   if (o.hedge !== undefined && typeof o.hedge?.delay !== 'number') fail('hedge', '{ delay, max? }', o.hedge);
   const r: ResolvedOptions = {
-    ...DEFAULTS,
+    ...CLIENT_DEFAULTS,
     ...(o as Partial<ResolvedOptions>),
     edges,
-    edgeMap: map && { ...DEFAULTS.edgeMap, ...map },
-    probe: o.probe !== false && { ...DEFAULTS.probe, ...o.probe },
-    breaker: { ...DEFAULTS.breaker, ...o.breaker },
-    hedge: o.hedge && { ...DEFAULTS.hedge, ...o.hedge },
-    retryBudget: o.retryBudget ?? DEFAULTS.retryBudget,
-    idempotentMethods: new Set((o.idempotentMethods ?? DEFAULTS.idempotentMethods).map((m) => (typeof m === 'string' ? m.toUpperCase() : fail('idempotentMethods', 'an array of method names', m)))),
-    retryStatuses: new Set(o.retryStatuses ?? DEFAULTS.retryStatuses),
+    edgeMap: map && { ...CLIENT_DEFAULTS.edgeMap, ...map },
+    probe: o.probe !== false && { ...CLIENT_DEFAULTS.probe, ...o.probe },
+    breaker: { ...CLIENT_DEFAULTS.breaker, ...o.breaker },
+    hedge: o.hedge && { ...CLIENT_DEFAULTS.hedge, ...o.hedge },
+    retryBudget: o.retryBudget ?? CLIENT_DEFAULTS.retryBudget,
+    idempotentMethods: new Set((o.idempotentMethods ?? CLIENT_DEFAULTS.idempotentMethods).map((m) => (typeof m === 'string' ? m.toUpperCase() : fail('idempotentMethods', 'an array of method names', m)))),
+    retryStatuses: new Set(o.retryStatuses ?? CLIENT_DEFAULTS.retryStatuses),
     // Called through a wrapper: browsers refuse a `fetch` called with another `this` (Illegal invocation).
     fetch: o.fetch ?? ((input, init) => globalThis.fetch(input, init)),
     clock: o.clock ?? systemClock,

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { closeServer, listen } from '@edgekit/test-utils/node';
 import * as jose from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

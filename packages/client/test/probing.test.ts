@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientEnvironment, type EdgeClient, type EdgeClientEvents, type EdgeClientOptions, createEdgeClient, createMemoryStorage } from '../src/index.js';
 import { type DistantEdge, type TestEdge, probes, startDistantEdge, startEdge } from './edges.js';

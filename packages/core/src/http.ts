@@ -19,7 +19,7 @@ export interface ProblemDetails {
 }
 
 /** The media type of RFC 9457 bodies. */
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /**
  * Writes `problem` as an `application/problem+json` response. When headers were already sent the
@@ -43,12 +43,6 @@ export function sendProblem(res: ServerResponse, problem: ProblemDetails, header
 export function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-/** Every value of a header joined with `, ` (the list form of RFC 9110 §5.3), or `undefined`. */
-export function joinedHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /**

@@ -1,8 +1,8 @@
-export { type Clock, type ClockTimer, type ManualClock, createManualClock, delay, settleWithin, systemClock } from './clock.js';
+export { type Clock, type ClockTimer, delay, settleWithin, systemClock } from './clock.js';
 export { type Disposable, toDisposable } from './disposable.js';
 export { EdgekitError } from './errors.js';
 export { type EventMap, type Listener, TypedEmitter, type TypedEmitterOptions } from './events.js';
-export { PROBLEM_CONTENT_TYPE, type ProblemDetails, firstHeader, joinedHeader, responseOnSocket, sendProblem, writeInformational } from './http.js';
+export { type ProblemDetails, firstHeader, responseOnSocket, sendProblem, writeInformational } from './http.js';
 export {
   type CanonicalRequestTarget,
   type CanonicalizeOptions,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createManualClock, delay, settleWithin, systemClock } from '../src/index.js';
+import { delay, settleWithin, systemClock } from '../src/index.js';
+import { createManualClock } from '../src/testing.js';
 
 describe('createManualClock', () => {
   it('runs due timers in time order, including timers scheduled by timers', () => {

@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GeoError, type MmdbReloadEvent, type MmdbResolver, createGeoLocator, createMmdbResolver, mapMmdbRecord } from '../src/index.js';
 import { describeResolverConformance } from './resolver-conformance.js';

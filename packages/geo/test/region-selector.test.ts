@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { type GeoLocation, type Region, type RegionSelectorOptions, createGeoLocator, createRegionSelector, distanceKm, estimateRttMs } from '../src/index.js';
 

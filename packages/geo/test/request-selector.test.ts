@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { type GeoLocation, createRegionSelector, createRequestSelector } from '@edgekit/geo';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

@@ -18,7 +18,7 @@ import { compileExpectation } from './expect.js';
 import { HttpProber, checkHeaders } from './http-probe.js';
 import { type HealthState, type ThresholdCounters, applyProbeResult } from './state.js';
 import {
-  DEFAULTS,
+  HEALTH_CHECKER_DEFAULTS,
   type HealthChecker,
   type HealthCheckerEvents,
   type HealthCheckerOptions,
@@ -92,22 +92,22 @@ class HealthCheckerImpl implements HealthChecker {
     }
     this.#clock = clock;
     this.#random = optionalFunction<() => number, () => number>(SCOPE, 'random', opts.random, Math.random);
-    this.#interval = optionalNumber(SCOPE, 'interval', opts.interval, DEFAULTS.interval, { min: 0, exclusiveMin: true });
-    this.#timeout = optionalNumber(SCOPE, 'timeout', opts.timeout, DEFAULTS.timeout, { min: 0, exclusiveMin: true });
-    this.#jitter = optionalNumber(SCOPE, 'jitter', opts.jitter, DEFAULTS.jitter, duration);
-    this.#initialJitter = optionalNumber(SCOPE, 'initialJitter', opts.initialJitter, DEFAULTS.initialJitter, duration);
-    this.#healthyThreshold = optionalNumber(SCOPE, 'healthyThreshold', opts.healthyThreshold, DEFAULTS.healthyThreshold, counting);
-    this.#unhealthyThreshold = optionalNumber(SCOPE, 'unhealthyThreshold', opts.unhealthyThreshold, DEFAULTS.unhealthyThreshold, counting);
-    this.#path = opts.path === undefined ? DEFAULTS.path : checkPath(SCOPE, 'path', opts.path);
+    this.#interval = optionalNumber(SCOPE, 'interval', opts.interval, HEALTH_CHECKER_DEFAULTS.interval, { min: 0, exclusiveMin: true });
+    this.#timeout = optionalNumber(SCOPE, 'timeout', opts.timeout, HEALTH_CHECKER_DEFAULTS.timeout, { min: 0, exclusiveMin: true });
+    this.#jitter = optionalNumber(SCOPE, 'jitter', opts.jitter, HEALTH_CHECKER_DEFAULTS.jitter, duration);
+    this.#initialJitter = optionalNumber(SCOPE, 'initialJitter', opts.initialJitter, HEALTH_CHECKER_DEFAULTS.initialJitter, duration);
+    this.#healthyThreshold = optionalNumber(SCOPE, 'healthyThreshold', opts.healthyThreshold, HEALTH_CHECKER_DEFAULTS.healthyThreshold, counting);
+    this.#unhealthyThreshold = optionalNumber(SCOPE, 'unhealthyThreshold', opts.unhealthyThreshold, HEALTH_CHECKER_DEFAULTS.unhealthyThreshold, counting);
+    this.#path = opts.path === undefined ? HEALTH_CHECKER_DEFAULTS.path : checkPath(SCOPE, 'path', opts.path);
     this.#probe = optionalFunction<HealthProbe, undefined>(SCOPE, 'probe', opts.probe, undefined);
-    this.#unknownIsHealthy = optionalBoolean(SCOPE, 'unknownIsHealthy', opts.unknownIsHealthy, DEFAULTS.unknownIsHealthy);
+    this.#unknownIsHealthy = optionalBoolean(SCOPE, 'unknownIsHealthy', opts.unknownIsHealthy, HEALTH_CHECKER_DEFAULTS.unknownIsHealthy);
     this.#http = new HttpProber({
-      method: optionalOneOf(SCOPE, 'method', opts.method, ['GET', 'HEAD'], DEFAULTS.method),
+      method: optionalOneOf(SCOPE, 'method', opts.method, ['GET', 'HEAD'], HEALTH_CHECKER_DEFAULTS.method),
       headers: checkHeaders(SCOPE, opts.headers),
       expectation: compileExpectation(SCOPE, opts.expect),
-      maxBodyBytes: optionalNumber(SCOPE, 'maxBodyBytes', opts.maxBodyBytes, DEFAULTS.maxBodyBytes, counting),
-      keepAliveTimeout: optionalNumber(SCOPE, 'keepAliveTimeout', opts.keepAliveTimeout, DEFAULTS.keepAliveTimeout, { min: 1 }),
-      connections: optionalNumber(SCOPE, 'connections', opts.connections, DEFAULTS.connections, counting),
+      maxBodyBytes: optionalNumber(SCOPE, 'maxBodyBytes', opts.maxBodyBytes, HEALTH_CHECKER_DEFAULTS.maxBodyBytes, counting),
+      keepAliveTimeout: optionalNumber(SCOPE, 'keepAliveTimeout', opts.keepAliveTimeout, HEALTH_CHECKER_DEFAULTS.keepAliveTimeout, { min: 1 }),
+      connections: optionalNumber(SCOPE, 'connections', opts.connections, HEALTH_CHECKER_DEFAULTS.connections, counting),
     });
     this.#events = new TypedEmitter<HealthCheckerEvents>(
       opts.onListenerError === undefined

@@ -5,7 +5,7 @@ import type { HealthState } from './state.js';
 import type { HealthProbe, HealthTarget } from './targets.js';
 
 /** Defaults of {@link createHealthChecker}; every duration is in milliseconds. */
-export const DEFAULTS = Object.freeze({
+export const HEALTH_CHECKER_DEFAULTS = Object.freeze({
   interval: 5_000,
   timeout: 2_000,
   jitter: 500,

@@ -1,5 +1,5 @@
 export {
-  DEFAULTS,
+  HEALTH_CHECKER_DEFAULTS,
   type HealthChangeEvent,
   type HealthChecker,
   type HealthCheckerEvents,

@@ -1,5 +1,5 @@
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHealthChecker, linkBreakers } from '../src/index.js';
 

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type HealthChangeEvent, type HealthChecker, type ProbeEvent, createHealthChecker } from '../src/index.js';

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HealthCheckerOptions, type ProbeResponse, createHealthChecker } from '../src/index.js';
 import { type Route, type Upstream, startUpstream } from './upstream.js';

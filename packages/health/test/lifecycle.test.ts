@@ -1,5 +1,5 @@
 import { type IncomingHttpHeaders, type Server, Agent as HttpAgent, createServer, get as httpGet } from 'node:http';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Lifecycle, type LifecycleOptions, type PhaseEvent, type ReadinessReport, createHealthChecker, createLifecycle } from '../src/index.js';

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describeRedis, useRedisServer } from '@edgekit/test-utils';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it, vi } from 'vitest';

@@ -34,3 +34,4 @@ export { RETRY_BUDGET_DEFAULTS, type RetryBudget, type RetryBudgetOptions, type 
 export { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
 export { type ExpressForwarderOptions, type ExpressMiddleware, type ExpressRequestLike, expressForwarder } from './express.js';
 export { type FastifyForwarderOptions, type FastifyForwarderPlugin, fastifyForwarder } from './fastify.js';
+export { GRPC_STATUS, isGrpcContentType, sendGrpcStatus } from './grpc.js';

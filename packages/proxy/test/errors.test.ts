@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { type Server, Socket, createServer } from 'node:net';
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { ForwardError, type Forwarder, PROBLEM_TYPES, createForwarder } from '@edgekit/proxy';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import type { GeoLocation } from '@edgekit/geo';
 import { type ForwarderEvents, createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';

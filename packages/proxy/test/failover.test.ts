@@ -1,5 +1,5 @@
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { type GeoLocation, createRegionSelector } from '@edgekit/geo';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';

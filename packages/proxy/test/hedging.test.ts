@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { type Forwarder, type ForwarderOptions, createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Upstream, send, startFront, startUpstream, waitFor } from './helpers.js';

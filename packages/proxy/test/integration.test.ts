@@ -1,5 +1,5 @@
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { createGeoLocator } from '@edgekit/geo';
 import { createHealthChecker } from '@edgekit/health';
 import { createForwarder } from '@edgekit/proxy';

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { type AttemptEnd, type RequestEnd, createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send, startFront, startUpstream } from './helpers.js';

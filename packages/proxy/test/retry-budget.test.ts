@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { type Forwarder, createForwarder, createRetryBudget } from '@edgekit/proxy';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';

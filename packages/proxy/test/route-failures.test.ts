@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { createBreakerRegistry } from '@edgekit/breaker';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { type Forwarder, REGION_BREAKER_DEFAULTS, createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Upstream, send, startFront, startUpstream } from './helpers.js';

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { type Socket, connect } from 'node:net';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { type Forwarder, PROBLEM_TYPES, createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Reply, type Upstream, send, startFront, startUpstream, waitFor } from './helpers.js';

@@ -1,4 +1,4 @@
-import { type ManualClock, createManualClock } from '@edgekit/core';
+import { type ManualClock, createManualClock } from '@edgekit/core/testing';
 import { describeRedis, startRedis, useRedisCluster, useRedisServer } from '@edgekit/test-utils';
 import type { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';

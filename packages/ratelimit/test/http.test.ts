@@ -1,5 +1,5 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { closeServer, describeRedis, listen, useRedisServer } from '@edgekit/test-utils';
 import { describe, expect, it } from 'vitest';
 import {

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Algorithm, createLocalLimiter } from '../src/index.js';

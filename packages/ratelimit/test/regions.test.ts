@@ -1,4 +1,4 @@
-import { type ManualClock, createManualClock } from '@edgekit/core';
+import { type ManualClock, createManualClock } from '@edgekit/core/testing';
 import { type Bus, createMemoryBus, createMemoryBusHub } from '@edgekit/bus';
 import { describeRedis, useRedisServer } from '@edgekit/test-utils';
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,6 @@
 import { type Socket, createServer } from 'node:net';
-import { type ManualClock, createManualClock, systemClock } from '@edgekit/core';
+import { systemClock } from '@edgekit/core';
+import { type ManualClock, createManualClock } from '@edgekit/core/testing';
 import { closeServer, describeRedis, listen, startRedis, useRedisCluster, useRedisServer } from '@edgekit/test-utils';
 import fc from 'fast-check';
 import type { Cluster, Redis } from 'ioredis';

@@ -1,4 +1,4 @@
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { storeConformance } from '@edgekit/swr/testing';
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../src/index.js';

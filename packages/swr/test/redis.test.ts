@@ -1,5 +1,5 @@
 import { createRedisBus } from '@edgekit/bus';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { describeRedis, freePort, useRedisCluster, useRedisServer } from '@edgekit/test-utils';
 import { Cluster, Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';

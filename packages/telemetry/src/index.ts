@@ -6,8 +6,8 @@ export {
   METRIC_NAMES,
   type RoutingRecord,
   type TelemetryClock,
-  createEdgeMetrics,
-} from './metrics.js';
+} from './edge-metrics.js';
+export { createEdgeMetrics } from './metrics.js';
 export { EDGE_ATTRIBUTES, type EdgeTracing, type EdgeTracingOptions, TRACING_DEFAULTS, createEdgeTracing } from './tracing.js';
 export { type EdgeTelemetry, type EdgeTelemetryOptions, createEdgeTelemetry } from './telemetry.js';
 export { formatTraceparent, parseTraceparent, w3cTraceContext } from './propagation.js';

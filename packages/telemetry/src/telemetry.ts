@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Disposable, toDisposable } from '@edgekit/core';
 import type { TextMapPropagator, TracerProvider } from '@opentelemetry/api';
-import { type EdgeMetrics, type EdgeMetricsOptions, createEdgeMetrics } from './metrics.js';
+import type { EdgeMetrics, EdgeMetricsOptions } from './edge-metrics.js';
+import { createEdgeMetrics } from './metrics.js';
 import { SCOPE, checkOptionsObject } from './options.js';
 import type { BreakerRegistryLike, CacheLike, HealthCheckerLike, ObservableForwarder } from './sources.js';
 import { type EdgeTracing, createEdgeTracing } from './tracing.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { createCache } from '@edgekit/cache';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import type { GeoLocation } from '@edgekit/geo';
 import { createHealthChecker } from '@edgekit/health';
 import { createForwarder } from '@edgekit/proxy';

@@ -1,6 +1,6 @@
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { createCache } from '@edgekit/cache';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { createHealthChecker } from '@edgekit/health';
 import { createForwarder } from '@edgekit/proxy';
 import {
