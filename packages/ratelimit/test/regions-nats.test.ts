@@ -24,7 +24,7 @@ async function regionBus(url: string, nodeId: string): Promise<Bus> {
 describeNats('edge limiter across three regions of a NATS supercluster', () => {
   const cluster = useNatsSupercluster(Object.fromEntries(REGIONS.map((r) => [r, 1])));
 
-  it('holds a global limit under 3x the allowed load within the overage bound', async () => {
+  it('holds a global limit under load far beyond the allowed rate, within the overage bound', async () => {
     const limit = 300;
     // One long window that starts with the load (the limiters' clock is shifted to a window boundary),
     // so a stalled test process cannot carry the load into the next window.
