@@ -17,7 +17,7 @@ async function read(registry: Registry, name = NAME): Promise<{ text: string; js
 describe('histograms and counters kept in plain numbers', () => {
   it('reads exactly like a prom-client Histogram fed the same durations (text, JSON, reset)', async () => {
     const ours = new Registry();
-    const metrics = createEdgeMetrics({ registry: ours, location: 'eu-west', nodeId: 'n1', regions: ['eu-west'], requestBuckets: BUCKETS });
+    const metrics = createEdgeMetrics({ registry: ours, location: 'eu-west', regions: ['eu-west'], requestBuckets: BUCKETS });
     const theirs = new Registry();
     const peer = new Histogram({ name: NAME, help: 'Duration of gateway requests until the response closed, in seconds', labelNames: ['location'], buckets: BUCKETS, registers: [theirs] });
     peer.zero({ location: 'eu-west' });
@@ -49,7 +49,7 @@ describe('histograms and counters kept in plain numbers', () => {
     const BACKEND = 'edge_to_backend_duration_seconds';
     const ROUTING = 'edge_routing_requests_total';
     const ours = new Registry();
-    const metrics = createEdgeMetrics({ registry: ours, location: 'eu-west', nodeId: 'n1', regions: ['eu-west', 'us-east'], backendBuckets: BUCKETS });
+    const metrics = createEdgeMetrics({ registry: ours, location: 'eu-west', regions: ['eu-west', 'us-east'], backendBuckets: BUCKETS });
     const theirs = new Registry();
     const histogram = new Histogram({ name: BACKEND, help: 'Time from an upstream attempt to its response headers, in seconds', labelNames: ['edge_location', 'backend_region'], buckets: BUCKETS, registers: [theirs] });
     const counter = new Counter({ name: ROUTING, help: 'Requests routed by the edge gateway, by target region, client region and status class', labelNames: ['target_region', 'client_region', 'status'], registers: [theirs] });
