@@ -10,7 +10,6 @@ import { ConnectionQueue } from './connection-queue.js';
 import type { ForwarderEvents } from './events.js';
 import { type RequestObserver, type RequestObserverFactory, reportObserverError } from './observer.js';
 import type { ForwarderCore, Target } from './forwarder-core.js';
-import { type ExpressForwarderOptions, type ExpressMiddleware, expressForwarder } from './express.js';
 import { type ForwardOptions, type ForwardResponse, ForwardExchange } from './forward.js';
 import { EndpointDispatcher } from './endpoint-dispatcher.js';
 import { createEndpointDispatcher, hasEndpoints } from './region-endpoints.js';
@@ -61,8 +60,6 @@ export interface Forwarder {
   readonly checkContinue: (req: IncomingMessage, res: ServerResponse) => void;
   /** Forwards `req` and writes the answer to `res`, with a path override or an error callback. */
   handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): void;
-  /** Express middleware (Express 4 and 5): `app.use('/api', forwarder.express())`. */
-  express(options?: ExpressForwarderOptions): ExpressMiddleware;
   /** Subscribes to routing decisions, attempts, failovers, responses and errors; returns a disposable. */
   on<K extends keyof ForwarderEvents>(event: K, listener: Listener<ForwarderEvents, K>): Disposable;
   /**
@@ -248,10 +245,6 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     new UpgradeExchange(this, req, socket as Socket, head).run();
   };
-
-  express(options?: ExpressForwarderOptions): ExpressMiddleware {
-    return expressForwarder(this, options);
-  }
 
   on<K extends keyof ForwarderEvents>(event: K, listener: Listener<ForwarderEvents, K>): Disposable {
     return this.events.on(event, listener);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import { connect } from 'node:net';
-import { createManualClock } from '@edgekit/core';
+import { createManualClock } from '@edgekit/core/testing';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';
