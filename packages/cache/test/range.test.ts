@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { type ManualClock, createManualClock } from '@edgekit/core';
+import { type ManualClock, createManualClock } from '@edgekit/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCache } from '../src/index.js';
 import { parseByteRange } from '../src/range.js';
