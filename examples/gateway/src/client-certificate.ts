@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { type ProblemDetails, sendProblem } from '@edgekit/core';
+import { GRPC_STATUS, isGrpcContentType, sendGrpcStatus } from '@edgekit/proxy';
 import { type CertificateSet, certificateCovers, certificateFor } from './tls.js';
 
 /** The verified client certificate of a request's TLS connection. */
@@ -50,23 +51,10 @@ export function clientCertificateOf(req: IncomingMessage): ClientCertificate | u
   return verified ?? undefined;
 }
 
-/** The request is gRPC (RFC-less, per the gRPC over HTTP/2 spec: `content-type: application/grpc[+proto|;...]`). */
+/** The request is gRPC (`content-type: application/grpc[+proto|;...]`, gRPC over HTTP/2). */
 export function isGrpcRequest(req: IncomingMessage): boolean {
   const type = req.headers['content-type'];
-  return typeof type === 'string' && type.startsWith('application/grpc');
-}
-
-/** gRPC status codes the edge answers with (grpc/doc/statuscodes.md). */
-export const GRPC_STATUS = { PERMISSION_DENIED: 7, UNAUTHENTICATED: 16 } as const;
-
-/** A refusal as gRPC callers read it: HTTP 200, a Trailers-Only response carrying `grpc-status`. */
-export function sendGrpcStatus(res: ServerResponse, code: number, message: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) });
-  res.end();
+  return isGrpcContentType(typeof type === 'string' ? type : undefined);
 }
 
 /**
@@ -148,7 +136,7 @@ export function misdirected(req: IncomingMessage, certificates: CertificateSet, 
   const served = certificateFor(certificates, socket.servername);
   if (certificateCovers(served, host)) return false;
   const detail = `this connection's certificate does not cover ${host}: open a new connection for it`;
-  if (isGrpcRequest(req)) sendGrpcStatus(res, 14, detail); // UNAVAILABLE: the client retries elsewhere
+  if (isGrpcRequest(req)) sendGrpcStatus(res, GRPC_STATUS.UNAVAILABLE, detail); // the client retries on another connection
   else sendProblem(res, { title: 'Misdirected Request', status: 421, detail });
   return true;
 }

@@ -32,6 +32,7 @@ export class ComponentSet {
   readonly #slots = new Map<string, Slot>();
   #previous: ComponentSet | undefined;
   #released = false;
+  #commits: Array<() => void> = [];
 
   constructor(previous?: ComponentSet) {
     this.#previous = previous;
@@ -60,9 +61,21 @@ export class ComponentSet {
     return { value, reused: false };
   }
 
-  /** Forgets the previous pipeline's components once this set is complete (so reloads do not chain). */
+  /**
+   * Runs `apply` once this set is complete, only if it was not released (a failed build): changes
+   * to components shared with the running pipeline wait until the new one can take over.
+   */
+  onCommit(apply: () => void): void {
+    this.#commits.push(apply);
+  }
+
+  /** Forgets the previous pipeline's components once this set is complete (so reloads do not chain), then applies the commits. */
   seal(): void {
     this.#previous = undefined;
+    const commits = this.#commits;
+    this.#commits = [];
+    if (this.#released) return;
+    for (const apply of commits) apply();
   }
 
   /** Lets go of every component; those no other pipeline holds are closed (in reverse build order). */

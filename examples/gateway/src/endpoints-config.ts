@@ -1,4 +1,5 @@
-import { BALANCER_KINDS, type BalancerKind, type RegionBalancer, createDnsEndpoints, createRegionBalancer } from '@edgekit/balancer';
+import { BALANCER_KINDS, type BalancerKind, type EndpointInput, type RegionBalancer, type StaticEndpointSet, createDnsEndpoints, createRegionBalancer, createStaticEndpoints } from '@edgekit/balancer';
+import type { ComponentSet } from './components.js';
 import { z } from 'zod';
 
 const httpOrigin = z.string().refine((value) => {
@@ -76,19 +77,27 @@ export function endpointIssues(region: Record<string, unknown>, index: number): 
   return issues;
 }
 
+/** A region balancer built from configuration; a static list can be replaced in place (reloads). */
+export type ConfiguredBalancer = RegionBalancer & { readonly staticSet: StaticEndpointSet | undefined };
+
+const staticList = (endpoints: NonNullable<EndpointRegionConfig['endpoints']>): EndpointInput[] | undefined =>
+  Array.isArray(endpoints) ? endpoints.map((e) => (typeof e === 'string' ? e : { url: e.url, ...(e.weight !== undefined && { weight: e.weight }) })) : undefined;
+
 /** The region balancer of a configured region (static list or DNS discovery). */
-export function buildRegionBalancer(region: EndpointRegionConfig): RegionBalancer {
+export function buildRegionBalancer(region: EndpointRegionConfig): ConfiguredBalancer {
   const endpoints = region.endpoints!;
-  const set = Array.isArray(endpoints)
-    ? endpoints
+  const list = staticList(endpoints);
+  const dns = endpoints as Exclude<typeof endpoints, unknown[]>;
+  const set = list !== undefined
+    ? createStaticEndpoints(list)
     : createDnsEndpoints({
-        name: endpoints.dns,
-        record: endpoints.record,
-        protocol: endpoints.protocol,
-        minTtl: endpoints.minTtl,
-        maxTtl: endpoints.maxTtl,
-        ...(endpoints.port !== undefined && { port: endpoints.port }),
-        ...(endpoints.servers !== undefined && { servers: endpoints.servers }),
+        name: dns.dns,
+        record: dns.record,
+        protocol: dns.protocol,
+        minTtl: dns.minTtl,
+        maxTtl: dns.maxTtl,
+        ...(dns.port !== undefined && { port: dns.port }),
+        ...(dns.servers !== undefined && { servers: dns.servers }),
       });
   const balancer = createRegionBalancer({
     name: region.name,
@@ -98,11 +107,33 @@ export function buildRegionBalancer(region: EndpointRegionConfig): RegionBalance
     ...(region.panicThreshold !== undefined && { panicThreshold: region.panicThreshold }),
     ...(region.minHealthyPercent !== undefined && { minHealthyPercent: region.minHealthyPercent }),
   });
-  if (Array.isArray(set)) return balancer;
-  // The balancer does not own a discovered set: close both together.
+  // The balancer does not own its set: close both together (`close` is replaced below, so keep the balancer's own).
+  const closeBalancer = balancer.close;
   const close = async (): Promise<void> => {
-    await balancer.close();
+    await closeBalancer();
     await set.close();
   };
-  return Object.assign(balancer, { close, [Symbol.asyncDispose]: close });
+  return Object.assign(balancer, { close, [Symbol.asyncDispose]: close, staticSet: list === undefined ? undefined : (set as StaticEndpointSet) });
+}
+
+/**
+ * What identifies a region's routing setup across reloads: its settings with a static endpoint
+ * list left out. A changed list is applied to the kept balancer (see {@link useRegionBalancer}),
+ * so unchanged endpoints keep their load, latency, ejections and connection pools.
+ */
+export function routingKey<R extends { endpoints?: unknown }>(region: R): R | (Omit<R, 'endpoints'> & { endpoints: 'static' }) {
+  return Array.isArray(region.endpoints) ? { ...region, endpoints: 'static' as const } : region;
+}
+
+/**
+ * The balancer of a region with endpoints, kept across reloads while its settings (but the static
+ * list) stay. A changed static list replaces the set's endpoints once the new pipeline is built:
+ * added endpoints start fresh, removed ones take no new request and their pools drain.
+ */
+export async function useRegionBalancer(components: ComponentSet, name: string, region: EndpointRegionConfig & { url: string; location: unknown; connections?: number | undefined }, configPath: string): Promise<ConfiguredBalancer> {
+  const { url: _url, location: _location, connections: _connections, ...settings } = region;
+  const { value, reused } = await components.use(name, routingKey(settings), configPath, () => buildRegionBalancer(region), (balancer) => balancer.close());
+  const list = staticList(region.endpoints!);
+  if (reused && list !== undefined && value.staticSet !== undefined) components.onCommit(() => value.staticSet!.set(list));
+  return value;
 }

@@ -14,6 +14,7 @@ import { createDownstream } from './h2-listener.js';
 import { listenOn, urlOf } from './listener.js';
 import { type OperatorContext, serveOperator } from './operator.js';
 import { Pipeline } from './pipeline.js';
+import { regionHealth, routingStatus } from './routing-status.js';
 import { StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
 import { type GatewayTelemetry, createGatewayTelemetry } from './telemetry.js';
 import { TlsTermination } from './tls.js';
@@ -132,7 +133,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   let closed = false;
 
   const lifecycle = createLifecycle({
-    checker: { snapshot: () => pipeline.health.snapshot() },
+    checker: { snapshot: () => regionHealth(pipeline) },
     dependencies: [
       { name: 'redis', required: false, check: () => (pipeline.redis === undefined ? true : pipeline.redis.status === 'ready') },
       // Stale revocation state is reported here; only `revocations: fresh` routes refuse (503) because of it.
@@ -144,8 +145,6 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   });
 
   const status = (): StatusSnapshot => {
-    const health = pipeline.health.snapshot();
-    const breakers = pipeline.breakers.snapshot();
     const forwarded = counters.forwarded;
     const lookups = counters.cacheHits + counters.cacheMisses + counters.cacheStale;
     return {
@@ -154,20 +153,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
       uptimeMs: clock.now() - startedAt,
       generatedAt: new Date().toISOString(),
       config: { version, loadedAt: loadedAt.toISOString(), source: configSource, lastReloadError },
-      regions: config.regions.map((region) => {
-        const responses = counters.byRegion.get(region.name) ?? 0;
-        const target = health[region.name];
-        return {
-          name: region.name,
-          url: region.url,
-          health: target?.state ?? 'unknown',
-          breaker: breakers[region.name]?.state ?? 'closed',
-          responses,
-          share: forwarded === 0 ? 0 : responses / forwarded,
-          lastStatus: target?.lastStatus ?? undefined,
-          ...(region.endpoints === undefined ? {} : { endpoints: pipeline.forwarder.regionBalancer(region.name)?.status().endpoints ?? [] }),
-        };
-      }),
+      ...routingStatus(pipeline, counters),
       routing: { forwarded, failovers: counters.failovers, errors: counters.errors, byRegion: Object.fromEntries(counters.byRegion) },
       events: pipeline.events?.snapshot(),
       cache: {
@@ -260,11 +246,12 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
 
   const reloadNow = async (next: GatewayConfig): Promise<ReloadResult> => {
     const restartRequired = restartOnly(config, next);
+    // Certificates first: files that do not load reject the reload before anything changed.
+    if (tls !== undefined && next.server.tls !== undefined) await tls.reload(next.server.tls);
     const previous = pipeline;
     const built = await Pipeline.build(next, context, previous);
     pipeline = built;
     config = next;
-    if (tls !== undefined && next.server.tls !== undefined) await tls.reload(next.server.tls);
     edgeMap = createEdgeMapEndpoint(next, systemClock);
     version++;
     loadedAt = new Date();

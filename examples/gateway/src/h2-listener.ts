@@ -108,6 +108,8 @@ export function createDownstream(http1: HttpServer, handler: (req: IncomingMessa
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     session.on('error', () => {});
+    // RFC 9113 §6.8: a client's GOAWAY ends the connection once the streams it still wants are answered.
+    session.once('goaway', () => session.close());
   });
 
   let listener: NetServer;
@@ -120,6 +122,8 @@ export function createDownstream(http1: HttpServer, handler: (req: IncomingMessa
       // Verified per route (`clientCertificate: required`): a client without one still reaches the others.
       rejectUnauthorized: false,
       handshakeTimeout: settings.handshakeTimeout,
+      // As Node's HTTP servers do: small HTTP/2 frames and response heads go out at once, not after a delayed ACK.
+      noDelay: true,
     });
     tls.attach(server);
     server.on('secureConnection', (socket: TLSSocket) => {
@@ -129,7 +133,7 @@ export function createDownstream(http1: HttpServer, handler: (req: IncomingMessa
     server.on('tlsClientError', (_error: Error, socket: TLSSocket) => socket.destroy());
     listener = server;
   } else {
-    listener = createNetServer({ pauseOnConnect: false }, (socket) => dispatchCleartext(socket, http1, http2));
+    listener = createNetServer({ noDelay: true }, (socket) => dispatchCleartext(socket, http1, http2));
   }
   // `http1` never listens itself: its connection tracking (idle and header timeouts, closeIdleConnections) starts with 'listening'.
   http1.emit('listening');

@@ -5,9 +5,10 @@ import type { AuthRequest } from '@edgekit/auth';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
 import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
-import { createRegionSelector, createTrustedProxies } from '@edgekit/geo';
-import { buildRegionBalancer } from './endpoints-config.js';
-import type { EndpointRegion } from '@edgekit/proxy';
+import { createTrustedProxies } from '@edgekit/geo';
+import { routingKey } from './endpoints-config.js';
+import { buildSelector, regionKey, useRegions } from './region-routing.js';
+import { probedRegions, useEndpointHealth } from './endpoint-health.js';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
@@ -17,7 +18,7 @@ import type { GatewayConfig } from './config.js';
 import { type EventStream, openEventStream, requireFreshRevocations } from './event-stream.js';
 import { type IngressSettings, pathOf } from './ingress.js';
 import { compileLocator } from './locator.js';
-import { type ServiceRoute, buildServices } from './services.js';
+import { type ServiceTable, buildServices, serviceHealthTargets } from './services.js';
 import { principalOf } from './principal.js';
 import { upstreamDispatcher } from './upstream-tls.js';
 import { createRateLimits } from './ratelimit.js';
@@ -55,10 +56,11 @@ export class Pipeline {
   /** How requests are admitted before any rule of this configuration sees them. */
   readonly ingress: IngressSettings;
   readonly #routes: CompiledRoute[];
-  /** Services matched before the default regions, in configuration order. */
-  readonly services: readonly ServiceRoute[];
+  /** Services chosen before the default regions: by route rule, match or split. */
+  readonly services: ServiceTable;
   readonly #proxy: Handler;
   readonly #forward: Handler;
+  readonly #unsafeInvalidation: UnsafeInvalidation;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
@@ -73,7 +75,7 @@ export class Pipeline {
     redis: Redis | undefined;
     events: EventStream | undefined;
     routes: CompiledRoute[];
-    services: ServiceRoute[];
+    services: ServiceTable;
   }) {
     this.config = init.config;
     this.components = init.components;
@@ -93,6 +95,7 @@ export class Pipeline {
     this.services = init.services;
     this.#forward = init.forwarder.handler;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
+    this.#unsafeInvalidation = unsafeInvalidationOf(init.config);
   }
 
   /**
@@ -102,31 +105,29 @@ export class Pipeline {
    *   principal or a credential header (`Authorization`, the API-key header) is private, or keyed
    *   by its principal on a route that says `authenticated: per-principal`;
    * - unsafe methods go through it, which then invalidates the URL on every node (RFC 9111 §4.4),
-   *   only when the route rules authenticated them: an anonymous POST goes straight to the
-   *   forwarder and evicts nothing (the cache's `unsafeInvalidation: 'authenticated'` says the same).
+   *   as `cache.unsafeInvalidation` says: all of them ('always', the default without `auth`), only
+   *   those the route rules authenticated ('authenticated', the default with `auth`: an anonymous
+   *   POST then goes straight to the forwarder and evicts nothing), or none ('never').
    */
   #viaCache(req: IncomingMessage): boolean {
     const cache = this.cache;
     if (cache === undefined) return false;
     const method = req.method ?? 'GET';
     if (method === 'GET' || method === 'HEAD') return cache.matches(method, req.url ?? '/');
-    return (req as AuthRequest).auth !== undefined && method !== 'OPTIONS' && method !== 'TRACE';
+    if (method === 'OPTIONS' || method === 'TRACE') return false;
+    if (this.#unsafeInvalidation === 'always') return true;
+    return this.#unsafeInvalidation === 'authenticated' && (req as AuthRequest).auth !== undefined;
   }
 
   /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
   readonly #proxyOrForward: Handler = (req, res) => {
-    const service = this.#serviceFor(req);
-    // A service's requests go straight to its forwarder: the cache fronts the default regions.
-    if (service !== undefined) service.target(req).forwarder.handler(req, res);
-    else if (this.#viaCache(req)) this.#proxy(req, res);
+    const service = this.services.serviceFor(req);
+    if (service !== undefined) {
+      if (service.cached !== undefined && this.#viaCache(req)) service.cached(req, res);
+      else service.forwarder.handler(req, res);
+    } else if (this.#viaCache(req)) this.#proxy(req, res);
     else this.#forward(req, res);
   };
-
-  /** The first service whose match covers the request, or none (the default regions). */
-  #serviceFor(req: IncomingMessage): ServiceRoute | undefined {
-    for (const service of this.services) if (service.matches(req)) return service;
-    return undefined;
-  }
 
   static readonly #onResponseClose = function onResponseClose(this: PipelineResponse): void {
     const pipeline = this[PIPELINE];
@@ -160,7 +161,7 @@ export class Pipeline {
     const res = responseOnSocket(req, socket);
     const tunnel: Handler = () => {
       res.detachSocket(socket as Socket);
-      (this.#serviceFor(req)?.target(req).forwarder ?? this.forwarder).upgrade(req, socket, head);
+      (this.services.serviceFor(req)?.forwarder ?? this.forwarder).upgrade(req, socket, head);
     };
     this.#run(chainFor(this.#routes, req.method ?? 'GET', pathOf(req.url)), 0, req, res, tunnel);
   }
@@ -241,30 +242,14 @@ export class Pipeline {
       return created;
     }, (value) => value.close());
 
-    // One region balancer per region with endpoints, kept across reloads while its settings stay:
-    // ejections, in-flight counts and discovered endpoints survive a reload that changed other things.
-    const regions: Array<GatewayConfig['regions'][number] | EndpointRegion> = [];
-    for (const [index, region] of config.regions.entries()) {
-      if (region.endpoints === undefined) {
-        regions.push(region);
-        continue;
-      }
-      const { url: _url, location: _location, connections: _connections, ...settings } = region;
-      const { value: balancer } = await components.use(`endpoints:${region.name}`, settings, `regions[${index}].endpoints`, () => buildRegionBalancer(region), (value) => value.close());
-      regions.push({ ...region, endpoints: balancer });
-    }
-
+    // Region balancers are kept across reloads while their settings stay: ejections, latency and
+    // pools survive a reload, and a changed static endpoint list is applied to the kept balancer.
+    const regions = await useRegions(components, '', config.regions, 'regions');
     const { value: selector } = await components.use(
       'selector',
-      { regions: config.regions, balancers: regions.map((r) => identity(r.endpoints)), routing: config.routing, origin: config.edge.coordinates },
+      { regions: config.regions.map(routingKey), balancers: regions.map((r) => identity(r.endpoints)), routing: config.routing, origin: config.edge.coordinates },
       'regions',
-      () => createRegionSelector({
-        regions,
-        rules: config.routing.rules,
-        defaultRegion: config.routing.defaultRegion,
-        origin: config.edge.coordinates,
-        routeFactor: config.routing.routeFactor,
-      }),
+      () => buildSelector({ regions, ...config.routing, origin: config.edge.coordinates }),
       () => {},
     );
 
@@ -288,9 +273,9 @@ export class Pipeline {
       await registry.close();
     });
 
-    const healthSettings = { ...config.health, openBreakers: undefined };
+    const healthSettings = { ...config.health, openBreakers: undefined, endpoints: undefined };
     // A region with endpoints is healthy by its endpoints' share (outlier ejection), not by probing its url.
-    const targets = config.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: region.name, url: region.url }));
+    const targets = [...config.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: region.name, url: region.url })), ...serviceHealthTargets(config.services)];
     const { value: health, reused: healthReused } = await components.use('health', healthSettings, 'health', () => {
       const checker = createHealthChecker({
         targets,
@@ -347,6 +332,7 @@ export class Pipeline {
           closeTimeout: config.proxy.closeTimeout,
           via: config.proxy.via,
           ...(upstreamTls === undefined ? {} : { dispatcher: upstreamTls }),
+          http2: (region) => config.regions.find((entry) => entry.name === region.name)?.http2 ?? config.proxy.http2,
           ...(config.proxy.retryBudget === undefined ? {} : { retryBudget: config.proxy.retryBudget }),
           ...(config.proxy.hedgeDelay === undefined ? {} : { hedge: { delay: config.proxy.hedgeDelay } }),
         });
@@ -368,16 +354,16 @@ export class Pipeline {
     let purge: Handler | undefined;
     if (config.cache.enabled) {
       const apiKeyHeader = config.auth.apiKeys?.header;
-      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, apiKeyHeader }, 'cache', () => {
+      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, apiKeyHeader, unsafeInvalidation: unsafeInvalidationOf(config) }, 'cache', () => {
         const created = createCache({
           routes: config.cache.routes,
           l1: { maxSize: config.cache.maxSize },
           maxBodySize: config.cache.maxBodySize,
           ignoreQueryParams: config.cache.ignoreQueryParams,
-          // Authenticated requests are private (or keyed by principal); only they invalidate on writes.
+          // Authenticated requests are private (or keyed by principal).
           principal: principalOf,
           credentialHeaders: apiKeyHeader === undefined ? ['authorization'] : ['authorization', apiKeyHeader],
-          unsafeInvalidation: 'authenticated',
+          unsafeInvalidation: unsafeInvalidationOf(config),
           ...(config.cache.host === undefined ? {} : { host: config.cache.host }),
           ...(redis === undefined ? {} : { redis, prefix: `${config.redis.prefix}cache:` }),
           ...(events === undefined ? {} : { bus: events.bus }),
@@ -397,28 +383,43 @@ export class Pipeline {
     }
 
     const authenticators = await buildAuthenticators(config, components, redis, log, events);
-    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), prefix: config.redis.prefix, trusted: config.geo.trustedProxies }, 'rateLimits', () =>
+    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, location: config.edge.location }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
         prefix: `${config.redis.prefix}rl:`,
         trustedProxies: config.geo.trustedProxies,
+        ...(events === undefined ? {} : { nats: { connection: events.connection, nodeId: config.edge.nodeId, region: config.edge.location } }),
       }), (value) => value.close());
 
     const fresh = requireFreshRevocations(events);
-    const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh));
     const services = await buildServices(config.services, {
       components,
       proxy: config.proxy,
       trustedProxies: config.geo.trustedProxies,
       locate: config.geo.cdn === undefined ? locator.lookup : (_ip, req) => locator.locateRequest(req),
       origin: config.edge.coordinates,
-      deps: [identity(locator)],
-      observe: (created) => observe([
-        created.on('response', (event) => counters.recordResponse(event.region)),
+      deps: [identity(locator), identity(health), identity(breakers)],
+      health,
+      breakers,
+      cache,
+      observe: (created, service) => observe([
+        created.on('response', (event) => counters.recordResponse(regionKey(service, event.region))),
         created.on('failover', () => counters.failovers++),
         created.on('error', () => counters.errors++),
+        telemetry.observeForwarder(created),
       ]),
-    });
+    }, config.routing.split);
+    const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh, rule.service === undefined ? undefined : services.byName.get(rule.service)));
+    await useEndpointHealth(components, config, probedRegions(config, forwarder, services), log);
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes, services });
   }
+}
+
+type UnsafeInvalidation = 'always' | 'authenticated' | 'never';
+
+/** `cache.unsafeInvalidation`, or its default: 'authenticated' when the gateway authenticates (API keys or JWTs), else 'always'. */
+function unsafeInvalidationOf(config: GatewayConfig): UnsafeInvalidation {
+  const configured = config.cache.unsafeInvalidation;
+  if (configured !== undefined) return configured;
+  return config.auth.apiKeys !== undefined || config.auth.jwt !== undefined ? 'authenticated' : 'always';
 }

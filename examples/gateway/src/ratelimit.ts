@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthRequest } from '@edgekit/auth';
 import { createClientIp, createTrustedProxies } from '@edgekit/geo';
-import { type RateLimiter, createEdgeLimiter, createLocalLimiter, createRateLimitMiddleware, createRedisLimiter } from '@edgekit/ratelimit';
+import { createNatsBus } from '@edgekit/bus/nats';
+import { type RateLimitBus, type RateLimiter, createEdgeLimiter, createLocalLimiter, createRateLimitMiddleware, createRedisLimiter } from '@edgekit/ratelimit';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
 import { clientCertificateOf } from './client-certificate.js';
 import type { GatewayConfig } from './config.js';
@@ -17,9 +19,21 @@ export interface RateLimits {
 
 type LimitConfig = GatewayConfig['rateLimits'][string];
 
-function limiterFor(name: string, limit: LimitConfig, redis: Redis | undefined, prefix: string): RateLimiter {
+/** Where a global limit exchanges its counts: the bus between regions, and this node's region. */
+interface RegionLink {
+  bus: () => RateLimitBus;
+  region: string;
+}
+
+function limiterFor(name: string, limit: LimitConfig, redis: Redis | undefined, prefix: string, regions: RegionLink | undefined): RateLimiter {
   const policy = { name, limit: limit.limit, window: limit.window, algorithm: limit.algorithm, ...(limit.burst === undefined ? {} : { burst: limit.burst }) };
   const windowed = limit.algorithm === 'fixed-window' || limit.algorithm === 'sliding-window';
+  if (limit.scope === 'global') {
+    if (regions === undefined) throw new Error(`rate limit "${name}": scope "global" needs bus.driver nats (the counts travel between regions over it)`);
+    if (!windowed || (limit.mode !== 'auto' && limit.mode !== 'edge')) throw new Error(`rate limit "${name}": scope "global" counts windows in edge mode; use algorithm fixed-window or sliding-window and mode auto or edge`);
+    // Without Redis each node is its own region; with it, the nodes of one region share its counts there.
+    return createEdgeLimiter({ ...policy, algorithm: limit.algorithm as 'fixed-window' | 'sliding-window', prefix, bus: regions.bus(), ...(redis === undefined ? {} : { redis, region: regions.region }) });
+  }
   let mode = limit.mode;
   if (mode === 'auto') mode = redis === undefined ? 'local' : windowed ? 'edge' : 'strict';
   if (mode === 'local') return createLocalLimiter(policy);
@@ -32,18 +46,32 @@ function limiterFor(name: string, limit: LimitConfig, redis: Redis | undefined, 
 /**
  * Builds the named limits of `rateLimits`: counted in this process (`local`), in this process and
  * synchronised through Redis with bounded overage (`edge`, the default with Redis for window
- * algorithms), or decided in Redis on every request (`strict`).
+ * algorithms), or decided in Redis on every request (`strict`); `scope: global` limits also
+ * exchange counts with the other regions over NATS.
  */
 export function createRateLimits(
   limits: GatewayConfig['rateLimits'],
-  options: { redis: Redis | undefined; prefix: string; trustedProxies: readonly string[] },
+  options: {
+    redis: Redis | undefined;
+    prefix: string;
+    trustedProxies: readonly string[];
+    /** The NATS connection of `bus.driver: nats`, this node's id and region, for `scope: global` limits. */
+    nats?: { connection: NatsConnection; nodeId: string; region: string };
+  },
 ): RateLimits {
   const clientIp = createClientIp({ trustedProxies: createTrustedProxies([...options.trustedProxies]) });
   const limiters: RateLimiter[] = [];
   const middlewares = new Map<string, RateLimitMiddleware>();
+  // Counts are totals, so core NATS (at most once) carries them; they stay out of the durable stream.
+  let bus: ReturnType<typeof createNatsBus> | undefined;
+  const nats = options.nats;
+  const regions: RegionLink | undefined =
+    nats === undefined
+      ? undefined
+      : { region: nats.region, bus: () => (bus ??= createNatsBus({ connection: nats.connection, nodeId: nats.nodeId, prefix: 'edgekit.limits' })) };
   try {
     for (const [name, limit] of Object.entries(limits)) {
-      const limiter = limiterFor(name, limit, options.redis, options.prefix);
+      const limiter = limiterFor(name, limit, options.redis, options.prefix, regions);
       limiters.push(limiter);
       const key =
         limit.by === 'ip'
@@ -68,12 +96,14 @@ export function createRateLimits(
     }
   } catch (error) {
     for (const limiter of limiters) void limiter.close();
+    void bus?.close();
     throw error;
   }
   return {
     middleware: (name) => middlewares.get(name),
     async close() {
       await Promise.all(limiters.map((limiter) => limiter.close()));
+      await bus?.close();
     },
   };
 }

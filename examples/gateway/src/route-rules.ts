@@ -42,8 +42,16 @@ export function chainFor(routes: readonly CompiledRoute[], method: string, path:
   return NO_MIDDLEWARE;
 }
 
-/** The middleware chain of one route rule: client certificate, fresh revocations, authentication, scopes, rate limit. */
-export function compileRoute(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware): CompiledRoute {
+/** Where a route rule that names its service leaves it on the request, for the pipeline's last step. */
+export const ROUTE_SERVICE = Symbol('edgekit.routeService');
+export type RoutedRequest<S> = IncomingMessage & { [ROUTE_SERVICE]?: S };
+
+/**
+ * The middleware chain of one route rule: client certificate, fresh revocations, authentication,
+ * scopes, rate limit, and, for a rule that names its service, a last step that tags the request
+ * with that service.
+ */
+export function compileRoute<S>(rule: RouteRule, authenticators: Partial<Record<'jwt' | 'apiKey' | 'any', Authenticator>>, limit: RateLimitMiddleware | undefined, fresh: Middleware, service?: S): CompiledRoute {
   const chain: Middleware[] = rule.clientCertificate === 'required' ? [requireClientCertificate] : [];
   if (rule.revocations === 'fresh') chain.push(fresh);
   if (rule.auth !== 'none') {
@@ -52,6 +60,12 @@ export function compileRoute(rule: RouteRule, authenticators: Partial<Record<'jw
     if (rule.scopes.length > 0) chain.push(authenticator.requireScopes(rule.scopes) as Middleware);
   }
   if (limit !== undefined) chain.push(limit);
+  if (service !== undefined) {
+    chain.push((req, _res, next) => {
+      (req as RoutedRequest<S>)[ROUTE_SERVICE] = service;
+      next();
+    });
+  }
   // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
   const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
   // Stored without a trailing slash: a rule on `/api/admin/` also covers `/api/admin` itself.

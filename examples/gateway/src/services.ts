@@ -1,13 +1,16 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EdgeCache } from '@edgekit/cache';
 import { createTrafficSplit } from '@edgekit/balancer';
-import { type Residency, createRegionSelector, createRequestSelector, createTrustedProxies } from '@edgekit/geo';
-import { type EndpointRegion, type Forwarder, createForwarder } from '@edgekit/proxy';
+import { createTrustedProxies } from '@edgekit/geo';
+import { type Forwarder, type ForwarderOptions, createForwarder } from '@edgekit/proxy';
 import { z } from 'zod';
 import type { ComponentSet } from './components.js';
 import type { GatewayConfig } from './config.js';
 import { identity } from './components.js';
-import { buildRegionBalancer, endpointIssues, regionEndpointsFields } from './endpoints-config.js';
+import { endpointIssues, regionEndpointsFields, routingKey } from './endpoints-config.js';
+import { buildSelector, hintSchema, regionKey, residencyIssues, residencySchema, splitIssues, splitSchema, useRegions } from './region-routing.js';
 import { pathOf } from './ingress.js';
+import { ROUTE_SERVICE, type RoutedRequest } from './route-rules.js';
 
 const httpUrl = z.string().refine((value) => {
   try {
@@ -45,30 +48,10 @@ export const servicesSchema = z
       match: serviceMatch.optional(),
       regions: z.array(serviceRegion).min(1, 'at least one region is required'),
       defaultRegion: z.string().optional(),
-      /** Tenant data residency: the tenant named by a request header is served from its home region first and never outside its allowed regions (503 when none is left). Tenants not listed: no constraint. */
-      residency: z
-        .strictObject({
-          tenantHeader: z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name'),
-          homes: z.record(z.string().min(1), z.string()).default({}),
-          allowed: z.record(z.string().min(1), z.array(z.string())).default({}),
-        })
-        .optional(),
-      /** A signed sticky-region hint (header or cookie, HMAC-SHA256), bound to the residency tenant when there is one. */
-      hint: z
-        .strictObject({
-          secrets: z.array(z.string().min(32, 'must be at least 32 characters')).min(1),
-          header: z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name').optional(),
-          cookie: z.string().min(1).optional(),
-        })
-        .optional(),
+      residency: residencySchema.optional(),
+      hint: hintSchema.optional(),
       /** A canary split of the matched requests between this service and others, by weight (random per request). */
-      split: z
-        .strictObject({
-          variants: z.array(z.strictObject({ service: z.string().min(1), weight: z.number().min(0) })).min(1),
-          /** A header naming the service to use (`x-canary: orders-v2`) whatever the weights; unknown names are ignored. */
-          header: z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name').optional(),
-        })
-        .optional(),
+      split: splitSchema.optional(),
     }),
   )
   .default([]);
@@ -77,6 +60,11 @@ export type ServiceConfig = z.infer<typeof servicesSchema>[number];
 
 type Issue = { path: PropertyKey[]; message: string };
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** The names of the configured services. */
+export function serviceNames(input: Record<string, unknown>): Set<string> {
+  return new Set((Array.isArray(input.services) ? input.services : []).flatMap((service: unknown) => (isObject(service) && typeof service.name === 'string' ? [service.name] : [])));
+}
 
 /** Problems across services: duplicate names, empty matches, unknown default regions, region endpoint rules. */
 export function serviceIssues(input: Record<string, unknown>): Issue[] {
@@ -101,27 +89,8 @@ export function serviceIssues(input: Record<string, unknown>): Issue[] {
         for (const issue of endpointIssues(region, r)) issues.push({ ...issue, path: ['services', index, ...issue.path] });
       });
     }
-    if (isObject(service.split) && Array.isArray(service.split.variants)) {
-      const variants = service.split.variants as unknown[];
-      const names = new Set((input.services as unknown[]).flatMap((other) => (isObject(other) && typeof other.name === 'string' ? [other.name] : [])));
-      variants.forEach((variant, v) => {
-        if (isObject(variant) && typeof variant.service === 'string' && !names.has(variant.service)) issues.push({ path: ['services', index, 'split', 'variants', v, 'service'], message: `unknown service "${variant.service}"` });
-      });
-      if (variants.length > 0 && variants.every((variant) => isObject(variant) && typeof variant.weight === 'number' && variant.weight <= 0)) {
-        issues.push({ path: ['services', index, 'split', 'variants'], message: 'needs a weight above 0' });
-      }
-    }
-    const residency = isObject(service.residency) ? service.residency : {};
-    for (const field of ['homes', 'allowed'] as const) {
-      const map = residency[field];
-      if (!isObject(map)) continue;
-      for (const [tenant, value] of Object.entries(map)) {
-        const names = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
-        names.forEach((name, n) => {
-          if (typeof name === 'string' && !regions.has(name)) issues.push({ path: ['services', index, 'residency', field, tenant, ...(typeof value === 'string' ? [] : [n])], message: `unknown region "${name}"` });
-        });
-      }
-    }
+    issues.push(...splitIssues(service.split, serviceNames(input), ['services', index, 'split']));
+    issues.push(...residencyIssues(service.residency, regions, ['services', index, 'residency']));
     if (typeof service.defaultRegion === 'string' && !regions.has(service.defaultRegion)) {
       issues.push({ path: ['services', index, 'defaultRegion'], message: `unknown region "${service.defaultRegion}"` });
     }
@@ -129,10 +98,19 @@ export function serviceIssues(input: Record<string, unknown>): Issue[] {
   return issues;
 }
 
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Active health check targets of the services' regions that have a URL and no endpoints, named by {@link regionKey}. */
+export function serviceHealthTargets(services: readonly ServiceConfig[]): Array<{ name: string; url: string }> {
+  return services.flatMap((service) => service.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: regionKey(service.name, region.name), url: region.url })));
+}
+
 /** A service ready to serve: its match and its forwarder. */
 export interface ServiceRoute {
   readonly name: string;
   readonly forwarder: Forwarder;
+  /** The response cache in front of the forwarder, when the gateway has one. */
+  readonly cached: Handler | undefined;
   matches(req: IncomingMessage): boolean;
   /** The service that serves a matched request: this one, or the variant its split chose. */
   target(req: IncomingMessage): ServiceRoute;
@@ -166,69 +144,39 @@ export interface ServiceContext {
   trustedProxies: readonly string[];
   locate: Parameters<typeof createForwarder>[0]['locate'];
   origin: { lat: number; lon: number } | undefined;
-  /** Identities of the shared parts (locator): a service forwarder is rebuilt when they change. */
+  /** Identities of the shared parts (locator, health, breakers): a service forwarder is rebuilt when they change. */
   deps: unknown[];
-  /** Subscribes to a new forwarder's events; returns the unsubscribe. */
-  observe: (forwarder: Forwarder) => () => void;
+  /** Region health (active checks of URL regions), keyed by {@link regionKey}. */
+  health: { isHealthy(name: string): boolean };
+  /** Region breakers, keyed by {@link regionKey}. */
+  breakers: { get(key: string): ReturnType<NonNullable<ForwarderOptions['breakers']>['get']> };
+  cache: EdgeCache | undefined;
+  /** Subscribes to a new forwarder's events (of `service`); returns the unsubscribe. */
+  observe: (forwarder: Forwarder, service: string) => () => void;
 }
 
 /**
  * Builds (or reuses across reloads, keyed by service name and settings) one forwarder per service.
  * Endpoint balancers are kept while their region's settings stay, so ejections survive reloads.
  */
-export async function buildServices(services: readonly ServiceConfig[], context: ServiceContext): Promise<ServiceRoute[]> {
+export async function buildServices(services: readonly ServiceConfig[], context: ServiceContext, split?: GatewayConfig['routing']['split']): Promise<ServiceTable> {
   const routes: Array<ServiceRoute & { target: (req: IncomingMessage) => ServiceRoute }> = [];
   const byName = new Map<string, ServiceRoute>();
   for (const [s, service] of services.entries()) {
-    const regions: Array<ServiceConfig['regions'][number] | EndpointRegion> = [];
-    for (const [r, region] of service.regions.entries()) {
-      if (region.endpoints === undefined) {
-        regions.push(region);
-        continue;
-      }
-      const { url: _url, location: _location, connections: _connections, ...settings } = region;
-      const { value } = await context.components.use(`service:${service.name}:endpoints:${region.name}`, settings, `services[${s}].regions[${r}].endpoints`, () => buildRegionBalancer(region), (balancer) => balancer.close());
-      regions.push({ ...region, endpoints: value });
-    }
+    const regions = await useRegions(context.components, `service:${service.name}:`, service.regions, `services[${s}].regions`);
     const pools = new Map(service.regions.flatMap((region) => (region.connections === undefined ? [] : [[region.name, region.connections] as const])));
     const { value: forwarder } = await context.components.use(
       `service:${service.name}`,
-      { service: { ...service, match: undefined, split: undefined }, balancers: regions.map((region) => identity(region.endpoints)), proxy: context.proxy, trusted: context.trustedProxies, origin: context.origin, deps: context.deps },
+      { service: { ...service, regions: service.regions.map(routingKey), match: undefined, split: undefined }, balancers: regions.map((region) => identity(region.endpoints)), proxy: context.proxy, trusted: context.trustedProxies, origin: context.origin, deps: context.deps },
       `services[${s}]`,
       () => {
-        const located = createRegionSelector({
-          regions,
-          ...(service.defaultRegion === undefined ? {} : { defaultRegion: service.defaultRegion }),
-          ...(context.origin === undefined ? {} : { origin: context.origin }),
-        });
-        const residency = service.residency;
-        const tenantOf = residency === undefined ? undefined : (req: { headers: IncomingMessage['headers'] }): string | undefined => {
-          const value = req.headers[residency.tenantHeader];
-          return typeof value === 'string' && value !== '' ? value : undefined;
-        };
-        const selector = residency === undefined && service.hint === undefined
-          ? located
-          : createRequestSelector({
-              selector: located,
-              ...(residency === undefined ? {} : {
-                residency: (req): Residency | undefined => {
-                  const tenant = tenantOf!(req);
-                  if (tenant === undefined || (!Object.hasOwn(residency.homes, tenant) && !Object.hasOwn(residency.allowed, tenant))) return undefined;
-                  return { home: Object.hasOwn(residency.homes, tenant) ? residency.homes[tenant] : undefined, allowed: Object.hasOwn(residency.allowed, tenant) ? residency.allowed[tenant] : undefined };
-                },
-              }),
-              ...(service.hint === undefined ? {} : {
-                hint: {
-                  secrets: service.hint.secrets,
-                  ...(service.hint.header === undefined ? {} : { header: service.hint.header }),
-                  ...(service.hint.cookie === undefined ? {} : { cookie: service.hint.cookie }),
-                  ...(tenantOf === undefined ? {} : { subject: tenantOf }),
-                },
-              }),
-            });
+        const selector = buildSelector({ regions, defaultRegion: service.defaultRegion, origin: context.origin, residency: service.residency, hint: service.hint });
         const proxy = context.proxy;
+        const key = (region: string): string => regionKey(service.name, region);
         const created = createForwarder({
           selector,
+          health: { isHealthy: (region) => context.health.isHealthy(key(region)) },
+          breakers: { get: (region) => context.breakers.get(key(region)) },
           locate: context.locate,
           trustedProxies: createTrustedProxies([...context.trustedProxies]),
           connectTimeout: proxy.connectTimeout,
@@ -248,7 +196,7 @@ export async function buildServices(services: readonly ServiceConfig[], context:
           ...(proxy.retryBudget === undefined ? {} : { retryBudget: proxy.retryBudget }),
           ...(proxy.hedgeDelay === undefined ? {} : { hedge: { delay: proxy.hedgeDelay } }),
         });
-        const unobserve = context.observe(created);
+        const unobserve = context.observe(created, service.name);
         return Object.assign(created, { unobserve });
       },
       async (value) => {
@@ -256,9 +204,17 @@ export async function buildServices(services: readonly ServiceConfig[], context:
         await value.close();
       },
     );
-    const route: ServiceRoute = { name: service.name, forwarder, matches: compileMatch(service.match), target: () => route };
+    const route: ServiceRoute = { name: service.name, forwarder, cached: context.cache?.handler(forwarder.forward), matches: compileMatch(service.match), target: () => route };
     byName.set(service.name, route);
     routes.push(route);
+  }
+  let defaultSplit: ((req: IncomingMessage) => ServiceRoute | undefined) | undefined;
+  if (split !== undefined) {
+    const chooser = createTrafficSplit({
+      variants: split.variants.map((variant) => ({ name: variant.service, weight: variant.weight })),
+      ...(split.header === undefined ? {} : { header: split.header }),
+    });
+    defaultSplit = (req) => byName.get(chooser.choose(req))?.target(req);
   }
   for (const [index, service] of services.entries()) {
     if (service.split === undefined) continue;
@@ -269,5 +225,29 @@ export async function buildServices(services: readonly ServiceConfig[], context:
     const self = routes[index]!;
     self.target = (req) => byName.get(split.choose(req)) ?? self;
   }
-  return routes;
+  return new ServiceTable(routes, byName, defaultSplit);
+}
+
+/** The services of one pipeline and how a request finds its own. */
+export class ServiceTable {
+  readonly list: readonly ServiceRoute[];
+  readonly byName: ReadonlyMap<string, ServiceRoute>;
+  readonly #fallback: ((req: IncomingMessage) => ServiceRoute | undefined) | undefined;
+
+  constructor(list: readonly ServiceRoute[], byName: ReadonlyMap<string, ServiceRoute>, fallback: ((req: IncomingMessage) => ServiceRoute | undefined) | undefined) {
+    this.list = list;
+    this.byName = byName;
+    this.#fallback = fallback;
+  }
+
+  /**
+   * The service that serves `req` (its split applied): the one its route rule named, else the first
+   * whose match covers it, else `routing.split`'s choice; `undefined` for the top-level regions.
+   */
+  serviceFor(req: IncomingMessage): ServiceRoute | undefined {
+    const routed = (req as RoutedRequest<ServiceRoute>)[ROUTE_SERVICE];
+    if (routed !== undefined) return routed.target(req);
+    for (const service of this.list) if (service.matches(req)) return service.target(req);
+    return this.#fallback?.(req);
+  }
 }

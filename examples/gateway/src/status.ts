@@ -1,5 +1,6 @@
 import type { EventStreamStatus } from './event-stream.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EndpointStatus } from '@edgekit/balancer';
 import { type Clock, sendProblem } from '@edgekit/core';
 
 /** One region on the status page. */
@@ -16,8 +17,16 @@ export interface RegionStatus {
   share: number;
   /** Last probe's status code, when one answered. */
   lastStatus: number | undefined;
-  /** For a region with endpoints: each endpoint with its ejection state (`@edgekit/balancer`'s `EndpointStatus`). */
-  endpoints?: Array<{ id: string; url: string; weight: number; checked: boolean; ejected: boolean; ejectedUntil: number | undefined; ejections: number; inflight: number }>;
+  /** For a region with endpoints: each endpoint with its check and ejection state, latency average and requests in flight (`@edgekit/balancer`'s `EndpointStatus`). */
+  endpoints?: EndpointStatus[];
+  /** For a region with endpoints: the balancer, the healthy share and whether the region is in panic mode. */
+  balancing?: { balancer: string; healthyPercent: number; panic: boolean };
+}
+
+/** One service on the status page: its regions (named without the service prefix) and their endpoints. */
+export interface ServiceStatus {
+  name: string;
+  regions: RegionStatus[];
 }
 
 /** What `/status.json` and the status page show. */
@@ -28,6 +37,8 @@ export interface StatusSnapshot {
   generatedAt: string;
   config: { version: number; loadedAt: string; source: string | undefined; lastReloadError: string | undefined };
   regions: RegionStatus[];
+  /** The configured services, each with its regions and endpoints. */
+  services: ServiceStatus[];
   routing: { forwarded: number; failovers: number; errors: number; byRegion: Record<string, number> };
   /** The NATS event stream, when it carries invalidations and revocations. */
   events: EventStreamStatus | undefined;

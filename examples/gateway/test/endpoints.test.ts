@@ -93,7 +93,7 @@ describe('the gateway with endpoints per region', () => {
     expect(json.regions.find((r) => r.name === 'us')!.endpoints!.some((e) => e.ejected)).toBe(true);
   });
 
-  it('keeps endpoint state across a reload that changed other settings, and rebuilds it when the endpoints change', async () => {
+  it('keeps endpoint state across a reload that changed other settings, and applies a changed endpoint list to the kept balancer', async () => {
     const pods = await Promise.all(['us-a', 'us-b', 'us-c'].map(startInstance));
     const eu = await startInstance('eu');
     pods[0]!.failing = true;

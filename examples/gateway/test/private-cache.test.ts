@@ -91,3 +91,36 @@ describe('a cache route shared per principal', () => {
     expect(originCalls('/api/products/7')).toBe(2);
   });
 });
+
+describe('unsafe requests invalidate their URL (RFC 9111 §4.4) as cache.unsafeInvalidation says', () => {
+  const worlds: World[] = [];
+  afterAll(async () => {
+    for (const world of worlds) await world.close();
+  });
+
+  async function exchange(world: World, path: string, method = 'GET'): Promise<{ status: number; cacheStatus: string }> {
+    const response = await fetch(`${world.url}${path}`, { method, ...(method === 'GET' ? {} : { body: '{}' }) });
+    await response.arrayBuffer();
+    return { status: response.status, cacheStatus: response.headers.get('cache-status') ?? '' };
+  }
+
+  it('evicts the cached URL after an anonymous POST, PUT, DELETE or M-SEARCH on a gateway without auth', async () => {
+    const world = await startWorld();
+    worlds.push(world);
+    for (const [i, method] of ['POST', 'PUT', 'DELETE', 'M-SEARCH'].entries()) {
+      const path = `/api/products/${20 + i}`;
+      await exchange(world, path);
+      expect((await exchange(world, path)).cacheStatus, method).toMatch(/edgekit; hit/);
+      expect((await exchange(world, path, method)).status, method).toBeLessThan(400);
+      expect((await exchange(world, path)).cacheStatus, method).not.toMatch(/hit/);
+    }
+  });
+
+  it('keeps the cached URL after an anonymous POST when set to authenticated', async () => {
+    const world = await startWorld({ cache: { unsafeInvalidation: 'authenticated', routes: { 'GET /api/products/:id': { ttl: 60_000 } } } });
+    worlds.push(world);
+    await exchange(world, '/api/products/30');
+    expect((await exchange(world, '/api/products/30', 'POST')).status).toBeLessThan(400);
+    expect((await exchange(world, '/api/products/30')).cacheStatus).toMatch(/edgekit; hit/);
+  });
+});

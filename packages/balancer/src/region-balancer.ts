@@ -28,6 +28,9 @@ export interface RegionBalancerOptions {
 /** Defaults of {@link createRegionBalancer}. */
 export const REGION_BALANCER_DEFAULTS = Object.freeze({ name: 'default', balancer: 'least-request' as const, panicThreshold: 50, minHealthyPercent: 50 });
 
+/** Time constant of the latency average the status reports. */
+const LATENCY_DECAY_MS = 10_000;
+
 /** How one request to an endpoint ended. */
 export interface EndpointOutcome {
   /** Milliseconds from start to the response head or the failure. */
@@ -51,6 +54,8 @@ export interface EndpointStatus {
   ejectedUntil: number | undefined;
   ejections: number;
   inflight: number;
+  /** Moving average of response latency in ms (10 s time constant), whatever the balancer; `undefined` before the first answer. */
+  ewmaMs: number | undefined;
 }
 
 /** The state of a region's endpoints. */
@@ -116,6 +121,7 @@ export function createRegionBalancer(options: RegionBalancerOptions): RegionBala
 
   const events = new TypedEmitter<RegionBalancerEvents>();
   const inflight = new Map<string, number>();
+  const latency = new Map<string, { ewma: number; stamp: number }>();
   const down = new Set<string>();
   let all: readonly Endpoint[] = [];
   let picked: readonly Endpoint[] = [];
@@ -149,6 +155,7 @@ export function createRegionBalancer(options: RegionBalancerOptions): RegionBala
     for (const e of removed) {
       down.delete(e.id);
       inflight.delete(e.id);
+      latency.delete(e.id);
     }
     detector?.setEndpoints(ids);
     refresh();
@@ -191,6 +198,14 @@ export function createRegionBalancer(options: RegionBalancerOptions): RegionBala
         balancer.onRequestEnd(endpoint, { latencyMs: outcome.latencyMs, ok: true, cancelled: true });
         return;
       }
+      const now = clock.now();
+      const average = latency.get(endpoint.id);
+      if (average === undefined) latency.set(endpoint.id, { ewma: outcome.latencyMs, stamp: now });
+      else {
+        const w = Math.exp(-Math.max(0, now - average.stamp) / LATENCY_DECAY_MS);
+        average.ewma = average.ewma * w + outcome.latencyMs * (1 - w);
+        average.stamp = now;
+      }
       const failed = outcome.error === true || (outcome.status !== undefined && outcome.status >= 500);
       balancer.onRequestEnd(endpoint, { latencyMs: outcome.latencyMs, ok: !failed });
       detector?.record(endpoint.id, outcome);
@@ -218,6 +233,7 @@ export function createRegionBalancer(options: RegionBalancerOptions): RegionBala
           ejectedUntil: outlier?.ejectedUntil,
           ejections: outlier?.ejections ?? 0,
           inflight: inflight.get(e.id) ?? 0,
+          ewmaMs: latency.get(e.id)?.ewma,
         };
       }),
     }),

@@ -154,13 +154,16 @@ export class StorageFetcher {
       discardBody(response.body);
       return this.#refresh(ctx, response, gen, requestTime, responseTime, noStore);
     }
-    if (response.statusCode >= 500) {
+    const analysis = analyzeResponse(response.statusCode, response.headers, policy, cx.settings, { requestTime, responseTime });
+    // A 5xx is an origin failure (stale-if-error, coalesced waiters), unless the origin gave it
+    // explicit freshness and no stored response is being revalidated: then RFC 9111 §3 lets it be
+    // stored like any other response.
+    if (response.statusCode >= 500 && (ctx.stale !== undefined || analysis.notStorable !== undefined)) {
       const headers = forwardHeaders(response.headers, cx.settings);
       const buffered = await readBody(response.body, Math.min(cx.options.maxBodySize, 64 * 1024));
       const shareable = buffered.complete && !headers.includes('set-cookie');
       throw new OriginStatusError(response.statusCode, headers, buffered.chunks, buffered.complete, shareable, response, ctx);
     }
-    const analysis = analyzeResponse(response.statusCode, response.headers, policy, cx.settings, { requestTime, responseTime });
     if (analysis.notStorable !== undefined) return new PassThrough(ctx, response, [], analysis.notStorable);
     if (analysis.contentLength !== undefined && analysis.contentLength > cx.options.maxBodySize) return new PassThrough(ctx, response, [], 'too-large');
     const buffered = await readBody(response.body, cx.options.maxBodySize);

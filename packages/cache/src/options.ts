@@ -45,7 +45,7 @@ export interface CacheOptions {
   maxTtl?: number;
   /** How long a stale entry with validators is kept after its stale windows, for conditional revalidation. Default: 300000. */
   keepStale?: number;
-  /** Statuses that may be stored without the origin's explicit freshness; with it any final status below 500 may be (RFC 9111 §3). Default: `[200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]`. */
+  /** Statuses that may be stored without the origin's explicit freshness; with it any final status may be (RFC 9111 §3). Default: `[200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]`. */
   cacheableStatuses?: readonly number[];
   /** Response headers whose values are entry tags. Default: `['surrogate-key', 'cache-tag']`. */
   tagHeaders?: readonly string[];

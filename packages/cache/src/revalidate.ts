@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { bypass } from './bypass.js';
-import type { CacheControl } from './cache-control.js';
+import { type CacheControl, parseCacheControl } from './cache-control.js';
 import { type ForwardReason, forwardStatus, hitStatus } from './cache-status.js';
 import type { CacheContext } from './context.js';
 import type { CacheEntry } from './entry.js';
@@ -103,7 +103,7 @@ export class Revalidator {
     const failed = error instanceof OriginStatusError ? error : undefined;
     if (stale !== undefined && !stale.mustRevalidate) {
       const age = stale.age(cx.clock.now());
-      if (age - stale.fresh < stale.sie) {
+      if (age - stale.fresh < staleIfErrorFor(req, stale.sie)) {
         if (failed?.owner === ctx && !failed.complete) discardBody(failed.response.body);
         // RFC 5861 §4: stale-if-error.
         sendStored(req, res, stale, cx.clock.now(), forwardStatus(cx.name, 'stale', { status: failed?.status, ttlMs: stale.fresh - age, detail: 'stale-if-error' }));
@@ -145,4 +145,16 @@ export class Revalidator {
       stale.createdAt,
     );
   }
+}
+
+/**
+ * The stale-if-error window for this request: the stored one, narrowed by the request's own
+ * `stale-if-error` (RFC 5861 §4: the client accepts a stale answer that long). Narrowing only makes
+ * stale answers rarer, so it holds whatever `requestCacheControl` says.
+ */
+function staleIfErrorFor(req: IncomingMessage, stored: number): number {
+  const header = req.headers['cache-control'];
+  if (header === undefined) return stored;
+  const requested = parseCacheControl(header).staleIfError;
+  return requested === undefined ? stored : Math.min(stored, requested * 1000);
 }

@@ -20,8 +20,12 @@ export interface RoutePolicy {
   override?: boolean;
   /** Freshness for 404/405/410/414/501 responses without explicit freshness. Default: 0 (not stored). */
   negativeTtl?: number;
-  /** A response with `Set-Cookie`: `'bypass'` does not store it, `'strip'` stores it without `Set-Cookie`. Default: `'bypass'`. */
-  setCookie?: 'bypass' | 'strip';
+  /**
+   * A response with `Set-Cookie`: `'bypass'` does not store it, `'strip'` stores it without
+   * `Set-Cookie`, `'store'` stores it with its cookies and sends them with every hit (RFC 9111 §3
+   * allows it; only for cookies that are the same for everyone). Default: `'bypass'`.
+   */
+  setCookie?: 'bypass' | 'strip' | 'store';
   /**
    * Requests with a principal or a credential header (see the cache's `principal` and
    * `credentialHeaders`): `'bypass'` goes to the origin without storing or answering from the
@@ -41,7 +45,7 @@ export interface ResolvedPolicy {
   readonly vary: readonly string[];
   readonly override: boolean;
   readonly negativeTtl: number;
-  readonly setCookie: 'bypass' | 'strip';
+  readonly setCookie: 'bypass' | 'strip' | 'store';
   readonly authenticated: 'bypass' | 'per-principal';
 }
 
@@ -174,7 +178,7 @@ export function resolvePolicy(scope: string, policy: RoutePolicy | undefined): R
     vary: Object.freeze(normalizeVaryList(`${scope}: option "vary"`, policy.vary)),
     override: optionalBoolean(scope, 'override', policy.override, POLICY_DEFAULTS.override),
     negativeTtl: optionalNumber(scope, 'negativeTtl', policy.negativeTtl, POLICY_DEFAULTS.negativeTtl, ms),
-    setCookie: optionalOneOf(scope, 'setCookie', policy.setCookie, ['bypass', 'strip'] as const, POLICY_DEFAULTS.setCookie),
+    setCookie: optionalOneOf(scope, 'setCookie', policy.setCookie, ['bypass', 'strip', 'store'] as const, POLICY_DEFAULTS.setCookie),
     authenticated: optionalOneOf(scope, 'authenticated', policy.authenticated, ['bypass', 'per-principal'] as const, POLICY_DEFAULTS.authenticated),
   });
 }

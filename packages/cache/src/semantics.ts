@@ -138,7 +138,7 @@ export function analyzeResponse(
     for (const value of values) {
       if (!validHeader(name, value)) continue;
       clientHeaders.push(name, value);
-      if (name === 'set-cookie' || PROXY_SPECIFIC.has(name)) continue;
+      if ((name === 'set-cookie' && policy.setCookie !== 'store') || PROXY_SPECIFIC.has(name)) continue;
       storedHeaders.push(name, value);
     }
   }

@@ -211,6 +211,17 @@ describe('what a shared cache must not store', () => {
     expect(second.headers['set-cookie']).toBeUndefined();
   });
 
+  it('stores a Set-Cookie response with its cookies when the policy says store, and sends them with every hit', async () => {
+    const f = await setup(() => ({ headers: { 'cache-control': 'max-age=60', 'set-cookie': ['region=eu', 'consent=none'] }, body: 'ok' }), {
+      routes: { 'GET /x': { setCookie: 'store' } },
+    });
+    expect((await get(f.base, '/x')).headers['cache-status']).toMatch(/; stored$/);
+    const hit = await get(f.base, '/x');
+    expect(hit.headers['cache-status']).toMatch(/; hit;/);
+    expect(hit.headers['set-cookie']).toEqual(['region=eu', 'consent=none']);
+    expect(f.calls).toHaveLength(1);
+  });
+
   it('bypasses requests with Authorization on shared routes, and never answers others with their response', async () => {
     const f = await setup((req) => json({ user: req.headers.authorization ?? 'anonymous' }));
     const authed = await get(f.base, '/api/products/1', { authorization: 'Bearer alice' });
@@ -233,7 +244,7 @@ describe('what a shared cache must not store', () => {
     expect(f.calls).toHaveLength(2);
   });
 
-  it('stores any final status with the origin\'s explicit freshness (RFC 9111 §3), other 404s and 302s not, and never 5xx or 206', async () => {
+  it('stores any final status with the origin\'s explicit freshness (RFC 9111 §3), other 404s, 302s and 5xx not, and never 206', async () => {
     const f = await setup((req): Reply => {
       if (req.url === '/api/gone') return { status: 404, body: 'nope' };
       if (req.url === '/api/gone-fresh') return { status: 404, headers: { 'cache-control': 'max-age=30' }, body: 'nope' };
@@ -241,7 +252,8 @@ describe('what a shared cache must not store', () => {
       if (req.url === '/api/moved-plain') return { status: 302, headers: { location: '/elsewhere' } };
       if (req.url === '/api/teapot') return { status: 499, headers: { expires: new Date(EPOCH + 30_000).toUTCString() }, body: 'x' };
       if (req.url === '/api/partial') return { status: 206, headers: { 'cache-control': 'max-age=30' }, body: 'pa' };
-      return { status: 500, headers: { 'cache-control': 'max-age=30' }, body: 'boom' };
+      if (req.url === '/api/maintenance') return { status: 503, headers: { 'cache-control': 'max-age=30' }, body: 'later' };
+      return { status: 500, body: 'boom' };
     });
     expect((await get(f.base, '/api/gone')).headers['cache-status']).toMatch(/detail=no-freshness/);
     expect((await get(f.base, '/api/gone-fresh')).headers['cache-status']).toMatch(/stored/);
@@ -250,12 +262,29 @@ describe('what a shared cache must not store', () => {
     expect((await get(f.base, '/api/moved-plain')).headers['cache-status']).toMatch(/detail=status/);
     expect((await get(f.base, '/api/teapot')).headers['cache-status']).toMatch(/ttl=30; stored/);
     expect((await get(f.base, '/api/partial')).headers['cache-status']).toMatch(/detail=partial/);
+    const maintenance = await get(f.base, '/api/maintenance');
+    expect(maintenance.status).toBe(503);
+    expect(maintenance.headers['cache-status']).toMatch(/fwd-status=503; ttl=30; stored/);
+    const again = await get(f.base, '/api/maintenance');
+    expect([again.status, again.body]).toEqual([503, 'later']);
+    expect(again.headers['cache-status']).toMatch(/; hit;/);
     const error = await get(f.base, '/api/error');
     expect(error.status).toBe(500);
     expect(error.body).toBe('boom');
     expect(error.headers['cache-status']).toBe('edgekit; fwd=uri-miss; fwd-status=500');
     await get(f.base, '/api/error');
     expect(f.calls.filter((c) => c.url === '/api/error')).toHaveLength(2);
+    expect(f.calls.filter((c) => c.url === '/api/maintenance')).toHaveLength(1);
+  });
+
+  it('still serves a stale entry within stale-if-error when its revalidation meets a 5xx that has explicit freshness', async () => {
+    const f = await setup((_req, n): Reply => (n === 1 ? json({ n }, { 'cache-control': 'max-age=10, stale-if-error=600' }) : { status: 503, headers: { 'cache-control': 'max-age=30' }, body: 'later' }));
+    await get(f.base, '/api/products/9');
+    f.clock.advance(20_000);
+    const stale = await get(f.base, '/api/products/9');
+    expect(stale.status).toBe(200);
+    expect(JSON.parse(stale.body)).toEqual({ n: 1 });
+    expect(stale.headers['cache-status']).toMatch(/detail=stale-if-error/);
   });
 
   it('with must-understand stores an understood status despite no-store, and never a status it does not understand (RFC 9111 §5.2.2.3)', async () => {
@@ -420,6 +449,23 @@ describe('stale content (RFC 5861)', () => {
     const down = await get(f.base, '/api/products/1');
     expect(down.status).toBe(503);
     expect(down.body).toBe('down');
+  });
+
+  it('narrows stale-if-error to the request\'s own stale-if-error (RFC 5861 §4), whatever requestCacheControl says', async () => {
+    let failing = false;
+    const f = await setup(() => (failing ? { status: 500, body: 'down' } : json({ ok: true }, { 'cache-control': 'max-age=10' })), {
+      routes: { 'GET /api/*': { ttl: 60_000, staleIfError: 600_000 } },
+    });
+    await get(f.base, '/api/items/1');
+    failing = true;
+    f.clock.advance(15_000);
+    const narrowed = await get(f.base, '/api/items/1', { 'cache-control': 'stale-if-error=1' });
+    expect([narrowed.status, narrowed.body]).toEqual([500, 'down']);
+    const wide = await get(f.base, '/api/items/1', { 'cache-control': 'stale-if-error=3600' });
+    expect(wide.status).toBe(200);
+    expect(wide.headers['cache-status']).toMatch(/detail=stale-if-error/);
+    const plain = await get(f.base, '/api/items/1');
+    expect(plain.status).toBe(200);
   });
 
   it('serves stale when the origin rejects (a ForwardError), and answers its problem otherwise', async () => {

@@ -4,6 +4,7 @@
  * the load generator or the origin.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { createGeoLocator, createRegionSelector } from '@edgekit/geo';
 import { createHealthChecker } from '@edgekit/health';
@@ -40,6 +41,22 @@ async function edgekit(): Promise<http.Server> {
   await health.checkNow();
   const forwarder = createForwarder({ selector, locate: locator.lookup, trustedProxies: ['loopback'], health, breakers });
   return http.createServer(forwarder.handler);
+}
+
+async function originH2c(): Promise<http2.Http2Server> {
+  // The same answer over HTTP/2 in the clear (prior knowledge), for the h2 → h2 rows.
+  const body = JSON.stringify({ id: 42, name: 'edge', tags: ['a', 'b', 'c'], ok: true });
+  return http2.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+}
+
+async function edgekitH2c(upstreamHttp2: boolean): Promise<http2.Http2Server> {
+  // An h2c listener (prior knowledge) in front of the forwarder; the upstream is HTTP/1.1 or h2c.
+  const regions = [{ name: 'eu-central', url: originUrl, location: { lat: 50.11, lon: 8.68 } }];
+  const forwarder = createForwarder({ regions, trustedProxies: ['loopback'], http2: upstreamHttp2 });
+  return http2.createServer(forwarder.handler as never);
 }
 
 async function endpoints(count: number): Promise<http.Server> {
@@ -102,7 +119,10 @@ async function nodeHttpProxy(): Promise<http.Server> {
   return http.createServer((req, res) => proxy.web(req, res));
 }
 
-const factories: Record<string, () => Promise<http.Server>> = {
+const factories: Record<string, () => Promise<http.Server | http2.Http2Server>> = {
+  'origin-h2c': originH2c,
+  'edgekit-h2c-h1': () => edgekitH2c(false),
+  'edgekit-h2c-h2': () => edgekitH2c(true),
   origin,
   edgekit,
   'bare-undici': bareUndici,
@@ -119,6 +139,6 @@ if (factory === undefined) {
   process.exit(2);
 }
 const server = await factory();
-const port = await listen(server);
+const port = await listen(server as http.Server);
 console.log(`READY ${port}`);
 process.on('SIGTERM', () => process.exit(0));

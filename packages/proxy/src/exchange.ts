@@ -40,8 +40,9 @@ export abstract class Exchange extends AdmittedExchange {
       // A streamed body the client finished within `maxReplayBody`, sent again from memory.
       body = this.replayBody;
     } else if (this.bodyKind === BODY_STREAMED) {
-      // gRPC bodies are kept while they fit, so a call answered UNAVAILABLE can go elsewhere.
-      const streamed = new StreamedBody(this.req, this, this.bodyWatch, this.grpc ? options.maxReplayBody : 0);
+      // Kept while it fits in `maxReplayBody`, so a refused HTTP/2 stream or a gRPC call answered
+      // UNAVAILABLE (never processed) can go elsewhere once the client finished the body.
+      const streamed = new StreamedBody(this.req, this, this.bodyWatch, options.maxReplayBody);
       attempt.body = streamed;
       body = streamed;
     }

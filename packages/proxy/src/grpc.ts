@@ -8,9 +8,11 @@ export const GRPC_STATUS = Object.freeze({
   CANCELLED: 1,
   UNKNOWN: 2,
   DEADLINE_EXCEEDED: 4,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 });
 
 /** True for `application/grpc`, `application/grpc+proto` and the like (not `application/grpc-web`, which HTTP/1.1 clients speak). */

@@ -32,3 +32,4 @@ export type {
 export type { AttemptEnd, AttemptObserver, AttemptStart, RequestEnd, RequestObserver, RequestObserverFactory } from './observer.js';
 export { RETRY_BUDGET_DEFAULTS, type RetryBudget, type RetryBudgetOptions, type RetryBudgetSnapshot, createRetryBudget } from './retry-budget.js';
 export { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
+export { GRPC_STATUS, isGrpcContentType, sendGrpcStatus } from './grpc.js';

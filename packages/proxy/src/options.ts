@@ -112,7 +112,11 @@ export interface ForwarderOptions {
   panicFraction?: number;
   /** Methods that may be sent twice (RFC 9110 §9.2.2). Default: `['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']`. */
   idempotentMethods?: readonly string[];
-  /** Request bodies of idempotent methods up to this many bytes (by `Content-Length`) are buffered so they can be replayed. Default: `65_536`. */
+  /**
+   * Request bodies of idempotent methods up to this many bytes (by `Content-Length`) are buffered so
+   * they can be replayed; a streamed body is kept while it fits, to resend after a refused HTTP/2
+   * stream or a gRPC UNAVAILABLE. Default: `65_536`.
+   */
   maxReplayBody?: number;
   /** Network attempts per request at most, hedges included. Default: `3`. */
   maxAttempts?: number;

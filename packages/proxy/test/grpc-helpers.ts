@@ -1,12 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { closeServer, listen } from '@edgekit/test-utils';
+import { closeServer, createTestCertificates, listen } from '@edgekit/test-utils';
 import type { Forwarder } from '@edgekit/proxy';
 
 const PROTO = fileURLToPath(new URL('./fixtures/echo.proto', import.meta.url));
@@ -71,8 +67,10 @@ export async function startEchoServer(name: string, mode: UnaryMode = 'echo'): P
     },
     ServerStream(call: grpc.ServerWritableStream<EchoMessage, EchoMessage>) {
       state.calls.push('ServerStream');
+      call.on('cancelled', () => state.cancelled.push('ServerStream'));
       for (let i = 0; i < call.request.count; i++) call.write({ text: `${name}:${call.request.text}:${i}`, count: i });
-      call.end(trailer());
+      // 'slow': the stream stays open after its messages, as a watch or a feed does.
+      if (state.mode !== 'slow') call.end(trailer());
     },
     Bidi(call: grpc.ServerDuplexStream<EchoMessage, EchoMessage>) {
       state.calls.push('Bidi');
@@ -86,19 +84,11 @@ export async function startEchoServer(name: string, mode: UnaryMode = 'echo'): P
   return Object.assign(state, { url: `http://127.0.0.1:${port}`, port });
 }
 
-/** A self-signed certificate for `localhost` and 127.0.0.1, made with the openssl CLI. */
-export function selfSignedCertificate(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'edgekit-h2-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** A certificate for `localhost` and 127.0.0.1 from a throwaway test authority; `ca` is what clients trust. */
+export function testCertificate(): { key: Buffer; cert: Buffer; ca: Buffer; remove(): void } {
+  const authority = createTestCertificates();
+  const issued = authority.issue({ commonName: 'localhost', dns: ['localhost'], ips: ['127.0.0.1'] });
+  return { key: Buffer.from(issued.key), cert: Buffer.from(issued.cert), ca: Buffer.from(authority.cert), remove: () => authority.remove() };
 }
 
 /** The forwarder behind an HTTP/2 listener: h2c (prior knowledge), or TLS with HTTP/1.1 allowed. */

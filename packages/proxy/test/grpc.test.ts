@@ -2,7 +2,7 @@ import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type EchoMessage, type EchoServer, loadEcho, selfSignedCertificate, startEchoServer, startH2Front, unary } from './grpc-helpers.js';
+import { type EchoMessage, type EchoServer, loadEcho, testCertificate, startEchoServer, startH2Front, unary } from './grpc-helpers.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -22,12 +22,13 @@ async function setup(servers: EchoServer[], front: 'h2c' | 'tls' = 'h2c', extra:
     retryBackoff: false,
     ...extra,
   });
-  const tls = front === 'tls' ? selfSignedCertificate() : undefined;
+  const tls = front === 'tls' ? testCertificate() : undefined;
+  if (tls !== undefined) cleanup.push(() => tls.remove());
   const listener = await startH2Front(forwarder, tls);
   const client =
     tls === undefined
       ? new Client(`127.0.0.1:${listener.port}`, grpc.credentials.createInsecure())
-      : new Client(`localhost:${listener.port}`, grpc.credentials.createSsl(tls.cert));
+      : new Client(`localhost:${listener.port}`, grpc.credentials.createSsl(tls.ca));
   cleanup.push(async () => {
     client.close();
     await listener.close();
@@ -98,6 +99,32 @@ describe('gRPC through the forwarder (grpc-js client and server)', () => {
     expect(failovers).toMatchObject([{ from: 'eu', to: 'us', reason: 'status' }]);
   });
 
+  it('sends a call answered UNAVAILABLE to another endpoint of the same region first', async () => {
+    const a = await startEchoServer('a', 'unavailable');
+    const b = await startEchoServer('b');
+    const forwarder = createForwarder({
+      regions: [{ name: 'eu', url: 'http://eu.invalid', location: { lat: 50.11, lon: 8.68 }, endpoints: [a.url, b.url], balancer: 'round-robin', outlierDetection: false } as never],
+      http2: true,
+      retryBackoff: false,
+    });
+    const listener = await startH2Front(forwarder);
+    const client = new Client(`127.0.0.1:${listener.port}`, grpc.credentials.createInsecure());
+    cleanup.push(async () => {
+      client.close();
+      await listener.close();
+      await forwarder.close();
+      await a.close();
+      await b.close();
+    });
+    for (let i = 0; i < 4; i++) {
+      const { reply, trailers } = await unary(client, { text: `n${i}`, count: i });
+      expect(reply.text).toBe(`b:n${i}:`);
+      expect(trailers.get('x-served-region')).toEqual(['b']);
+    }
+    expect(b.calls).toHaveLength(4);
+    expect(a.calls.length).toBeGreaterThan(0);
+  });
+
   it('relays a status other than UNAVAILABLE without retrying or counting a failure', async () => {
     const eu = await startEchoServer('eu', 'unavailable');
     const us = await startEchoServer('us');
@@ -116,7 +143,7 @@ describe('gRPC through the forwarder (grpc-js client and server)', () => {
   it('ends a call past its deadline with DEADLINE_EXCEEDED and cancels the upstream call', async () => {
     const eu = await startEchoServer('eu', 'slow');
     const { client } = await setup([eu], 'h2c', { requestTimeout: 60_000 });
-    const error = (await unary(client, { text: 'late', count: 1 }, { deadline: 400 }).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    const error = (await unary(client, { text: 'late', count: 1 }, { deadline: 2_000 }).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
     expect(error.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     await expect.poll(() => eu.cancelled, { timeout: 10_000 }).toEqual(['Unary']);
   });
@@ -131,7 +158,7 @@ describe('gRPC through the forwarder (grpc-js client and server)', () => {
     cleanup.push(() => {
       session.destroy();
     });
-    const stream = session.request({ ':method': 'POST', ':path': '/edgekit.test.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '300m' });
+    const stream = session.request({ ':method': 'POST', ':path': '/edgekit.test.Echo/Unary', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '2S' });
     stream.end(Buffer.from([0, 0, 0, 0, 0]));
     const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once('response', resolve));
     expect(headers[':status']).toBe(200);
@@ -139,6 +166,18 @@ describe('gRPC through the forwarder (grpc-js client and server)', () => {
     expect(headers['grpc-status']).toBe('4');
     expect(errors).toEqual(['ETIMEDOUT']);
     await expect.poll(() => eu.cancelled, { timeout: 10_000 }).toEqual(['Unary']);
+  });
+
+  it('ends an open server stream with UNAVAILABLE trailers when the forwarder closes, and cancels the upstream call', async () => {
+    const eu = await startEchoServer('eu', 'slow');
+    const { client, forwarder } = await setup([eu]);
+    const call = (client as unknown as Record<string, Function>).ServerStream!({ text: 'feed', count: 1 }) as grpc.ClientReadableStream<EchoMessage>;
+    call.on('error', () => undefined);
+    await new Promise((resolve) => call.once('data', resolve));
+    const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    await forwarder.close();
+    expect(await status).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'the proxy is shutting down' });
+    await expect.poll(() => eu.cancelled, { timeout: 10_000 }).toEqual(['ServerStream']);
   });
 
   it('answers a forwarder-made error as a gRPC status, not problem+json', async () => {

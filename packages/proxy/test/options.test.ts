@@ -11,6 +11,12 @@ function attempt(options: Record<string, unknown>): () => unknown {
 describe('options', () => {
   it.each([
     ['connectTimeout', -1, /"connectTimeout"/],
+    ['http2', 'h3', /"http2"/],
+    ['maxConcurrentStreams', 0, /"maxConcurrentStreams"/],
+    ['grpcRetryStatuses', [14, 17], /"grpcRetryStatuses\[1\]"/],
+    ['grpcFailureStatuses', 14, /"grpcFailureStatuses"/],
+    ['streamIdleTimeout', -1, /"streamIdleTimeout"/],
+    ['streaming', true, /"streaming"/],
     ['headersTimeout', 'soon', /"headersTimeout"/],
     ['bodyTimeout', 1.5, /"bodyTimeout"/],
     ['keepAliveTimeout', 0, /"keepAliveTimeout"/],

@@ -66,7 +66,7 @@ export function regionalEstimate(entry: EdgeEntry, now: number, predict: boolean
   return count;
 }
 
-/** Starts `window` for the entry; what the region counted in the ended window becomes `previous` when they are consecutive. */
+/** Starts `window` for the entry; the region's estimate of the ended window becomes `previous` when the two are consecutive. */
 export function rollOver(entry: EdgeEntry, window: number, length: number, predict: boolean, limit: number): void {
   const ended = regionalEstimate(entry, (entry.window + 1) * length, predict);
   entry.previous = entry.window === window - 1 ? Math.min(ended, limit * 2) : 0;

@@ -14,13 +14,13 @@ import {
 } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { fixedResult, slidingResult } from './algorithms.js';
+import { RegionCountsSync } from './edge-bus.js';
 import { EdgeEntry, observeRegional, regionalEstimate, rollOver } from './edge-entry.js';
 import { type SyncOp, redisFailure, sendSyncRound, syncOp } from './edge-redis.js';
 import { RateLimitError } from './errors.js';
 import { DEFAULT_MAX_KEY_LENGTH, DEFAULT_PREFIX, keyBase, normalizeKey } from './keys.js';
 import { type PolicyOptions, checkCost, parsePolicy } from './policy.js';
-import { RegionCountsSync } from './edge-bus.js';
-import type { RateLimitBus } from './remote.js';
+import { type RateLimitBus, checkBus } from './remote.js';
 import type { Algorithm, RateLimitPolicy, RateLimitResult, SyncRateLimiter } from './types.js';
 
 const SCOPE = '@edgekit/ratelimit';
@@ -140,7 +140,7 @@ class EdgeLimiter implements EdgeRateLimiter {
     const o = checkOptionsObject<EdgeLimiterOptions>(SCOPE, options);
     if (o.redis === undefined && o.bus === undefined) throw new TypeError(`${SCOPE}: createEdgeLimiter needs option "redis" (an ioredis client), "bus" (a bus between regions) or both`);
     this.#redis = o.redis === undefined ? undefined : checkRedisClient<Redis | Cluster>(SCOPE, o.redis);
-    const bus = o.bus === undefined ? undefined : checkBus(o.bus);
+    const bus = o.bus === undefined ? undefined : checkBus(SCOPE, o.bus);
     this.policy = parsePolicy(SCOPE, o, EDGE_ALGORITHMS);
     this.#prefix = checkRedisPrefix(SCOPE, o.prefix, EDGE_DEFAULTS.prefix);
     if (this.#redis !== undefined && bus !== undefined && o.region === undefined) {
@@ -191,7 +191,7 @@ class EdgeLimiter implements EdgeRateLimiter {
     } else {
       this.#entries.delete(k);
       this.#entries.set(k, entry);
-      if (entry.window < window) this.#endWindow(entry, window);
+      if (entry.window !== window) this.#endWindow(entry, window);
     }
     return entry;
   }
@@ -380,14 +380,6 @@ class EdgeLimiter implements EdgeRateLimiter {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-function checkBus(value: unknown): RateLimitBus {
-  const bus = value as RateLimitBus;
-  if (typeof bus !== 'object' || bus === null || typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function' || typeof bus.nodeId !== 'string') {
-    throw new TypeError(`${SCOPE}: option "bus" must be a bus with nodeId, publish() and subscribe() (an @edgekit/bus Bus)`);
-  }
-  return bus;
 }
 
 /**

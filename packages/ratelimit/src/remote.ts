@@ -14,6 +14,15 @@ export interface RateLimitBus {
   subscribe<T = unknown>(channel: string, handler: (payload: T, meta: { origin: string; local: boolean }) => void): Disposable;
 }
 
+/** Checks the `bus` option: an object with `nodeId`, `publish()` and `subscribe()`. */
+export function checkBus(scope: string, value: unknown): RateLimitBus {
+  const bus = value as RateLimitBus;
+  if (typeof bus !== 'object' || bus === null || typeof bus.publish !== 'function' || typeof bus.subscribe !== 'function' || typeof bus.nodeId !== 'string') {
+    throw new TypeError(`${scope}: option "bus" must be a bus with nodeId, publish() and subscribe() (an @edgekit/bus Bus)`);
+  }
+  return bus;
+}
+
 interface WindowCounts {
   window: number;
   byOrigin: Map<string, number>;

@@ -58,7 +58,7 @@ interface ServerPlan {
 /** Where a server of cluster `from` dials the gateway port of a server of cluster `to`. */
 type GatewayAddress = (from: string, to: ServerPlan) => number;
 
-function configText(plan: ServerPlan, storeDir: string, peers: ServerPlan[], clusters: Map<string, ServerPlan[]>, gatewayPort: GatewayAddress = (_, to) => to.gatewayPort): string {
+function configText(plan: ServerPlan, storeDir: string, peers: ServerPlan[], clusters: Map<string, ServerPlan[]>, gatewayPort: GatewayAddress = (_, to) => to.gatewayPort, linked = false): string {
   const lines = [
     `server_name: ${JSON.stringify(plan.name)}`,
     `listen: "127.0.0.1:${plan.port}"`,
@@ -74,7 +74,11 @@ function configText(plan: ServerPlan, storeDir: string, peers: ServerPlan[], clu
       const gateways = [...clusters].map(
         ([name, members]) => `{ name: ${JSON.stringify(name)}, urls: [${members.map((m) => `"nats://127.0.0.1:${name === plan.cluster ? m.gatewayPort : gatewayPort(plan.cluster!, m)}"`).join(', ')}] }`,
       );
-      lines.push(`gateway { name: ${JSON.stringify(plan.cluster)}, listen: "127.0.0.1:${plan.gatewayPort}", gateways: [${gateways.join(', ')}] }`);
+      // With links between clusters, servers must not learn each other's direct gateway addresses (a
+      // server tells the others of its cluster's members), or they would connect around the links:
+      // the advertised address refuses connections, so only the links' addresses work.
+      const advertise = linked ? `, advertise: "127.0.0.1:1"` : '';
+      lines.push(`gateway { name: ${JSON.stringify(plan.cluster)}, listen: "127.0.0.1:${plan.gatewayPort}"${advertise}, gateways: [${gateways.join(', ')}] }`);
     }
   }
   return `${lines.join('\n')}\n`;
@@ -199,7 +203,9 @@ async function startSuperclusterOnce(
     /**
      * Called once per pair of clusters and server: returns the port a server of `from` dials to reach
      * `target` (the gateway port of a server of cluster `to`), so a test can put a delaying or
-     * cuttable link between regions. Default: the target's own port.
+     * cuttable link between regions. Default: the target's own port. With links, servers advertise a
+     * gateway address that refuses connections, so no server learns (from another cluster's members)
+     * a direct address that would bypass the links.
      */
     gatewayLink?: (from: string, to: string, target: { host: string; port: number }) => Promise<number>;
   } = {},
@@ -228,7 +234,7 @@ async function startSuperclusterOnce(
       cluster,
       members.map((plan) => {
         const dir = mkdtempSync(join(tmpdir(), `edgekit-nats-${plan.name}-`));
-        const handle = launch(plan, dir, configText(plan, join(dir, 'jetstream'), members, plans, gatewayPort));
+        const handle = launch(plan, dir, configText(plan, join(dir, 'jetstream'), members, plans, gatewayPort, options.gatewayLink !== undefined));
         all.push(handle);
         return handle;
       }),

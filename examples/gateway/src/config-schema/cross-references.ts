@@ -1,5 +1,9 @@
 import { endpointIssues } from '../endpoints-config.js';
-import { serviceIssues } from '../services.js';
+import { residencyIssues, splitIssues } from '../region-routing.js';
+import { serviceIssues, serviceNames } from '../services.js';
+
+/** The name a split variant uses for the top-level regions. */
+export const DEFAULT_SERVICE = 'default';
 
 type Loose = Record<string, unknown>;
 const isObject = (value: unknown): value is Loose => value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -24,6 +28,12 @@ export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[];
   if (typeof routing.defaultRegion === 'string' && !names.has(routing.defaultRegion)) {
     issues.push({ path: ['routing', 'defaultRegion'], message: `unknown region "${routing.defaultRegion}"` });
   }
+  issues.push(...residencyIssues(routing.residency, names, ['routing', 'residency']));
+  const services = serviceNames(input);
+  if (routing.split !== undefined) {
+    issues.push(...splitIssues(routing.split, new Set([...services, DEFAULT_SERVICE]), ['routing', 'split']));
+    if (services.has(DEFAULT_SERVICE)) issues.push({ path: ['services', (input.services as unknown[]).findIndex((service) => isObject(service) && service.name === DEFAULT_SERVICE), 'name'], message: `"${DEFAULT_SERVICE}" names the top-level regions in routing.split` });
+  }
   const rules = isObject(routing.rules) ? routing.rules : {};
   for (const kind of ['countries', 'continents'] as const) {
     const map = rules[kind];
@@ -36,7 +46,22 @@ export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[];
   if (bus.driver === 'nats' && !isObject(bus.nats)) issues.push({ path: ['bus', 'nats'], message: 'driver "nats" needs bus.nats.servers' });
   const auth = isObject(input.auth) ? input.auth : {};
   const limits = isObject(input.rateLimits) ? input.rateLimits : {};
+  for (const [name, limit] of Object.entries(limits)) {
+    if (!isObject(limit) || limit.scope !== 'global') continue;
+    if (bus.driver !== 'nats') issues.push({ path: ['rateLimits', name, 'scope'], message: '"global" needs bus.driver "nats" (the counts travel between regions over it)' });
+    if (limit.algorithm === 'token-bucket' || limit.algorithm === 'gcra') issues.push({ path: ['rateLimits', name, 'scope'], message: '"global" counts windows: use algorithm fixed-window or sliding-window' });
+    if (limit.mode === 'local' || limit.mode === 'strict') issues.push({ path: ['rateLimits', name, 'scope'], message: '"global" runs in edge mode: use mode auto or edge' });
+  }
   const server = isObject(input.server) ? input.server : {};
+  const proxy = isObject(input.proxy) ? input.proxy : {};
+  if (Array.isArray(input.regions)) {
+    const upstreamTls = proxy.tls !== undefined || input.regions.some((region: unknown) => isObject(region) && region.tls !== undefined);
+    input.regions.forEach((region: unknown, index) => {
+      const http2 = isObject(region) && region.http2 !== undefined ? region.http2 === true : proxy.http2 === true;
+      // HTTP/2 upstreams use the forwarder's own sessions, which take no TLS settings.
+      if (http2 && upstreamTls) issues.push({ path: ['regions', index, 'http2'], message: 'HTTP/2 upstreams cannot be combined with upstream TLS settings (proxy.tls, regions[].tls) yet' });
+    });
+  }
   const clientCas = isObject(server.tls) && isObject(server.tls.clientCertificates);
   if (Array.isArray(input.routes)) {
     input.routes.forEach((route: unknown, index) => {
@@ -51,6 +76,7 @@ export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[];
         issues.push({ path: ['routes', index, 'scopes'], message: 'scopes need an "auth" other than "none"' });
       }
       if (route.revocations === 'fresh' && bus.driver !== 'nats') issues.push({ path: ['routes', index, 'revocations'], message: '"fresh" needs bus.driver "nats" (a durable stream with a staleness bound)' });
+      if (typeof route.service === 'string' && !services.has(route.service)) issues.push({ path: ['routes', index, 'service'], message: `unknown service "${route.service}"` });
       if (typeof route.rateLimit === 'string' && route.rateLimit !== 'none' && !Object.hasOwn(limits, route.rateLimit)) {
         issues.push({ path: ['routes', index, 'rateLimit'], message: `unknown rate limit "${route.rateLimit}" (define it in rateLimits)` });
       }

@@ -10,7 +10,7 @@ const routePolicy = z.strictObject({
   tags: z.array(z.string()).optional(),
   override: z.boolean().optional(),
   negativeTtl: duration.optional(),
-  setCookie: z.enum(['bypass', 'strip']).optional(),
+  setCookie: z.enum(['bypass', 'strip', 'store']).optional(),
   authenticated: z.enum(['bypass', 'per-principal']).optional(),
 });
 
@@ -27,6 +27,8 @@ const rateLimitSchema = z.strictObject({
   burst: z.number().int().min(1).optional(),
   /** Where counts live: `auto` is `local` without Redis, `edge` with Redis (window algorithms) or `strict` (the others). */
   mode: z.enum(['auto', 'local', 'edge', 'strict']).default('auto'),
+  /** `global`: one limit shared by every region, counts exchanged over the NATS bus (`bus.driver: nats`; edge mode, window algorithms). `region`: counted in this region. */
+  scope: z.enum(['region', 'global']).default('region'),
 });
 
 const routeSchema = z.strictObject({
@@ -42,6 +44,8 @@ const routeSchema = z.strictObject({
   rateLimit: z.string().default('none'),
   /** `fresh`: answer 503 while this node's revocation state is staler than `bus.nats.maxStaleness` (needs the NATS bus). */
   revocations: z.enum(['cached', 'fresh']).default('cached'),
+  /** The service that serves this rule's requests (a name in `services`), before any service's own match. Default: matched by the services' `match`. */
+  service: z.string().min(1).optional(),
   /** `required`: only requests on a TLS connection with a client certificate verified against `server.tls.clientCertificates.ca` pass (else 403). */
   clientCertificate: z.enum(['optional', 'required']).default('optional'),
 });
@@ -65,6 +69,12 @@ export const cacheSection = z
     ignoreQueryParams: z.array(z.string()).default([]),
     /** Fixed host for cache keys (a single-site gateway); default: the request's Host header. */
     host: z.string().min(1).optional(),
+    /**
+     * Which unsafe requests (POST, PUT, DELETE, any method not defined as safe) invalidate their URL
+     * after a non-error answer (RFC 9111 §4.4): every one, only those the route rules authenticated,
+     * or none. Default: 'authenticated' when `auth` has keys or JWT settings, else 'always'.
+     */
+    unsafeInvalidation: z.enum(['always', 'authenticated', 'never']).optional(),
     routes: z.record(z.string().regex(/^GET \/\S*$/, 'route keys look like "GET /api/products/:id"'), routePolicy).default({}),
   })
   .prefault({});

@@ -29,6 +29,8 @@ export const proxySection = z
     retryBudget: z.union([z.literal(false), z.strictObject({ ratio: z.number().min(0), minPerSecond: z.number().min(0) })]).optional(),
     closeTimeout: duration.default(FORWARDER_DEFAULTS.closeTimeout),
     via: z.union([z.string().min(1), z.literal(false)]).default('edgekit'),
+    /** HTTP/2 to every region (a region's own `http2` wins). Default: false (HTTP/1.1). */
+    http2: z.boolean().default(false),
     /** TLS towards `https://` regions and services (a region's own `tls` wins). Default: verification against the system CAs. */
     tls: upstreamTlsSchema.optional(),
   })

@@ -1,6 +1,7 @@
 import { REGION_BREAKER_DEFAULTS } from '@edgekit/proxy';
 import { z } from 'zod';
 import { regionEndpointsFields } from '../endpoints-config.js';
+import { hintSchema, residencySchema, splitSchema } from '../region-routing.js';
 import { coordinates, duration, httpUrl, positiveDuration } from './fields.js';
 import { upstreamTlsSchema } from './tls.js';
 
@@ -22,6 +23,8 @@ export const regionsSection = z
       location: coordinates,
       /** Upstream connections to this region at most. Default: `proxy.connections`. */
       connections: z.number().int().min(1).optional(),
+      /** HTTP/2 to this region (ALPN `h2` for `https:`, prior knowledge for `http:`, as gRPC servers expect). Default: `proxy.http2`. */
+      http2: z.boolean().optional(),
       /** TLS towards this region's `https://` URL. Default: `proxy.tls`. */
       tls: upstreamTlsSchema.optional(),
       ...regionEndpointsFields,
@@ -34,6 +37,12 @@ export const routingSection = z
     defaultRegion: z.string().optional(),
     rules: z.strictObject({ countries: countryMap.optional(), continents: continentMap.optional() }).default({}),
     routeFactor: z.number().min(1).optional(),
+    /** Tenant residency over the top-level regions (as a service's `residency`). */
+    residency: residencySchema.optional(),
+    /** A signed sticky-region hint over the top-level regions (as a service's `hint`). */
+    hint: hintSchema.optional(),
+    /** A canary split of the requests no service matched: variants name services, `default` names the top-level regions. */
+    split: splitSchema.optional(),
   })
   .prefault({});
 
@@ -69,6 +78,8 @@ export const healthSection = z
     healthyThreshold: z.number().int().min(1).default(2),
     unhealthyThreshold: z.number().int().min(1).default(3),
     openBreakers: z.boolean().default(true),
+    /** Probe every endpoint of regions with `endpoints` too (`<endpoint><region url path><path>`); failing endpoints take no requests unless the region is in panic. */
+    endpoints: z.boolean().default(true),
   })
   .prefault({});
 

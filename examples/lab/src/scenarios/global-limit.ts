@@ -53,7 +53,7 @@ export async function runGlobalLimitScenario(ctx: LabContext): Promise<GlobalLim
     { variant: 'global over NATS, sync 250 ms', syncInterval: 250 },
     { variant: 'global over NATS, sync 1000 ms', syncInterval: 1000 },
   ];
-  const tick = ctx.progress.step('scenario 7 · a global rate limit across three regions over NATS', variants.length + 1);
+  const tick = ctx.progress.step('scenario 7/8 · a global rate limit across three regions over NATS', variants.length + 1);
   try {
     const cluster = await startNatsSupercluster(Object.fromEntries(world.regions.map((r) => [r.name, 1])), {
       gatewayLink: async (from, to, target) => (await world.serviceLink(region(ctx, from), region(ctx, to), target, `nats ${from}->${to}`)).port,

@@ -82,7 +82,7 @@ export async function runInvalidationScenario(ctx: LabContext, from = 'us-east')
 
     const arrivals = new Map<string, number[]>(gateways.map((g) => [g.location, []]));
     const stale = new Map<string, number>(gateways.map((g) => [g.location, 0]));
-    const tick = ctx.progress.step(`scenario 3/6 · tag invalidation from ${from} to ${gateways.length} edges`, rounds);
+    const tick = ctx.progress.step(`scenario 3/8 · tag invalidation from ${from} to ${gateways.length} edges`, rounds);
     for (let round = 0; round < rounds; round++) {
       const tag = `product:${100 + round}`;
       const path = `/api/products/${100 + round}`;

@@ -56,7 +56,7 @@ export async function runLatencyScenario(ctx: LabContext): Promise<CityLatency[]
     );
 
     // Warm-up: open the keep-alive connections on every link and fill each edge's cache.
-    const warm = ctx.progress.step('scenario 1/6 · warm-up', plan.length * 3);
+    const warm = ctx.progress.step('scenario 1/8 · warm-up', plan.length * 3);
     await Promise.all(
       plan.map(async (p) => {
         await load(p.viaCentral, concurrency, concurrency, (i) => `/api/live/w${i}`);
@@ -74,7 +74,7 @@ export async function runLatencyScenario(ctx: LabContext): Promise<CityLatency[]
     const centralSamples = new Map<string, Sample[]>();
     const edgeSamples = new Map<string, Sample[]>();
     const cacheSamples = new Map<string, Sample[]>();
-    const tick = ctx.progress.step('scenario 1/6 · centralized gateway, nearest edge, edge cache hit', plan.length * perCity * 3);
+    const tick = ctx.progress.step('scenario 1/8 · centralized gateway, nearest edge, edge cache hit', plan.length * perCity * 3);
     await Promise.all(
       plan.map(async (p) => {
         const central: Sample[] = [];

@@ -5,6 +5,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { ms } from '../stats.js';
+import type { LatencyProxy } from '../latency-proxy.js';
 import { type LabContext, region } from './context.js';
 
 /** Figures of scenario 8: the stream leader killed while us-east publishes. */
@@ -19,6 +20,19 @@ export interface NatsFailoverResult {
   killToStoredMs: number;
   /** Per consuming region: acknowledged messages received, missing, in order. */
   regions: Array<{ region: string; received: number; missing: number; inOrder: boolean }>;
+  /** The gateway connections between ap-south's cluster and the others cut while us-east publishes. */
+  clusterCut: {
+    seconds: number;
+    published: number;
+    appliedDuringCut: number;
+    /** Whether ap-south's edge stayed connected to its own server throughout. */
+    stayedConnected: boolean;
+    /** Publishes from ap-south during the cut refused with a coded error (none is lost silently). */
+    refusedInApSouth: number;
+    healToCaughtUpMs: number;
+    missing: number;
+    inOrder: boolean;
+  };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -34,12 +48,18 @@ export async function runNatsFailoverScenario(ctx: LabContext): Promise<NatsFail
   const serversPerRegion = 3;
   const replicas = 3;
   const total = ctx.quick ? 100 : 200;
-  const tick = ctx.progress.step('scenario 8 · a nats-server killed in a three-server region', 3);
+  const cutSeconds = ctx.quick ? 5 : 10;
+  const tick = ctx.progress.step('scenario 8/8 · a nats-server killed in a three-server region, a cut between clusters', 4);
   const connections: NatsConnection[] = [];
   const closers: Array<() => Promise<unknown>> = [];
   try {
+    const apSouthLinks: LatencyProxy[] = [];
     const cluster = await startNatsSupercluster(Object.fromEntries(world.regions.map((r) => [r.name, serversPerRegion])), {
-      gatewayLink: async (from, to, target) => (await world.serviceLink(region(ctx, from), region(ctx, to), target, `nats ${from}->${to}`)).port,
+      gatewayLink: async (from, to, target) => {
+        const link = await world.serviceLink(region(ctx, from), region(ctx, to), target, `nats ${from}->${to}`);
+        if (from === 'ap-south' || to === 'ap-south') apSouthLinks.push(link);
+        return link.port;
+      },
     });
     closers.push(() => cluster.stop());
     const buses = new Map<string, DurableBus>();
@@ -91,6 +111,31 @@ export async function runNatsFailoverScenario(ctx: LabContext): Promise<NatsFail
     while ([...received.values()].some((got) => !acknowledged.every((n) => got.includes(n))) && performance.now() < deadline) await sleep(50);
     await leader.start().catch(() => {});
     tick();
+
+    // The gateway connections between ap-south's cluster and the others cut; the edge keeps its own server.
+    const apSouth = buses.get('ap-south')!;
+    await apSouth.whenCaughtUp();
+    const applied: number[] = [];
+    apSouth.subscribe<number>('auth:revoke', (n) => applied.push(n));
+    for (const link of apSouthLinks) link.cut();
+    const cutAt = performance.now();
+    let stayedConnected = true;
+    let refusedInApSouth = 0;
+    let published = 0;
+    // A publish from the cut-off region is refused (its stream is out of reach), once.
+    await apSouth.publish('auth:probe', 0).catch(() => refusedInApSouth++);
+    while (performance.now() - cutAt < cutSeconds * 1000) {
+      stayedConnected &&= apSouth.connected;
+      published++;
+      await publisher.publish('auth:revoke', published);
+      await sleep(100);
+    }
+    const appliedDuringCut = applied.length;
+    for (const link of apSouthLinks) link.restore();
+    const healAt = performance.now();
+    await apSouth.whenCaughtUp();
+    const healToCaughtUpMs = performance.now() - healAt;
+    tick();
     ctx.progress.done();
     return {
       serversPerRegion,
@@ -108,6 +153,16 @@ export async function runNatsFailoverScenario(ctx: LabContext): Promise<NatsFail
           inOrder: firsts.every((n, i) => i === 0 || n > firsts[i - 1]!),
         };
       }),
+      clusterCut: {
+        seconds: cutSeconds,
+        published,
+        appliedDuringCut,
+        stayedConnected,
+        refusedInApSouth,
+        healToCaughtUpMs,
+        missing: published - new Set(applied).size,
+        inOrder: applied.every((n, i) => n === i + 1),
+      },
     };
   } finally {
     for (const close of closers.reverse()) await close().catch(() => {});
@@ -117,12 +172,18 @@ export async function runNatsFailoverScenario(ctx: LabContext): Promise<NatsFail
 
 /** Scenario 8's report section. */
 export function natsFailoverSection(result: NatsFailoverResult): string {
+  const c = result.clusterCut;
   return (
-    `## 8. A nats-server killed in a three-server region\n\n` +
+    `## 8. A nats-server killed in a three-server region; a cut between two regions' clusters\n\n` +
     `${result.serversPerRegion} nats-servers per region (${result.serversPerRegion * 3} in all), the stream in us-east with ${result.replicas} replicas. The us-east edge publishes ${result.published} purges (one every 50 ms); a third of the way through the server leading the stream is killed (SIGKILL). Refused publishes are retried.\n\n` +
     markdownTable(
       ['Region', 'Acknowledged', 'Received', 'Missing', 'In order', 'Refused and retried', 'Kill → next publish stored ms'],
       result.regions.map((r) => [r.region, result.acknowledged, r.received, r.missing, r.inOrder ? 'yes' : 'NO', result.refused, ms(result.killToStoredMs)]),
+    ) +
+    `\n\nThen the gateway connections between ap-south's cluster and the others cut for ${c.seconds} s (the ap-south edge keeps its own server, unlike scenario 6's cut of the edge's link) while us-east revokes a key every 100 ms.\n\n` +
+    markdownTable(
+      ['Published during the cut', 'Applied in ap-south during the cut', 'Edge still connected to its server', 'ap-south publish refused', 'Heal → caught up ms', 'Missing', 'In order'],
+      [[c.published, c.appliedDuringCut, c.stayedConnected ? 'yes' : 'no', c.refusedInApSouth === 1 ? 'yes (coded error)' : 'NO', ms(c.healToCaughtUpMs), c.missing, c.inOrder ? 'yes' : 'NO']],
     )
   );
 }

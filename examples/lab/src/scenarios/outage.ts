@@ -48,7 +48,7 @@ export async function runOutageScenario(ctx: LabContext, dead = 'ap-south'): Pro
       await Promise.all(clients.map((c) => Promise.all(Array.from({ length: concurrency }, (_, i) => c.get(`/api/live/warm${i}`)))));
       origin.mode = 'hang';
       gateway.attempts.clear();
-      const tick = ctx.progress.step(`scenario 2/6 · outage of ${dead}, ${mode}`, Math.ceil(outageMs / 100));
+      const tick = ctx.progress.step(`scenario 2/8 · outage of ${dead}, ${mode}`, Math.ceil(outageMs / 100));
       const ticker = setInterval(tick, 100);
       const until = performance.now() + outageMs;
       const samples: Sample[] = [];

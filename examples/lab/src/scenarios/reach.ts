@@ -99,7 +99,7 @@ export async function runReachScenario(ctx: LabContext, dead = 'ap-south', outag
         // Before the outage: connections open, probes answered.
         await Promise.all(clients.map((c) => c.probe().then(() => c.probe())));
         await Promise.all(senders.map((send) => Promise.all(Array.from({ length: concurrency }, (_, i) => send(`/api/live/warm${i}`)))));
-        const tick = ctx.progress.step(`scenario 5/6 · ${dead} goes dark, reached by ${mode}`, Math.ceil(outageMs / 100));
+        const tick = ctx.progress.step(`scenario 5/8 · ${dead} goes dark, reached by ${mode}`, Math.ceil(outageMs / 100));
         const ticker = setInterval(tick, 100);
         const samples: Sample[] = [];
         // The outage strikes while requests are in flight, half a second into the run.

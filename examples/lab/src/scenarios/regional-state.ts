@@ -36,7 +36,7 @@ export async function runRegionalStateScenario(ctx: LabContext, partitionSeconds
   const samples = ctx.quick ? 15 : 40;
   try {
     // 1. L2 from Mumbai: the shared Redis in us-east, then ap-south's own.
-    const tick = ctx.progress.step('scenario 6/6 · regional state: Redis per region, JetStream between regions', 4);
+    const tick = ctx.progress.step('scenario 6/8 · regional state: Redis per region, JetStream between regions', 4);
     const apSouth = region(ctx, 'ap-south');
     const l2: RegionalStateResult['l2'] = [];
     for (const [label, at] of [['shared, in us-east', 'us-east'], ['regional, in ap-south', 'ap-south']] as const) {

@@ -39,7 +39,7 @@ export async function runSwrScenario(ctx: LabContext, home = 'us-east', slowMs =
     // One wave: every request of the burst is sent before any answer comes back.
     const concurrency = ctx.quick ? 6 : 10;
     const perClient = concurrency;
-    const prime = ctx.progress.step(`scenario 4/6 · origin takes ${slowMs} ms: fill and expire the cache`, 2);
+    const prime = ctx.progress.step(`scenario 4/8 · origin takes ${slowMs} ms: fill and expire the cache`, 2);
     origin.slowMs = slowMs;
     const parallel = concurrency * VARIANTS.length;
     await Promise.all(clients.map((c) => load(c, parallel, parallel, (i) => `/api/live/warm${i}`)));
@@ -50,7 +50,7 @@ export async function runSwrScenario(ctx: LabContext, home = 'us-east', slowMs =
     ctx.progress.done();
 
     origin.resetCounts();
-    const tick = ctx.progress.step('scenario 4/6 · burst on the expired entry', VARIANTS.length * clients.length * perClient);
+    const tick = ctx.progress.step('scenario 4/8 · burst on the expired entry', VARIANTS.length * clients.length * perClient);
     // The three variants run side by side, so they meet the same expired moment and the same load.
     const samples = await Promise.all(
       VARIANTS.map(async ({ family }) => (await Promise.all(clients.map((c) => load(c, perClient, concurrency, () => `/api/${family}/1`, tick)))).flat()),

@@ -1,0 +1,134 @@
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../src/index.js';
+import { type TestPki, createTestPki, startGateway, tlsConfig } from './tls-world.js';
+
+interface Message {
+  text: string;
+  count: number;
+}
+
+const PROTO = fileURLToPath(new URL('./fixtures/echo.proto', import.meta.url));
+
+function loadEcho(): grpc.ServiceClientConstructor {
+  const definition = protoLoader.loadSync(PROTO, { keepCase: true, defaults: true });
+  return (grpc.loadPackageDefinition(definition) as unknown as { edgekit: { test: { Echo: grpc.ServiceClientConstructor } } }).edgekit.test.Echo;
+}
+
+/** A grpc-js server (h2c) echoing unary, server-streaming and bidirectional calls, with a trailer. */
+async function startGrpcServer(): Promise<{ url: string; calls: string[]; close(): Promise<void> }> {
+  const server = new grpc.Server();
+  const calls: string[] = [];
+  const trailer = (): grpc.Metadata => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-served-by-grpc', 'origin');
+    return metadata;
+  };
+  server.addService(loadEcho().service, {
+    Unary(call: grpc.ServerUnaryCall<Message, Message>, callback: grpc.sendUnaryData<Message>) {
+      calls.push('Unary');
+      if (call.request.text === 'fail') {
+        callback({ code: grpc.status.FAILED_PRECONDITION, details: 'refused by the origin' });
+        return;
+      }
+      callback(null, { text: `echo:${call.request.text}`, count: call.request.count }, trailer());
+    },
+    ServerStream(call: grpc.ServerWritableStream<Message, Message>) {
+      calls.push('ServerStream');
+      for (let i = 0; i < call.request.count; i++) call.write({ text: `${call.request.text}:${i}`, count: i });
+      call.end(trailer());
+    },
+    Bidi(call: grpc.ServerDuplexStream<Message, Message>) {
+      calls.push('Bidi');
+      call.on('data', (message: Message) => call.write({ text: `echo:${message.text}`, count: message.count }));
+      call.on('end', () => call.end(trailer()));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  return { url: `http://127.0.0.1:${port}`, calls, close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())).then(() => server.forceShutdown()) };
+}
+
+function unary(client: grpc.Client, request: Message): Promise<{ reply: Message; trailers: grpc.Metadata }> {
+  return new Promise((resolve, reject) => {
+    let reply: Message | undefined;
+    const call = (client as unknown as Record<string, Function>).Unary!(request, (error: grpc.ServiceError | null, response: Message) => {
+      if (error) reject(error);
+      else reply = response;
+    }) as grpc.ClientUnaryCall;
+    call.on('status', (status: grpc.StatusObject) => {
+      if (status.code === grpc.status.OK) setImmediate(() => resolve({ reply: reply!, trailers: status.metadata }));
+    });
+  });
+}
+
+describe('gRPC through the gateway (grpc-js client and server)', () => {
+  let pki: TestPki;
+  let origin: Awaited<ReturnType<typeof startGrpcServer>>;
+  let gateway: Gateway;
+  let client: grpc.Client;
+  const Echo = loadEcho();
+
+  beforeAll(async () => {
+    pki = createTestPki();
+    origin = await startGrpcServer();
+    const config = tlsConfig(origin.url, {
+        server: { tls: { certificates: [{ cert: pki.server.certFile, key: pki.server.keyFile }], clientCertificates: { ca: [pki.ca.certFile] } } },
+        routes: [{ path: '/edgekit.test.Echo/Bidi', clientCertificate: 'required' }],
+        proxy: { http2: true },
+      });
+    // The gRPC server answers no HTTP/1.1 health probe: its region must not be judged by one here.
+    gateway = await startGateway({ ...config, health: { ...(config.health as object), openBreakers: false, unhealthyThreshold: 1_000 } });
+    client = new Echo(`localhost:${new URL(gateway.url).port}`, grpc.credentials.createSsl(Buffer.from(pki.ca.cert)));
+  }, 60_000);
+  afterAll(async () => {
+    client?.close();
+    await gateway?.close();
+    await origin?.close();
+    pki?.remove();
+  });
+
+  it('relays a unary call over TLS with its trailers', async () => {
+    const { reply, trailers } = await unary(client, { text: 'hello', count: 3 });
+    expect(reply).toEqual({ text: 'echo:hello', count: 3 });
+    expect(trailers.get('x-served-by-grpc')).toEqual(['origin']);
+  });
+
+  it('relays the origin\'s gRPC status', async () => {
+    await expect(unary(client, { text: 'fail', count: 0 })).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: 'refused by the origin' });
+  });
+
+  it('relays a server-streaming call, every message then the status', async () => {
+    const call = (client as unknown as Record<string, Function>).ServerStream!({ text: 'tick', count: 4 }) as grpc.ClientReadableStream<Message>;
+    const messages: Message[] = [];
+    call.on('data', (message: Message) => messages.push(message));
+    const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    expect(status.code).toBe(grpc.status.OK);
+    expect(messages.map((m) => m.text)).toEqual(['tick:0', 'tick:1', 'tick:2', 'tick:3']);
+  });
+
+  it('answers a bidirectional call on an mTLS route UNAUTHENTICATED without a client certificate, and relays it with one', async () => {
+    const bidi = async (c: grpc.Client): Promise<{ status: grpc.StatusObject; replies: string[] }> => {
+      const call = (c as unknown as Record<string, Function>).Bidi!() as grpc.ClientDuplexStream<Message, Message>;
+      const replies: string[] = [];
+      call.on('data', (message: Message) => replies.push(message.text));
+      call.on('error', () => {});
+      const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+      for (const text of ['a', 'b', 'c']) call.write({ text, count: 1 });
+      call.end();
+      return { status: await status, replies };
+    };
+    const refused = await bidi(client);
+    expect(refused.status.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(origin.calls).not.toContain('Bidi');
+    const withCertificate = new Echo(`localhost:${new URL(gateway.url).port}`, grpc.credentials.createSsl(Buffer.from(pki.ca.cert), Buffer.from(pki.client.key), Buffer.from(pki.client.cert)));
+    try {
+      const relayed = await bidi(withCertificate);
+      expect(relayed.status.code).toBe(grpc.status.OK);
+      expect(relayed.replies).toEqual(['echo:a', 'echo:b', 'echo:c']);
+    } finally {
+      withCertificate.close();
+    }
+  });
+});
