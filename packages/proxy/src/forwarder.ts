@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Disposable, type Listener, TypedEmitter, checkNumber, toDisposable } from '@edgekit/core';
@@ -42,8 +43,11 @@ export interface Forwarder {
    * a `ForwardError` (502, 503, 504, 400) when no region answered. The response cache calls this.
    */
   forward(req: IncomingMessage, options?: ForwardOptions): Promise<ForwardResponse>;
-  /** A Node `http` request handler: `http.createServer(forwarder.handler)`. Bound: pass it around freely. */
-  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * A Node `http` or `http2` (compatibility API) request handler: `http.createServer(forwarder.handler)`,
+   * `http2.createSecureServer({ allowHTTP1: true, ... }, forwarder.handler)`. Bound: pass it around freely.
+   */
+  readonly handler: (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
   /**
    * A listener for the server's `'upgrade'` event: `server.on('upgrade', forwarder.upgrade)`. WebSocket
    * and other `Upgrade` requests (GET) go to the first healthy region like any request, with failover
@@ -58,7 +62,7 @@ export interface Forwarder {
    * request refused before (no region, overload, bad target) never makes the client send its body.
    * Without it, Node answers `100 Continue` at once. Bound.
    */
-  readonly checkContinue: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly checkContinue: (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
   /** Forwards `req` and writes the answer to `res`, with a path override or an error callback. */
   handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): void;
   /** Express middleware (Express 4 and 5): `app.use('/api', forwarder.express())`. */
@@ -233,16 +237,18 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       new ForwardExchange(this, req, options, resolve, reject).run();
     });
 
-  handler = (req: IncomingMessage, res: ServerResponse): void => {
-    new NodeExchange(this, req, res, undefined, undefined).run();
+  // An HTTP/2 compatibility request and response are handled through the members they share with
+  // HTTP/1.1 ones; the exchange reads the protocol from `httpVersionMajor`.
+  handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    new NodeExchange(this, req as IncomingMessage, res as ServerResponse, undefined, undefined).run();
   };
 
   handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): void {
     new NodeExchange(this, req, res, options?.path, options?.onError).run();
   }
 
-  checkContinue = (req: IncomingMessage, res: ServerResponse): void => {
-    new NodeExchange(this, req, res, undefined, undefined, true).run();
+  checkContinue = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
+    new NodeExchange(this, req as IncomingMessage, res as ServerResponse, undefined, undefined, true).run();
   };
 
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
