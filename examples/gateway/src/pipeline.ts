@@ -10,7 +10,7 @@ import { routingKey } from './endpoints-config.js';
 import { buildSelector, regionKey, useRegions } from './region-routing.js';
 import { probedRegions, useEndpointHealth } from './endpoint-health.js';
 import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
-import { type Forwarder, createForwarder } from '@edgekit/proxy';
+import { type Forwarder, createForwarder, isGrpcContentType } from '@edgekit/proxy';
 import { Redis } from 'ioredis';
 import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
@@ -115,6 +115,8 @@ export class Pipeline {
     const method = req.method ?? 'GET';
     if (method === 'GET' || method === 'HEAD') return cache.matches(method, req.url ?? '/');
     if (method === 'OPTIONS' || method === 'TRACE') return false;
+    // gRPC calls (POST) go straight to the forwarder, which relays their trailers (grpc-status).
+    if (isGrpcContentType(req.headers['content-type'])) return false;
     if (this.#unsafeInvalidation === 'always') return true;
     return this.#unsafeInvalidation === 'authenticated' && (req as AuthRequest).auth !== undefined;
   }
