@@ -231,7 +231,7 @@ export class Pipeline {
         created.on('response', (event) => counters.recordResponse(regionKey(service, event.region))),
         created.on('failover', () => counters.failovers++),
         created.on('error', () => counters.errors++),
-        telemetry.observeForwarder(created),
+        telemetry.observeForwarder(created, { service, endpoints: config.services.find((entry) => entry.name === service)?.regions.some((region) => region.endpoints !== undefined) ?? false }),
       ]),
     }, config.routing.split);
     const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh, rule.service === undefined ? undefined : services.byName.get(rule.service)));
