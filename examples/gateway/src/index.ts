@@ -1,5 +1,6 @@
 export { type Gateway, type GatewayLogger, type GatewayOptions, type ReloadResult, createGateway } from './gateway.js';
 export { ListenError } from './listener.js';
+export { type ClientCertificate, clientCertificateOf } from './client-certificate.js';
 export { bearerMatches } from './operator.js';
 export {
   ConfigError,

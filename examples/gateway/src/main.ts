@@ -13,7 +13,8 @@ const USAGE = `usage: edge-gateway --config <file.yaml|file.json> [--check] [--n
   --check        validate the configuration (with environment overrides) and exit
   --no-watch     do not reload the configuration when the file changes
 
-environment overrides: EDGE_LOCATION, EDGE_NODE_ID, PORT, HOST, REDIS_URL, EDGE_ADMIN_TOKEN`;
+environment overrides: EDGE_LOCATION, EDGE_NODE_ID, PORT, HOST, REDIS_URL, EDGE_ADMIN_TOKEN
+signals: SIGTERM drains and exits; SIGHUP reads the TLS certificate files again`;
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({

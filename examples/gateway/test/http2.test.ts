@@ -187,6 +187,31 @@ describe('h2c (HTTP/2 with prior knowledge) beside HTTP/1.1 on a plain port', ()
     }
   });
 
+  it('keeps answering HTTP/2 requests while readiness fails during the shutdown delay, without a Connection header', async () => {
+    const draining = await startGateway(tlsConfig(origin.url, { server: { http2: { cleartext: true }, shutdownDelay: 2_000 } }));
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    const session = http2.connect(draining.url);
+    session.on('error', () => {});
+    try {
+      const shutdown = draining.shutdown();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(draining.lifecycle.phase).toBe('draining');
+      expect((await h2request(session, { ':path': '/ready' })).status).toBe(503);
+      const answer = await h2request(session, { ':path': '/api/during-drain' });
+      expect(answer.status).toBe(200);
+      // HTTP/2 has no Connection header (RFC 9113 §8.2.2); Node warns when one is set on a response.
+      expect(warnings.filter((warning) => warning.name === 'UnsupportedWarning')).toEqual([]);
+      session.destroy();
+      await shutdown;
+    } finally {
+      process.off('warning', onWarning);
+      session.destroy();
+      await draining.close();
+    }
+  });
+
   it('on shutdown lets an HTTP/2 request in flight finish and sends GOAWAY, refusing new streams', async () => {
     const drained = await startGateway(tlsConfig(origin.url, { server: { http2: { cleartext: true }, drainTimeout: 10_000 } }));
     const session = http2.connect(drained.url);

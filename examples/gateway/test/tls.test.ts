@@ -210,6 +210,33 @@ describe('TLS termination', () => {
   });
 });
 
+describe('certificates and configuration reloads', () => {
+  it('reads the certificate files again with every configuration reload, and rejects a reload whose files do not load', async () => {
+    const pki = createTestPki();
+    const origin = await startEchoOrigin();
+    copyFileSync(pki.server.certFile, `${pki.ca.dir}/served.crt`);
+    copyFileSync(pki.server.keyFile, `${pki.ca.dir}/served.key`);
+    const config = tlsConfig(origin.url, { server: { tls: { certificates: [{ cert: `${pki.ca.dir}/served.crt`, key: `${pki.ca.dir}/served.key` }], watch: false } } });
+    const gateway = await startGateway(config);
+    try {
+      const renewed = pki.ca.issue({ commonName: 'localhost', dns: ['localhost'], name: 'renewed-reload' });
+      writeFileSync(`${pki.ca.dir}/served.key`, renewed.key);
+      writeFileSync(`${pki.ca.dir}/served.crt`, renewed.cert);
+      expect(await presented(gateway, pki, 'localhost')).toBe(pki.server.fingerprint256);
+      await gateway.reload(config);
+      expect(await presented(gateway, pki, 'localhost')).toBe(renewed.fingerprint256);
+      const broken = tlsConfig(origin.url, { server: { tls: { certificates: [{ cert: `${pki.ca.dir}/served.crt`, key: pki.other.keyFile }], watch: false } } });
+      await expect(gateway.reload(broken)).rejects.toThrow(/server\.tls\.certificates\[0\]\.key: does not match the certificate/);
+      expect(gateway.version).toBe(2);
+      expect(await presented(gateway, pki, 'localhost')).toBe(renewed.fingerprint256);
+    } finally {
+      await gateway.close();
+      await origin.close();
+      pki.remove();
+    }
+  });
+});
+
 describe('the gateway process on SIGHUP', () => {
   it('reads the certificate files again and serves the new certificate to new handshakes', async () => {
     const pki = createTestPki();
