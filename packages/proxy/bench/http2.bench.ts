@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const originH2 = await start('origin-h2c', '');
   const targets: Target[] = [];
   try {
-    targets.push({ name: 'origin h2c (direct)', url: `http://127.0.0.1:${originH2.port}/api/item`, pid: undefined, stop: () => originH2.child.stop() });
+    targets.push({ name: 'origin h2c (direct)', url: `http://127.0.0.1:${originH2.port}/api/item`, pid: originH2.child.child.pid, stop: () => originH2.child.stop() });
     const h1 = await start('edgekit-h2c-h1', `http://127.0.0.1:${origin.port}`);
     targets.push({ name: '@edgekit/proxy h2c → HTTP/1.1', url: `http://127.0.0.1:${h1.port}/api/item`, pid: h1.child.child.pid, stop: () => h1.child.stop() });
     const h2 = await start('edgekit-h2c-h2', `http://127.0.0.1:${originH2.port}`);
