@@ -2,17 +2,18 @@
  * Cache hits through the example gateway (src/main.ts: one cached route, geo and breakers on)
  * against nginx answering the same response from proxy_cache, in the same run, with wrk:
  *
- *   pnpm --filter @edgekit/example-gateway bench:cache
- *   BENCH_DURATION=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=50 pnpm --filter @edgekit/example-gateway bench:cache
- *   BENCH_CPU_PROF=/tmp/prof pnpm --filter @edgekit/example-gateway bench:cache   # the gateway writes a .cpuprofile there
+ *   pnpm --filter @edgekit/gateway bench:cache
+ *   BENCH_DURATION=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=50 pnpm --filter @edgekit/gateway bench:cache
+ *   BENCH_CPU_PROF=/tmp/prof pnpm --filter @edgekit/gateway bench:cache   # the gateway writes a .cpuprofile there
  *
- * Bar: gateway req/s >= 0.8x nginx's, gateway p99 <= 1.5x nginx's. CPU time per request (from
+ * A bare node:http server answering the same bytes runs in the same rounds: the ceiling of any
+ * node:http gateway on this machine. Bar: gateway req/s >= 0.8x nginx's, gateway p99 <= 1.5x nginx's. CPU time per request (from
  * /proc, the process and its children) is reported too: on a shared machine it moves far less than
  * req/s, which depends on what else gets the cores.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type LoadResult, closeServer, cpuTimeMs, freePort, hasNginx, hasWrk, listen, markdownTable, runWrk, spawnTs, startNginx } from '@edgekit/test-utils/node';
@@ -73,6 +74,8 @@ writeFileSync(
     telemetry: { defaultMetrics: false },
   }),
 );
+// The node:http ceiling: the same bytes as a hit, from a bare server (no gateway work at all).
+const ceiling = spawnTs(fileURLToPath(new URL('./hit-ceiling.ts', import.meta.url)), [body.toString('base64')]);
 const gateway = spawnTs(fileURLToPath(new URL('../src/main.ts', import.meta.url)), ['--config', file], {}, cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []);
 
 try {
@@ -80,6 +83,7 @@ try {
   for (let i = 0; i < 100 && (await fetch(`${gatewayBase}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
   const edgeUrl = `${gatewayBase}/api/products/42`;
   const nginxUrl = `http://127.0.0.1:${nginxPort}/api/products/42`;
+  const ceilingUrl = `http://127.0.0.1:${(await ceiling.waitForLine((line) => line.startsWith('READY '))).slice(6).trim()}/api/products/42`;
   for (const url of [edgeUrl, nginxUrl, edgeUrl, nginxUrl]) await (await fetch(url)).arrayBuffer();
   const edgeCheck = await fetch(edgeUrl);
   const nginxCheck = await fetch(nginxUrl);
@@ -91,30 +95,40 @@ try {
   const settings = { connections, durationSeconds: duration, threads: 1 };
   await runWrk(edgeUrl, { ...settings, durationSeconds: 2 });
   await runWrk(nginxUrl, { ...settings, durationSeconds: 1 });
+  await runWrk(ceilingUrl, { ...settings, durationSeconds: 1 });
   type Run = LoadResult & { cpuUs: number };
   const nginxRuns: Run[] = [];
   const edgeRuns: Run[] = [];
+  const ceilingRuns: Run[] = [];
+  const loads: number[] = [];
   const measure = async (url: string, pid: number | undefined): Promise<Run> => {
     const before = cpuTimeMs(pid) ?? Number.NaN;
     const result = await runWrk(url, settings);
     const after = cpuTimeMs(pid) ?? Number.NaN;
-    return { ...result, cpuUs: ((after - before) * 1000) / Math.max(1, result.rps * duration) };
+    loads.push(loadavg()[0]!);
+    return { ...result, cpuUs: ((after - before) * 1000) / Math.max(1, result.requests) };
   };
   const gatewayPid = gateway.child.pid;
   // Alternating rounds, median per target: loopback throughput on a shared machine is noisy.
+  const ceilingPid = ceiling.child.pid;
   for (let round = 0; round < rounds; round++) {
     if (round % 2 === 0) {
       nginxRuns.push(await measure(nginxUrl, nginx.pid));
       edgeRuns.push(await measure(edgeUrl, gatewayPid));
+      ceilingRuns.push(await measure(ceilingUrl, ceilingPid));
     } else {
+      ceilingRuns.push(await measure(ceilingUrl, ceilingPid));
       edgeRuns.push(await measure(edgeUrl, gatewayPid));
       nginxRuns.push(await measure(nginxUrl, nginx.pid));
     }
   }
   const median = (runs: Run[]): Run => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
   const medianCpu = (runs: Run[]): number => [...runs].map((r) => r.cpuUs).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+  // Contention only adds CPU per request: the lowest round is the closest to the cost itself.
+  const minCpu = (runs: Run[]): number => Math.min(...runs.map((r) => r.cpuUs));
   const nginxRun = median(nginxRuns);
   const edgeRun = median(edgeRuns);
+  const ceilingRun = median(ceilingRuns);
   const row = (name: string, r: Run, all: Run[]): Array<string | number> => [
     name,
     fmt(r.rps),
@@ -123,23 +137,30 @@ try {
     fmt(r.p99, 2),
     all.map((x) => fmt(x.p99, 2)).join(' / '),
     fmt(medianCpu(all), 1),
+    fmt(minCpu(all), 1),
     all.reduce((sum, x) => sum + x.errors, 0),
   ];
-  console.log(`\nwrk -t1 -c${connections} -d${duration}s x ${rounds} alternating rounds (median by req/s shown), ${body.length}-byte JSON body, Node ${process.version}\n`);
+  console.log(`\nwrk -t1 -c${connections} -d${duration}s x ${rounds} alternating rounds (median by req/s shown), ${body.length}-byte JSON body, Node ${process.version}, load average ${fmt(Math.min(...loads), 1)}–${fmt(Math.max(...loads), 1)} during the run\n`);
   console.log(
     markdownTable(
-      ['target', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'p99 per round', 'CPU µs/req (median)', 'errors'],
-      [row('nginx proxy_cache (1 worker)', nginxRun, nginxRuns), row('example gateway, cache hit (1 process; geo, health, breakers, telemetry on)', edgeRun, edgeRuns)],
+      ['target', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'p99 per round', 'CPU µs/req (median)', 'CPU µs/req (lowest round)', 'errors'],
+      [
+        row('nginx proxy_cache (1 worker)', nginxRun, nginxRuns),
+        row('example gateway, cache hit (1 process; geo, health, breakers, telemetry on)', edgeRun, edgeRuns),
+        row('bare node:http, the same bytes (the ceiling of a node:http gateway)', ceilingRun, ceilingRuns),
+      ],
     ),
   );
   const ratio = edgeRun.rps / nginxRun.rps;
   const p99Ratio = edgeRun.p99 / nginxRun.p99;
   const errors = edgeRuns.reduce((sum, r) => sum + r.errors, 0);
-  console.log(`\nCPU per request: gateway ${fmt(medianCpu(edgeRuns), 1)} µs, nginx ${fmt(medianCpu(nginxRuns), 1)} µs (${fmt(medianCpu(edgeRuns) / medianCpu(nginxRuns), 2)}x)`);
+  console.log(`\nCPU per request: gateway ${fmt(medianCpu(edgeRuns), 1)} µs, nginx ${fmt(medianCpu(nginxRuns), 1)} µs (${fmt(medianCpu(edgeRuns) / medianCpu(nginxRuns), 2)}x), bare node:http ${fmt(medianCpu(ceilingRuns), 1)} µs`);
+  console.log(`bare node:http / nginx: req/s ${fmt(ceilingRun.rps / nginxRun.rps, 2)}x; gateway / bare node:http: req/s ${fmt(edgeRun.rps / ceilingRun.rps, 2)}x`);
   const met = ratio >= 0.8 && p99Ratio <= 1.5 && errors === 0;
   console.log(`\ngateway / nginx: req/s ${fmt(ratio, 2)}x (bar >= 0.80x), p99 ${fmt(p99Ratio, 2)}x (bar <= 1.50x), errors ${errors} — ${met ? 'MET' : 'NOT MET'}`);
 } finally {
   await gateway.stop();
+  await ceiling.stop();
   await nginx.stop();
   rmSync(cacheDir, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });

@@ -2,45 +2,38 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AuthRequest } from '@edgekit/auth';
-import { createBreakerRegistry } from '@edgekit/breaker';
-import { type EdgeCache, createCache, createPurgeHandler } from '@edgekit/cache';
-import { type Disposable, responseOnSocket, sendProblem, systemClock } from '@edgekit/core';
-import { createTrustedProxies } from '@edgekit/geo';
-import { routingKey } from './endpoints-config.js';
-import { buildSelector, regionKey, useRegions } from './region-routing.js';
-import { probedRegions, useEndpointHealth } from './endpoint-health.js';
-import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/health';
-import { type Forwarder, createForwarder } from '@edgekit/proxy';
-import { Redis } from 'ioredis';
+import type { createBreakerRegistry } from '@edgekit/breaker';
+import type { EdgeCache } from '@edgekit/cache';
+import { responseOnSocket, sendProblem } from '@edgekit/core';
+import type { HealthChecker } from '@edgekit/health';
+import type { Forwarder } from '@edgekit/proxy';
+import type { Redis } from 'ioredis';
 import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
 import type { GatewayConfig } from './config.js';
-import { type EventStream, openEventStream, requireFreshRevocations } from './event-stream.js';
+import { probedRegions, useEndpointHealth } from './endpoint-health.js';
+import { type EventStream, requireFreshRevocations } from './event-stream.js';
 import { type IngressSettings, pathOf } from './ingress.js';
-import { compileLocator } from './locator.js';
-import { type ServiceTable, buildServices, serviceHealthTargets } from './services.js';
-import { principalOf } from './principal.js';
-import { upstreamDispatcher } from './upstream-tls.js';
+import { type UnsafeInvalidation, buildCacheLayer, unsafeInvalidationOf } from './pipeline-cache.js';
+import { buildRouting, locateFor } from './pipeline-routing.js';
+import { type PipelineContext, buildShared, observe } from './pipeline-shared.js';
 import { createRateLimits } from './ratelimit.js';
+import { regionKey } from './region-routing.js';
 import { type CompiledRoute, type Middleware, chainFor, compileRoute } from './route-rules.js';
-import type { StatusCounters } from './status.js';
-import type { GatewayTelemetry } from './telemetry.js';
+import { type ServiceTable, buildServices } from './services.js';
+
+export type { PipelineContext } from './pipeline-shared.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 const PIPELINE = Symbol('pipeline');
 type PipelineResponse = ServerResponse & { [PIPELINE]?: Pipeline | undefined };
 
-/** What every pipeline shares with the gateway (outlives reloads). */
-export interface PipelineContext {
-  counters: StatusCounters;
-  telemetry: GatewayTelemetry;
-  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
-}
-
 /**
  * One configuration's request pipeline: route rules (auth, rate limit), then the response cache in
- * front of the forwarder. A reload builds a new pipeline, reusing unchanged components; requests
- * already inside the old one finish there.
+ * front of the forwarder. Built in layers (pipeline-shared: Redis, event stream, locator;
+ * pipeline-routing: regions, selector, breakers, health, forwarder; pipeline-cache: cache and
+ * purge; then rate limits, services and route rules). A reload builds a new pipeline, reusing
+ * unchanged components; requests already inside the old one finish there.
  */
 export class Pipeline {
   readonly config: GatewayConfig;
@@ -207,180 +200,10 @@ export class Pipeline {
 
   static async #build(config: GatewayConfig, context: PipelineContext, components: ComponentSet): Promise<Pipeline> {
     const { telemetry, counters, log } = context;
-    const observe = (disposables: Array<Disposable | undefined>) => () => {
-      for (const disposable of disposables) disposable?.[Symbol.dispose]();
-    };
-
-    const redis = config.redis.url === null
-      ? undefined
-      : (await components.use('redis', config.redis.url, 'redis.url', () => {
-          // Commands fail fast while Redis is away, so the cache steps aside instead of queueing.
-          const client = new Redis(config.redis.url!, { maxRetriesPerRequest: 1, lazyConnect: false });
-          client.on('error', (error: Error) => log('warn', 'redis error', { error: error.message }));
-          return client;
-        }, (client) => void client.disconnect())).value;
-
-    const nats = config.bus.driver === 'nats' ? config.bus.nats : undefined;
-    const events = nats === undefined
-      ? undefined
-      : (await components.use('events', { nats, nodeId: config.edge.nodeId }, 'bus.nats', async () => {
-          const opened = await openEventStream(nats, config.edge.nodeId, systemClock);
-          const unobserve = observe([
-            opened.bus.on('behind', () => log('warn', 'event stream: behind', { lag: opened.bus.lag })),
-            opened.bus.on('caughtUp', (info) => log('info', 'event stream: caught up', { replayed: info.replayed })),
-            opened.bus.on('error', (error) => log('warn', 'event stream error', { code: error.code, error: error.message })),
-          ]);
-          return Object.assign(opened, { unobserve });
-        }, async (value) => {
-          value.unobserve();
-          await value.close();
-        })).value;
-
-    const { value: locator } = await components.use('locator', config.geo, 'geo', async () => {
-      const created = compileLocator(config.geo);
-      await created.ready();
-      return created;
-    }, (value) => value.close());
-
-    // Region balancers are kept across reloads while their settings stay: ejections, latency and
-    // pools survive a reload, and a changed static endpoint list is applied to the kept balancer.
-    const regions = await useRegions(components, '', config.regions, 'regions');
-    const { value: selector } = await components.use(
-      'selector',
-      { regions: config.regions.map(routingKey), balancers: regions.map((r) => identity(r.endpoints)), routing: config.routing, origin: config.edge.coordinates },
-      'regions',
-      () => buildSelector({ regions, ...config.routing, origin: config.edge.coordinates }),
-      () => {},
-    );
-
-    const { value: breakers } = await components.use('breakers', config.breakers, 'breakers', () => {
-      const registry = createBreakerRegistry({
-        defaults: {
-          // The forwarder settles permits itself when response headers arrive; its own timeouts apply.
-          timeout: false,
-          mode: config.breakers.mode,
-          failureThreshold: config.breakers.failureThreshold,
-          errorThresholdPercentage: config.breakers.errorThresholdPercentage,
-          volumeThreshold: config.breakers.volumeThreshold,
-          resetTimeout: config.breakers.resetTimeout,
-          rollingCountTimeout: config.breakers.rollingCountTimeout,
-        },
-      });
-      const unobserve = observe([telemetry.observeBreakers(registry)]);
-      return Object.assign(registry, { unobserve });
-    }, async (registry) => {
-      registry.unobserve();
-      await registry.close();
-    });
-
-    const healthSettings = { ...config.health, openBreakers: undefined, endpoints: undefined };
-    // A region with endpoints is healthy by its endpoints' share (outlier ejection), not by probing its url.
-    const targets = [...config.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: region.name, url: region.url })), ...serviceHealthTargets(config.services)];
-    const { value: health, reused: healthReused } = await components.use('health', healthSettings, 'health', () => {
-      const checker = createHealthChecker({
-        targets,
-        path: config.health.path,
-        interval: config.health.interval,
-        timeout: config.health.timeout,
-        jitter: config.health.jitter,
-        initialJitter: config.health.initialJitter,
-        healthyThreshold: config.health.healthyThreshold,
-        unhealthyThreshold: config.health.unhealthyThreshold,
-      });
-      const change = checker.on('change', (event) => {
-        log(event.healthy ? 'info' : 'warn', 'region health changed', { region: event.name, state: event.state, reason: event.reason });
-      });
-      const unobserve = observe([change, telemetry.observeHealth(checker)]);
-      return Object.assign(checker, { unobserve });
-    }, async (checker) => {
-      checker.unobserve();
-      await checker.close();
-    });
-    // A reused checker keeps the state of unchanged targets; new or changed ones start unknown.
-    if (healthReused) health.setTargets(targets);
-
-    if (config.health.openBreakers) {
-      await components.use('breaker-link', [identity(health), identity(breakers)], 'health.openBreakers', () => linkBreakers(health, breakers, { holdOpen: true }), (link) => link[Symbol.dispose]());
-    }
-
-    const poolSizes = new Map(config.regions.flatMap((region) => (region.connections === undefined ? [] : [[region.name, region.connections] as const])));
-    const { value: forwarder } = await components.use(
-      'forwarder',
-      { proxy: config.proxy, trusted: config.geo.trustedProxies, pools: [...poolSizes], deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
-      'proxy',
-      () => {
-        const upstreamTls = upstreamDispatcher(config.regions, config.proxy.tls);
-        const created = createForwarder({
-          selector,
-          // With a CDN named, its location headers (from trusted proxies) come before the address.
-          locate: config.geo.cdn === undefined ? locator.lookup : (_ip, req) => locator.locateRequest(req),
-          trustedProxies: createTrustedProxies(config.geo.trustedProxies),
-          health,
-          breakers,
-          connectTimeout: config.proxy.connectTimeout,
-          headersTimeout: config.proxy.headersTimeout,
-          bodyTimeout: config.proxy.bodyTimeout,
-          connections: (region) => poolSizes.get(region.name) ?? config.proxy.connections,
-          queueTimeout: config.proxy.queueTimeout,
-          clientBodyTimeout: config.proxy.clientBodyTimeout,
-          clientBodyMinRate: config.proxy.clientBodyMinRate,
-          sendTimeout: config.proxy.sendTimeout,
-          maxInFlightPerClient: config.proxy.maxInFlightPerClient,
-          routeWindow: config.proxy.routeWindow,
-          panicFraction: config.proxy.panicFraction,
-          maxAttempts: config.proxy.maxAttempts,
-          closeTimeout: config.proxy.closeTimeout,
-          via: config.proxy.via,
-          ...(upstreamTls === undefined ? {} : { dispatcher: upstreamTls }),
-          http2: (region) => config.regions.find((entry) => entry.name === region.name)?.http2 ?? config.proxy.http2,
-          ...(config.proxy.retryBudget === undefined ? {} : { retryBudget: config.proxy.retryBudget }),
-          ...(config.proxy.hedgeDelay === undefined ? {} : { hedge: { delay: config.proxy.hedgeDelay } }),
-        });
-        const unobserve = observe([
-          created.on('response', (event) => counters.recordResponse(event.region)),
-          created.on('failover', () => counters.failovers++),
-          created.on('error', () => counters.errors++),
-          telemetry.observeForwarder(created),
-        ]);
-        return Object.assign(created, { unobserve });
-      },
-      async (value) => {
-        value.unobserve();
-        await value.close();
-      },
-    );
-
-    let cache: EdgeCache | undefined;
-    let purge: Handler | undefined;
-    if (config.cache.enabled) {
-      const apiKeyHeader = config.auth.apiKeys?.header;
-      const built = await components.use('cache', { cache: config.cache, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, apiKeyHeader, unsafeInvalidation: unsafeInvalidationOf(config) }, 'cache', () => {
-        const created = createCache({
-          routes: config.cache.routes,
-          l1: { maxSize: config.cache.maxSize },
-          maxBodySize: config.cache.maxBodySize,
-          ignoreQueryParams: config.cache.ignoreQueryParams,
-          // Authenticated requests are private (or keyed by principal).
-          principal: principalOf,
-          credentialHeaders: apiKeyHeader === undefined ? ['authorization'] : ['authorization', apiKeyHeader],
-          unsafeInvalidation: unsafeInvalidationOf(config),
-          ...(config.cache.host === undefined ? {} : { host: config.cache.host }),
-          ...(redis === undefined ? {} : { redis, prefix: `${config.redis.prefix}cache:` }),
-          ...(events === undefined ? {} : { bus: events.bus }),
-        });
-        const unobserve = observe([
-          created.on('lookup', (event) => counters.recordLookup(event.status)),
-          created.on('error', (error) => log('warn', 'cache error', { error: (error as Error).message })),
-          telemetry.observeCache(created),
-        ]);
-        return Object.assign(created, { unobserve, purge: createPurgeHandler(created, { authorize: () => true }) });
-      }, async (value) => {
-        value.unobserve();
-        await value.close();
-      });
-      cache = built.value;
-      purge = built.value.purge;
-    }
+    const shared = await buildShared(config, context, components);
+    const { forwarder, health, breakers } = await buildRouting(config, context, components, shared);
+    const { cache, purge } = await buildCacheLayer(config, context, components, shared);
+    const { redis, events, locator } = shared;
 
     const authenticators = await buildAuthenticators(config, components, redis, log, events);
     const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, location: config.edge.location }, 'rateLimits', () =>
@@ -396,7 +219,7 @@ export class Pipeline {
       components,
       proxy: config.proxy,
       trustedProxies: config.geo.trustedProxies,
-      locate: config.geo.cdn === undefined ? locator.lookup : (_ip, req) => locator.locateRequest(req),
+      locate: locateFor(config, locator),
       origin: config.edge.coordinates,
       deps: [identity(locator), identity(health), identity(breakers)],
       health,
@@ -413,13 +236,4 @@ export class Pipeline {
     await useEndpointHealth(components, config, probedRegions(config, forwarder, services), log);
     return new Pipeline({ config, components, forwarder, health, breakers, cache, purge, redis, events, routes, services });
   }
-}
-
-type UnsafeInvalidation = 'always' | 'authenticated' | 'never';
-
-/** `cache.unsafeInvalidation`, or its default: 'authenticated' when the gateway authenticates (API keys or JWTs), else 'always'. */
-function unsafeInvalidationOf(config: GatewayConfig): UnsafeInvalidation {
-  const configured = config.cache.unsafeInvalidation;
-  if (configured !== undefined) return configured;
-  return config.auth.apiKeys !== undefined || config.auth.jwt !== undefined ? 'authenticated' : 'always';
 }

@@ -155,6 +155,8 @@ export function createLifecycle(options: LifecycleOptions = {}): Lifecycle {
   return new LifecycleImpl(options);
 }
 
+type TrackedResponse = ServerResponse & { [key: symbol]: boolean | undefined };
+
 class LifecycleImpl implements Lifecycle {
   readonly #clock: Clock;
   readonly #readiness: Readiness;
@@ -225,21 +227,32 @@ class LifecycleImpl implements Lifecycle {
 
   track<A extends [IncomingMessage, ServerResponse, ...unknown[]], R>(handler: (...args: A) => R): (...args: A) => R {
     if (typeof handler !== 'function') throw new TypeError(`${SCOPE}: track(handler) needs a function (got ${describeValue(handler)})`);
+    const tracked = this.#trackedKey;
+    const onResponseClose = this.#onResponseClose;
     return (...args: A): R => {
-      const res = args[1];
-      this.#inFlight++;
-      res.once('close', this.#onResponseClose);
+      const res = args[1] as TrackedResponse;
+      if (res[tracked] === undefined) {
+        this.#inFlight++;
+        res[tracked] = true;
+        res.on('close', onResponseClose);
+      }
       // Once shutdown started, tell clients not to reuse the connection for a next request (HTTP/1.x;
       // HTTP/2 has no Connection header, its server sends GOAWAY).
       if (this.#phase !== 'serving' && !res.headersSent && args[0].httpVersionMajor < 2) res.setHeader('connection', 'close');
-      return handler(...args);
+      return args.length === 2 ? (handler as unknown as (req: IncomingMessage, res: ServerResponse) => R)(args[0], res) : handler(...args);
     };
   }
 
-  readonly #onResponseClose = (): void => {
-    this.#inFlight--;
-    if (this.#inFlight === 0) this.#onDrained?.();
-  };
+  /** Marks a response this lifecycle counts: a request any of its wrappers sees counts once. */
+  readonly #trackedKey = Symbol('edgekit.lifecycle.tracked');
+  /** One listener for every response (`on`: a response closes once, and `once` would wrap it per request). */
+  readonly #onResponseClose = ((lifecycle: LifecycleImpl, tracked: symbol) =>
+    function onResponseClose(this: TrackedResponse): void {
+      if (this[tracked] !== true) return;
+      this[tracked] = false;
+      lifecycle.#inFlight--;
+      if (lifecycle.#inFlight === 0) lifecycle.#onDrained?.();
+    })(this, this.#trackedKey);
 
   liveness(): LivenessReport {
     return { alive: true, phase: this.#phase, inFlight: this.#inFlight, uptimeMs: this.#clock.now() - this.#startedAt };

@@ -58,6 +58,26 @@ function healthyChecker(regions: Record<string, boolean>) {
 }
 
 describe('createLifecycle: probes', () => {
+  it('counts a request once however many of its wrappers see it, and in each lifecycle that tracks it', async () => {
+    const outer = createLifecycle();
+    const inner = createLifecycle();
+    let pending: import('node:http').ServerResponse | undefined;
+    const held = inner.track((_req, res) => {
+      pending = res;
+    });
+    // The same lifecycle wraps the handler twice (a composed handler tracked at two layers).
+    const server = createServer(outer.track(outer.track(inner.track((req, res) => held(req, res)))));
+    const port = await listen(server);
+    cleanup.push(() => closeServer(server));
+    const reply = get(`http://127.0.0.1:${port}/held`);
+    await vi.waitFor(() => expect(pending).toBeDefined(), wait);
+    expect(outer.inFlight).toBe(1);
+    expect(inner.inFlight).toBe(1);
+    pending!.end('done');
+    await reply;
+    await vi.waitFor(() => expect([outer.inFlight, inner.inFlight]).toEqual([0, 0]), wait);
+  });
+
   it('answers liveness with 200 and readiness with 503 until a region has passed a check', async () => {
     const checker = healthyChecker({ eu: true });
     const { url } = await startGateway({ checker });

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Disposable, toDisposable } from '@edgekit/core';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CountedHistogram, type HistogramSeries, PendingCounts } from './counted.js';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { BoundedLabel, OTHER, UNKNOWN, type StatusLabel, continentOf, statusClass } from './labels.js';
 import { SCOPE, checkArgument, checkBuckets, checkLabelValue, checkNames, checkObject, checkOptionsObject, checkPrefix } from './options.js';
 import {
@@ -74,8 +75,11 @@ class EdgeMetricsImpl implements EdgeMetrics {
   readonly #clock: TelemetryClock;
   readonly #routing: Counter<'target_region' | 'client_region' | 'status'>;
   readonly #failovers: Counter<'from_region' | 'to_region'>;
-  readonly #gatewayDuration: Histogram<'location'>;
-  readonly #backendDuration: Histogram<'edge_location' | 'backend_region'>;
+  readonly #gatewayDuration: HistogramSeries;
+  readonly #backendDuration: CountedHistogram;
+  /** The backend histogram's series per `backend_region` label value (a bounded set). */
+  readonly #backendSeries = new Map<string, HistogramSeries>();
+  readonly #routingPending = new PendingCounts<'target_region' | 'client_region' | 'status'>();
   readonly #cacheRequests: Counter<'location'>;
   readonly #cacheHits: Counter<'location'>;
   readonly #breakerState: Gauge<'region' | 'state'>;
@@ -85,6 +89,9 @@ class EdgeMetricsImpl implements EdgeMetrics {
   readonly #startKey = Symbol('edgekit.telemetry.requestStart');
   readonly #onResponseClose: (this: ResponseWithStart) => void;
   #closed = false;
+  /** Cache lookups and hits not yet added to their counters. */
+  #lookups = 0;
+  #lookupHits = 0;
 
   constructor(options: EdgeMetricsOptions) {
     const opts = checkOptionsObject<EdgeMetricsOptions>(SCOPE, options);
@@ -117,29 +124,29 @@ class EdgeMetricsImpl implements EdgeMetrics {
       help: 'Requests routed by the edge gateway, by target region, client region and status class',
       labelNames: ['target_region', 'client_region', 'status'] as const,
       registers,
+      collect: () => this.#routingPending.flush(this.#routing),
     });
     this.#failovers = new Counter({ name: names.routingFailovers, help: 'Failovers from one region to the next', labelNames: ['from_region', 'to_region'] as const, registers });
-    this.#gatewayDuration = new Histogram({
+    // Histograms and per-request counters are plain additions, read by the registry (see counted.ts).
+    this.#gatewayDuration = new CountedHistogram({
       name: names.gatewayRequestDuration,
       help: 'Duration of gateway requests until the response closed, in seconds',
-      labelNames: ['location'] as const,
       buckets: requestBuckets,
       registers,
-    });
-    this.#backendDuration = new Histogram({
+    }).series({ location: this.location });
+    this.#backendDuration = new CountedHistogram({
       name: names.backendDuration,
       help: 'Time from an upstream attempt to its response headers, in seconds',
-      labelNames: ['edge_location', 'backend_region'] as const,
       buckets: backendBuckets,
       registers,
     });
-    this.#cacheRequests = new Counter({ name: names.cacheRequests, help: 'Requests looked up in the response cache', labelNames: ['location'] as const, registers });
-    this.#cacheHits = new Counter({ name: names.cacheHits, help: 'Cache lookups answered from the cache (fresh or stale)', labelNames: ['location'] as const, registers });
+    // Lookups are counted in plain numbers and added to the counters when they are read (one scrape, not one label hash per request).
+    this.#cacheRequests = new Counter({ name: names.cacheRequests, help: 'Requests looked up in the response cache', labelNames: ['location'] as const, registers, collect: () => this.#flushLookups() });
+    this.#cacheHits = new Counter({ name: names.cacheHits, help: 'Cache lookups answered from the cache (fresh or stale)', labelNames: ['location'] as const, registers, collect: () => this.#flushLookups() });
     this.#breakerState = new Gauge({ name: names.breakerState, help: 'Circuit breaker state per region: 1 for the current state, 0 for the others', labelNames: ['region', 'state'] as const, registers });
     this.#regionHealthy = new Gauge({ name: names.regionHealthy, help: 'Whether active health checks consider a region healthy (1) or not (0)', labelNames: ['region'] as const, registers });
     this.#locationLabels = { location: this.location };
     // Series that exist from the start, so rates and ratios are defined before the first event.
-    this.#gatewayDuration.zero(this.#locationLabels);
     this.#cacheRequests.inc(this.#locationLabels, 0);
     this.#cacheHits.inc(this.#locationLabels, 0);
     const metrics = this;
@@ -176,7 +183,8 @@ class EdgeMetricsImpl implements EdgeMetrics {
   recordRouting(record: RoutingRecord): void {
     const status: StatusLabel = record.status === 'aborted' ? 'aborted' : statusClass(record.status);
     const client = record.clientRegion === undefined ? UNKNOWN : record.clientRegion === UNKNOWN || this.#clientRegions.has(record.clientRegion) ? record.clientRegion : OTHER;
-    this.#routing.inc({ target_region: this.#regions.of(record.targetRegion), client_region: client, status });
+    const target = this.#regions.of(record.targetRegion);
+    this.#routingPending.add(`${target}\n${client}\n${status}`, () => ({ target_region: target, client_region: client, status }));
   }
 
   recordFailover(from: string, to: string): void {
@@ -185,17 +193,30 @@ class EdgeMetricsImpl implements EdgeMetrics {
 
   recordGatewayRequest(durationMs: number): void {
     if (!(durationMs >= 0)) return;
-    this.#gatewayDuration.observe(this.#locationLabels, durationMs / 1000);
+    this.#gatewayDuration.observe(durationMs / 1000);
   }
 
   recordBackend(region: string, durationMs: number): void {
     if (!(durationMs >= 0)) return;
-    this.#backendDuration.observe({ edge_location: this.location, backend_region: this.#regions.of(region) }, durationMs / 1000);
+    const label = this.#regions.of(region);
+    let series = this.#backendSeries.get(label);
+    if (series === undefined) {
+      series = this.#backendDuration.series({ edge_location: this.location, backend_region: label });
+      this.#backendSeries.set(label, series);
+    }
+    series.observe(durationMs / 1000);
   }
 
   recordCacheLookup(status: CacheLookupStatus): void {
-    this.#cacheRequests.inc(this.#locationLabels);
-    if (status === 'hit' || status === 'stale') this.#cacheHits.inc(this.#locationLabels);
+    this.#lookups++;
+    if (status === 'hit' || status === 'stale') this.#lookupHits++;
+  }
+
+  #flushLookups(): void {
+    if (this.#lookups > 0) this.#cacheRequests.inc(this.#locationLabels, this.#lookups);
+    if (this.#lookupHits > 0) this.#cacheHits.inc(this.#locationLabels, this.#lookupHits);
+    this.#lookups = 0;
+    this.#lookupHits = 0;
   }
 
   setBreakerState(region: string, state: BreakerStateName | string): void {

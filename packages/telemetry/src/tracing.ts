@@ -3,6 +3,7 @@ import { toDisposable, type Disposable } from '@edgekit/core';
 import {
   type Attributes,
   type Context,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -203,6 +204,21 @@ class TraceObserver implements RequestObserverLike {
   }
 }
 
+/**
+ * One forwarded request while no SDK is registered: no spans, only the incoming trace context
+ * carried upstream (what a no-op tracer's spans would inject) and the client's own fields replaced.
+ */
+class PropagationObserver implements RequestObserverLike {
+  constructor(
+    readonly tracing: EdgeTracingImpl,
+    readonly req: IncomingMessage,
+  ) {}
+
+  attempt(): AttemptObserverLike {
+    return { headers: this.tracing.passThroughHeaders(this.req) };
+  }
+}
+
 type TrackedResponse = ServerResponse & { [key: symbol]: ServerSpan | undefined };
 
 class EdgeTracingImpl implements EdgeTracing {
@@ -216,6 +232,9 @@ class EdgeTracingImpl implements EdgeTracing {
   readonly #spanKey = Symbol('edgekit.telemetry.serverSpan');
   readonly #onResponseClose: (this: TrackedResponse) => void;
   readonly #subscriptions = new Set<Disposable>();
+  /** The API's global provider when none was given, and the provider it delegates to while no SDK is registered. */
+  readonly #global: ProxyTracerProvider | undefined;
+  readonly #noop: TracerProvider | undefined;
   #closed = false;
 
   constructor(options: EdgeTracingOptions) {
@@ -226,6 +245,11 @@ class EdgeTracingImpl implements EdgeTracing {
     this.#propagator = opts.propagator === undefined ? w3cTraceContext : checkArgument<TextMapPropagator>('option "propagator"', opts.propagator, ['inject', 'extract', 'fields']);
     const tracerName = opts.tracerName === undefined ? TRACING_DEFAULTS.tracerName : checkLabelValue('tracerName', opts.tracerName);
     this.tracer = provider.getTracer(tracerName);
+    if (opts.tracerProvider === undefined && provider instanceof ProxyTracerProvider) {
+      this.#global = provider;
+      // A provider with no delegate answers with the API's no-op provider.
+      this.#noop = new ProxyTracerProvider().getDelegate();
+    }
     this.#fields = this.#propagator.fields();
     this.#location = location;
     this.#nodeId = nodeId;
@@ -246,6 +270,23 @@ class EdgeTracingImpl implements EdgeTracing {
       if (!this.writableFinished) span.setAttribute(ATTR_ERROR_TYPE, 'aborted');
       server.end();
     };
+  }
+
+  /**
+   * True while the tracer is the API's no-op (no SDK registered globally and no provider given):
+   * every span would be a non-recording one, so none is started, no attributes are built and no
+   * context is entered. An SDK registered later is picked up by the next request.
+   */
+  #off(): boolean {
+    return this.#global !== undefined && this.#global.getDelegate() === this.#noop;
+  }
+
+  /** The propagation fields of an upstream request with no span of ours: the incoming context, the client's other fields dropped. */
+  passThroughHeaders(req: IncomingMessage): Record<string, string | undefined> {
+    const headers: Record<string, string | undefined> = {};
+    for (const field of this.#fields) headers[field.toLowerCase()] = undefined;
+    this.#propagator.inject(this.#propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeadersGetter), headers, recordSetter);
+    return headers;
   }
 
   #start(req: IncomingMessage): ServerSpan {
@@ -282,7 +323,7 @@ class EdgeTracingImpl implements EdgeTracing {
   ): (req: Req, res: Res, ...rest: A) => R {
     if (typeof handler !== 'function') throw new TypeError(`${SCOPE}: wrapHandler(handler) needs a function (got ${typeof handler})`);
     return (req: Req, res: Res, ...rest: A): R => {
-      if (this.#closed) return handler(req, res, ...rest);
+      if (this.#closed || this.#off()) return rest.length === 0 ? (handler as unknown as (req: Req, res: Res) => R)(req, res) : handler(req, res, ...rest);
       const server = this.#startTracked(req, res);
       // Node's 'request' listener has no more arguments: no spread of an empty array then.
       if (rest.length === 0) return contextApi.with(server.context, handler as unknown as (req: Req, res: Res) => R, undefined, req, res);
@@ -291,9 +332,10 @@ class EdgeTracingImpl implements EdgeTracing {
   }
 
   /** The observer of one forwarded request. */
-  observe(req: IncomingMessage): TraceObserver {
+  observe(req: IncomingMessage): TraceObserver | PropagationObserver {
     const existing = this.#spans.get(req);
     if (existing !== undefined && !existing.ended) return new TraceObserver(this, existing, false);
+    if (this.#off()) return new PropagationObserver(this, req);
     return new TraceObserver(this, this.#start(req), true);
   }
 

@@ -265,6 +265,44 @@ describe('tracing', () => {
     expect(exporter.getFinishedSpans()).toHaveLength(0);
   });
 
+  it('with no SDK registered, passes the client\'s trace context through untouched, then traces once an SDK is registered globally', async () => {
+    const eu = await startUpstream('eu-west');
+    const forwarder = createForwarder({ regions: [eu.region()], retryBudget: false });
+    const tracing = createEdgeTracing({ location: 'eu-west', nodeId: 'n1' });
+    tracing.observeForwarder(forwarder);
+    let active: string | undefined;
+    const front = await startFront(tracing.wrapHandler((req: IncomingMessage, res: ServerResponse) => {
+      active = trace.getActiveSpan()?.spanContext().spanId;
+      forwarder.handler(req, res);
+    }));
+    cleanup.push(async () => {
+      trace.disable();
+      await front.close();
+      await tracing.close();
+      await forwarder.close();
+      await eu.close();
+    });
+    const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await send(`${front.url}/a`, { headers: { traceparent: incoming, tracestate: 'congo=t61rcWkgMzE' } });
+    expect(eu.received[0]!.headers.traceparent).toBe(incoming);
+    expect(eu.received[0]!.headers.tracestate).toBe('congo=t61rcWkgMzE');
+    // A tracestate without a traceparent is not forwarded, as before.
+    await send(`${front.url}/b`, { headers: { tracestate: 'evil=1' } });
+    expect(eu.received[1]!.headers.tracestate).toBeUndefined();
+    expect(eu.received[1]!.headers.traceparent).toBeUndefined();
+    expect(active).toBeUndefined();
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+
+    expect(trace.setGlobalTracerProvider(provider)).toBe(true);
+    await send(`${front.url}/c`, { headers: { traceparent: incoming } });
+    await waitFor(() => exporter.getFinishedSpans().length === 2, 5_000, 'two spans');
+    const [server] = byKind(SpanKind.SERVER);
+    const [client] = byKind(SpanKind.CLIENT);
+    expect(active).toBe(server!.spanContext().spanId);
+    expect(server!.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(parseTraceparent(eu.received[2]!.headers.traceparent as string)!.spanId).toBe(client!.spanContext().spanId);
+  });
+
   it('validates its options', () => {
     expect(() => createEdgeTracing({ location: '', nodeId: 'n' })).toThrow(/option "location"/);
     expect(() => createEdgeTracing({ location: 'eu', nodeId: undefined as unknown as string })).toThrow(/option "nodeId"/);
