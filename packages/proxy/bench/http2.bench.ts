@@ -4,8 +4,9 @@
  * an HTTP/1.1 upstream, @edgekit/proxy HTTP/2 on both sides, and nginx configured the same way for
  * the h2 → HTTP/1.1 row (`listen ... http2`, upstream keepalive; nginx's `proxy_pass` has no
  * HTTP/2 upstream, so it has no h2 → h2 row). Each server runs in its own process; targets are
- * measured in alternating rounds and the median round is reported, with the CPU time each proxy
- * process spends per request.
+ * measured in alternating rounds and the median round is reported, with the CPU time each server
+ * process spends per request. The direct origin row is the ceiling: a bare `http2.createServer`
+ * answering fixed bytes, no forwarding at all.
  *
  *   pnpm --filter @edgekit/proxy bench:http2
  *   BENCH_REQUESTS=40000 BENCH_CLIENTS=20 BENCH_STREAMS=10 pnpm --filter @edgekit/proxy bench:http2
