@@ -106,8 +106,8 @@ export class Http2Pools extends Dispatcher {
       return true;
     }
     const entry = this.#pick();
-    entry.active++;
-    entry.session.ref();
+    // The session holds the process open only while it has streams (unref'd again at zero).
+    if (entry.active++ === 0) entry.session.ref();
     const start = (error?: Error): void => {
       if (error !== undefined) {
         this.#release(entry);
@@ -116,7 +116,8 @@ export class Http2Pools extends Dispatcher {
       }
       this.#stream(entry, options, handler);
     };
-    if (entry.ready) queueMicrotask(start);
+    // process.nextTick: queueMicrotask builds an AsyncResource per call.
+    if (entry.ready) process.nextTick(start);
     else entry.waiting.push(start);
     return true;
   }
