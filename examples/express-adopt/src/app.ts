@@ -1,4 +1,5 @@
 import { createForwarder } from '@edgekit/proxy';
+import { expressForwarder } from '@edgekit/proxy/express';
 import express from 'express';
 
 /** Where the API runs. */
@@ -24,7 +25,7 @@ export function createApp(upstreams: Upstreams): { app: express.Express; close()
       { name: 'us-east', url: upstreams.us, location: { lat: 39.04, lon: -77.49 } },
     ],
   });
-  app.use('/api', forwarder.express()); // mount before body parsers: bodies stream through
+  app.use('/api', expressForwarder(forwarder)); // mount before body parsers: bodies stream through
   // ----------------------------------------------------------------------------------------------
 
   app.use(express.json());

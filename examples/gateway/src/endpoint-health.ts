@@ -104,7 +104,13 @@ export function probedRegions(config: GatewayConfig, forwarder: Forwarder, servi
  * pipeline's regions once it takes over. Without `health.endpoints`, nothing is probed.
  */
 export async function useEndpointHealth(components: ComponentSet, config: GatewayConfig, regions: readonly ProbedRegion[], log: (level: 'info' | 'warn', msg: string, fields: Record<string, unknown>) => void): Promise<EndpointHealth | undefined> {
-  if (!config.health.endpoints || regions.length === 0) return undefined;
+  if (!config.health.endpoints || regions.length === 0) {
+    // Checks turned off (or no endpoints): verdicts of an earlier checker must not keep endpoints out.
+    components.onCommit(() => {
+      for (const region of regions) for (const endpoint of region.balancer.endpoints()) region.balancer.setEndpointHealth(endpoint.id, true);
+    });
+    return undefined;
+  }
   const settings = { ...config.health, openBreakers: undefined, endpoints: undefined };
   const { value } = await components.use('endpoint-health', settings, 'health', () => new EndpointHealth({
     path: config.health.path,

@@ -14,7 +14,7 @@ import { createDownstream } from './h2-listener.js';
 import { listenOn, urlOf } from './listener.js';
 import { type OperatorContext, serveOperator } from './operator.js';
 import { Pipeline } from './pipeline.js';
-import { regionHealth, routingStatus } from './routing-status.js';
+import { regionHealth, routingLabels, routingStatus } from './routing-status.js';
 import { StatusCounters, type StatusSnapshot, StatusStreams } from './status.js';
 import { type GatewayTelemetry, createGatewayTelemetry } from './telemetry.js';
 import { TlsTermination } from './tls.js';
@@ -119,6 +119,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     location: config.edge.location,
     nodeId: config.edge.nodeId,
     regions: config.regions.map((region) => region.name),
+    routing: routingLabels(config),
     defaultMetrics: config.telemetry.defaultMetrics,
     tracing: config.telemetry.tracing,
   });
@@ -258,7 +259,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     lastReloadError = undefined;
     streams.setInterval(next.status.interval);
     streams.setMaxStreams(next.status.maxStreams);
-    await telemetry.setRegions(next.regions.map((region) => region.name));
+    await telemetry.setRegions(next.regions.map((region) => region.name), routingLabels(next));
     telemetry.recordReload('success');
     log('info', 'configuration reloaded', { version, restartRequired });
     // The old pipeline finishes its requests, then lets go of what the new one does not reuse.

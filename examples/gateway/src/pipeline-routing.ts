@@ -124,7 +124,7 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
         created.on('response', (event) => counters.recordResponse(event.region)),
         created.on('failover', () => counters.failovers++),
         created.on('error', () => counters.errors++),
-        telemetry.observeForwarder(created),
+        telemetry.observeForwarder(created, { endpoints: config.regions.some((region) => region.endpoints !== undefined) }),
       ]);
       return Object.assign(created, { unobserve });
     },

@@ -6,7 +6,7 @@ import type { createBreakerRegistry } from '@edgekit/breaker';
 import type { EdgeCache } from '@edgekit/cache';
 import { responseOnSocket, sendProblem } from '@edgekit/core';
 import type { HealthChecker } from '@edgekit/health';
-import type { Forwarder } from '@edgekit/proxy';
+import { type Forwarder, isGrpcContentType } from '@edgekit/proxy';
 import type { Redis } from 'ioredis';
 import { buildAuthenticators } from './authenticators.js';
 import { ComponentSet, identity } from './components.js';
@@ -100,7 +100,8 @@ export class Pipeline {
    * - unsafe methods go through it, which then invalidates the URL on every node (RFC 9111 §4.4),
    *   as `cache.unsafeInvalidation` says: all of them ('always', the default without `auth`), only
    *   those the route rules authenticated ('authenticated', the default with `auth`: an anonymous
-   *   POST then goes straight to the forwarder and evicts nothing), or none ('never').
+   *   POST then goes straight to the forwarder and evicts nothing), or none ('never'); gRPC calls
+   *   always go straight to the forwarder.
    */
   #viaCache(req: IncomingMessage): boolean {
     const cache = this.cache;
@@ -108,6 +109,9 @@ export class Pipeline {
     const method = req.method ?? 'GET';
     if (method === 'GET' || method === 'HEAD') return cache.matches(method, req.url ?? '/');
     if (method === 'OPTIONS' || method === 'TRACE') return false;
+    // A gRPC call is never stored and targets no cached URL; the forwarder speaks gRPC (statuses
+    // in trailers or one Trailers-Only header block, its own errors as gRPC statuses), so it goes there.
+    if (isGrpcContentType(req.headers['content-type'])) return false;
     if (this.#unsafeInvalidation === 'always') return true;
     return this.#unsafeInvalidation === 'authenticated' && (req as AuthRequest).auth !== undefined;
   }
@@ -229,7 +233,7 @@ export class Pipeline {
         created.on('response', (event) => counters.recordResponse(regionKey(service, event.region))),
         created.on('failover', () => counters.failovers++),
         created.on('error', () => counters.errors++),
-        telemetry.observeForwarder(created),
+        telemetry.observeForwarder(created, { service, endpoints: config.services.find((entry) => entry.name === service)?.regions.some((region) => region.endpoints !== undefined) ?? false }),
       ]),
     }, config.routing.split);
     const routes = config.routes.map((rule) => compileRoute(rule, authenticators, limits.value.middleware(rule.rateLimit), fresh, rule.service === undefined ? undefined : services.byName.get(rule.service)));

@@ -2,6 +2,7 @@ import type { HealthState } from '@edgekit/health';
 import type { Forwarder } from '@edgekit/proxy';
 import { regionKey } from './region-routing.js';
 import type { RegionStatus, ServiceStatus, StatusCounters } from './status.js';
+import type { GatewayConfig } from './config.js';
 import type { Pipeline } from './pipeline.js';
 
 /**
@@ -53,4 +54,9 @@ export function routingStatus(pipeline: Pipeline, counters: StatusCounters): { r
       regions: regionStatuses(pipeline, counters, service.name, service.regions, pipeline.services.byName.get(service.name)?.forwarder),
     })),
   };
+}
+
+/** The service names and endpoint-label setting the endpoint metrics use. */
+export function routingLabels(config: GatewayConfig): { services: string[]; endpointLabels: boolean } {
+  return { services: config.services.map((service) => service.name), endpointLabels: config.telemetry.endpointLabels };
 }

@@ -184,6 +184,8 @@ export const STATUS_PAGE = `<!doctype html>
 <div id="reload-error" class="meta"></div>
 <h2>Regions</h2>
 <table id="regions"><thead><tr><th>region</th><th>health</th><th>breaker</th><th>responses</th><th>share</th><th></th></tr></thead><tbody></tbody></table>
+<h2>Services</h2>
+<table id="services"><thead><tr><th>service</th><th>region</th><th>health</th><th>breaker</th><th>responses</th><th>endpoints</th></tr></thead><tbody></tbody></table>
 <h2>Traffic</h2>
 <div class="cards">
   <div class="card">forwarded<b id="forwarded">0</b></div>
@@ -199,7 +201,20 @@ export const STATUS_PAGE = `<!doctype html>
   const $ = (id) => document.getElementById(id);
   const text = (id, value) => { $(id).textContent = String(value); };
   function cell(row, value, cls) { const td = document.createElement('td'); td.textContent = String(value); if (cls) td.className = cls; row.appendChild(td); return td; }
+  function endpointsText(r) {
+    const head = r.balancing ? r.balancing.balancer + ', ' + Math.round(r.balancing.healthyPercent) + ' % healthy' + (r.balancing.panic ? ', PANIC' : '') + ': ' : '';
+    return head + r.endpoints.map((e) => e.url + ' [' + (e.ejected ? 'ejected x' + e.ejections : !e.checked ? 'failing checks' : 'up') + ', ' + (e.ewmaMs === undefined || e.ewmaMs === null ? '–' : e.ewmaMs.toFixed(1) + ' ms') + ', ' + e.inflight + ' in flight]').join('; ');
+  }
+  function renderServices(services) {
+    const body = $('services').tBodies[0]; body.replaceChildren();
+    for (const svc of services || []) for (const r of svc.regions) {
+      const row = document.createElement('tr'); row.dataset.service = svc.name; row.dataset.region = r.name;
+      cell(row, svc.name); cell(row, r.name); cell(row, r.health, 'state health ' + r.health); cell(row, r.breaker, 'state breaker ' + r.breaker);
+      cell(row, r.responses, 'responses'); cell(row, r.endpoints ? endpointsText(r) : r.url, 'endpoints'); body.appendChild(row);
+    }
+  }
   function render(s) {
+    renderServices(s.services);
     text('location', s.edge.location); text('node', s.edge.nodeId); text('phase', s.phase);
     text('config-version', s.config.version); text('updated', new Date(s.generatedAt).toLocaleTimeString());
     text('reload-error', s.config.lastReloadError ? 'last reload rejected: ' + s.config.lastReloadError : '');
@@ -208,7 +223,7 @@ export const STATUS_PAGE = `<!doctype html>
       const row = document.createElement('tr'); row.dataset.region = r.name;
       cell(row, r.name); cell(row, r.health, 'state health ' + r.health); cell(row, r.breaker, 'state breaker ' + r.breaker);
       cell(row, r.responses, 'responses'); cell(row, (r.share * 100).toFixed(1) + ' %', 'share');
-      if (r.endpoints) cell(row, r.endpoints.map((e) => e.url + (e.ejected ? ' (ejected)' : '')).join(', '), 'endpoints');
+      if (r.endpoints) cell(row, endpointsText(r), 'endpoints');
       const bar = document.createElement('div'); bar.className = 'bar'; bar.style.width = Math.round(r.share * 200) + 'px';
       cell(row, '').appendChild(bar); body.appendChild(row);
     }

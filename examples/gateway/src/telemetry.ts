@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Disposable, toDisposable } from '@edgekit/core';
-import { type BreakerRegistryLike, type CacheLike, type EdgeTelemetry, type HealthCheckerLike, type ObservableForwarder, createEdgeTelemetry } from '@edgekit/telemetry';
+import { type BreakerRegistryLike, type CacheLike, type EdgeTelemetry, type HealthCheckerLike, type ObservableForwarder, type ObserveForwarderOptions, createEdgeTelemetry } from '@edgekit/telemetry';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 type Source =
-  | { kind: 'forwarder'; value: ObservableForwarder }
+  | { kind: 'forwarder'; value: ObservableForwarder; options: ObserveForwarderOptions }
   | { kind: 'breakers'; value: BreakerRegistryLike }
   | { kind: 'health'; value: HealthCheckerLike }
   | { kind: 'cache'; value: CacheLike };
@@ -18,12 +18,13 @@ type Source =
  */
 export interface GatewayTelemetry {
   readonly registry: Registry;
-  observeForwarder(forwarder: ObservableForwarder): Disposable;
+  /** With `options.service`, spans and endpoint metrics name the service; with `options.endpoints`, attempts are counted per endpoint. */
+  observeForwarder(forwarder: ObservableForwarder, options?: ObserveForwarderOptions): Disposable;
   observeBreakers(registry: BreakerRegistryLike): Disposable;
   observeHealth(checker: HealthCheckerLike): Disposable;
   observeCache(cache: CacheLike): Disposable;
-  /** Follows the configured region names (labels outside the list are `other`). */
-  setRegions(names: readonly string[]): Promise<void>;
+  /** Follows the configured region and service names (labels outside the lists are `other`) and `telemetry.endpointLabels`. */
+  setRegions(names: readonly string[], labels?: RoutingLabels): Promise<void>;
   /** Counts a configuration reload attempt. */
   recordReload(result: 'success' | 'rejected'): void;
   /** Wraps the proxied traffic's handler: request duration histogram and a server span per request. */
@@ -33,11 +34,19 @@ export interface GatewayTelemetry {
   close(): Promise<void>;
 }
 
+/** Names the endpoint metrics may use as labels. */
+export interface RoutingLabels {
+  services: readonly string[];
+  /** Label endpoint attempts with the endpoint id (`telemetry.endpointLabels`). */
+  endpointLabels: boolean;
+}
+
 /** Options of {@link createGatewayTelemetry}. */
 export interface GatewayTelemetryOptions {
   location: string;
   nodeId: string;
   regions: readonly string[];
+  routing?: RoutingLabels;
   defaultMetrics: boolean;
   tracing: boolean;
 }
@@ -51,15 +60,15 @@ export function createGatewayTelemetry(options: GatewayTelemetryOptions): Gatewa
   const info = new Gauge({ name: 'edge_gateway_info', help: 'Always 1: this gateway node, with its location and node id.', labelNames: ['location', 'node_id'], registers: [registry] });
   info.set({ location: options.location, node_id: options.nodeId }, 1);
 
-  const create = (regions: readonly string[]): EdgeTelemetry =>
-    createEdgeTelemetry({ registry, location: options.location, nodeId: options.nodeId, regions: [...regions], tracing: options.tracing });
-  let edge = create(options.regions);
-  let regionKey = JSON.stringify(options.regions);
+  const create = (regions: readonly string[], routing: RoutingLabels | undefined): EdgeTelemetry =>
+    createEdgeTelemetry({ registry, location: options.location, nodeId: options.nodeId, regions: [...regions], tracing: options.tracing, services: routing?.services ?? [], endpointLabels: routing?.endpointLabels ?? false });
+  let edge = create(options.regions, options.routing);
+  let regionKey = JSON.stringify([options.regions, options.routing]);
   const observed = new Map<object, { source: Source; handle: Disposable }>();
   const attach = (source: Source): Disposable => {
     switch (source.kind) {
       case 'forwarder':
-        return edge.observeForwarder(source.value);
+        return edge.observeForwarder(source.value, source.options);
       case 'breakers':
         return edge.observeBreakers(source.value);
       case 'health':
@@ -80,17 +89,17 @@ export function createGatewayTelemetry(options: GatewayTelemetryOptions): Gatewa
   const inner = new Set<{ handler: Handler; wrapped: Handler }>();
   return {
     registry,
-    observeForwarder: (value) => observe({ kind: 'forwarder', value }),
+    observeForwarder: (value, options = {}) => observe({ kind: 'forwarder', value, options }),
     observeBreakers: (value) => observe({ kind: 'breakers', value }),
     observeHealth: (value) => observe({ kind: 'health', value }),
     observeCache: (value) => observe({ kind: 'cache', value }),
-    async setRegions(names) {
-      const key = JSON.stringify(names);
+    async setRegions(names, routing) {
+      const key = JSON.stringify([names, routing]);
       if (key === regionKey) return;
       regionKey = key;
       // The metric names must leave the registry before they can be created with the new labels.
       await edge.close();
-      edge = create(names);
+      edge = create(names, routing);
       for (const entry of observed.values()) entry.handle = attach(entry.source);
       for (const entry of inner) entry.wrapped = edge.wrapHandler(entry.handler);
     },

@@ -96,3 +96,35 @@ describe('endpoint state across reloads', () => {
     expect(b.connections - connectionsToB).toBeLessThan(2);
   }, 60_000);
 });
+
+describe('routing visibility', () => {
+  it('shows services → regions → endpoints with ejection, latency and in-flight state, and counts endpoint attempts with bounded labels', async () => {
+    const [main, a, b, c] = (await Promise.all(['main', 'a', 'b', 'c'].map((name) => startPod(name, cleanup)))) as [Pod, Pod, Pod, Pod];
+    b.failing = true;
+    const services = [{ name: 'orders', match: { pathPrefix: '/orders' }, regions: [{ name: 'eu', url: 'http://orders.internal', location: here, endpoints: [a.url, b.url, c.url], outlierDetection: { maxEjectionPercent: 50 } }] }];
+    const admin = { admin: { token: 'operator-token-0123456789' } };
+    const auth = { headers: { authorization: 'Bearer operator-token-0123456789' } };
+    const { gateway, url } = await startGateway(configOf([main], { services, telemetry: { defaultMetrics: false }, ...admin }), cleanup);
+    const statuses = await loadCount(url, 150, 6, '/orders');
+    expect(statuses.filter((s) => s !== 200).length / statuses.length).toBeLessThan(0.01);
+    const json = (await (await fetch(`${url}/status.json`, auth)).json()) as { services: Array<{ name: string; regions: Array<{ name: string; health: string; balancing: { balancer: string }; endpoints: Array<{ url: string; ejected: boolean; ewmaMs: number | null; inflight: number }> }> }> };
+    const region = json.services.find((s) => s.name === 'orders')!.regions[0]!;
+    expect(region).toMatchObject({ name: 'eu', health: 'healthy', balancing: { balancer: 'least-request' } });
+    expect(region.endpoints.find((e) => e.url === b.url)).toMatchObject({ ejected: true });
+    expect(region.endpoints.find((e) => e.url === a.url)!.ewmaMs).toBeGreaterThanOrEqual(0);
+    expect(region.endpoints.every((e) => e.inflight === 0)).toBe(true);
+    const page = await (await fetch(`${url}/status`, auth)).text();
+    expect(page).toContain('id="services"');
+
+    const metrics = await (await fetch(`${url}/metrics`, auth)).text();
+    const lines = metrics.split('\n').filter((line) => line.startsWith('edge_endpoint_attempts_total{'));
+    expect(lines.some((line) => line.includes('service="orders"') && line.includes('region="eu"') && line.includes('outcome="complete"'))).toBe(true);
+    expect(lines.some((line) => line.includes('endpoint='))).toBe(false);
+    expect(metrics).toMatch(/edge_region_endpoints_ejected\{service="orders",region="eu"\} 1/);
+
+    await gateway.reload(configOf([main], { services, telemetry: { defaultMetrics: false, endpointLabels: true }, ...admin }));
+    await loadCount(url, 20, 4, '/orders');
+    const labelled = (await (await fetch(`${url}/metrics`, auth)).text()).split('\n').filter((line) => line.startsWith('edge_endpoint_attempts_total{'));
+    expect(labelled.some((line) => line.includes(`endpoint="${a.url}"`))).toBe(true);
+  });
+});

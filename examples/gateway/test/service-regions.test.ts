@@ -133,3 +133,22 @@ describe('active health checks per endpoint', () => {
     for (const pod of pods) expect(pod.received).toBeGreaterThan(30);
   });
 });
+
+describe('turning endpoint checks off', () => {
+  it('gives endpoints kept out by failed checks their traffic back when health.endpoints is turned off by a reload', async () => {
+    const pods = await Promise.all(['a', 'b'].map((name) => startPod(name, cleanup))) as [Pod, Pod];
+    pods[1].probeFailing = true;
+    const config = (endpoints: boolean): GatewayConfigInput => ({
+      ...configOf(pods[0], { health: { ...fastChecks, endpoints } }),
+      regions: [{ name: 'eu', url: 'http://eu.internal', location: frankfurt, endpoints: pods.map((p) => p.url), panicThreshold: 0 }],
+    });
+    const { gateway, url } = await startGateway(config(true), cleanup);
+    const checked = () => gateway.status().regions[0]!.endpoints!.find((e) => e.url === pods[1].url)!.checked;
+    await waitFor(() => !checked(), 10_000, 'the endpoint to fail its checks');
+    await gateway.reload(config(false));
+    expect(checked()).toBe(true);
+    const before = pods[1].received;
+    await loadCount(url, 100);
+    expect(pods[1].received).toBeGreaterThan(before + 10);
+  });
+});

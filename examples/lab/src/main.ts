@@ -13,6 +13,7 @@ import { GEODNS_TTL_MS, runReachScenario } from './scenarios/reach.js';
 import { runSwrScenario } from './scenarios/swr.js';
 import { globalLimitSection, runGlobalLimitScenario } from './scenarios/global-limit.js';
 import { natsFailoverSection, runNatsFailoverScenario } from './scenarios/nats-failover.js';
+import { badPodSection, runBadPodScenario } from './scenarios/bad-pod.js';
 import { change, ms } from './stats.js';
 import { startWorld } from './topology.js';
 import { CITIES, DEFAULT_REGIONS } from './world.js';
@@ -56,7 +57,7 @@ function parseOptions(argv: string[]): LabOptions {
 }
 
 /** How many scenarios the lab has. */
-const SCENARIOS = 8;
+const SCENARIOS = 9;
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
@@ -85,6 +86,14 @@ async function main(): Promise<void> {
     const reach = want(5) ? await runReachScenario(ctx) : undefined;
     const globalLimit = want(7) && hasNats ? await runGlobalLimitScenario(ctx) : undefined;
     const natsFailover = want(8) && hasNats ? await runNatsFailoverScenario(ctx) : undefined;
+    const badPodOptions = options.quick ? { requests: 1_000 } : {};
+    let badPod: Awaited<ReturnType<typeof runBadPodScenario>> | undefined;
+    if (want(9)) {
+      const tick = progress.step('scenario 9 · one bad pod of three: round-robin Service vs P2C / peak-EWMA with outlier ejection', 1);
+      badPod = await runBadPodScenario(badPodOptions);
+      tick();
+      progress.done();
+    }
 
     const sections: string[] = [];
     if (latency) sections.push(
@@ -174,6 +183,7 @@ async function main(): Promise<void> {
     }
     if (globalLimit) sections.push(globalLimitSection(globalLimit));
     if (natsFailover) sections.push(natsFailoverSection(natsFailover));
+    if (badPod) sections.push(badPodSection(badPod, badPodOptions));
 
     const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
     const report = `# edgekit latency lab\n\nRoute factor ${options.routeFactor}; ${CITIES.length} cities; regions ${DEFAULT_REGIONS.map((r) => r.name).join(', ')}; run took ${seconds} s.\n\n${sections.join('\n\n')}\n`;
@@ -182,7 +192,7 @@ async function main(): Promise<void> {
     if (latency) writeFileSync(join(options.outDir, 'latency.svg'), latencyChart(latency));
     writeFileSync(
       join(options.outDir, 'results.json'),
-      `${JSON.stringify({ options: { routeFactor: options.routeFactor, upstreamTimeout: options.upstreamTimeout, quick: options.quick }, regions: DEFAULT_REGIONS, cities: CITIES, seconds: Number(seconds), latency, outage, invalidation, swr, reach, regional, globalLimit, natsFailover }, null, 2)}\n`,
+      `${JSON.stringify({ options: { routeFactor: options.routeFactor, upstreamTimeout: options.upstreamTimeout, quick: options.quick }, regions: DEFAULT_REGIONS, cities: CITIES, seconds: Number(seconds), latency, outage, invalidation, swr, reach, regional, globalLimit, natsFailover, badPod }, null, 2)}\n`,
     );
     process.stdout.write(`\n${sections.join('\n\n')}\n\n`);
     const rel = relative(process.cwd(), options.outDir) || '.';

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distanceKm, floorOneWayMs } from '../src/geo-math.js';
 import { startLatencyProxy } from '../src/latency-proxy.js';
 import { createProgress } from '../src/progress.js';
+import { runBadPodScenario } from '../src/scenarios/bad-pod.js';
 import { runLatencyScenario } from '../src/scenarios/latency.js';
 import { runRegionalStateScenario } from '../src/scenarios/regional-state.js';
 import { runReachScenario } from '../src/scenarios/reach.js';
@@ -130,5 +131,16 @@ describe('scenarios', () => {
     expect([p.missing, p.staleAfterCaughtUp, p.inOrder]).toEqual([0, 0, true]);
     for (const row of result.propagation) expect(row.p50, row.region).toBeGreaterThanOrEqual(row.floorOneWay);
     for (const row of result.config) expect(Number.isFinite(row.ms), row.region).toBe(true);
+  }, 120_000);
+
+  it('one bad pod of three: the round-robin Service passes its errors on, P2C with outlier ejection keeps errors under 1 %', async () => {
+    const rows = await runBadPodScenario({ requests: 600, concurrency: 8 });
+    const row = (badPod: string, shape: string) => rows.find((r) => r.badPod === badPod && r.shape === shape)!;
+    expect(row('failing', 'round-robin Service').errorRate).toBeGreaterThan(0.2);
+    expect(row('failing', 'P2C + outlier ejection').errorRate).toBeLessThan(0.01);
+    expect(row('failing', 'P2C + outlier ejection').badPodHits).toBeLessThan(20);
+    expect(row('failing', 'peak-EWMA + outlier ejection').errorRate).toBeLessThan(0.01);
+    // A slow pod fails nothing: peak-EWMA sends it fewer requests than round robin's third.
+    expect(row('slow', 'peak-EWMA + outlier ejection').badPodHits).toBeLessThan(row('slow', 'round-robin Service').badPodHits);
   }, 120_000);
 });

@@ -48,9 +48,9 @@ export interface ApiKeyAuthOptions<P extends ApiKeyPrincipal = ApiKeyPrincipal> 
   /** Time allowed for one `validate` call, in ms. Default: 2000. */
   validateTimeout?: number;
   /** Most "valid" answers kept (LRU). Default: 10000. */
-  maxEntries?: number;
+  max?: number;
   /** Most "invalid" answers kept (LRU, separate so random keys cannot evict valid ones). Default: 10000. */
-  maxNegativeEntries?: number;
+  negativeMax?: number;
   /** Keys shorter than this are refused without asking the origin. Default: 8. */
   minKeyLength?: number;
   /** Keys longer than this are refused without asking the origin. Default: 256. */
@@ -71,8 +71,8 @@ export const API_KEY_DEFAULTS = {
   revokedTtl: 300_000,
   staleIfError: 0,
   validateTimeout: 2_000,
-  maxEntries: 10_000,
-  maxNegativeEntries: 10_000,
+  max: 10_000,
+  negativeMax: 10_000,
   minKeyLength: 8,
   maxKeyLength: 256,
   realm: 'api',

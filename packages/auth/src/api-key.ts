@@ -106,14 +106,14 @@ class ApiKeyAuth<P extends ApiKeyPrincipal> extends AuthBase<ApiKeyAuthInfo<P>, 
     this.#revokedTtl = optionalNumber(SCOPE, 'revokedTtl', opts.revokedTtl, API_KEY_DEFAULTS.revokedTtl, { min: 0 });
     this.#staleIfError = optionalNumber(SCOPE, 'staleIfError', opts.staleIfError, API_KEY_DEFAULTS.staleIfError, { min: 0 });
     this.#validateTimeout = optionalNumber(SCOPE, 'validateTimeout', opts.validateTimeout, API_KEY_DEFAULTS.validateTimeout, { min: 1 });
-    const maxEntries = optionalNumber(SCOPE, 'maxEntries', opts.maxEntries, API_KEY_DEFAULTS.maxEntries, { min: 1, integer: true });
-    const maxNegativeEntries = optionalNumber(SCOPE, 'maxNegativeEntries', opts.maxNegativeEntries, API_KEY_DEFAULTS.maxNegativeEntries, { min: 1, integer: true });
+    const max = optionalNumber(SCOPE, 'max', opts.max, API_KEY_DEFAULTS.max, { min: 1, integer: true });
+    const negativeMax = optionalNumber(SCOPE, 'negativeMax', opts.negativeMax, API_KEY_DEFAULTS.negativeMax, { min: 1, integer: true });
     this.#minKeyLength = optionalNumber(SCOPE, 'minKeyLength', opts.minKeyLength, API_KEY_DEFAULTS.minKeyLength, { min: 1, integer: true });
     this.#maxKeyLength = optionalNumber(SCOPE, 'maxKeyLength', opts.maxKeyLength, API_KEY_DEFAULTS.maxKeyLength, { min: this.#minKeyLength, max: 8_192, integer: true });
     this.#clock = opts.clock ?? systemClock;
-    this.#valid = new LRUCache({ max: maxEntries });
-    this.#invalid = new LRUCache({ max: maxNegativeEntries });
-    this.#revoked = new LRUCache({ max: maxEntries });
+    this.#valid = new LRUCache({ max });
+    this.#invalid = new LRUCache({ max: negativeMax });
+    this.#revoked = new LRUCache({ max });
     this.#bareChallenge = buildChallenge('ApiKey', this.realm, undefined);
     if (this.#bus) {
       this.#subscriptions.push(this.#bus.subscribe(this.#channel, (payload, meta) => this.#onMessage(payload, meta)));

@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, brandError } from '@edgekit/core';
 
 /**
  * Why a request was refused. Codes are for logs, metrics and the `denied` event; responses only
@@ -118,6 +118,4 @@ export class AuthError extends EdgekitError {
 }
 
 /** True for an {@link AuthError}, including one from another copy of this package. */
-export function isAuthError(value: unknown): value is AuthError {
-  return value instanceof AuthError || (value instanceof Error && value.name === 'AuthError' && typeof (value as AuthError).status === 'number');
-}
+export const isAuthError: (value: unknown) => value is AuthError = brandError(AuthError, 'edgekit.auth.error');

@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, brandError } from '@edgekit/core';
 
 /** Stable codes of {@link BalancerError}. */
 export type BalancerErrorCode =
@@ -18,3 +18,6 @@ export class BalancerError extends EdgekitError {
     this.target = context.target;
   }
 }
+
+/** True for a {@link BalancerError}, also one thrown by another copy of this package. */
+export const isBalancerError: (value: unknown) => value is BalancerError = brandError(BalancerError, 'edgekit.balancer.error');

@@ -3,7 +3,7 @@ export type { Balancer, BalancerBaseOptions, PickRequest, RequestOutcome } from 
 export { DNS_ENDPOINTS_DEFAULTS, type DnsEndpointsOptions, type DnsRecordType, type DnsResolver, createDnsEndpoints } from './dns-endpoints.js';
 export { type Endpoint, type EndpointInput, toEndpoint, toEndpoints } from './endpoint.js';
 export { type EndpointSet, type EndpointSetEvents, type StaticEndpointSet, createStaticEndpoints, isEndpointSet } from './endpoint-set.js';
-export { BalancerError, type BalancerErrorCode } from './errors.js';
+export { BalancerError, type BalancerErrorCode, isBalancerError } from './errors.js';
 export { hash32 } from './hash.js';
 export { BALANCER_KINDS, type BalancerChoice, type BalancerKind, createBalancer } from './kinds.js';
 export { type LeastRequestBalancerOptions, createLeastRequestBalancer } from './least-request.js';

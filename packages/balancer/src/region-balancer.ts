@@ -95,6 +95,8 @@ export interface RegionBalancer {
   setEndpointHealth(id: string, healthy: boolean): void;
   /** True while the healthy share of endpoints is at least `minHealthyPercent`. */
   isHealthy(): boolean;
+  /** Endpoints ejected by outlier detection now (cheap: for per-request routing decisions). */
+  ejectedCount(): number;
   status(): RegionBalancerStatus;
   on<K extends keyof RegionBalancerEvents>(event: K, listener: Listener<RegionBalancerEvents, K>): Disposable;
   /** Stops outlier timers and listening to discovery. */
@@ -129,7 +131,9 @@ export function createRegionBalancer(options: RegionBalancerOptions): RegionBala
   let panic = false;
   let healthyPercent = 0;
 
+  let ejected = 0;
   const refresh = (): void => {
+    ejected = detector === undefined ? 0 : all.reduce((n, e) => (detector.isEjected(e.id) ? n + 1 : n), 0);
     const usable = all.filter((e) => !down.has(e.id) && !(detector?.isEjected(e.id) ?? false));
     healthyPercent = all.length === 0 ? 0 : (usable.length * 100) / all.length;
     const nextPanic = all.length > 0 && healthyPercent < panicThreshold;
@@ -216,6 +220,7 @@ export function createRegionBalancer(options: RegionBalancerOptions): RegionBala
       refresh();
     },
     isHealthy: () => healthy,
+    ejectedCount: () => ejected,
     status: () => ({
       name,
       balancer: balancer.kind,

@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, brandError } from '@edgekit/core';
 
 /** Stable codes of {@link BreakerError}; the first three are opossum's codes. */
 export type BreakerErrorCode =
@@ -11,21 +11,20 @@ export type BreakerErrorCode =
   /** The breaker (or its registry) was shut down. */
   | 'ESHUTDOWN';
 
-// A registered symbol, so errors from two copies of this package (ESM and CJS) are still recognised.
-const OUR_ERROR = Symbol.for('@edgekit/breaker.error');
-
 /** Base class of the errors a breaker raises itself, as opposed to errors thrown by the protected action. */
 export class BreakerError extends EdgekitError {
   declare readonly code: BreakerErrorCode;
   /** Name of the breaker that raised the error. */
   readonly breaker: string;
 
-  constructor(code: BreakerErrorCode, message: string, breaker: string) {
-    super(code, message);
-    this.breaker = breaker;
+  constructor(code: BreakerErrorCode, message: string, context: { breaker: string; cause?: unknown }) {
+    super(code, message, context);
+    this.breaker = context.breaker;
   }
 }
-Object.defineProperty(BreakerError.prototype, OUR_ERROR, { value: true });
+
+/** True for a {@link BreakerError} (open, timeout, semaphore, shutdown), also one thrown by another copy of this package. */
+export const isBreakerError: (value: unknown) => value is BreakerError = brandError(BreakerError, 'edgekit.breaker.error');
 
 /** Raised (code `EOPENBREAKER`) when a call is rejected because the breaker is open or its half-open probes are used up. */
 export class OpenCircuitError extends BreakerError {
@@ -33,7 +32,7 @@ export class OpenCircuitError extends BreakerError {
   readonly state: 'open' | 'halfOpen';
 
   constructor(breaker: string, state: 'open' | 'halfOpen') {
-    super('EOPENBREAKER', 'Breaker is open', breaker);
+    super('EOPENBREAKER', 'Breaker is open', { breaker });
     this.state = state;
   }
 }
@@ -44,7 +43,7 @@ export class TimeoutError extends BreakerError {
   readonly timeout: number;
 
   constructor(breaker: string, timeout: number) {
-    super('ETIMEDOUT', `Timed out after ${timeout}ms`, breaker);
+    super('ETIMEDOUT', `Timed out after ${timeout}ms`, { breaker });
     this.timeout = timeout;
   }
 }
@@ -55,7 +54,7 @@ export class SemaphoreLockedError extends BreakerError {
   readonly capacity: number;
 
   constructor(breaker: string, capacity: number) {
-    super('ESEMLOCKED', 'Semaphore locked', breaker);
+    super('ESEMLOCKED', 'Semaphore locked', { breaker });
     this.capacity = capacity;
   }
 }
@@ -63,11 +62,11 @@ export class SemaphoreLockedError extends BreakerError {
 /** Raised (code `ESHUTDOWN`) by calls made after `shutdown()`, or by a closed registry. */
 export class ShutdownError extends BreakerError {
   constructor(breaker: string, message = 'The circuit has been shutdown.') {
-    super('ESHUTDOWN', message, breaker);
+    super('ESHUTDOWN', message, { breaker });
   }
 }
 
 /** True when `error` was raised by a breaker rather than by the protected action. Never throws. */
 export function isOurError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { [OUR_ERROR]?: unknown })[OUR_ERROR] === true;
+  return isBreakerError(error);
 }

@@ -22,6 +22,7 @@ export {
   SemaphoreLockedError,
   ShutdownError,
   TimeoutError,
+  isBreakerError,
   isOurError,
 } from './errors.js';
 export {

@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, brandError } from '@edgekit/core';
 
 /** Codes of {@link BusError}. */
 export type BusErrorCode =
@@ -32,6 +32,4 @@ export class BusError extends EdgekitError {
 }
 
 /** True for a {@link BusError}, also one thrown by another copy of this package. */
-export function isBusError(value: unknown): value is BusError {
-  return value instanceof Error && value.name === 'BusError' && typeof (value as BusError).code === 'string';
-}
+export const isBusError: (value: unknown) => value is BusError = brandError(BusError, 'edgekit.bus.error');

@@ -331,7 +331,7 @@ export function createJetStreamBus(options: JetStreamBusOptions): DurableBus {
       const msgID = `${nodeId}-${sentAt}-${++published}`;
       try {
         const stored = (async () => {
-          await (ready ?? Promise.reject(new Error('the stream is not set up yet')));
+          await (ready ?? Promise.reject(new BusError('EBUSTRANSPORT', `${SCOPE}: the stream is not set up yet`, { channel })));
           return js.publish(channelToSubject(prefix, channel), message, { msgID, timeout: publishTimeout });
         })();
         await settleWithin(stored, publishTimeout, clock, () => new BusError('ETIMEDOUT', `${SCOPE}: publish on "${channel}" timed out after ${publishTimeout} ms`, { channel }));

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Bus, createRedisBus } from '@edgekit/bus';
 import { MemoryStore, RedisStore, type Swr } from '@edgekit/swr';
-import { type Clock, type Disposable, describeValue } from '@edgekit/core';
+import { type Clock, type Disposable, describeValue, redisHashTag } from '@edgekit/core';
 import type { Coalescer } from './coalesce.js';
 import { CacheContext } from './context.js';
 import { CACHE_ENTRY_CODEC, type CacheEntry } from './entry.js';
@@ -209,7 +209,7 @@ export class EdgeCacheImpl implements EdgeCache {
     if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > 2_048) {
       throw new TypeError(`${SCOPE}: invalidatePattern() needs a glob of 1-2048 characters (got ${describeValue(pattern)})`);
     }
-    return this.#cx.invalidation.invalidatePattern(`{${pattern}}*`, this.#cx.options.scanTimeout);
+    return this.#cx.invalidation.invalidatePattern(`${redisHashTag(pattern)}*`, this.#cx.options.scanTimeout);
   }
 
   async invalidateKey(keys: string | readonly string[]): Promise<void> {
@@ -217,7 +217,7 @@ export class EdgeCacheImpl implements EdgeCache {
     if (!Array.isArray(list) || !list.every((k) => typeof k === 'string' && k.length > 0)) {
       throw new TypeError(`${SCOPE}: invalidateKey() needs keys (got ${describeValue(keys)})`);
     }
-    await this.#cx.invalidation.invalidateKeys(list.map((k) => `{${k}}`));
+    await this.#cx.invalidation.invalidateKeys(list.map((k) => redisHashTag(k)));
   }
 
   warm(urls: Iterable<string>, options: WarmOptions = {}): Promise<WarmReport> {

@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, brandError } from '@edgekit/core';
 
 /** Codes of {@link CacheError}. */
 export type CacheErrorCode =
@@ -30,3 +30,6 @@ export class CacheError extends EdgekitError {
     this.key = context.key;
   }
 }
+
+/** True for a {@link CacheError}, also one thrown by another copy of this package. */
+export const isCacheError: (value: unknown) => value is CacheError = brandError(CacheError, 'edgekit.cache.error');

@@ -4,7 +4,7 @@ export { CACHE_DEFAULTS, type CacheOptions, type L1Options, UNKEYED_HEADERS } fr
 export { POLICY_DEFAULTS, DEFAULT_PATH_NORMALIZERS, type PathNormalizer, type RoutePolicy } from './routes.js';
 export type { CacheEvents, CacheStats, LookupEvent, LookupStatus, Origin, OriginResponse, StoreEvent } from './types.js';
 export type { InvalidationNotice } from './invalidation.js';
-export { CacheError, type CacheErrorCode } from './errors.js';
+export { CacheError, type CacheErrorCode, isCacheError } from './errors.js';
 export type { CacheStore, TagStore } from './store.js';
 export { CACHE_ENTRY_CODEC, CacheEntry, type EntryData, type EntryKind } from './entry.js';
 export { MEMORY_TAG_STORE_DEFAULTS, type MemoryTagStoreOptions, TagGenerations, createMemoryTagStore } from './tag-store.js';

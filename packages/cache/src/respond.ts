@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import { type ProblemDetails, sendProblem } from '@edgekit/core';
 import { hitStatus } from './cache-status.js';
 import { notModified } from './conditional.js';
@@ -110,8 +109,19 @@ export function streamResponse(res: ServerResponse, response: OriginResponse, he
     return;
   }
   for (const chunk of prefix) res.write(chunk);
-  pipeline(response.body, res, () => {
-    // Errors end the response (pipeline destroys both sides); the client sees a truncated body.
+  // The response ends here rather than when the body does, so that the origin's trailers (known
+  // only once its body ended) are relayed first (RFC 9110 §6.5; gRPC's status travels in them).
+  const body = response.body;
+  body.pipe(res, { end: false });
+  body.once('end', () => {
+    const trailers = response.trailers;
+    if (trailers !== undefined && Object.keys(trailers).length > 0) res.addTrailers(trailers);
+    res.end();
+  });
+  // An origin error truncates the answer; a client gone aborts the origin's body.
+  body.once('error', (error) => res.destroy(error));
+  res.once('close', () => {
+    if (!body.readableEnded) body.destroy();
   });
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { describeValue } from '@edgekit/core';
+import { describeValue, redisHashTag } from '@edgekit/core';
 import type { CacheEntry } from './entry.js';
 import { boundKey, normalizeHost, normalizeRequestTarget, normalizeVaryValue } from './key.js';
 import { type ResolvedOptions, SCOPE } from './options.js';
@@ -62,7 +62,7 @@ export class TargetTable {
       url: path + query,
       host,
       primary,
-      storeKey: `{${primary}}`,
+      storeKey: redisHashTag(primary),
     };
     // Bounded memo: hostile traffic with huge unique URLs costs recomputation, not memory.
     if (url.length + (hostHeader?.length ?? 0) <= MAX_MEMO_KEY) {

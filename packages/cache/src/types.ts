@@ -9,6 +9,8 @@ export interface OriginResponse {
   headers: Record<string, string | string[] | number | undefined>;
   body: Readable;
   region?: string;
+  /** The origin's trailers (gRPC's `grpc-status`), read once `body` has ended; relayed on streamed answers. */
+  trailers?: Record<string, string | string[]> | undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 export { type Clock, type ClockTimer, delay, settleWithin, systemClock } from './clock.js';
 export { type Disposable, toDisposable } from './disposable.js';
-export { EdgekitError } from './errors.js';
+export { EdgekitError, type EdgekitErrorContext, brandError, isEdgekitError } from './errors.js';
 export { type EventMap, type Listener, TypedEmitter, type TypedEmitterOptions } from './events.js';
 export { type ProblemDetails, firstHeader, responseOnSocket, sendProblem, writeInformational } from './http.js';
 export {

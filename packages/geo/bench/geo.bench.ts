@@ -86,10 +86,10 @@ const { readFileSync } = require('node:fs') as typeof import('node:fs');
 const reader = new Reader(readFileSync(mmdbPath));
 
 const cached = createGeoLocator();
-const uncached = createGeoLocator({ cacheSize: 0 });
+const uncached = createGeoLocator({ max: 0 });
 await cached.ready();
 for (const ip of ips) cached.lookup(ip);
-const mmdbLocator = createGeoLocator({ resolver: createMmdbResolver({ path: mmdbPath, watch: false }), cacheSize: 0 });
+const mmdbLocator = createGeoLocator({ resolver: createMmdbResolver({ path: mmdbPath, watch: false }), max: 0 });
 await mmdbLocator.ready();
 
 const trusted = createTrustedProxies(['loopback', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']);

@@ -50,7 +50,7 @@ async function child(name: DataSet): Promise<void> {
   }
   const locator = geo.createGeoLocator({
     resolver: choice === 'mmdb' ? geo.createMmdbResolver({ path: mmdbPath, watch: false }) : choice,
-    cacheSize: 0,
+    max: 0,
   });
   const before = snapshot();
   await locator.ready();

@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, brandError } from '@edgekit/core';
 
 /** Stable codes of {@link GeoError}. */
 export type GeoErrorCode =
@@ -25,3 +25,6 @@ export class GeoError extends EdgekitError {
     this.path = context.path;
   }
 }
+
+/** True for a {@link GeoError}, also one thrown by another copy of this package. */
+export const isGeoError: (value: unknown) => value is GeoError = brandError(GeoError, 'edgekit.geo.error');

@@ -3,7 +3,7 @@ export { CLIENT_IP_DEFAULTS, type ClientIpOptions, type ForwardedHeaderMode, typ
 export { CONTINENT_CODES, type ContinentCode, isContinentCode } from './continents.js';
 export { EXTRA_COUNTRIES, ISO_COUNTRIES, type CountryFacts, continentOf, countryLocation, isCountryCode, normalizeCountry } from './countries.js';
 export { EARTH_RADIUS_KM, FIBRE_KM_PER_MS, distanceKm, estimateRttMs } from './distance.js';
-export { GeoError, type GeoErrorCode } from './errors.js';
+export { GeoError, type GeoErrorCode, isGeoError } from './errors.js';
 export { GEOIP_LITE_DEFAULTS, type GeoipLiteDataset, type GeoipLiteResolver, type GeoipLiteResolverOptions, createGeoipLiteResolver } from './geoip-lite-resolver.js';
 export { type IpFamily, formatForwardedNode, ipFamily, isPublicIp, normalizeIp } from './ip.js';
 export { type GeoLocation, type RawGeoFields, toGeoLocation } from './location.js';

@@ -28,7 +28,7 @@ export interface GeoLocatorOptions extends ClientIpOptions {
    */
   resolver?: GeoResolver | GeoLookupFunction | GeoResolverName;
   /** Most addresses kept in the LRU cache, answers and "unknown" alike; `0` disables it. Default: `10_000`. */
-  cacheSize?: number;
+  max?: number;
   /**
    * The CDN in front of you, whose location headers {@link GeoLocator.locateRequest} believes
    * when the request's socket peer is one of `trustedProxies`: `'cloudflare'`, `'cloudfront'`,
@@ -48,7 +48,7 @@ export interface GeoLocatorOptions extends ClientIpOptions {
 /** Defaults of {@link GeoLocatorOptions}. */
 export const GEO_LOCATOR_DEFAULTS = Object.freeze({
   resolver: 'geoip-lite' as GeoResolverName,
-  cacheSize: 10_000,
+  max: 10_000,
   /** Inputs longer than this are not addresses and are answered `null` without touching the cache. */
   maxAddressLength: 100,
 });
@@ -124,12 +124,12 @@ const defaultOnError = (error: unknown, ip: string): void => {
  */
 export function createGeoLocator(options?: GeoLocatorOptions): GeoLocator {
   const opts = checkOptionsObject<GeoLocatorOptions>(SCOPE, options);
-  const cacheSize = optionalNumber(SCOPE, 'cacheSize', opts.cacheSize, GEO_LOCATOR_DEFAULTS.cacheSize, { min: 0, integer: true });
+  const max = optionalNumber(SCOPE, 'max', opts.max, GEO_LOCATOR_DEFAULTS.max, { min: 0, integer: true });
   const onError = optionalFunction<(error: unknown, ip: string) => void, typeof defaultOnError>(SCOPE, 'onError', opts.onError, defaultOnError);
   const ipResolver: ClientIpResolver = compileClientIp({ trustedProxies: opts.trustedProxies, header: opts.header, maxHops: opts.maxHops });
   const cdnHeaders: CompiledCdnHeaders | undefined = compileCdnHeaders(opts.cdn);
   const resolver = toResolver(opts.resolver);
-  const cache = cacheSize > 0 ? new LruMap<string, GeoLocation>(cacheSize) : undefined;
+  const cache = max > 0 ? new LruMap<string, GeoLocation>(max) : undefined;
   const parser = new AddressParser();
   let hits = 0;
   let misses = 0;

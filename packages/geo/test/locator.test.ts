@@ -59,9 +59,9 @@ describe('createGeoLocator: cache', () => {
     expect(locator.stats()).toEqual({ hits: 1, misses: 1, size: 1 });
   });
 
-  it('keeps at most cacheSize entries, evicting the least recently used', () => {
+  it('keeps at most max entries, evicting the least recently used', () => {
     const resolver = countingResolver();
-    const locator = createGeoLocator({ resolver, cacheSize: 2 });
+    const locator = createGeoLocator({ resolver, max: 2 });
     locator.lookup('8.8.8.8');
     locator.lookup('81.2.69.160');
     locator.lookup('8.8.8.8');
@@ -74,7 +74,7 @@ describe('createGeoLocator: cache', () => {
 
   it('asks the resolver every time when the cache is disabled', () => {
     const resolver = countingResolver();
-    const locator = createGeoLocator({ resolver, cacheSize: 0 });
+    const locator = createGeoLocator({ resolver, max: 0 });
     locator.lookup('8.8.8.8');
     locator.lookup('8.8.8.8');
     expect(resolver.calls).toHaveLength(2);
@@ -237,8 +237,8 @@ describe('createGeoLocator: lifecycle and options', () => {
   });
 
   it.each([
-    [{ cacheSize: -1 }, RangeError, /"cacheSize"/],
-    [{ cacheSize: 1.5 }, RangeError, /"cacheSize"/],
+    [{ max: -1 }, RangeError, /"max"/],
+    [{ max: 1.5 }, RangeError, /"max"/],
     [{ resolver: 'maxmind' }, TypeError, /"resolver"/],
     [{ resolver: { lookup: 1 } }, TypeError, /"resolver"/],
     [{ cdn: { country: ['CF-IPCountry'] } }, TypeError, /"cdn\.country\[0\]"/],

@@ -147,7 +147,7 @@ class HealthCheckerImpl implements HealthChecker {
   }
 
   async checkNow(): Promise<Record<string, TargetHealth>> {
-    if (this.#closing !== undefined) throw new HealthCheckError('ECLOSED', '*', `${SCOPE}: checkNow() after close()`);
+    if (this.#closing !== undefined) throw new HealthCheckError('ECLOSED', `${SCOPE}: checkNow() after close()`, { target: '*' });
     const runs: Array<Promise<void>> = [];
     for (const record of this.#targets.values()) runs.push(this.#run(record));
     await Promise.all(runs);
@@ -155,7 +155,7 @@ class HealthCheckerImpl implements HealthChecker {
   }
 
   setTargets(targets: readonly HealthTarget[]): void {
-    if (this.#closing !== undefined) throw new HealthCheckError('ECLOSED', '*', `${SCOPE}: setTargets() after close()`);
+    if (this.#closing !== undefined) throw new HealthCheckError('ECLOSED', `${SCOPE}: setTargets() after close()`, { target: '*' });
     const resolved = resolveTargets(SCOPE, targets, this.#path, this.#probe);
     const previous = this.#targets;
     const next = new Map<string, TargetRecord>();
@@ -245,7 +245,7 @@ class HealthCheckerImpl implements HealthChecker {
     record.active = false;
     this.#clock.clearTimeout(record.timer);
     record.timer = undefined;
-    record.controller?.abort(new HealthCheckError('ECLOSED', record.config.name, `${record.config.name}: probe aborted, target ${why}`));
+    record.controller?.abort(new HealthCheckError('ECLOSED', `${record.config.name}: probe aborted, target ${why}`, { target: record.config.name }));
   }
 
   #randomDelay(spread: number): number {
@@ -265,7 +265,7 @@ class HealthCheckerImpl implements HealthChecker {
     const timeout = this.#timeout;
     const startedAt = clock.now();
     const timer = clock.setTimeout(() => {
-      controller.abort(new HealthCheckError('ETIMEDOUT', name, `${name}: no probe result within ${timeout} ms`));
+      controller.abort(new HealthCheckError('ETIMEDOUT', `${name}: no probe result within ${timeout} ms`, { target: name }));
     }, timeout);
     record.controller = controller;
     const running = this.#attempt(record.config, controller.signal).then((outcome) => {

@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, brandError } from '@edgekit/core';
 
 /**
  * Stable codes of {@link HealthCheckError}:
@@ -19,9 +19,12 @@ export class HealthCheckError extends EdgekitError {
   /** The HTTP status, when a response arrived. */
   readonly status: number | undefined;
 
-  constructor(code: HealthErrorCode, target: string, message: string, options: { cause?: unknown; status?: number } = {}) {
-    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.target = target;
-    this.status = options.status;
+  constructor(code: HealthErrorCode, message: string, context: { target: string; status?: number; cause?: unknown }) {
+    super(code, message, context);
+    this.target = context.target;
+    this.status = context.status;
   }
 }
+
+/** True for a {@link HealthCheckError}, also one thrown by another copy of this package. */
+export const isHealthCheckError: (value: unknown) => value is HealthCheckError = brandError(HealthCheckError, 'edgekit.health.error');

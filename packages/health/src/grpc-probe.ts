@@ -83,7 +83,7 @@ export function createGrpcHealthProbe(options: GrpcHealthProbeOptions = {}): Hea
 
 function check(context: ProbeContext, frame: Buffer, metadata: Record<string, string>): Promise<true> {
   const { name, url, signal } = context;
-  if (url === undefined) return Promise.reject(new HealthCheckError('EPROBEFAILED', name, `gRPC health probe of ${name}: the target has no url`));
+  if (url === undefined) return Promise.reject(new HealthCheckError('EPROBEFAILED', `gRPC health probe of ${name}: the target has no url`, { target: name }));
   return new Promise<true>((resolve, reject) => {
     const session = http2.connect(url);
     const chunks: Buffer[] = [];
@@ -98,7 +98,7 @@ function check(context: ProbeContext, frame: Buffer, metadata: Record<string, st
       if (error === undefined) resolve(true);
       else reject(error);
     };
-    const fail = (message: string, cause?: unknown): void => finish(new HealthCheckError('EPROBEFAILED', name, `gRPC health probe of ${name}: ${message}`, { cause }));
+    const fail = (message: string, cause?: unknown): void => finish(new HealthCheckError('EPROBEFAILED', `gRPC health probe of ${name}: ${message}`, { target: name, cause }));
     const onAbort = (): void => fail('aborted', signal.reason);
     if (signal.aborted) {
       onAbort();

@@ -54,9 +54,7 @@ export class HttpProber {
     const expectation = settings.expectation;
     if (!statusAccepted(expectation, statusCode)) {
       await body.dump().catch(ignore);
-      throw new HealthCheckError('EBADSTATUS', target.name, `${target.name}: status ${statusCode} is not one of ${expectation.description}`, {
-        status: statusCode,
-      });
+      throw new HealthCheckError('EBADSTATUS', `${target.name}: status ${statusCode} is not one of ${expectation.description}`, { target: target.name, status: statusCode });
     }
     if (expectation.body === undefined) {
       // Reads what is left so the keep-alive connection can be reused.
@@ -68,9 +66,9 @@ export class HttpProber {
     try {
       passed = (await expectation.body(text, { status: statusCode, headers: response.headers })) === true;
     } catch (error) {
-      throw new HealthCheckError('EBADBODY', target.name, `${target.name}: expect.body threw: ${messageOf(error)}`, { cause: error, status: statusCode });
+      throw new HealthCheckError('EBADBODY', `${target.name}: expect.body threw: ${messageOf(error)}`, { target: target.name, cause: error, status: statusCode });
     }
-    if (!passed) throw new HealthCheckError('EBADBODY', target.name, `${target.name}: expect.body rejected the response body`, { status: statusCode });
+    if (!passed) throw new HealthCheckError('EBADBODY', `${target.name}: expect.body rejected the response body`, { target: target.name, status: statusCode });
     return statusCode;
   }
 
@@ -89,7 +87,7 @@ async function readLimited(name: string, body: Dispatcher.ResponseData['body'], 
     size += chunk.length;
     if (size > limit) {
       body.destroy();
-      throw new HealthCheckError('EBADBODY', name, `${name}: response body exceeds maxBodyBytes (${limit})`, { status });
+      throw new HealthCheckError('EBADBODY', `${name}: response body exceeds maxBodyBytes (${limit})`, { target: name, status });
     }
     chunks.push(chunk);
   }

@@ -8,7 +8,7 @@ export {
   type TargetHealth,
 } from './health-checker.js';
 export { createHealthChecker } from './checker.js';
-export { type HealthErrorCode, HealthCheckError } from './errors.js';
+export { type HealthErrorCode, HealthCheckError, isHealthCheckError } from './errors.js';
 export type { HealthExpectation, ProbeResponse, StatusMatcher } from './expect.js';
 export type { HealthState } from './state.js';
 export type { HealthProbe, HealthTarget, ProbeContext } from './targets.js';

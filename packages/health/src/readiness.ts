@@ -156,7 +156,7 @@ export class Readiness {
     const controller = new AbortController();
     const timeout = this.#dependencyTimeout;
     const timer = clock.setTimeout(() => {
-      controller.abort(new HealthCheckError('EDEPENDENCY', dependency.name, `${dependency.name}: no answer within ${timeout} ms`));
+      controller.abort(new HealthCheckError('EDEPENDENCY', `${dependency.name}: no answer within ${timeout} ms`, { target: dependency.name }));
     }, timeout);
     const startedAt = clock.now();
     try {

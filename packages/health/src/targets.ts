@@ -98,7 +98,7 @@ export function resolveTargets(scope: string, targets: unknown, defaultPath: str
 /** Runs a target's custom probe: `false` is a failure. */
 export async function runCustomProbe(config: ResolvedTarget, signal: AbortSignal): Promise<undefined> {
   const result = await (config.probe as HealthProbe)({ name: config.name, url: config.url, signal });
-  if (result === false) throw new HealthCheckError('EPROBEFAILED', config.name, `${config.name}: probe returned false`);
+  if (result === false) throw new HealthCheckError('EPROBEFAILED', `${config.name}: probe returned false`, { target: config.name });
   return undefined;
 }
 
@@ -107,5 +107,5 @@ export function toProbeError(name: string, error: unknown, signal: AbortSignal):
   // After an abort, undici reports the abort in its own words: the reason says what happened.
   if (signal.aborted && signal.reason instanceof HealthCheckError) return signal.reason;
   if (error instanceof HealthCheckError) return error;
-  return new HealthCheckError('EPROBEFAILED', name, `${name}: ${messageOf(error)}`, { cause: error });
+  return new HealthCheckError('EPROBEFAILED', `${name}: ${messageOf(error)}`, { target: name, cause: error });
 }

@@ -3,6 +3,7 @@ import type { Region } from '@edgekit/geo';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ConnectionQueue, QueueEntry } from './connection-queue.js';
+import type { EndpointChoice } from './endpoint-dispatcher.js';
 import type { AttemptEnd, AttemptObserver } from './observer.js';
 import { reportObserverError } from './observer.js';
 import type { BreakerPermitLike } from './options.js';
@@ -55,6 +56,8 @@ export class Attempt implements Dispatcher.DispatchHandler, QueueEntry {
   body: StreamedBody | undefined = undefined;
   /** Request observers' handles for this attempt (see `forwarder.observe`), told once when it ends. */
   observers: AttemptObserver[] | undefined = undefined;
+  /** The endpoint a region with endpoints chose for this attempt (set only while observers listen). */
+  endpoint: EndpointChoice | undefined = undefined;
   #abort: ((error?: Error) => void) | undefined = undefined;
   #resume: (() => void) | undefined = undefined;
   #settled = false;
@@ -162,7 +165,7 @@ export class Attempt implements Dispatcher.DispatchHandler, QueueEntry {
   #notify(outcome: AttemptEnd['outcome'], error: unknown): void {
     const observers = this.observers!;
     this.observers = undefined;
-    const end: AttemptEnd = { status: this.status, outcome, error };
+    const end: AttemptEnd = { status: this.status, outcome, error, endpoint: this.endpoint };
     for (const observer of observers) {
       try {
         observer.end?.(end);

@@ -10,6 +10,25 @@ export interface EndpointMemory {
   triedEndpoints: Set<string> | undefined;
 }
 
+/** Which endpoint an attempt went to and why, for request observers (tracing, endpoint metrics). */
+export interface EndpointChoice {
+  /** The endpoint's id (its origin unless configured). */
+  endpoint: string;
+  /** The balancer's kind (`least-request`, `peak-ewma`, `round-robin`, `ring-hash`, `maglev`, ...). */
+  balancer: string;
+  /**
+   * - `balanced`: the balancer's first pick;
+   * - `affinity`: the endpoint the request's affinity key maps to;
+   * - `retry`: another endpoint than those this request already tried;
+   * - `overflow`: the first picks were at their connection and queue limit.
+   */
+  reason: 'balanced' | 'affinity' | 'retry' | 'overflow';
+  /** With an affinity key: `hit` when the request stayed on its key's endpoint, `miss` when a retry or a full endpoint moved it. */
+  affinity: 'hit' | 'miss' | undefined;
+  /** Endpoints of the region ejected by outlier detection at that moment. */
+  ejected: number;
+}
+
 /** Every endpoint of a region has `connections + maxQueue` requests in flight: answered 503 at once. */
 export class EndpointOverflowError extends EdgekitError {
   constructor(readonly region: string) {
@@ -217,6 +236,11 @@ export class EndpointDispatcher extends Dispatcher {
       return false;
     }
     if (memory !== undefined) (memory.triedEndpoints ??= new Set()).add(endpoint.id);
+    const observed = handler as { observers?: unknown; endpoint?: EndpointChoice };
+    if (observed.observers !== undefined) {
+      const reason = full !== undefined ? 'overflow' : tried !== undefined && tried.size > 0 ? 'retry' : key !== undefined ? 'affinity' : 'balanced';
+      observed.endpoint = { endpoint: endpoint.id, balancer: region.balancer.kind, reason, affinity: key === undefined ? undefined : reason === 'affinity' ? 'hit' : 'miss', ejected: region.ejectedCount() };
+    }
     const slot = this.#poolOf(endpoint);
     slot.inflight++;
     region.onRequestStart(endpoint);

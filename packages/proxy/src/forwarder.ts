@@ -11,7 +11,6 @@ import { ConnectionQueue } from './connection-queue.js';
 import type { ForwarderEvents } from './events.js';
 import { type RequestObserver, type RequestObserverFactory, reportObserverError } from './observer.js';
 import type { ForwarderCore, Target } from './forwarder-core.js';
-import { type ExpressForwarderOptions, type ExpressMiddleware, expressForwarder } from './express.js';
 import { type ForwardOptions, type ForwardResponse, ForwardExchange } from './forward.js';
 import { EndpointDispatcher } from './endpoint-dispatcher.js';
 import { createEndpointDispatcher, hasEndpoints } from './region-endpoints.js';
@@ -65,8 +64,6 @@ export interface Forwarder {
   readonly checkContinue: (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
   /** Forwards `req` and writes the answer to `res`, with a path override or an error callback. */
   handle(req: IncomingMessage, res: ServerResponse, options?: HandleOptions): void;
-  /** Express middleware (Express 4 and 5): `app.use('/api', forwarder.express())`. */
-  express(options?: ExpressForwarderOptions): ExpressMiddleware;
   /** Subscribes to routing decisions, attempts, failovers, responses and errors; returns a disposable. */
   on<K extends keyof ForwarderEvents>(event: K, listener: Listener<ForwarderEvents, K>): Disposable;
   /**
@@ -254,10 +251,6 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     new UpgradeExchange(this, req, socket as Socket, head).run();
   };
-
-  express(options?: ExpressForwarderOptions): ExpressMiddleware {
-    return expressForwarder(this, options);
-  }
 
   on<K extends keyof ForwarderEvents>(event: K, listener: Listener<ForwarderEvents, K>): Disposable {
     return this.events.on(event, listener);

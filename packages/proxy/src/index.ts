@@ -30,8 +30,7 @@ export type {
   SkipReason,
 } from './events.js';
 export type { AttemptEnd, AttemptObserver, AttemptStart, RequestEnd, RequestObserver, RequestObserverFactory } from './observer.js';
+export type { EndpointChoice } from './endpoint-dispatcher.js';
 export { RETRY_BUDGET_DEFAULTS, type RetryBudget, type RetryBudgetOptions, type RetryBudgetSnapshot, createRetryBudget } from './retry-budget.js';
 export { HOP_BY_HOP_HEADERS } from './hop-by-hop.js';
-export { type ExpressForwarderOptions, type ExpressMiddleware, type ExpressRequestLike, expressForwarder } from './express.js';
-export { type FastifyForwarderOptions, type FastifyForwarderPlugin, fastifyForwarder } from './fastify.js';
 export { GRPC_STATUS, isGrpcContentType, sendGrpcStatus } from './grpc.js';

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { EndpointChoice } from './endpoint-dispatcher.js';
 import type { AbortEvent, AttemptEvent, DecisionEvent, ErrorEvent, ResponseEvent } from './events.js';
 
 /** A network attempt as a {@link RequestObserver} sees it: the `attempt` event plus where it goes. */
@@ -22,6 +23,8 @@ export interface AttemptEnd {
   outcome: 'complete' | 'failed' | 'cancelled';
   /** The failure, for `failed`. */
   error: unknown;
+  /** For a region with endpoints: the endpoint this attempt went to and why; `undefined` otherwise or when none was picked. */
+  endpoint: EndpointChoice | undefined;
 }
 
 /** What a {@link RequestObserver} hands back for one attempt. */

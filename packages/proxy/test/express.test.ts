@@ -1,5 +1,6 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import { type Forwarder, createForwarder, expressForwarder } from '@edgekit/proxy';
+import { type Forwarder, createForwarder } from '@edgekit/proxy';
+import { expressForwarder } from '@edgekit/proxy/express';
 import { closeServer, listen } from '@edgekit/test-utils';
 import express5 from 'express';
 import express4 from 'express4';
@@ -37,7 +38,7 @@ describe.each([
     app.get('/health', (_req, res) => {
       res.send('local');
     });
-    app.use('/api', forwarder.express());
+    app.use('/api', expressForwarder(forwarder));
     const url = await serve(app);
     expect((await send(`${url}/health`)).body).toBe('local');
     expect((await send(`${url}/api/users?x=1`)).json()).toMatchObject({ region: 'eu', url: '/users?x=1' });
@@ -61,7 +62,7 @@ describe.each([
     await us.kill();
     const app = express();
     let nextCalled = false;
-    app.use('/api', forwarder.express());
+    app.use('/api', expressForwarder(forwarder));
     app.use((_error: unknown, _req: unknown, res: { status(n: number): { send(b: string): void } }, _next: unknown) => {
       nextCalled = true;
       res.status(500).send('error handler');
@@ -78,7 +79,7 @@ describe.each([
     const { eu, forwarder } = await regions();
     const app = express();
     app.use(express.json());
-    app.use('/api', forwarder.express());
+    app.use('/api', expressForwarder(forwarder));
     let seen: { code?: string } | undefined;
     app.use((error: { code?: string }, _req: unknown, res: { status(n: number): { send(b: string): void } }, _next: unknown) => {
       seen = error;

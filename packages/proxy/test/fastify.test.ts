@@ -1,4 +1,5 @@
-import { createForwarder, fastifyForwarder } from '@edgekit/proxy';
+import { createForwarder } from '@edgekit/proxy';
+import { fastifyForwarder } from '@edgekit/proxy/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { send, startUpstream } from './helpers.js';

@@ -1,4 +1,5 @@
-import { FORWARDER_DEFAULTS, type ForwarderOptions, createForwarder, expressForwarder } from '@edgekit/proxy';
+import { FORWARDER_DEFAULTS, type ForwarderOptions, createForwarder } from '@edgekit/proxy';
+import { expressForwarder } from '@edgekit/proxy/express';
 import { describe, expect, it } from 'vitest';
 
 const region = { name: 'eu', url: 'http://127.0.0.1:9', location: { lat: 0, lon: 0 } };

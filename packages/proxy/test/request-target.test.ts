@@ -1,5 +1,7 @@
 import http from 'node:http';
-import { createForwarder, expressForwarder, fastifyForwarder } from '@edgekit/proxy';
+import { createForwarder } from '@edgekit/proxy';
+import { expressForwarder } from '@edgekit/proxy/express';
+import { fastifyForwarder } from '@edgekit/proxy/fastify';
 import { closeServer, listen } from '@edgekit/test-utils';
 import express5 from 'express';
 import Fastify from 'fastify';

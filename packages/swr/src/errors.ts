@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, brandError } from '@edgekit/core';
 
 /** Stable codes of {@link SwrError}. */
 export type SwrErrorCode =
@@ -25,3 +25,6 @@ export class SwrError extends EdgekitError {
     this.operation = context.operation;
   }
 }
+
+/** True for a {@link SwrError}, also one thrown by another copy of this package. */
+export const isSwrError: (value: unknown) => value is SwrError = brandError(SwrError, 'edgekit.swr.error');

@@ -15,4 +15,4 @@ export {
   type SingleFlightStats,
 } from './single-flight.js';
 export { createSingleFlight } from './flight.js';
-export { SwrError, type SwrErrorCode } from './errors.js';
+export { SwrError, type SwrErrorCode, isSwrError } from './errors.js';

@@ -44,6 +44,17 @@ export interface AttemptEndLike {
   status: number;
   outcome: 'complete' | 'failed' | 'cancelled';
   error: unknown;
+  /** For a region with endpoints, the endpoint chosen and why (`@edgekit/proxy`'s `EndpointChoice`). */
+  endpoint?: EndpointChoiceLike | undefined;
+}
+
+/** Which endpoint an attempt went to and why: `@edgekit/proxy`'s `EndpointChoice` fits. */
+export interface EndpointChoiceLike {
+  endpoint: string;
+  balancer: string;
+  reason: string;
+  affinity: 'hit' | 'miss' | undefined;
+  ejected: number;
 }
 
 /** What an observer hands back for one attempt: `@edgekit/proxy`'s `AttemptObserver`. */

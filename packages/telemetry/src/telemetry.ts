@@ -5,7 +5,8 @@ import type { EdgeMetrics, EdgeMetricsOptions } from './edge-metrics.js';
 import { createEdgeMetrics } from './metrics.js';
 import { SCOPE, checkOptionsObject } from './options.js';
 import type { BreakerRegistryLike, CacheLike, HealthCheckerLike, ObservableForwarder } from './sources.js';
-import { type EdgeTracing, createEdgeTracing } from './tracing.js';
+import { createEndpointMetrics } from './endpoint-metrics.js';
+import { type EdgeTracing, type ObserveForwarderOptions, createEdgeTracing } from './tracing.js';
 
 /** Options of {@link createEdgeTelemetry}: those of the metrics, plus the tracing's. */
 export interface EdgeTelemetryOptions extends EdgeMetricsOptions {
@@ -17,6 +18,10 @@ export interface EdgeTelemetryOptions extends EdgeMetricsOptions {
   propagator?: TextMapPropagator;
   /** Whether to trace at all. Default: `true`. */
   tracing?: boolean;
+  /** Service names allowed as the endpoint metrics' `service` label. Default: none (`other`). */
+  services?: readonly string[];
+  /** Label endpoint attempts with the endpoint id (cardinality follows the fleet). Default `false`. */
+  endpointLabels?: boolean;
 }
 
 /** Metrics and tracing of an edge gateway, wired together. Create it with {@link createEdgeTelemetry}. */
@@ -28,8 +33,8 @@ export interface EdgeTelemetry {
   wrapHandler<Req extends IncomingMessage, Res extends ServerResponse, A extends unknown[], R>(
     handler: (req: Req, res: Res, ...rest: A) => R,
   ): (req: Req, res: Res, ...rest: A) => R;
-  /** Routing metrics and client spans from a forwarder. */
-  observeForwarder(forwarder: ObservableForwarder): Disposable;
+  /** Routing metrics, endpoint metrics and client spans from a forwarder (of `options.service`). */
+  observeForwarder(forwarder: ObservableForwarder, options?: ObserveForwarderOptions): Disposable;
   observeBreakers(registry: BreakerRegistryLike): Disposable;
   observeHealth(checker: HealthCheckerLike): Disposable;
   observeCache(cache: CacheLike): Disposable;
@@ -58,6 +63,12 @@ export function createEdgeTelemetry(options: EdgeTelemetryOptions): EdgeTelemetr
       ? undefined
       : createEdgeTracing({ location: opts.location!, nodeId: opts.nodeId!, tracerProvider: opts.tracerProvider, propagator: opts.propagator });
   const metrics = createEdgeMetrics(options);
+  const endpointMetrics = createEndpointMetrics({
+    registry: opts.registry!,
+    regions: (opts.regions ?? []).map((region) => (typeof region === 'string' ? region : region.name)),
+    services: opts.services ?? [],
+    endpointLabels: opts.endpointLabels === true,
+  });
   return {
     metrics,
     tracing,
@@ -65,9 +76,11 @@ export function createEdgeTelemetry(options: EdgeTelemetryOptions): EdgeTelemetr
       const measured = metrics.wrapHandler(handler);
       return tracing === undefined ? measured : tracing.wrapHandler(measured);
     },
-    observeForwarder(forwarder) {
+    observeForwarder(forwarder, observeOptions = {}) {
       const handles = [metrics.observeForwarder(forwarder)];
-      if (tracing !== undefined) handles.push(tracing.observeForwarder(forwarder));
+      // Observing attempts costs a little per request: only forwarders that route to endpoints pay it.
+      if (observeOptions.endpoints === true) handles.push(endpointMetrics.observeForwarder(forwarder, observeOptions.service));
+      if (tracing !== undefined) handles.push(tracing.observeForwarder(forwarder, observeOptions));
       return toDisposable(() => {
         for (const handle of handles) handle.dispose();
       });
@@ -77,6 +90,7 @@ export function createEdgeTelemetry(options: EdgeTelemetryOptions): EdgeTelemetr
     observeCache: (cache) => metrics.observeCache(cache),
     setRegions: (regions) => metrics.setRegions(regions),
     async close() {
+      endpointMetrics.close();
       await Promise.all([metrics.close(), tracing?.close()]);
     },
     [Symbol.asyncDispose]() {

@@ -35,7 +35,7 @@ import {
 } from './http-attributes.js';
 import { SCOPE, checkArgument, checkLabelValue, checkOptionsObject } from './options.js';
 import { w3cTraceContext } from './propagation.js';
-import type { AttemptEndLike, AttemptObserverLike, AttemptStartLike, DecisionLike, DisposableLike, ObservableForwarder, RequestEndLike, RequestObserverLike } from './sources.js';
+import type { AttemptEndLike, AttemptObserverLike, AttemptStartLike, DecisionLike, DisposableLike, EndpointChoiceLike, ObservableForwarder, RequestEndLike, RequestObserverLike } from './sources.js';
 
 /** Span attribute names of edgekit's own attributes. */
 export const EDGE_ATTRIBUTES = Object.freeze({
@@ -61,7 +61,36 @@ export const EDGE_ATTRIBUTES = Object.freeze({
   hedge: 'edge_hedge',
   /** How an attempt ended: `complete`, `failed`, `cancelled`. */
   attemptOutcome: 'edge_attempt_outcome',
+  /** The service the forwarder serves (`observeForwarder(forwarder, { service })`). */
+  service: 'edge_service',
+  /** The endpoint an attempt went to (regions with endpoints). */
+  endpoint: 'edge_endpoint',
+  /** The region's balancer (`least-request`, `peak-ewma`, `ring-hash`, ...). */
+  balancer: 'edge_balancer',
+  /** Why the balancer chose the endpoint: `balanced`, `affinity`, `retry`, `overflow`. */
+  balancerReason: 'edge_balancer_reason',
+  /** With an affinity key: `hit` or `miss`. */
+  affinity: 'edge_affinity',
+  /** Endpoints of the region ejected by outlier detection when the attempt started. */
+  ejected: 'edge_region_ejected',
 });
+
+/** Sets the endpoint choice of an attempt as span attributes. */
+function setEndpointAttributes(span: Span, choice: EndpointChoiceLike): void {
+  span.setAttribute(EDGE_ATTRIBUTES.endpoint, choice.endpoint);
+  span.setAttribute(EDGE_ATTRIBUTES.balancer, choice.balancer);
+  span.setAttribute(EDGE_ATTRIBUTES.balancerReason, choice.reason);
+  if (choice.affinity !== undefined) span.setAttribute(EDGE_ATTRIBUTES.affinity, choice.affinity);
+  span.setAttribute(EDGE_ATTRIBUTES.ejected, choice.ejected);
+}
+
+/** Options of `observeForwarder`. */
+export interface ObserveForwarderOptions {
+  /** The service this forwarder serves, for the `edge_service` attribute and the endpoint metrics' `service` label. */
+  service?: string;
+  /** The forwarder has regions with endpoints: count its attempts per endpoint (`createEdgeTelemetry`). */
+  endpoints?: boolean;
+}
 
 /** Options of {@link createEdgeTracing}. */
 export interface EdgeTracingOptions {
@@ -97,9 +126,9 @@ export interface EdgeTracing {
   /**
    * Traces a forwarder (`@edgekit/proxy`): a client span per upstream attempt with the trace context
    * injected into its headers, and the routing decision on the server span. Requests that no
-   * wrapped handler saw get a server span of their own.
+   * wrapped handler saw get a server span of their own. With `service`, spans carry `edge_service`.
    */
-  observeForwarder(forwarder: ObservableForwarder): Disposable;
+  observeForwarder(forwarder: ObservableForwarder, options?: ObserveForwarderOptions): Disposable;
   /** Ends every subscription; spans still open end with their requests. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -132,11 +161,17 @@ class AttemptSpan implements AttemptObserverLike {
   constructor(
     readonly span: Span,
     readonly headers: Readonly<Record<string, string | undefined>>,
+    /** The request's server span: the endpoint of the attempt that answered goes there too. */
+    readonly server: Span,
   ) {}
 
   end(end: AttemptEndLike): void {
     const span = this.span;
     span.setAttribute(EDGE_ATTRIBUTES.attemptOutcome, end.outcome);
+    if (end.endpoint !== undefined) {
+      setEndpointAttributes(span, end.endpoint);
+      if (end.outcome === 'complete') setEndpointAttributes(this.server, end.endpoint);
+    }
     if (end.status > 0) {
       span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, end.status);
       // Semantic conventions: a client span with a 4xx or 5xx status is an error.
@@ -161,10 +196,12 @@ class TraceObserver implements RequestObserverLike {
     readonly server: ServerSpan,
     /** The server span was started here (no wrapped handler saw the request), so it ends here. */
     readonly owned: boolean,
+    readonly service: string | undefined,
   ) {}
 
   decision(event: DecisionLike): void {
     const span = this.server.span;
+    if (this.service !== undefined) span.setAttribute(EDGE_ATTRIBUTES.service, this.service);
     span.setAttribute(EDGE_ATTRIBUTES.routingDecision, event.reason);
     const primary = event.candidates[0];
     if (primary !== undefined) span.setAttribute(EDGE_ATTRIBUTES.routingPrimary, primary);
@@ -332,11 +369,11 @@ class EdgeTracingImpl implements EdgeTracing {
   }
 
   /** The observer of one forwarded request. */
-  observe(req: IncomingMessage): TraceObserver | PropagationObserver {
+  observe(req: IncomingMessage, service?: string): TraceObserver | PropagationObserver {
     const existing = this.#spans.get(req);
-    if (existing !== undefined && !existing.ended) return new TraceObserver(this, existing, false);
+    if (existing !== undefined && !existing.ended) return new TraceObserver(this, existing, false, service);
     if (this.#off()) return new PropagationObserver(this, req);
-    return new TraceObserver(this, this.#start(req), true);
+    return new TraceObserver(this, this.#start(req), true, service);
   }
 
   startAttempt(server: ServerSpan, start: AttemptStartLike): AttemptSpan {
@@ -362,7 +399,7 @@ class EdgeTracingImpl implements EdgeTracing {
     const headers: Record<string, string | undefined> = {};
     for (const field of this.#fields) headers[field.toLowerCase()] = undefined;
     this.#propagator.inject(trace.setSpan(server.context, span), headers, recordSetter);
-    return new AttemptSpan(span, headers);
+    return new AttemptSpan(span, headers, server.span);
   }
 
   #originParts(origin: string): OriginParts {
@@ -376,10 +413,11 @@ class EdgeTracingImpl implements EdgeTracing {
     return parts;
   }
 
-  observeForwarder(forwarder: ObservableForwarder): Disposable {
+  observeForwarder(forwarder: ObservableForwarder, options: ObserveForwarderOptions = {}): Disposable {
     if (this.#closed) throw new Error(`${SCOPE}: the tracing is closed`);
     checkArgument<ObservableForwarder>('observeForwarder(forwarder)', forwarder, ['observe']);
-    const handle: DisposableLike = forwarder.observe((req) => this.observe(req));
+    const service = options.service;
+    const handle: DisposableLike = forwarder.observe((req) => this.observe(req, service));
     const disposable = toDisposable(() => {
       this.#subscriptions.delete(disposable);
       handle.dispose();

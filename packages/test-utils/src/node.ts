@@ -21,3 +21,4 @@ export {
 export { type LoadResult, type LoadSettings, type NginxHandle, cpuTimeMs, hasNginx, hasWrk, markdownTable, median, parseWrk, runWrk, startNginx } from './bench.js';
 export { type IssueOptions, type TestCertificate, type TestCertificateAuthority, chromiumArgsTrusting, createTestCertificates } from './certificates.js';
 export { type LatencyProxy, type LatencyProxyOptions, startLatencyProxy } from './latency-proxy.js';
+export { declaredErrorCodes, raisedErrorCodes } from './error-codes.js';

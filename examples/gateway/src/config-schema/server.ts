@@ -74,6 +74,8 @@ export const telemetrySection = z
   .strictObject({
     defaultMetrics: z.boolean().default(true),
     tracing: z.boolean().default(true),
+    /** Label `edge_endpoint_attempts_total` with each endpoint's id: its cardinality then follows the fleet (DNS discovery). Default: counts per region only. */
+    endpointLabels: z.boolean().default(false),
   })
   .prefault({});
 
