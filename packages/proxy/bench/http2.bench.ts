@@ -4,8 +4,9 @@
  * an HTTP/1.1 upstream, @edgekit/proxy HTTP/2 on both sides, and nginx configured the same way for
  * the h2 → HTTP/1.1 row (`listen ... http2`, upstream keepalive; nginx's `proxy_pass` has no
  * HTTP/2 upstream, so it has no h2 → h2 row). Each server runs in its own process; targets are
- * measured in alternating rounds and the median round is reported, with the CPU time each proxy
- * process spends per request.
+ * measured in alternating rounds and the median round is reported, with the CPU time each server
+ * process spends per request. The direct origin row is the ceiling: a bare `http2.createServer`
+ * answering fixed bytes, no forwarding at all.
  *
  *   pnpm --filter @edgekit/proxy bench:http2
  *   BENCH_REQUESTS=40000 BENCH_CLIENTS=20 BENCH_STREAMS=10 pnpm --filter @edgekit/proxy bench:http2
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
   const originH2 = await start('origin-h2c', '');
   const targets: Target[] = [];
   try {
-    targets.push({ name: 'origin h2c (direct)', url: `http://127.0.0.1:${originH2.port}/api/item`, pid: undefined, stop: () => originH2.child.stop() });
+    targets.push({ name: 'origin h2c (direct)', url: `http://127.0.0.1:${originH2.port}/api/item`, pid: originH2.child.child.pid, stop: () => originH2.child.stop() });
     const h1 = await start('edgekit-h2c-h1', `http://127.0.0.1:${origin.port}`);
     targets.push({ name: '@edgekit/proxy h2c → HTTP/1.1', url: `http://127.0.0.1:${h1.port}/api/item`, pid: h1.child.child.pid, stop: () => h1.child.stop() });
     const h2 = await start('edgekit-h2c-h2', `http://127.0.0.1:${originH2.port}`);

@@ -40,6 +40,8 @@ export class Http2Pools extends Dispatcher {
   readonly #defaults: DispatcherDefaults;
   readonly #maxStreams: number;
   readonly #sessions: Session[] = [];
+  readonly #scheme: string;
+  readonly #authority: string;
   #closed = false;
 
   constructor(origin: string, defaults: DispatcherDefaults, settings: Http2Settings) {
@@ -47,6 +49,8 @@ export class Http2Pools extends Dispatcher {
     this.#origin = new URL(origin);
     this.#defaults = defaults;
     this.#maxStreams = settings.maxConcurrentStreams;
+    this.#scheme = this.#origin.protocol === 'https:' ? 'https' : 'http';
+    this.#authority = this.#origin.host;
   }
 
   #pick(): Session {
@@ -102,8 +106,8 @@ export class Http2Pools extends Dispatcher {
       return true;
     }
     const entry = this.#pick();
-    entry.active++;
-    entry.session.ref();
+    // The session holds the process open only while it has streams (unref'd again at zero).
+    if (entry.active++ === 0) entry.session.ref();
     const start = (error?: Error): void => {
       if (error !== undefined) {
         this.#release(entry);
@@ -112,23 +116,24 @@ export class Http2Pools extends Dispatcher {
       }
       this.#stream(entry, options, handler);
     };
-    if (entry.ready) queueMicrotask(start);
+    // process.nextTick: queueMicrotask builds an AsyncResource per call.
+    if (entry.ready) process.nextTick(start);
     else entry.waiting.push(start);
     return true;
   }
 
-  #release(entry: Session): void {
+  /** Gives a stream's slot back to its session (the end of an exchange). */
+  readonly #release = (entry: Session): void => {
     entry.active--;
     if (entry.active === 0 && !entry.session.destroyed) entry.session.unref();
-  }
+  };
 
   #stream(entry: Session, options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
-    const origin = this.#origin;
     const headers: http2.OutgoingHttpHeaders = {
       ':method': options.method,
       ':path': options.path,
-      ':scheme': origin.protocol === 'https:' ? 'https' : 'http',
-      ':authority': origin.host,
+      ':scheme': this.#scheme,
+      ':authority': this.#authority,
     };
     const list = (options.headers ?? []) as string[];
     for (let i = 0; i + 1 < list.length; i += 2) {
@@ -140,69 +145,34 @@ export class Http2Pools extends Dispatcher {
       headers[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [String(previous), value];
     }
     const body = options.body as Buffer | Readable | null | undefined;
-    let settled = false;
-    let stream: http2.ClientHttp2Stream | undefined;
-    const fail = (error: Error): void => {
-      if (settled) return;
-      settled = true;
-      this.#release(entry);
-      if (stream !== undefined && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
-      if (body != null && typeof (body as Readable).destroy === 'function') (body as Readable).destroy();
-      handler.onError?.(error);
-    };
-    handler.onConnect?.((error?: Error) => fail(error ?? coded('request aborted', 'UND_ERR_ABORTED')));
-    if (settled) return;
+    const exchange = new Exchange(this.#release, entry, handler, body, options.bodyTimeout ?? this.#defaults.bodyTimeout);
+    handler.onConnect?.(exchange.abort);
+    if (exchange.settled) return;
+    let s: http2.ClientHttp2Stream;
     try {
-      stream = entry.session.request(headers, { endStream: body == null });
+      s = entry.session.request(headers, { endStream: body == null });
     } catch (error) {
-      fail(error as Error);
+      exchange.fail(error as Error);
       return;
     }
-    const s = stream;
+    exchange.stream = s;
+    (s as StreamWithExchange)[EXCHANGE] = exchange;
     if (Buffer.isBuffer(body)) s.end(body);
     else if (body != null) {
-      body.on('error', (error) => fail(error));
+      body.on('error', exchange.abort);
       body.pipe(s);
     }
-    let responded = false;
-    let ended = false;
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    let lastError: Error | undefined;
     s.setTimeout(options.headersTimeout ?? this.#defaults.headersTimeout);
-    s.on('timeout', () => fail(responded ? coded('body timeout', 'UND_ERR_BODY_TIMEOUT') : coded('headers timeout', 'UND_ERR_HEADERS_TIMEOUT')));
-    s.on('headers', (informational) => {
-      if (!settled) handler.onHeaders?.(Number(informational[':status']), flatten(informational) as never, noop, '');
-    });
-    s.on('response', (response) => {
-      responded = true;
-      const bodyTimeout = options.bodyTimeout ?? this.#defaults.bodyTimeout;
-      s.setTimeout(bodyTimeout);
-      if (settled) return;
-      if (handler.onHeaders?.(Number(response[':status']), flatten(response) as never, () => s.resume(), '') === false) s.pause();
-    });
-    s.on('data', (chunk: Buffer) => {
-      if (!settled && handler.onData?.(chunk) === false) s.pause();
-    });
-    s.on('trailers', (received) => {
-      trailers = received;
-    });
-    s.on('end', () => {
-      ended = true;
-    });
-    s.on('error', (error) => {
-      lastError = error;
-    });
+    // Listeners shared by every stream (no closures per request); each finds its exchange on the stream.
+    s.on('timeout', onStreamTimeout);
+    s.on('headers', onStreamInformational);
+    s.on('response', onStreamResponse);
+    s.on('data', onStreamData);
+    s.on('trailers', onStreamTrailers);
+    s.on('end', onStreamEnd);
+    s.on('error', onStreamError);
     // 'close' follows 'end', 'trailers' and 'error' alike: the one place the outcome is known.
-    s.on('close', () => {
-      if (settled) return;
-      if (responded && ended && s.rstCode === NGHTTP2_NO_ERROR) {
-        settled = true;
-        this.#release(entry);
-        handler.onComplete?.(trailers === undefined ? null : (trailers as never));
-        return;
-      }
-      fail(lastError ?? coded(`the upstream closed the stream (code ${s.rstCode})`, 'UND_ERR_SOCKET'));
-    });
+    s.on('close', onStreamClose);
   }
 
   override async close(): Promise<void> {
@@ -217,6 +187,95 @@ export class Http2Pools extends Dispatcher {
 }
 
 function noop(): void {}
+
+const EXCHANGE = Symbol('edgekit.http2.exchange');
+type StreamWithExchange = http2.ClientHttp2Stream & { [EXCHANGE]?: Exchange };
+
+/** One request on an upstream HTTP/2 stream: the state its stream's listeners share. */
+class Exchange {
+  settled = false;
+  responded = false;
+  ended = false;
+  stream: http2.ClientHttp2Stream | undefined;
+  trailers: http2.IncomingHttpHeaders | undefined;
+  lastError: Error | undefined;
+  /** Aborts the exchange (the handler's abort callback, the request body's error listener). */
+  readonly abort = (error?: Error): void => this.fail(error ?? coded('request aborted', 'UND_ERR_ABORTED'));
+  /** Resumes a paused response (the handler's resume callback). */
+  readonly resume = (): void => {
+    this.stream?.resume();
+  };
+
+  constructor(
+    readonly release: (entry: Session) => void,
+    readonly entry: Session,
+    readonly handler: Dispatcher.DispatchHandler,
+    readonly body: Buffer | Readable | null | undefined,
+    readonly bodyTimeout: number,
+  ) {}
+
+  fail(error: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.release(this.entry);
+    const stream = this.stream;
+    if (stream !== undefined && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    const body = this.body;
+    if (body != null && typeof (body as Readable).destroy === 'function') (body as Readable).destroy();
+    this.handler.onError?.(error);
+  }
+}
+
+function exchangeOf(stream: http2.ClientHttp2Stream): Exchange {
+  return (stream as StreamWithExchange)[EXCHANGE]!;
+}
+
+function onStreamTimeout(this: http2.ClientHttp2Stream): void {
+  const x = exchangeOf(this);
+  x.fail(x.responded ? coded('body timeout', 'UND_ERR_BODY_TIMEOUT') : coded('headers timeout', 'UND_ERR_HEADERS_TIMEOUT'));
+}
+
+function onStreamInformational(this: http2.ClientHttp2Stream, informational: http2.IncomingHttpHeaders): void {
+  const x = exchangeOf(this);
+  if (!x.settled) x.handler.onHeaders?.(Number(informational[':status']), flatten(informational) as never, noop, '');
+}
+
+function onStreamResponse(this: http2.ClientHttp2Stream, response: http2.IncomingHttpHeaders): void {
+  const x = exchangeOf(this);
+  x.responded = true;
+  this.setTimeout(x.bodyTimeout);
+  if (x.settled) return;
+  if (x.handler.onHeaders?.(Number(response[':status']), flatten(response) as never, x.resume, '') === false) this.pause();
+}
+
+function onStreamData(this: http2.ClientHttp2Stream, chunk: Buffer): void {
+  const x = exchangeOf(this);
+  if (!x.settled && x.handler.onData?.(chunk) === false) this.pause();
+}
+
+function onStreamTrailers(this: http2.ClientHttp2Stream, received: http2.IncomingHttpHeaders): void {
+  exchangeOf(this).trailers = received;
+}
+
+function onStreamEnd(this: http2.ClientHttp2Stream): void {
+  exchangeOf(this).ended = true;
+}
+
+function onStreamError(this: http2.ClientHttp2Stream, error: Error): void {
+  exchangeOf(this).lastError = error;
+}
+
+function onStreamClose(this: http2.ClientHttp2Stream): void {
+  const x = exchangeOf(this);
+  if (x.settled) return;
+  if (x.responded && x.ended && this.rstCode === NGHTTP2_NO_ERROR) {
+    x.settled = true;
+    x.release(x.entry);
+    x.handler.onComplete?.(x.trailers === undefined ? null : (x.trailers as never));
+    return;
+  }
+  x.fail(x.lastError ?? coded(`the upstream closed the stream (code ${this.rstCode})`, 'UND_ERR_SOCKET'));
+}
 
 /** Node's header object as the flat `[name, value, ...]` list the handlers take, pseudo-fields left out. */
 function flatten(headers: http2.IncomingHttpHeaders): string[] {

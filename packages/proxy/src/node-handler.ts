@@ -36,7 +36,8 @@ const INTERNAL_PROBLEM = Object.freeze({ title: 'Internal Server Error', status:
 export class NodeExchange extends Exchange {
   readonly #res: TrackedResponse;
   readonly #onInternalError: ((error: unknown) => void) | undefined;
-  #wroteBody = false;
+  /** Whether the first-chunk string write is done or, over HTTP/2 (head and body in separate frames anyway), not wanted. */
+  #wroteBody: boolean;
   #endedInHead = false;
 
   /** `awaitingContinue`: the request came through `checkContinue`, so Node has not answered `100 Continue`. */
@@ -45,6 +46,7 @@ export class NodeExchange extends Exchange {
     this.continuePending = awaitingContinue;
     this.#res = res as TrackedResponse;
     this.#onInternalError = onInternalError;
+    this.#wroteBody = (res as unknown as Partial<Http2ServerResponse>).stream !== undefined;
     this.#res[kExchange] = this;
     res.on('close', onResponseClose);
   }
@@ -84,8 +86,8 @@ export class NodeExchange extends Exchange {
     let written: boolean;
     if (!this.#wroteBody && chunk.length <= SMALL_FIRST_CHUNK) {
       this.#wroteBody = true;
-      // Node joins the pending head and a string body into one write instead of a writev of two
-      // buffers; latin1 maps bytes one to one, so the body goes out unchanged.
+      // HTTP/1.1: Node joins the pending head and a string body into one write instead of a writev
+      // of two buffers; latin1 maps bytes one to one, so the body goes out unchanged.
       written = res.write(chunk.toString('latin1'), 'latin1');
     } else {
       written = res.write(chunk);
