@@ -1,33 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { EdgekitError, isEdgekitError } from '@edgekit/core';
-import { declaredErrorCodes, raisedErrorCodes } from '@edgekit/test-utils';
-import { describe, expect, it } from 'vitest';
+import { describeErrorContract } from '@edgekit/test-utils';
 import { BreakerError, isBreakerError } from '../src/index.js';
 
-const src = fileURLToPath(new URL('../src', import.meta.url));
-const errorsFile = fileURLToPath(new URL('../src/errors.ts', import.meta.url));
-
-describe('BreakerError codes and guard', () => {
-  it('raises only codes listed in BreakerErrorCode', () => {
-    const raised = raisedErrorCodes(src, ['BreakerError']);
-    expect(raised.length).toBeGreaterThan(0);
-    expect(raised.filter((code) => !declaredErrorCodes(errorsFile, 'BreakerErrorCode').includes(code))).toEqual([]);
-  });
-
-  it('has the (code, message, context) shape and a guard that works across copies of the package', () => {
-    const error = new BreakerError('EOPENBREAKER', 'Breaker is open', { breaker: 'eu' });
-    expect(error).toBeInstanceOf(EdgekitError);
-    expect([error.code, error.message]).toEqual(['EOPENBREAKER', 'Breaker is open']);
-    expect(isBreakerError(error)).toBe(true);
-    expect(isEdgekitError(error)).toBe(true);
-    // Another copy of the package (a second install, or the CJS build next to the ESM one) has its
-    // own classes, so instanceof fails; the registered brands still match.
-    class CopiedError extends Error {}
-    Object.defineProperty(CopiedError.prototype, Symbol.for('edgekit.error'), { value: true });
-    Object.defineProperty(CopiedError.prototype, Symbol.for('edgekit.breaker.error'), { value: true });
-    expect(isBreakerError(new CopiedError('copy'))).toBe(true);
-    expect(isEdgekitError(new CopiedError('copy'))).toBe(true);
-    expect(isBreakerError(new Error('plain'))).toBe(false);
-    expect(isBreakerError(Object.assign(new Error('look-alike'), { code: 'EOPENBREAKER', name: error.name }))).toBe(false);
-  });
+describeErrorContract({
+  ErrorClass: BreakerError,
+  guard: isBreakerError,
+  brand: 'breaker',
+  sample: ['EOPENBREAKER', 'Breaker is open', { breaker: 'eu' }],
+  src: fileURLToPath(new URL('../src', import.meta.url)),
+  errorsFile: fileURLToPath(new URL('../src/errors.ts', import.meta.url)),
+  base: EdgekitError,
+  isBase: isEdgekitError,
 });

@@ -1,33 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { EdgekitError, isEdgekitError } from '@edgekit/core';
-import { declaredErrorCodes, raisedErrorCodes } from '@edgekit/test-utils';
-import { describe, expect, it } from 'vitest';
+import { describeErrorContract } from '@edgekit/test-utils';
 import { CacheError, isCacheError } from '../src/index.js';
 
-const src = fileURLToPath(new URL('../src', import.meta.url));
-const errorsFile = fileURLToPath(new URL('../src/errors.ts', import.meta.url));
-
-describe('CacheError codes and guard', () => {
-  it('raises only codes listed in CacheErrorCode', () => {
-    const raised = raisedErrorCodes(src, ['CacheError']);
-    expect(raised.length).toBeGreaterThan(0);
-    expect(raised.filter((code) => !declaredErrorCodes(errorsFile, 'CacheErrorCode').includes(code))).toEqual([]);
-  });
-
-  it('has the (code, message, context) shape and a guard that works across copies of the package', () => {
-    const error = new CacheError('ECACHESTORE', 'store failed', { key: 'k' });
-    expect(error).toBeInstanceOf(EdgekitError);
-    expect([error.code, error.message]).toEqual(['ECACHESTORE', 'store failed']);
-    expect(isCacheError(error)).toBe(true);
-    expect(isEdgekitError(error)).toBe(true);
-    // Another copy of the package (a second install, or the CJS build next to the ESM one) has its
-    // own classes, so instanceof fails; the registered brands still match.
-    class CopiedError extends Error {}
-    Object.defineProperty(CopiedError.prototype, Symbol.for('edgekit.error'), { value: true });
-    Object.defineProperty(CopiedError.prototype, Symbol.for('edgekit.cache.error'), { value: true });
-    expect(isCacheError(new CopiedError('copy'))).toBe(true);
-    expect(isEdgekitError(new CopiedError('copy'))).toBe(true);
-    expect(isCacheError(new Error('plain'))).toBe(false);
-    expect(isCacheError(Object.assign(new Error('look-alike'), { code: 'ECACHESTORE', name: error.name }))).toBe(false);
-  });
+describeErrorContract({
+  ErrorClass: CacheError,
+  guard: isCacheError,
+  brand: 'cache',
+  sample: ['ECACHESTORE', 'store failed', { key: 'k' }],
+  src: fileURLToPath(new URL('../src', import.meta.url)),
+  errorsFile: fileURLToPath(new URL('../src/errors.ts', import.meta.url)),
+  base: EdgekitError,
+  isBase: isEdgekitError,
 });

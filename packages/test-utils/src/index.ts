@@ -1,2 +1,3 @@
 export * from './node.js';
 export { describeNats, describeRedis, useNatsServer, useNatsSupercluster, useRedisCluster, useRedisServer } from './vitest.js';
+export { type ErrorContract, describeErrorContract } from './error-contract.js';
