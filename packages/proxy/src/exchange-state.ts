@@ -5,7 +5,7 @@ import { Attempt, DONE } from './attempt.js';
 import { Candidates } from './candidates.js';
 import { ForwardError, type ForwardErrorCode } from './errors.js';
 import type { FailureKind } from './events.js';
-import { EndpointDispatcher, type EndpointMemory, EndpointOverflowError } from './endpoint-dispatcher.js';
+import { EndpointDispatcher, type EndpointMemory, EndpointOverflowError, type Preselection } from './endpoint-dispatcher.js';
 import { GrpcStatusError, invalidDetail } from './failure.js';
 import type { ForwarderCore } from './forwarder-core.js';
 import { type RequestEnd, type RequestObserver, observeEnd } from './observer.js';
@@ -82,6 +82,8 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
   protected observers: RequestObserver[] | undefined = undefined;
   /** Endpoints tried so far, in regions that list endpoints (see `EndpointDispatcher`). */
   triedEndpoints: Set<string> | undefined = undefined;
+  /** The endpoint picked for the decision event, taken by the first attempt's dispatch. */
+  preselected: Preselection | undefined = undefined;
   /** Delay the next retry waits at least (a `Retry-After` within `maxRetryAfter`). */
   protected retryAfterWait = 0;
   protected retries = 0;
