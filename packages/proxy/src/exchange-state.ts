@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { passesHealth } from './admission.js';
 import { Attempt, DONE } from './attempt.js';
 import { Candidates } from './candidates.js';
 import { ForwardError, type ForwardErrorCode } from './errors.js';
@@ -199,7 +198,7 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
     if (route !== undefined && kind !== 'connect' && attempt.connected) {
       const routes: RouteFailures = this.core.routeFailures;
       const region = attempt.region.name;
-      if (!routes.failure(region, route, this.core.options.clock.now(), this.routeFailed, passesHealth(this.core.options.health, region))) {
+      if (!routes.failure(region, route, this.core.options.clock.now(), this.routeFailed, this.core.healthVouchesFor(region))) {
         this.routeFailed = true;
         attempt.release();
         return;
@@ -241,7 +240,12 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
     if (this.attempts.length >= options.maxAttempts) return false;
     if (this.deadlineTimer !== undefined && options.clock.now() + this.retryAfterWait >= this.startedAt + this.deadline) return false;
     const dispatcher = this.core.targetOf(from.region).dispatcher;
-    if (dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this)) this.regions.again = from.region;
+    // The same region first while it has endpoints this request did not try, but the last attempt
+    // allowed goes to another region when there is one: a region whose every endpoint fails must
+    // not use up the request's attempts.
+    const regions = this.regions;
+    const last = this.attempts.length + 1 >= options.maxAttempts && regions.cursor < regions.regions.length;
+    if (!last && dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this)) regions.again = from.region;
     if (!this.regions.acquireNext()) return false;
     const budget = options.retryBudget;
     if (budget !== undefined && !budget.tryRetry()) {
