@@ -244,9 +244,15 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
     // allowed goes to another region when there is one: a region whose every endpoint fails must
     // not use up the request's attempts.
     const regions = this.regions;
-    const last = this.attempts.length + 1 >= options.maxAttempts && regions.cursor < regions.regions.length;
-    if (!last && dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this)) regions.again = from.region;
-    if (!this.regions.acquireNext()) return false;
+    const untried = dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this);
+    const last = untried && this.attempts.length + 1 >= options.maxAttempts && regions.cursor < regions.regions.length;
+    if (untried && !last) regions.again = from.region;
+    if (!regions.acquireNext()) {
+      // No other region would take it (breakers open): the same region's next endpoint still may.
+      if (!last) return false;
+      regions.again = from.region;
+      if (!regions.acquireNext()) return false;
+    }
     const budget = options.retryBudget;
     if (budget !== undefined && !budget.tryRetry()) {
       const events = this.core.events;

@@ -135,4 +135,21 @@ describe('a region whose endpoints are all down', () => {
     expect(breakers.get('eu').snapshot().state).toBe('closed');
     expect(us.received.length).toBe(usBefore);
   });
+
+  it('keeps the last attempt for another region, unless no other region would take it', async () => {
+    const breakers = createBreakerRegistry({ defaults: REGION_BREAKER_DEFAULTS });
+    cleanup.push(() => breakers.close());
+    const { url, eu, us, ap } = await world({ outlierDetection: false }, { maxAttempts: 2, breakers, routeKey: false });
+    for (const u of eu) u.behaviour = { kind: 'ok', status: 503 };
+    expect(await regionsServing(url, 1)).toEqual(['us']);
+    expect(received(eu)).toBe(1);
+
+    breakers.get('us').open();
+    breakers.get('ap').open();
+    expect(await regionsServing(url, 1)).toEqual(['503']);
+    // Both attempts stayed in the region: the second went to another of its endpoints.
+    expect(received(eu)).toBe(3);
+    expect(us.received).toHaveLength(1);
+    expect(ap.received).toHaveLength(0);
+  });
 });
