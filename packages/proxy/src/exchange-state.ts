@@ -240,19 +240,8 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
     if (this.attempts.length >= options.maxAttempts) return false;
     if (this.deadlineTimer !== undefined && options.clock.now() + this.retryAfterWait >= this.startedAt + this.deadline) return false;
     const dispatcher = this.core.targetOf(from.region).dispatcher;
-    // The same region first while it has endpoints this request did not try, but the last attempt
-    // allowed goes to another region when there is one: a region whose every endpoint fails must
-    // not use up the request's attempts.
-    const regions = this.regions;
     const untried = dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this);
-    const last = untried && this.attempts.length + 1 >= options.maxAttempts && regions.cursor < regions.regions.length;
-    if (untried && !last) regions.again = from.region;
-    if (!regions.acquireNext()) {
-      // No other region would take it (breakers open): the same region's next endpoint still may.
-      if (!last) return false;
-      regions.again = from.region;
-      if (!regions.acquireNext()) return false;
-    }
+    if (!this.regions.acquireRetry(from.region, untried, this.attempts.length + 1 >= options.maxAttempts)) return false;
     const budget = options.retryBudget;
     if (budget !== undefined && !budget.tryRetry()) {
       const events = this.core.events;
