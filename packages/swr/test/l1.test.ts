@@ -1,4 +1,5 @@
 import { type Bus, createRedisBus } from '@edgekit/bus';
+import { createManualClock } from '@edgekit/core/testing';
 import { describeRedis, useRedisServer } from '@edgekit/test-utils';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
@@ -54,11 +55,13 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
   }
 
   it('answers fresh and stale hits from the local copy without a Redis round trip', async () => {
-    const a = await node(uniquePrefix());
+    // A manual clock: the entry is fresh until the test moves time past its ttl, however slow the machine.
+    const clock = createManualClock(Date.now());
+    const a = await node(uniquePrefix(), { clock });
     await a.swr('k', () => 'v1', { ttl: 50, staleWhileRevalidate: 60_000 });
     const before = a.reads();
     expect(await a.swr.resolve('k', () => 'x', { ttl: 50, staleWhileRevalidate: 60_000 })).toMatchObject({ status: 'fresh', value: 'v1' });
-    await sleep(60);
+    clock.advance(60);
     const stale = await a.swr.resolve('k', () => new Promise<string>(() => {}), { ttl: 50, staleWhileRevalidate: 60_000 });
     expect(stale).toMatchObject({ status: 'stale', value: 'v1' });
     // Only the background refresh's check read Redis, not the answers.
@@ -67,11 +70,13 @@ describeRedis('the process-local tier (l1) in front of Redis', () => {
 
   it('drops every node’s copy when one node stores a newer value or deletes the key', async () => {
     const prefix = uniquePrefix();
-    const a = await node(prefix);
-    const b = await node(prefix);
+    // One manual clock for both nodes: the entry stays fresh for b's read, however slow the machine.
+    const clock = createManualClock(Date.now());
+    const a = await node(prefix, { clock });
+    const b = await node(prefix, { clock });
     await a.swr('k', () => 'v1', { ttl: 30, staleWhileRevalidate: 60_000 });
     expect(await b.swr('k', () => 'unused', { ttl: 30, staleWhileRevalidate: 60_000 })).toBe('v1');
-    await sleep(40);
+    clock.advance(40);
     // a refreshes in the background; b's copy must give way to the new value.
     expect(await a.swr('k', () => 'v2', { ttl: 60_000 })).toBe('v1');
     await until(async () => (await b.swr.resolve('k', () => 'unused', { ttl: 60_000 })).value === 'v2');
