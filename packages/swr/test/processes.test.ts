@@ -15,10 +15,17 @@ describeRedis('swr nodes in separate processes over one Redis', () => {
 
   it('makes exactly one origin call for concurrent requests of one expired key across three processes', async () => {
     let originCalls = 0;
+    let waiting = 0;
     const origin = createServer((_req, res) => {
       originCalls++;
-      // Slow enough that every process asks while the first fetch runs.
-      setTimeout(() => res.end(`value-${originCalls}`), 300);
+      // The fetch is answered once the two other processes wait on its lock, however slow the machine.
+      const answer = (): void => void res.end(`value-${originCalls}`);
+      const deadline = Date.now() + 20_000;
+      const check = (): void => {
+        if (waiting >= 2 || Date.now() > deadline) answer();
+        else setTimeout(check, 10);
+      };
+      check();
     });
     const originBase = `http://127.0.0.1:${await listen(origin)}`;
     const prefix = `proc${process.pid}:`;
@@ -31,6 +38,7 @@ describeRedis('swr nodes in separate processes over one Redis', () => {
       const file = fileURLToPath(new URL('./fixtures/swr-node.ts', import.meta.url));
       for (let i = 0; i < 3; i++) children.push(spawnTs(file, [redis.current.url, prefix, originBase]));
       await Promise.all(children.map((c) => c.waitForLine((l) => l === 'ready', 30_000)));
+      for (const child of children) void child.waitForLine((l) => l === 'waiting', 30_000).then(() => waiting++, () => undefined);
       for (const child of children) child.send('burst report 100 60000');
       const reports = await Promise.all(children.map(async (c) => JSON.parse((await c.waitForLine((l) => l.startsWith('burst '), 30_000)).slice(6))));
       expect(originCalls).toBe(1);
