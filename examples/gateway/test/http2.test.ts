@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
+import { waitFor } from './helpers.js';
 import { type EchoOrigin, type TestPki, createTestPki, startEchoOrigin, startGateway, tlsConfig } from './tls-world.js';
 
 const run = promisify(execFile);
@@ -219,7 +220,8 @@ describe('h2c (HTTP/2 with prior knowledge) beside HTTP/1.1 on a plain port', ()
     try {
       const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
       const slow = h2request(session, { ':path': '/api/slow?delay=400' });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Shut down once the request is at the origin, so it is in flight however slow the machine.
+      await waitFor(() => origin.seen.some((seen) => seen.url === '/api/slow?delay=400'), 10_000, 'the slow request at the origin');
       const shutdown = drained.shutdown();
       expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
       const answer = await slow;
