@@ -125,12 +125,18 @@ describe('hot reload', () => {
       }
     };
     const workers = Array.from({ length: 6 }, (_, worker) => loop(worker));
+    // Traffic is answered between every two reloads and after the last one, however slow the machine:
+    // each step waits for ten more answers rather than a fixed time.
+    const moreAnswers = async (what: string): Promise<void> => {
+      const before = statuses.length + failures.length;
+      await waitFor(() => statuses.length + failures.length >= before + 10, 15_000, what);
+    };
     for (let i = 1; i <= 5; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 120));
+      await moreAnswers(`traffic before reload ${i}`);
       writeFileSync(file, stringify(variant(i)));
-      await waitFor(() => gateway!.version === i + 1, 5_000, `reload ${i}`);
+      await waitFor(() => gateway!.version === i + 1, 10_000, `reload ${i}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await moreAnswers('traffic after the last reload');
     running = false;
     await Promise.all(workers);
 
