@@ -10,7 +10,9 @@ afterEach(async () => {
 
 const frankfurt = { lat: 50.11, lon: 8.68 };
 const virginia = { lat: 39.04, lon: -77.49 };
-const fastChecks = { interval: 50, timeout: 1_000, jitter: 0, initialJitter: 0, healthyThreshold: 1, unhealthyThreshold: 2 };
+// Regions fail their checks here by answering 503, never by a probe timing out: a probe timeout far
+// beyond any stall of a loaded machine keeps a slow answer from turning a healthy region unhealthy.
+const fastChecks = { interval: 50, timeout: 10_000, jitter: 0, initialJitter: 0, healthyThreshold: 1, unhealthyThreshold: 2 };
 
 function configOf(main: Pod, extra: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
   return {
