@@ -94,7 +94,7 @@ describe('gateway end to end (real origins on loopback)', () => {
     const stale = await tick();
     expect(stale.tick).toBe(first.tick);
     expect(stale.status).toContain('stale-while-revalidate');
-    await waitFor(() => world.origins.us.hits.get('/api/ticker') === 2, 3_000, 'one background revalidation');
+    await waitFor(() => world.origins.us.hits.get('/api/ticker') === 2, 10_000, 'one background revalidation');
     const fresh = await tick();
     expect(fresh.tick).toBe(first.tick + 1);
     expect(fresh.status).toMatch(/edgekit; hit/);
