@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import type { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { ALGORITHMS, type Algorithm, type RateLimitError, createLocalLimiter, createRedisLimiter } from '../src/index.js';
-import { HOSTILE_KEYS, clusterClient, onCleanup, ready, redisClient } from './helpers.js';
+import { HOSTILE_KEYS, clusterClient, onCleanup, ready, redisClient, waitFor } from './helpers.js';
 
 let run = 0;
 
@@ -130,10 +130,12 @@ describeRedis('strict limiter when Redis fails', () => {
     expect((await open.limit('k')).allowed).toBe(false);
 
     await server.kill(true);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => redis.status !== 'ready');
     const started = Date.now();
     const [a, b] = await Promise.all([open.limit('k'), closed.limit('k')]);
-    expect(Date.now() - started).toBeLessThan(1_500);
+    // No hang: decided within commandTimeout (250 ms) rather than waiting for Redis to return;
+    // the margin is for a loaded machine's stalls.
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(a).toEqual({ allowed: true, limit: 1, remaining: 1, reset: 0, retryAfter: 0 });
     expect(b).toEqual({ allowed: false, limit: 1, remaining: 0, reset: 2000, retryAfter: 2000 });
     expect(errors.length).toBeGreaterThan(0);
@@ -164,8 +166,10 @@ describeRedis('strict limiter when Redis fails', () => {
       const started = Date.now();
       const result = await limiter.limit('k');
       const took = Date.now() - started;
+      // It waited for commandTimeout, and no longer than a loaded machine's stalls add to it: the
+      // silent server never answers, so without the timeout the call would never settle.
       expect(took).toBeGreaterThanOrEqual(95);
-      expect(took).toBeLessThan(1000);
+      expect(took).toBeLessThan(5_000);
       expect(result.allowed).toBe(failOpen);
       expect(codes).toEqual(['ETIMEDOUT']);
     }
