@@ -20,5 +20,6 @@ export {
   optionalNumber,
   optionalOneOf,
   optionalString,
+  rejectRenamedOptions,
 } from './options.js';
 export { type RedisClientLike, type RedisScanNode, checkRedisClient, checkRedisPrefix, isRedisCluster, redisHashTag, redisScanTargets, scanRedisNode } from './redis.js';

@@ -1,5 +1,5 @@
 import type { Bus } from '@edgekit/bus';
-import { type Clock, type Disposable, TypedEmitter, checkOptionsObject, checkRedisClient, checkRedisPrefix, redisHashTag, describeValue, optionalNumber, systemClock, type RedisClientLike } from '@edgekit/core';
+import { type Clock, type Disposable, TypedEmitter, checkOptionsObject, checkRedisClient, checkRedisPrefix, redisHashTag, describeValue, optionalNumber, rejectRenamedOptions, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { type SwrEntry, type SwrPolicy, type SwrResult, makeEntry, retention } from './entry.js';
@@ -129,7 +129,7 @@ function checkPolicy(policy: unknown): ResolvedPolicy {
   const scope = `${SCOPE} policy`;
   const ttl = optionalNumber(scope, 'ttl', p.ttl, Number.NaN, { min: 0, exclusiveMin: true });
   if (Number.isNaN(ttl)) throw new TypeError(`${scope}: option "ttl" must be a number > 0 (got undefined)`);
-  if ('staleTtl' in p) throw new TypeError(`${scope}: option "staleTtl" is named "staleWhileRevalidate"`);
+  rejectRenamedOptions(scope, p, { staleTtl: 'staleWhileRevalidate' });
   return {
     ttl,
     staleWhileRevalidate: optionalNumber(scope, 'staleWhileRevalidate', p.staleWhileRevalidate, 0, { min: 0 }),
