@@ -23,3 +23,4 @@ export { type IssueOptions, type TestCertificate, type TestCertificateAuthority,
 export { type LatencyProxy, type LatencyProxyOptions, startLatencyProxy } from './latency-proxy.js';
 export { declaredErrorCodes, raisedErrorCodes } from './error-codes.js';
 export { waitFor } from './wait.js';
+export { echoProtoPath } from './fixtures.js';
