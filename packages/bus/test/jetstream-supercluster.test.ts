@@ -3,7 +3,7 @@ import { type NatsSuperclusterHandle, type TcpRelay, startNatsSupercluster, star
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isBusError } from '../src/index.js';
-import { natsClient as client, onCleanup, regionNode as node, waitOnNats as waitFor } from './nats-helpers.js';
+import { natsClient as client, regionNode as node, waitOnNats as waitFor } from './nats-helpers.js';
 
 describeNats('JetStream bus when the link between two regions\u2019 clusters is cut (not a node\u2019s own link)', () => {
   // Every gateway connection to or from ap-south runs through a relay the test can cut.

@@ -1,7 +1,6 @@
 import type { TcpRelay } from '@edgekit/test-utils/node';
 import { describeNats, useNatsServer } from '@edgekit/test-utils';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { expect, it } from 'vitest';
 import { createJetStreamBus, createNatsBus } from '../src/nats.js';
 import { describeBusConformance } from '../src/testing.js';
 import { natsClient, relay } from './nats-helpers.js';
