@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE } from './http-attributes.js';
 import type { AttemptObserverLike, AttemptStartLike, DecisionLike, RequestEndLike, RequestObserverLike } from './sources.js';
-import { type AttemptSpan, EDGE_ATTRIBUTES, type ServerSpan } from './spans.js';
+import { type AttemptSpan, EDGE_ATTRIBUTES, type ServerSpan, setEndpointAttributes } from './spans.js';
 
 /** What the observers need of the tracing: client spans under a server span, and the headers of requests it does not trace. */
 export interface AttemptTracer {
@@ -22,7 +22,13 @@ export class TraceObserver implements RequestObserverLike {
 
   decision(event: DecisionLike): void {
     const span = this.server.span;
-    if (this.service !== undefined) span.setAttribute(EDGE_ATTRIBUTES.service, this.service);
+    // A span sampled out records nothing: no attribute is worth building for it.
+    if (!span.isRecording()) return;
+    const service = event.service ?? this.service;
+    if (service !== undefined) span.setAttribute(EDGE_ATTRIBUTES.service, service);
+    if (event.region !== undefined) span.setAttribute(EDGE_ATTRIBUTES.region, event.region);
+    // The endpoint of the first attempt; the attempt that answers sets its own when it completes.
+    if (event.endpoint !== undefined) setEndpointAttributes(span, event.endpoint);
     span.setAttribute(EDGE_ATTRIBUTES.routingDecision, event.reason);
     const primary = event.candidates[0];
     if (primary !== undefined) span.setAttribute(EDGE_ATTRIBUTES.routingPrimary, primary);

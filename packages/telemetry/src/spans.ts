@@ -18,7 +18,7 @@ export const EDGE_ATTRIBUTES = Object.freeze({
   routingSkipped: 'routing_skipped',
   /** The client's continent code, when located. */
   clientContinent: 'client_continent',
-  /** The region that answered (server span) or was tried (client span). */
+  /** The region routed to, then the one that answered (server span); the one tried (client span). */
   region: 'edge_region',
   /** Network attempts the request took. */
   attempts: 'edge_attempts',
@@ -41,7 +41,7 @@ export const EDGE_ATTRIBUTES = Object.freeze({
 });
 
 /** Sets the endpoint choice of an attempt as span attributes. */
-function setEndpointAttributes(span: Span, choice: EndpointChoiceLike): void {
+export function setEndpointAttributes(span: Span, choice: EndpointChoiceLike): void {
   span.setAttribute(EDGE_ATTRIBUTES.endpoint, choice.endpoint);
   span.setAttribute(EDGE_ATTRIBUTES.balancer, choice.balancer);
   span.setAttribute(EDGE_ATTRIBUTES.balancerReason, choice.reason);
