@@ -1,7 +1,9 @@
 import http2 from 'node:http2';
 import type { Readable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
 import { Dispatcher } from 'undici';
 import type { DispatcherDefaults } from './options.js';
+import { serverNameOf } from './upstream-tls.js';
 
 /** Settings of the HTTP/2 connections to one upstream. */
 export interface Http2Settings {
@@ -28,7 +30,7 @@ const NOT_OVER_H2: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'p
 
 /**
  * The dispatcher of an HTTP/2 upstream (`http2` option): up to `connections` HTTP/2 sessions per
- * origin (TLS with ALPN `h2` for `https:`, prior knowledge for `http:`), each multiplexing up to
+ * origin (TLS with ALPN `h2` for `https:`, with the given TLS options, prior knowledge for `http:`), each multiplexing up to
  * `maxConcurrentStreams` requests, driving the forwarder's undici handlers (`onConnect`,
  * `onHeaders`, `onData`, `onComplete`, `onError`). undici 7's own HTTP/2 client completes a
  * response on its `end` event, which Node 20 emits before `trailers`, so gRPC trailers were lost,
@@ -42,15 +44,18 @@ export class Http2Pools extends Dispatcher {
   readonly #sessions: Session[] = [];
   readonly #scheme: string;
   readonly #authority: string;
+  readonly #connectOptions: http2.SecureClientSessionOptions;
   #closed = false;
 
-  constructor(origin: string, defaults: DispatcherDefaults, settings: Http2Settings) {
+  constructor(origin: string, defaults: DispatcherDefaults, settings: Http2Settings, tls?: ConnectionOptions) {
     super();
     this.#origin = new URL(origin);
     this.#defaults = defaults;
     this.#maxStreams = settings.maxConcurrentStreams;
     this.#scheme = this.#origin.protocol === 'https:' ? 'https' : 'http';
     this.#authority = this.#origin.host;
+    const servername = serverNameOf(this.#origin.hostname);
+    this.#connectOptions = this.#scheme === 'https' ? { ...(servername !== undefined && { servername }), ...tls, ALPNProtocols: ['h2'] } : {};
   }
 
   #pick(): Session {
@@ -66,7 +71,7 @@ export class Http2Pools extends Dispatcher {
 
   #open(): Session {
     const origin = this.#origin;
-    const session = http2.connect(origin, origin.protocol === 'https:' ? { ALPNProtocols: ['h2'], servername: origin.hostname } : {});
+    const session = http2.connect(origin, this.#connectOptions);
     const entry: Session = { session, active: 0, ready: false, draining: false, waiting: [] };
     this.#sessions.push(entry);
     const timer = setTimeout(() => session.destroy(coded(`connect timeout after ${this.#defaults.connectTimeout} ms`, 'UND_ERR_CONNECT_TIMEOUT')), this.#defaults.connectTimeout);
