@@ -8,7 +8,7 @@ import { routingKey } from './endpoints-config.js';
 import { type PipelineContext, type SharedLayer, observe } from './pipeline-shared.js';
 import { buildSelector, useRegions } from './region-routing.js';
 import { serviceHealthTargets } from './services.js';
-import { upstreamDispatcher } from './upstream-tls.js';
+import { upstreamTls } from './upstream-tls.js';
 
 /** The routing layer of the default regions: region selection, breakers, health and the forwarder. */
 export interface RoutingLayer {
@@ -94,7 +94,7 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
     { proxy: config.proxy, trusted: config.geo.trustedProxies, pools: [...poolSizes], deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
     'proxy',
     () => {
-      const upstreamTls = upstreamDispatcher(config.regions, config.proxy.tls);
+      const tls = upstreamTls(config.regions, config.proxy.tls);
       const created = createForwarder({
         selector,
         locate: locateFor(config, locator),
@@ -115,7 +115,7 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
         maxAttempts: config.proxy.maxAttempts,
         closeTimeout: config.proxy.closeTimeout,
         via: config.proxy.via,
-        ...(upstreamTls === undefined ? {} : { dispatcher: upstreamTls }),
+        ...(tls === undefined ? {} : { tls }),
         http2: (region) => config.regions.find((entry) => entry.name === region.name)?.http2 ?? config.proxy.http2,
         ...(config.proxy.retryBudget === undefined ? {} : { retryBudget: config.proxy.retryBudget }),
         ...(config.proxy.hedgeDelay === undefined ? {} : { hedge: { delay: config.proxy.hedgeDelay } }),
