@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { Dispatcher } from 'undici';
 import type { DispatcherDefaults } from './options.js';
+import type { RequestTrailerSource } from './request-trailers.js';
 import { serverNameOf } from './upstream-tls.js';
 
 /** Settings of the HTTP/2 connections to one upstream. */
@@ -153,15 +154,18 @@ export class Http2Pools extends Dispatcher {
     const exchange = new Exchange(this.#release, entry, handler, body, options.bodyTimeout ?? this.#defaults.bodyTimeout);
     handler.onConnect?.(exchange.abort);
     if (exchange.settled) return;
+    // A streamed body may end with the client's trailers: the stream then waits for them (RFC 9113 §8.1).
+    const trailing = body != null && !Buffer.isBuffer(body) && typeof (body as Partial<RequestTrailerSource>).requestTrailers === 'function';
     let s: http2.ClientHttp2Stream;
     try {
-      s = entry.session.request(headers, { endStream: body == null });
+      s = entry.session.request(headers, { endStream: body == null, waitForTrailers: trailing });
     } catch (error) {
       exchange.fail(error as Error);
       return;
     }
     exchange.stream = s;
     (s as StreamWithExchange)[EXCHANGE] = exchange;
+    if (trailing) s.once('wantTrailers', onStreamWantsTrailers);
     if (Buffer.isBuffer(body)) s.end(body);
     else if (body != null) {
       body.on('error', exchange.abort);
@@ -238,6 +242,17 @@ function exchangeOf(stream: http2.ClientHttp2Stream): Exchange {
 function onStreamTimeout(this: http2.ClientHttp2Stream): void {
   const x = exchangeOf(this);
   x.fail(x.responded ? coded('body timeout', 'UND_ERR_BODY_TIMEOUT') : coded('headers timeout', 'UND_ERR_HEADERS_TIMEOUT'));
+}
+
+function onStreamWantsTrailers(this: http2.ClientHttp2Stream): void {
+  const trailers = (exchangeOf(this).body as unknown as RequestTrailerSource).requestTrailers();
+  try {
+    // No trailers: Node ends the stream with an empty DATA frame instead.
+    this.sendTrailers(trailers ?? {});
+  } catch {
+    // A field Node refuses in a HEADERS frame: the body still ends, without the trailers.
+    this.sendTrailers({});
+  }
 }
 
 function onStreamInformational(this: http2.ClientHttp2Stream, informational: http2.IncomingHttpHeaders): void {
