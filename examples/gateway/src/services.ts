@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeCache } from '@edgekit/cache';
 import { createTrafficSplit } from '@edgekit/balancer';
 import { createTrustedProxies } from '@edgekit/geo';
-import { type Forwarder, type ForwarderOptions, createForwarder } from '@edgekit/proxy';
+import { type Forwarder, type ForwarderOptions, type UpstreamTlsOptions, createForwarder } from '@edgekit/proxy';
 import { z } from 'zod';
 import type { ComponentSet } from './components.js';
 import type { GatewayConfig } from './config.js';
@@ -11,7 +11,7 @@ import { endpointIssues, regionEndpointsFields, routingKey } from './endpoints-c
 import { buildSelector, hintSchema, regionKey, residencyIssues, residencySchema, splitIssues, splitSchema, useRegions } from './region-routing.js';
 import { pathOf } from './ingress.js';
 import { upstreamTlsSchema } from './config-schema/tls.js';
-import { upstreamTls } from './upstream-tls.js';
+import { upstreamTls, withTls } from './upstream-tls.js';
 import { ROUTE_SERVICE, type RoutedRequest } from './route-rules.js';
 
 const httpUrl = z.string().refine((value) => {
@@ -107,8 +107,11 @@ export function serviceIssues(input: Record<string, unknown>): Issue[] {
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Active health check targets of the services' regions that have a URL and no endpoints, named by {@link regionKey}. */
-export function serviceHealthTargets(services: readonly ServiceConfig[]): Array<{ name: string; url: string }> {
-  return services.flatMap((service) => service.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: regionKey(service.name, region.name), url: region.url })));
+export function serviceHealthTargets(services: readonly ServiceConfig[], proxyTls: GatewayConfig['proxy']['tls']): Array<{ name: string; url: string; tls?: UpstreamTlsOptions }> {
+  return services.flatMap((service) => {
+    const tls = upstreamTls(service.regions, proxyTls);
+    return service.regions.filter((region) => region.endpoints === undefined).map((region) => withTls({ name: regionKey(service.name, region.name), url: region.url }, tls?.(region)));
+  });
 }
 
 /** A service ready to serve: its match and its forwarder. */

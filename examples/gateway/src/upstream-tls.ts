@@ -54,6 +54,11 @@ export function upstreamTls(regions: readonly UpstreamRegion[], fallback: Upstre
   return (region) => byName.get(region.name);
 }
 
+/** A health probe target with the TLS settings of its region, when it has any. */
+export function withTls<T extends object>(target: T, tls: UpstreamTlsOptions | undefined): T & { tls?: UpstreamTlsOptions } {
+  return tls === undefined ? target : { ...target, tls };
+}
+
 /** Startup warnings: upstream certificate verification turned off. */
 export function upstreamTlsWarnings(config: GatewayConfig): Array<{ msg: string; fields: Record<string, unknown> }> {
   const warnings: Array<{ msg: string; fields: Record<string, unknown> }> = [];

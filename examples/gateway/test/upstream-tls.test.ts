@@ -1,12 +1,12 @@
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type EchoOrigin, type TestPki, createTestPki, startEchoOrigin, startGateway, tlsConfig } from './tls-world.js';
 
 /** A TLS origin speaking HTTP/2 only (ALPN `h2`), asking for a client certificate; records ALPN and the client's CN. */
-async function startH2Origin(pki: TestPki): Promise<{ url: string; seen: Array<{ alpn: string | false; clientCn: string | undefined }>; close(): Promise<void> }> {
-  const seen: Array<{ alpn: string | false; clientCn: string | undefined }> = [];
+async function startH2Origin(pki: TestPki): Promise<{ url: string; seen: Array<{ alpn: string | false | null; clientCn: string | undefined }>; close(): Promise<void> }> {
+  const seen: Array<{ alpn: string | false | null; clientCn: string | undefined }> = [];
   const server = http2.createSecureServer({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, requestCert: true, rejectUnauthorized: false, allowHTTP1: false }, (req, res) => {
     const socket = req.socket as TLSSocket;
     const cn = socket.getPeerCertificate()?.subject?.CN;
@@ -124,6 +124,33 @@ describe('TLS to upstream endpoints and services', () => {
       ]);
     } finally {
       await h2.close();
+    }
+  });
+
+  it('probes https regions and endpoints with their TLS settings: active health checks pass where requests do', async () => {
+    const probes: string[] = [];
+    const count = (req: { url?: string; socket: unknown }): void => {
+      if (req.url === '/health') probes.push(String((req.socket as TLSSocket).getPeerCertificate()?.subject?.CN));
+    };
+    origin.server.on('request', count);
+    const logs: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];
+    const tls = { ca: [pki.ca.certFile], cert: pki.client.certFile, key: pki.client.keyFile };
+    const single = tlsConfig(origin.url, { regionTls: tls });
+    const config = {
+      ...single,
+      health: { interval: 60_000, timeout: 5_000, jitter: 0, initialJitter: 0, healthyThreshold: 1, unhealthyThreshold: 1 },
+      services: [{ name: 'pool', match: { pathPrefix: '/pool' }, regions: [{ name: 'us', url: 'http://us.invalid', location: { lat: 0, lon: 0 }, endpoints: [origin.url], outlierDetection: false as const, tls }] }],
+    };
+    const gateway = await startGateway(config, logs);
+    try {
+      await vi.waitFor(() => expect(probes).toHaveLength(2), { timeout: 10_000, interval: 20 });
+      expect(probes).toEqual(['alice', 'alice']);
+      await vi.waitFor(() => expect(logs).toContainEqual(expect.objectContaining({ msg: 'region health changed', fields: expect.objectContaining({ region: 'us', state: 'healthy' }) })), { timeout: 10_000, interval: 20 });
+      expect(logs.filter((entry) => entry.msg.endsWith('health changed') && entry.fields?.healthy === false)).toEqual([]);
+      expect((await fetch(`${gateway.url}/pool/x`)).status).toBe(200);
+    } finally {
+      origin.server.off('request', count);
+      await gateway.close();
     }
   });
 

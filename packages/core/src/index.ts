@@ -22,3 +22,4 @@ export {
   optionalString,
 } from './options.js';
 export { type RedisClientLike, type RedisScanNode, checkRedisClient, checkRedisPrefix, isRedisCluster, redisHashTag, redisScanTargets, scanRedisNode } from './redis.js';
+export { type UpstreamTlsOptions, resolveUpstreamTls, serverNameOf } from './upstream-tls.js';

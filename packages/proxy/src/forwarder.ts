@@ -3,7 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import { type Disposable, type Listener, TypedEmitter, checkNumber, toDisposable } from '@edgekit/core';
+import { type Disposable, type Listener, TypedEmitter, checkNumber, resolveUpstreamTls, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
 import type { RegionBalancer } from '@edgekit/balancer';
 import type { Dispatcher } from 'undici';
@@ -19,7 +19,6 @@ import { NodeExchange } from './node-handler.js';
 import { type ForwarderOptions, type RegionSelectorLike, SCOPE } from './options.js';
 import { type ResolvedOptions, checkHttp2Choice, resolveOptions } from './options-resolve.js';
 import { createUpstreamPool } from './upstream-pool.js';
-import { resolveUpstreamTls } from './upstream-tls.js';
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
 import type { ResponseHeaderSettings } from './response-headers.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -155,7 +154,7 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   #tlsOf(region: Region): ConnectionOptions | undefined {
     const options = this.options;
     const own = options.tlsOf?.(region);
-    return own === undefined ? options.tls : resolveUpstreamTls(`tls(${JSON.stringify(region.name)})`, own);
+    return own === undefined ? options.tls : resolveUpstreamTls(SCOPE, `tls(${JSON.stringify(region.name)})`, own);
   }
 
   #createTarget(region: Region, option: string): Target {

@@ -4,7 +4,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Dispatcher } from 'undici';
 import type { DispatcherDefaults } from './options.js';
 import type { RequestTrailerSource } from './request-trailers.js';
-import { serverNameOf } from './upstream-tls.js';
+import { serverNameOf } from '@edgekit/core';
 
 /** Settings of the HTTP/2 connections to one upstream. */
 export interface Http2Settings {

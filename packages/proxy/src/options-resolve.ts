@@ -7,7 +7,9 @@ import {
   optionalFunction,
   optionalNumber,
   optionalOneOf,
+  resolveUpstreamTls,
   systemClock,
+  type UpstreamTlsOptions,
 } from '@edgekit/core';
 import type { IncomingMessage } from 'node:http';
 import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
@@ -15,7 +17,6 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { type RetryBudget, type RetryBudgetOptions, createRetryBudget } from './retry-budget.js';
 import { type RetryPolicy, resolveRetryPolicy } from './retry-policy.js';
-import { type UpstreamTlsOptions, resolveUpstreamTls } from './upstream-tls.js';
 import {
   type BreakerSource,
   type DispatcherDefaults,
@@ -234,7 +235,7 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
     retryAfter,
     closeTimeout,
     dispatcher,
-    tls: opts.tls === undefined || typeof opts.tls === 'function' ? undefined : resolveUpstreamTls('tls', opts.tls),
+    tls: opts.tls === undefined || typeof opts.tls === 'function' ? undefined : resolveUpstreamTls(SCOPE, 'tls', opts.tls),
     tlsOf: typeof opts.tls === 'function' ? opts.tls : undefined,
     clock,
     retryPolicy: resolveRetryPolicy(SCOPE, opts),

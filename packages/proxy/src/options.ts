@@ -4,7 +4,7 @@ import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
 import type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';
 import type { RetryBackoffOptions } from './retry-policy.js';
-import type { UpstreamTlsOptions } from './upstream-tls.js';
+import type { UpstreamTlsOptions } from '@edgekit/core';
 
 export const SCOPE = '@edgekit/proxy';
 

@@ -32,7 +32,7 @@ afterEach(async () => {
 /** What a TLS upstream saw of one request. */
 interface Seen {
   name: string;
-  alpn: string | false;
+  alpn: string | false | null;
   clientCn: string | undefined;
   servername: string | false | undefined;
 }

@@ -1,12 +1,11 @@
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { describeValue } from '@edgekit/core';
-import { SCOPE } from './options.js';
+import { describeValue } from './options.js';
 
 /**
- * TLS towards `https:` upstreams (region URLs and endpoints alike, HTTP/1.1 and HTTP/2). The
- * upstream certificate is verified against Node's CAs (or `ca`) and the host name (or
- * `servername`) unless `insecureSkipVerify` is `true`.
+ * TLS towards an `https:` upstream (the forwarder's region URLs and endpoints, HTTP/1.1 and
+ * HTTP/2, and the health checker's probes). The upstream certificate is verified against Node's
+ * CAs (or `ca`) and the host name (or `servername`) unless `insecureSkipVerify` is `true`.
  */
 export interface UpstreamTlsOptions {
   /** CAs the upstream certificate must chain to (PEM text), replacing Node's bundled CAs. Default: Node's CAs. */
@@ -26,32 +25,32 @@ const FIELDS: ReadonlySet<string> = new Set(['ca', 'servername', 'cert', 'key', 
 const isPem = (value: unknown): value is string | Buffer => (typeof value === 'string' && value.length > 0) || Buffer.isBuffer(value);
 
 /**
- * Validates {@link UpstreamTlsOptions} (`option` names them in messages) and returns the Node TLS
- * options of a connection, verification on unless `insecureSkipVerify`.
+ * Validates {@link UpstreamTlsOptions} (`scope` and `option` name them in messages) and returns the
+ * Node TLS options of a connection, verification on unless `insecureSkipVerify`.
  */
-export function resolveUpstreamTls(option: string, value: unknown): ConnectionOptions {
+export function resolveUpstreamTls(scope: string, option: string, value: unknown): ConnectionOptions {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`${SCOPE}: option "${option}" must be an object with ca, servername, cert, key or insecureSkipVerify (got ${describeValue(value)})`);
+    throw new TypeError(`${scope}: option "${option}" must be an object with ca, servername, cert, key or insecureSkipVerify (got ${describeValue(value)})`);
   }
   const tls = value as Record<string, unknown>;
   for (const name of Object.keys(tls)) {
     if (!FIELDS.has(name)) {
       const hint = name === 'rejectUnauthorized' ? ': verification is turned off only with "insecureSkipVerify: true"' : '';
-      throw new TypeError(`${SCOPE}: option "${option}.${name}" is not a TLS setting${hint}`);
+      throw new TypeError(`${scope}: option "${option}.${name}" is not a TLS setting${hint}`);
     }
   }
   const { ca, servername, cert, key, insecureSkipVerify } = tls;
   if (ca !== undefined && !isPem(ca) && !(Array.isArray(ca) && ca.length > 0 && ca.every(isPem))) {
-    throw new TypeError(`${SCOPE}: option "${option}.ca" must be PEM text or a non-empty array of PEM texts (got ${describeValue(ca)})`);
+    throw new TypeError(`${scope}: option "${option}.ca" must be PEM text or a non-empty array of PEM texts (got ${describeValue(ca)})`);
   }
   if (servername !== undefined && (typeof servername !== 'string' || servername.length === 0)) {
-    throw new TypeError(`${SCOPE}: option "${option}.servername" must be a non-empty string (got ${describeValue(servername)})`);
+    throw new TypeError(`${scope}: option "${option}.servername" must be a non-empty string (got ${describeValue(servername)})`);
   }
-  if (cert !== undefined && !isPem(cert)) throw new TypeError(`${SCOPE}: option "${option}.cert" must be PEM text (got ${describeValue(cert)})`);
-  if (key !== undefined && !isPem(key)) throw new TypeError(`${SCOPE}: option "${option}.key" must be PEM text (got ${describeValue(key)})`);
-  if ((cert === undefined) !== (key === undefined)) throw new TypeError(`${SCOPE}: option "${option}" needs both "cert" and "key" for a client certificate`);
+  if (cert !== undefined && !isPem(cert)) throw new TypeError(`${scope}: option "${option}.cert" must be PEM text (got ${describeValue(cert)})`);
+  if (key !== undefined && !isPem(key)) throw new TypeError(`${scope}: option "${option}.key" must be PEM text (got ${describeValue(key)})`);
+  if ((cert === undefined) !== (key === undefined)) throw new TypeError(`${scope}: option "${option}" needs both "cert" and "key" for a client certificate`);
   if (insecureSkipVerify !== undefined && typeof insecureSkipVerify !== 'boolean') {
-    throw new TypeError(`${SCOPE}: option "${option}.insecureSkipVerify" must be a boolean (got ${describeValue(insecureSkipVerify)})`);
+    throw new TypeError(`${scope}: option "${option}.insecureSkipVerify" must be a boolean (got ${describeValue(insecureSkipVerify)})`);
   }
   return {
     rejectUnauthorized: insecureSkipVerify !== true,
