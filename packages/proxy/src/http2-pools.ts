@@ -151,6 +151,9 @@ export class Http2Pools extends Dispatcher {
       headers[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [String(previous), value];
     }
     const body = options.body as Buffer | Readable | null | undefined;
+    // RFC 9110 §10.1.1: the client waits for `100 Continue`; so does its streamed body, for the origin's.
+    const expectContinue = options.expectContinue === true && body != null && !Buffer.isBuffer(body);
+    if (expectContinue) headers.expect = '100-continue';
     const exchange = new Exchange(this.#release, entry, handler, body, options.bodyTimeout ?? this.#defaults.bodyTimeout);
     handler.onConnect?.(exchange.abort);
     if (exchange.settled) return;
@@ -169,7 +172,8 @@ export class Http2Pools extends Dispatcher {
     if (Buffer.isBuffer(body)) s.end(body);
     else if (body != null) {
       body.on('error', exchange.abort);
-      body.pipe(s);
+      if (expectContinue) exchange.awaitContinue(s);
+      else body.pipe(s);
     }
     s.setTimeout(options.headersTimeout ?? this.#defaults.headersTimeout);
     // Listeners shared by every stream (no closures per request); each finds its exchange on the stream.
@@ -198,6 +202,8 @@ export class Http2Pools extends Dispatcher {
 function noop(): void {}
 
 const EXCHANGE = Symbol('edgekit.http2.exchange');
+/** Milliseconds a body waits for the origin's `100 Continue` before it is sent anyway (RFC 9110 §10.1.1; curl waits 1 s too). */
+const CONTINUE_WAIT = 1_000;
 type StreamWithExchange = http2.ClientHttp2Stream & { [EXCHANGE]?: Exchange };
 
 /** One request on an upstream HTTP/2 stream: the state its stream's listeners share. */
@@ -208,6 +214,9 @@ class Exchange {
   stream: http2.ClientHttp2Stream | undefined;
   trailers: http2.IncomingHttpHeaders | undefined;
   lastError: Error | undefined;
+  /** The streamed body went out (at once, or after the origin's `100 Continue`). */
+  bodySent = true;
+  continueTimer: NodeJS.Timeout | undefined = undefined;
   /** Aborts the exchange (the handler's abort callback, the request body's error listener). */
   readonly abort = (error?: Error): void => this.fail(error ?? coded('request aborted', 'UND_ERR_ABORTED'));
   /** Resumes a paused response (the handler's resume callback). */
@@ -223,9 +232,27 @@ class Exchange {
     readonly bodyTimeout: number,
   ) {}
 
+  /** Sends the body once the origin answers `100 Continue`, or after {@link CONTINUE_WAIT} without an answer; never after a final one. */
+  awaitContinue(stream: http2.ClientHttp2Stream): void {
+    this.bodySent = false;
+    this.continueTimer = setTimeout(this.sendBody, CONTINUE_WAIT);
+    this.continueTimer.unref();
+    stream.once('continue', this.sendBody);
+  }
+
+  /** Starts the streamed request body (once). */
+  readonly sendBody = (): void => {
+    clearTimeout(this.continueTimer);
+    const stream = this.stream;
+    if (this.bodySent || this.responded || this.settled || stream === undefined || stream.destroyed) return;
+    this.bodySent = true;
+    (this.body as Readable).pipe(stream);
+  };
+
   fail(error: Error): void {
     if (this.settled) return;
     this.settled = true;
+    clearTimeout(this.continueTimer);
     this.release(this.entry);
     const stream = this.stream;
     if (stream !== undefined && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
@@ -278,7 +305,13 @@ function onStreamTrailers(this: http2.ClientHttp2Stream, received: http2.Incomin
 }
 
 function onStreamEnd(this: http2.ClientHttp2Stream): void {
-  exchangeOf(this).ended = true;
+  const x = exchangeOf(this);
+  x.ended = true;
+  // A final answer to `Expect: 100-continue` before the body went out: the body is never sent, the stream closes cleanly.
+  if (!x.bodySent) {
+    clearTimeout(x.continueTimer);
+    this.close(NGHTTP2_NO_ERROR);
+  }
 }
 
 function onStreamError(this: http2.ClientHttp2Stream, error: Error): void {
