@@ -165,6 +165,16 @@ describe('HTTP/2 over TLS to upstreams', () => {
   });
 });
 
+describe('HTTP/2 over TLS to an upstream without h2', () => {
+  it('answers 502 EUPSTREAM when the upstream does not offer h2 by ALPN, without sending the request', async () => {
+    const eu = await startTlsUpstream('eu', server);
+    const { front, errors } = await through({ regions: [region(eu.url)], http2: true, tls: { ca: authority.cert } });
+    expect((await send(`${front.url}/x`)).status).toBe(502);
+    expect(errors.map((e) => e.code)).toEqual(['EUPSTREAM']);
+    expect(eu.seen).toEqual([]);
+  });
+});
+
 describe('upstream TLS options', () => {
   it('names the TLS setting at fault', () => {
     const regions = [region('https://127.0.0.1:1')];
