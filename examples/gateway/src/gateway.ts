@@ -188,13 +188,15 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   let edgeMap = createEdgeMapEndpoint(config, systemClock);
   // With a separate admin port, the public port claims only /health and /ready (and the edge map); everything else is proxied.
   const separateAdmin = config.server.adminPort !== undefined;
+  const fromTrustedProxy = (req: IncomingMessage): boolean => trustedPeer(req, config.geo.trustedProxies);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (tls !== undefined && misdirected(req, tls.current, res)) return;
-    sanitizeClientCertificateHeaders(req, config.server.clientCertificateHeaders, trustedPeer(req, config.geo.trustedProxies));
+    sanitizeClientCertificateHeaders(req, config.server.clientCertificateHeaders, fromTrustedProxy);
     if (!admit(req, res)) return;
     if (lifecycle.handle(req, res)) return;
-    if (edgeMap?.(req, res, pathOf(req.url))) return;
-    if (!separateAdmin && serveOperator(operator, req, res, pathOf(req.url), false)) return;
+    const path = pathOf(req.url);
+    if (edgeMap?.(req, res, path)) return;
+    if (!separateAdmin && serveOperator(operator, req, res, path, false)) return;
     // Each layer (lifecycle, metrics, tracing, pipeline, cache, stream.pipeline) watches the
     // response's 'close'; that is more than Node's leak-warning default of 10, and not a leak.
     res.setMaxListeners(32);
