@@ -133,7 +133,7 @@ describeRedis('strict limiter when Redis fails', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     const started = Date.now();
     const [a, b] = await Promise.all([open.limit('k'), closed.limit('k')]);
-    expect(Date.now() - started).toBeLessThan(300);
+    expect(Date.now() - started).toBeLessThan(1_500);
     expect(a).toEqual({ allowed: true, limit: 1, remaining: 1, reset: 0, retryAfter: 0 });
     expect(b).toEqual({ allowed: false, limit: 1, remaining: 0, reset: 2000, retryAfter: 2000 });
     expect(errors.length).toBeGreaterThan(0);
