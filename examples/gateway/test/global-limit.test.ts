@@ -1,4 +1,6 @@
+import { createNatsBus } from '@edgekit/bus/nats';
 import { describeNats, useNatsSupercluster } from '@edgekit/test-utils';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Gateway, type GatewayConfigInput, createGateway } from '../src/index.js';
 import type { DemoOrigin } from '../src/origin.js';
@@ -36,10 +38,25 @@ describeNats('a rate limit with scope global, across two regions of a NATS super
   };
 
   it('counts what one region admitted against the other\u2019s quota', async () => {
-    for (let i = 1; i <= 3; i++) expect((await get(0, `/api/products/${i}`)).status).toBe(200);
-    // The counts travel at the next round (100 ms) plus one delivery between the clusters; no event
-    // reaches the client, so give it a margin that a loaded machine cannot exhaust.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // A listener beside ap-south's gateway, on its cluster: it sees us-east's counts arrive there.
+    const nc = await connect({ servers: cluster.current.urls('ap-south')[0]!, ignoreClusterUpdates: true });
+    const listener = createNatsBus({ connection: nc, nodeId: 'observer', prefix: 'edgekit.limits' });
+    let arrived = 0;
+    const channel = `${nodes[1]!.gateway.config.redis.prefix}rl:global-ip`;
+    // Only us-east's gateway admits anything before the check, so every count seen is its own.
+    const subscription = listener.subscribe<{ c?: Array<[string, number]> }>(channel, (payload) => {
+      for (const [, count] of payload.c ?? []) arrived = Math.max(arrived, count);
+    });
+    try {
+      for (let i = 1; i <= 3; i++) expect((await get(0, `/api/products/${i}`)).status).toBe(200);
+      await waitFor(async () => arrived >= 3, 20_000, 'us-east counts at ap-south');
+      // The gateway's own subscription on the same server gets the same message; let its loop turn.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      subscription.dispose();
+      await listener.close();
+      await nc.close();
+    }
     const answers = [await get(1, '/api/products/4'), await get(1, '/api/products/5'), await get(1, '/api/products/6')];
     expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
     expect(answers[0]!.rateLimit).toContain('r=1');

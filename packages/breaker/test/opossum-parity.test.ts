@@ -211,7 +211,7 @@ describe('parity with opossum 9: time-driven behaviour (short real timers)', () 
   });
 
   it('matches half-open: one probe goes through, the rest are rejected, success closes', async () => {
-    const seen = await expectSameAsOpossum({ timeout: false, resetTimeout: 20 }, async (h, r) => {
+    const seen = await expectSameAsOpossum({ timeout: false, resetTimeout: 250 }, async (h, r) => {
       h.breaker.open();
       await waitFor(() => h.breaker.halfOpen);
       const probe = h.breaker.fire('gate');
@@ -225,7 +225,7 @@ describe('parity with opossum 9: time-driven behaviour (short real timers)', () 
   });
 
   it('matches half-open: a failed probe reopens', async () => {
-    const seen = await expectSameAsOpossum({ timeout: false, resetTimeout: 20 }, async (h, r) => {
+    const seen = await expectSameAsOpossum({ timeout: false, resetTimeout: 250 }, async (h, r) => {
       h.breaker.open();
       await waitFor(() => h.breaker.halfOpen);
       r.push(await outcome(h.breaker.fire('fail')));
@@ -236,7 +236,7 @@ describe('parity with opossum 9: time-driven behaviour (short real timers)', () 
   });
 
   it('matches half-open: an error accepted by errorFilter closes the breaker', async () => {
-    const seen = await expectSameAsOpossum({ timeout: false, resetTimeout: 20 }, async (h, r) => {
+    const seen = await expectSameAsOpossum({ timeout: false, resetTimeout: 250 }, async (h, r) => {
       h.breaker.open();
       await waitFor(() => h.breaker.halfOpen);
       r.push(await outcome(h.breaker.fire('filtered')));

@@ -14,14 +14,16 @@ describeRedis('three gateway processes sharing Redis in edge mode', () => {
     const nodes: TsChild[] = [spawnTs(NODE, [], env), spawnTs(NODE, [], env), spawnTs(NODE, [], env)];
     try {
       const ports = await Promise.all(nodes.map(async (node) => Number((await node.waitForLine((l) => l.startsWith('ready '))).slice(6))));
-      await untilWindowStart(3000);
+      const start = await untilWindowStart(3000);
       const outcome = await sendLoad(ports, 300, 2800);
+      // Judged on the window the load started in: requests a busy machine delays past its end count in the next.
+      const allowed = outcome.allowedByWindow.get(Math.floor(start / 3000)) ?? 0;
       expect(outcome.errors).toBe(0);
-      expect(outcome.sent).toBeGreaterThan(800);
+      expect(outcome.sent).toBeGreaterThan(600); // at least twice the limit, even on a loaded machine
       expect(outcome.allowed + outcome.refused).toBe(outcome.sent);
       // The formula (N-1) * r * (2S + d) with r = 0.1/ms per node allows 2 * 0.1 * 70 = 14 (4.7%).
-      expect(outcome.allowed).toBeGreaterThanOrEqual(285);
-      expect(outcome.allowed).toBeLessThanOrEqual(314);
+      expect(allowed).toBeGreaterThanOrEqual(285);
+      expect(allowed).toBeLessThanOrEqual(314);
     } finally {
       await Promise.all(nodes.map((node) => node.stop()));
     }
