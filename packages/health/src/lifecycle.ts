@@ -232,7 +232,7 @@ class LifecycleImpl implements Lifecycle {
     const lifecycle = this;
     // A plain function over `arguments`: no rest array per request (Node's 'request' listener
     // passes exactly two).
-    return function trackedHandler(this: unknown, req: IncomingMessage, res: ServerResponse): R {
+    return function trackedHandler(req: IncomingMessage, res: ServerResponse): R {
       const response = res as TrackedResponse;
       if (response[tracked] === undefined) {
         lifecycle.#inFlight++;
@@ -243,7 +243,7 @@ class LifecycleImpl implements Lifecycle {
       // HTTP/2 has no Connection header, its server sends GOAWAY).
       if (lifecycle.#phase !== 'serving' && !res.headersSent && req.httpVersionMajor < 2) res.setHeader('connection', 'close');
       // eslint-disable-next-line prefer-rest-params
-      return arguments.length === 2 ? (handler as unknown as (req: IncomingMessage, res: ServerResponse) => R)(req, res) : handler.apply(this, arguments as unknown as A);
+      return arguments.length === 2 ? (handler as unknown as (req: IncomingMessage, res: ServerResponse) => R)(req, res) : handler.apply(undefined, arguments as unknown as A);
     } as unknown as (...args: A) => R;
   }
 

@@ -239,7 +239,7 @@ class EdgeMetricsImpl implements EdgeMetrics {
     const clock = this.#clock;
     const metrics = this;
     // A plain function over `arguments`: no rest array per request.
-    return function measuredHandler(this: unknown, req: Req, res: Res): R {
+    return function measuredHandler(req: Req, res: Res): R {
       const tracked = res as unknown as ResponseWithStart;
       if (tracked[key] === undefined && !metrics.#closed) {
         tracked[key] = clock.now();
@@ -247,7 +247,7 @@ class EdgeMetricsImpl implements EdgeMetrics {
         res.on('close', onClose);
       }
       // eslint-disable-next-line prefer-rest-params
-      return arguments.length === 2 ? (handler as unknown as (req: Req, res: Res) => R)(req, res) : handler.apply(this, arguments as unknown as [Req, Res, ...A]);
+      return arguments.length === 2 ? (handler as unknown as (req: Req, res: Res) => R)(req, res) : handler.apply(undefined, arguments as unknown as [Req, Res, ...A]);
     } as unknown as (req: Req, res: Res, ...rest: A) => R;
   }
 
