@@ -174,6 +174,7 @@ export async function buildServices(services: readonly ServiceConfig[], context:
         const proxy = context.proxy;
         const key = (region: string): string => regionKey(service.name, region);
         const created = createForwarder({
+          service: service.name,
           selector,
           health: { isHealthy: (region) => context.health.isHealthy(key(region)) },
           breakers: { get: (region) => context.breakers.get(key(region)) },
