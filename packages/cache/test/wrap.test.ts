@@ -94,6 +94,9 @@ describe('wrap', () => {
     await expect(cache.wrap('', async () => 1, { ttl: 1 })).rejects.toThrow(/non-empty string key/);
     await expect(cache.wrap('k', async () => 1, { ttl: -1 })).rejects.toThrow(/"ttl"/);
     await expect(cache.wrap('k', async () => 1, { ttl: 1, staleWhileRevalidate: Number.NaN })).rejects.toThrow(/"staleWhileRevalidate"/);
+    await expect(cache.wrap('k', async () => 1, { ttl: 1, staleTtl: 5 } as never)).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_RENAMED_OPTION', message: expect.stringContaining('option "staleTtl" was renamed; use "staleWhileRevalidate"') }),
+    );
   });
 });
 
