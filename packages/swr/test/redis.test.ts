@@ -234,8 +234,9 @@ describeRedis('swr through a Redis restart', () => {
       await until(() => redis.status !== 'ready');
       const started = Date.now();
       for (let i = 0; i < 10; i++) expect((await swr.resolve(`down${i}`, fetch, { ttl: 60_000 })).status).toBe('miss');
-      // Store reads time out (200 ms each at most); the lock is skipped instead of timing out too.
-      expect(Date.now() - started).toBeLessThan(10 * 200 + 1_000);
+      // Store reads time out (200 ms each at most); the lock is skipped instead of timing out too,
+      // which would take at least 10 * 2 * 200 ms. Below that, the rest is room for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(10 * 2 * 200);
       expect(errors.length).toBeGreaterThan(0);
       await server.current.start();
       await until(() => redis.status === 'ready' && bus.connected, 20_000);
