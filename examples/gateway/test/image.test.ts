@@ -1,18 +1,20 @@
 // Replays the Dockerfile without docker: its build-stage RUN steps (compile, `pnpm deploy --prod`)
 // with the output in a clean temporary folder, then its ENTRYPOINT and CMD there with its ENV, the
 // way the container starts. The same process then proves the drain on SIGINT and SIGTERM.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoOrigin } from '../src/origin.js';
 import { CLIENTS, baseConfig, from, startOrigins, waitFor } from './helpers.js';
 
+const run = promisify(execFile);
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const repoRoot = join(packageDir, '..', '..');
 const dockerfile = readFileSync(join(packageDir, 'Dockerfile'), 'utf8');
@@ -47,7 +49,9 @@ describe('the Dockerfile, replayed without docker', () => {
       // command (`pnpm check`) already compiled every package and the gateway.
       if (args.includes(' build') && existsSync(join(packageDir, 'dist', 'main.js')) && existsSync(join(repoRoot, 'packages', 'proxy', 'dist', 'index.js'))) continue;
       const command = args.replace(/ \/out$/, ` ${app}`);
-      execFileSync('sh', ['-c', command], { cwd: repoRoot, stdio: 'pipe', env: { ...process.env, CI: 'true' } });
+      // Asynchronous: a build step can take minutes on a loaded machine, and a worker whose loop is
+      // blocked that long cannot answer vitest's RPC (which times out after 60 s and fails the run).
+      await run('sh', ['-c', command], { cwd: repoRoot, env: { ...process.env, CI: 'true' }, maxBuffer: 256 * 1024 * 1024 });
     }
   }, 600_000);
 
