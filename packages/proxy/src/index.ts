@@ -14,7 +14,7 @@ export {
 } from './options.js';
 export { type EndpointRegion, REGION_ENDPOINTS_DEFAULTS } from './region-endpoints.js';
 export { RETRY_POLICY_DEFAULTS, type RetryBackoffOptions } from './retry-policy.js';
-export { ForwardError, type ForwardErrorCode, type ForwardErrorInit, PROBLEM_TYPES } from './errors.js';
+export { ForwardError, type ForwardErrorCode, type ForwardErrorInit, PROBLEM_TYPES, isForwardError } from './errors.js';
 export type {
   AbortEvent,
   AttemptEvent,
