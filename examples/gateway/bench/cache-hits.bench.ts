@@ -45,6 +45,10 @@ const nginx = await startNginx(
   upstream origin { server 127.0.0.1:${originPort}; keepalive 32; }
   server {
     listen 127.0.0.1:${nginxPort};
+    # Keep-alive as the gateway's: one connection serves any number of requests (nginx's default
+    # closes it after 1,000), idle for 65 s. access_log is off (startNginx); the gateway has none.
+    keepalive_requests 1000000;
+    keepalive_timeout 65s;
     location / {
       proxy_cache edge;
       proxy_cache_valid 200 10m;
@@ -125,7 +129,8 @@ try {
     fmt(minCpu(all), 1),
     all.reduce((sum, x) => sum + x.errors, 0),
   ];
-  console.log(`\nwrk -t1 -c${connections} -d${duration}s x ${rounds} alternating rounds (median by req/s shown), ${body.length}-byte JSON body, Node ${process.version}, load average ${loadRange([...nginxRuns, ...edgeRuns, ...ceilingRuns])} during the run\n`);
+  console.log(`\nwrk -t1 -c${connections} -d${duration}s x ${rounds} alternating rounds (median by req/s shown), ${body.length}-byte JSON body, Node ${process.version}, load average ${loadRange([...nginxRuns, ...edgeRuns, ...ceilingRuns])} during the run`);
+  console.log('nginx: 1 worker, keepalive_requests 1000000, keepalive_timeout 65s, access_log off; gateway and bare node:http: 1 process, keepAliveTimeout 65 s, no request limit per connection, no access log\n');
   console.log(
     markdownTable(
       ['target', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'p99 per round', 'CPU µs/req (median)', 'CPU µs/req (lowest round)', 'errors'],

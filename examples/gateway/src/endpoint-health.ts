@@ -1,11 +1,12 @@
 import type { RegionBalancer } from '@edgekit/balancer';
 import type { Disposable } from '@edgekit/core';
 import { type HealthChecker, type HealthCheckerOptions, createHealthChecker } from '@edgekit/health';
-import type { Forwarder } from '@edgekit/proxy';
+import type { Forwarder, UpstreamTlsOptions } from '@edgekit/proxy';
 import type { ComponentSet } from './components.js';
 import type { GatewayConfig } from './config.js';
 import { regionKey } from './region-routing.js';
 import type { ServiceTable } from './services.js';
+import { upstreamTls, withTls } from './upstream-tls.js';
 
 /** One region with endpoints to probe. */
 export interface ProbedRegion {
@@ -14,6 +15,8 @@ export interface ProbedRegion {
   balancer: RegionBalancer;
   /** The region URL's path: probes request `<endpoint origin><path><health.path>`. */
   path: string;
+  /** TLS settings of the region's `https://` endpoints (as the forwarder's). */
+  tls?: UpstreamTlsOptions | undefined;
 }
 
 /** What {@link EndpointHealth} tells: a probe result changed an endpoint's state. */
@@ -64,12 +67,12 @@ export class EndpointHealth {
   #sync(): void {
     if (this.checker.closed) return;
     this.#targets.clear();
-    const targets: Array<{ name: string; url: string }> = [];
+    const targets: Array<{ name: string; url: string; tls?: UpstreamTlsOptions }> = [];
     for (const { region } of this.#regions.values()) {
       for (const endpoint of region.balancer.endpoints()) {
         const name = `${region.key}@${endpoint.id}`;
         this.#targets.set(name, { region, id: endpoint.id });
-        targets.push({ name, url: `${endpoint.url}${region.path === '/' ? '' : region.path}` });
+        targets.push(withTls({ name, url: `${endpoint.url}${region.path === '/' ? '' : region.path}` }, region.tls));
       }
     }
     // Unchanged targets keep their probe history and state.
@@ -86,15 +89,17 @@ export class EndpointHealth {
 /** The regions with endpoints of a pipeline: the top-level ones, then each service's. */
 export function probedRegions(config: GatewayConfig, forwarder: Forwarder, services: ServiceTable): ProbedRegion[] {
   const out: ProbedRegion[] = [];
-  const add = (key: string, region: { name: string; url: string; endpoints?: unknown }, owner: Forwarder): void => {
+  const add = (key: string, region: { name: string; url: string; endpoints?: unknown }, owner: Forwarder, tls: ReturnType<typeof upstreamTls>): void => {
     if (region.endpoints === undefined) return;
     const balancer = owner.regionBalancer(region.name);
-    if (balancer !== undefined) out.push({ key, balancer, path: new URL(region.url).pathname.replace(/\/+$/, '') || '/' });
+    if (balancer !== undefined) out.push({ key, balancer, path: new URL(region.url).pathname.replace(/\/+$/, '') || '/', tls: tls?.(region) });
   };
-  for (const region of config.regions) add(region.name, region, forwarder);
+  const topTls = upstreamTls(config.regions, config.proxy.tls);
+  for (const region of config.regions) add(region.name, region, forwarder, topTls);
   for (const service of config.services) {
     const route = services.byName.get(service.name);
-    if (route !== undefined) for (const region of service.regions) add(regionKey(service.name, region.name), region, route.forwarder);
+    const tls = upstreamTls(service.regions, config.proxy.tls);
+    if (route !== undefined) for (const region of service.regions) add(regionKey(service.name, region.name), region, route.forwarder, tls);
   }
   return out;
 }

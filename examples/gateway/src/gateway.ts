@@ -19,6 +19,7 @@ import { StatusCounters, type StatusSnapshot, StatusStreams } from './status.js'
 import { type GatewayTelemetry, createGatewayTelemetry } from './telemetry.js';
 import { TlsTermination } from './tls.js';
 import { trustedPeer, upstreamTlsWarnings } from './upstream-tls.js';
+import { markAwaitingContinue, releaseContinue } from './expect-continue.js';
 
 /** A structured log line: level, message and fields. */
 export type GatewayLogger = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -188,13 +189,17 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   let edgeMap = createEdgeMapEndpoint(config, systemClock);
   // With a separate admin port, the public port claims only /health and /ready (and the edge map); everything else is proxied.
   const separateAdmin = config.server.adminPort !== undefined;
+  const fromTrustedProxy = (req: IncomingMessage): boolean => trustedPeer(req, config.geo.trustedProxies);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (tls !== undefined && misdirected(req, tls.current, res)) return;
-    sanitizeClientCertificateHeaders(req, config.server.clientCertificateHeaders, trustedPeer(req, config.geo.trustedProxies));
+    sanitizeClientCertificateHeaders(req, config.server.clientCertificateHeaders, fromTrustedProxy);
     if (!admit(req, res)) return;
-    if (lifecycle.handle(req, res)) return;
-    if (edgeMap?.(req, res, pathOf(req.url))) return;
-    if (!separateAdmin && serveOperator(operator, req, res, pathOf(req.url), false)) return;
+    const path = pathOf(req.url);
+    if (lifecycle.handle(req, res) || edgeMap?.(req, res, path) || (!separateAdmin && serveOperator(operator, req, res, path, false))) {
+      // An endpoint answered here (or reads the body itself): a client still waiting for 100 Continue may send it.
+      releaseContinue(req, res);
+      return;
+    }
     // Each layer (lifecycle, metrics, tracing, pipeline, cache, stream.pipeline) watches the
     // response's 'close'; that is more than Node's leak-warning default of 10, and not a leak.
     res.setMaxListeners(32);
@@ -208,6 +213,11 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
 
   const tracked = lifecycle.track(handler);
   const server = createServer(tracked);
+  // `Expect: 100-continue`: answered by the forwarder (the origin's own 100 over HTTP/2), not by Node at once.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    markAwaitingContinue(req);
+    tracked(req, res);
+  });
   server.keepAliveTimeout = 65_000; // longer than common load balancer idle timeouts (60 s)
   server.headersTimeout = 66_000;
   const { http2, maxConcurrentStreams } = config.server;

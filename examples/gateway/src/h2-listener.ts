@@ -4,6 +4,7 @@ import { type Server as NetServer, type Socket, createServer as createNetServer 
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { sendProblem } from '@edgekit/core';
 import type { ClosableServer } from '@edgekit/health';
+import { markAwaitingContinue } from './expect-continue.js';
 import type { TlsTermination } from './tls.js';
 
 /** How the public port speaks. */
@@ -102,6 +103,11 @@ export function createDownstream(http1: HttpServer, handler: (req: IncomingMessa
       if (normalizeHttp2Request(req, res)) handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
     },
   );
+  http2.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    if (!normalizeHttp2Request(req, res)) return;
+    markAwaitingContinue(req as unknown as IncomingMessage);
+    handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  });
   http2.setTimeout(settings.idleTimeout);
   http2.on('timeout', (session?: ServerHttp2Session) => session?.close());
   http2.on('session', (session: ServerHttp2Session) => {

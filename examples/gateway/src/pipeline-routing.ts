@@ -8,7 +8,7 @@ import { routingKey } from './endpoints-config.js';
 import { type PipelineContext, type SharedLayer, observe } from './pipeline-shared.js';
 import { buildSelector, useRegions } from './region-routing.js';
 import { serviceHealthTargets } from './services.js';
-import { upstreamDispatcher } from './upstream-tls.js';
+import { upstreamTls, withTls } from './upstream-tls.js';
 
 /** The routing layer of the default regions: region selection, breakers, health and the forwarder. */
 export interface RoutingLayer {
@@ -60,7 +60,9 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
 
   const healthSettings = { ...config.health, openBreakers: undefined, endpoints: undefined };
   // A region with endpoints is healthy by its endpoints' share (outlier ejection), not by probing its url.
-  const targets = [...config.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: region.name, url: region.url })), ...serviceHealthTargets(config.services)];
+  // Probes of https regions verify (and present client certificates) as the forwarder does.
+  const tls = upstreamTls(config.regions, config.proxy.tls);
+  const targets = [...config.regions.filter((region) => region.endpoints === undefined).map((region) => withTls({ name: region.name, url: region.url }, tls?.(region))), ...serviceHealthTargets(config.services, config.proxy.tls)];
   const { value: health, reused: healthReused } = await components.use('health', healthSettings, 'health', () => {
     const checker = createHealthChecker({
       targets,
@@ -94,7 +96,6 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
     { proxy: config.proxy, trusted: config.geo.trustedProxies, pools: [...poolSizes], deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
     'proxy',
     () => {
-      const upstreamTls = upstreamDispatcher(config.regions, config.proxy.tls);
       const created = createForwarder({
         selector,
         locate: locateFor(config, locator),
@@ -115,7 +116,7 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
         maxAttempts: config.proxy.maxAttempts,
         closeTimeout: config.proxy.closeTimeout,
         via: config.proxy.via,
-        ...(upstreamTls === undefined ? {} : { dispatcher: upstreamTls }),
+        ...(tls === undefined ? {} : { tls }),
         http2: (region) => config.regions.find((entry) => entry.name === region.name)?.http2 ?? config.proxy.http2,
         ...(config.proxy.retryBudget === undefined ? {} : { retryBudget: config.proxy.retryBudget }),
         ...(config.proxy.hedgeDelay === undefined ? {} : { hedge: { delay: config.proxy.hedgeDelay } }),

@@ -21,6 +21,7 @@ import { createRateLimits } from './ratelimit.js';
 import { regionKey } from './region-routing.js';
 import { type CompiledRoute, type Middleware, chainFor, compileRoute } from './route-rules.js';
 import { type ServiceTable, buildServices } from './services.js';
+import { awaitsContinue, releaseContinue } from './expect-continue.js';
 
 export type { PipelineContext } from './pipeline-shared.js';
 
@@ -53,6 +54,7 @@ export class Pipeline {
   readonly services: ServiceTable;
   readonly #proxy: Handler;
   readonly #forward: Handler;
+  readonly #continue: Handler;
   readonly #unsafeInvalidation: UnsafeInvalidation;
   #inFlight = 0;
   #drained: (() => void) | undefined;
@@ -87,6 +89,7 @@ export class Pipeline {
     this.#routes = init.routes;
     this.services = init.services;
     this.#forward = init.forwarder.handler;
+    this.#continue = init.forwarder.checkContinue;
     this.#proxy = init.cache ? init.cache.handler(init.forwarder.forward) : init.forwarder.handler;
     this.#unsafeInvalidation = unsafeInvalidationOf(init.config);
   }
@@ -119,10 +122,17 @@ export class Pipeline {
   /** The last step of every chain: the cache or the forwarder (a method, so no closure per request). */
   readonly #proxyOrForward: Handler = (req, res) => {
     const service = this.services.serviceFor(req);
+    // A client waiting for `100 Continue` gets it from the forwarder (the origin's own over HTTP/2); the cache reads bodies itself.
     if (service !== undefined) {
-      if (service.cached !== undefined && this.#viaCache(req)) service.cached(req, res);
+      if (service.cached !== undefined && this.#viaCache(req)) {
+        releaseContinue(req, res);
+        service.cached(req, res);
+      } else if (awaitsContinue(req)) service.forwarder.checkContinue(req, res);
       else service.forwarder.handler(req, res);
-    } else if (this.#viaCache(req)) this.#proxy(req, res);
+    } else if (this.#viaCache(req)) {
+      releaseContinue(req, res);
+      this.#proxy(req, res);
+    } else if (awaitsContinue(req)) this.#continue(req, res);
     else this.#forward(req, res);
   };
 

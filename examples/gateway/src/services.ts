@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeCache } from '@edgekit/cache';
 import { createTrafficSplit } from '@edgekit/balancer';
 import { createTrustedProxies } from '@edgekit/geo';
-import { type Forwarder, type ForwarderOptions, createForwarder } from '@edgekit/proxy';
+import { type Forwarder, type ForwarderOptions, type UpstreamTlsOptions, createForwarder } from '@edgekit/proxy';
 import { z } from 'zod';
 import type { ComponentSet } from './components.js';
 import type { GatewayConfig } from './config.js';
@@ -10,6 +10,8 @@ import { identity } from './components.js';
 import { endpointIssues, regionEndpointsFields, routingKey } from './endpoints-config.js';
 import { buildSelector, hintSchema, regionKey, residencyIssues, residencySchema, splitIssues, splitSchema, useRegions } from './region-routing.js';
 import { pathOf } from './ingress.js';
+import { upstreamTlsSchema } from './config-schema/tls.js';
+import { upstreamTls, withTls } from './upstream-tls.js';
 import { ROUTE_SERVICE, type RoutedRequest } from './route-rules.js';
 
 const httpUrl = z.string().refine((value) => {
@@ -26,6 +28,10 @@ const serviceRegion = z.strictObject({
   url: httpUrl,
   location: z.strictObject({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) }),
   connections: z.number().int().min(1).optional(),
+  /** HTTP/2 to this region (ALPN `h2` for `https:`, prior knowledge for `http:`). Default: `proxy.http2`. */
+  http2: z.boolean().optional(),
+  /** TLS towards this region's `https://` URL or endpoints. Default: `proxy.tls`. */
+  tls: upstreamTlsSchema.optional(),
   ...regionEndpointsFields,
 });
 
@@ -101,8 +107,11 @@ export function serviceIssues(input: Record<string, unknown>): Issue[] {
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Active health check targets of the services' regions that have a URL and no endpoints, named by {@link regionKey}. */
-export function serviceHealthTargets(services: readonly ServiceConfig[]): Array<{ name: string; url: string }> {
-  return services.flatMap((service) => service.regions.filter((region) => region.endpoints === undefined).map((region) => ({ name: regionKey(service.name, region.name), url: region.url })));
+export function serviceHealthTargets(services: readonly ServiceConfig[], proxyTls: GatewayConfig['proxy']['tls']): Array<{ name: string; url: string; tls?: UpstreamTlsOptions }> {
+  return services.flatMap((service) => {
+    const tls = upstreamTls(service.regions, proxyTls);
+    return service.regions.filter((region) => region.endpoints === undefined).map((region) => withTls({ name: regionKey(service.name, region.name), url: region.url }, tls?.(region)));
+  });
 }
 
 /** A service ready to serve: its match and its forwarder. */
@@ -173,6 +182,7 @@ export async function buildServices(services: readonly ServiceConfig[], context:
         const selector = buildSelector({ regions, defaultRegion: service.defaultRegion, origin: context.origin, residency: service.residency, hint: service.hint });
         const proxy = context.proxy;
         const key = (region: string): string => regionKey(service.name, region);
+        const tls = upstreamTls(service.regions, proxy.tls);
         const created = createForwarder({
           service: service.name,
           selector,
@@ -194,6 +204,8 @@ export async function buildServices(services: readonly ServiceConfig[], context:
           maxAttempts: proxy.maxAttempts,
           closeTimeout: proxy.closeTimeout,
           via: proxy.via,
+          ...(tls === undefined ? {} : { tls }),
+          http2: (region) => service.regions.find((entry) => entry.name === region.name)?.http2 ?? proxy.http2,
           ...(proxy.retryBudget === undefined ? {} : { retryBudget: proxy.retryBudget }),
           ...(proxy.hedgeDelay === undefined ? {} : { hedge: { delay: proxy.hedgeDelay } }),
         });

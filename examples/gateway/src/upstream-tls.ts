@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import type { ConnectionOptions } from 'node:tls';
 import { createTrustedProxies, normalizeIp } from '@edgekit/geo';
-import type { DispatcherDefaults } from '@edgekit/proxy';
-import { type Dispatcher, Pool } from 'undici';
+import type { UpstreamTlsOptions } from '@edgekit/proxy';
 import type { GatewayConfig } from './config.js';
 import type { UpstreamTlsSettings } from './config-schema/tls.js';
 
@@ -24,11 +22,10 @@ function readPemSync(value: string): string {
   return value.trimStart().startsWith('-----BEGIN') ? value : readFileSync(value, 'utf8');
 }
 
-/** Node TLS options for an upstream connection: verification on unless `insecureSkipVerify`. */
-export function upstreamConnectOptions(settings: UpstreamTlsSettings | undefined): ConnectionOptions {
-  if (settings === undefined) return {};
+/** The forwarder's TLS options for one upstream: the configured files read, verification on unless `insecureSkipVerify`. */
+export function upstreamTlsOptions(settings: UpstreamTlsSettings): UpstreamTlsOptions {
   return {
-    rejectUnauthorized: !settings.insecureSkipVerify,
+    insecureSkipVerify: settings.insecureSkipVerify,
     ...(settings.ca === undefined ? {} : { ca: settings.ca.map(readPemSync) }),
     ...(settings.servername === undefined ? {} : { servername: settings.servername }),
     ...(settings.cert === undefined || settings.key === undefined ? {} : { cert: readPemSync(settings.cert), key: readPemSync(settings.key) }),
@@ -37,32 +34,29 @@ export function upstreamConnectOptions(settings: UpstreamTlsSettings | undefined
 
 interface UpstreamRegion {
   name: string;
-  url: string;
   tls?: UpstreamTlsSettings | undefined;
 }
 
 /**
- * The forwarder's `dispatcher` option for regions with TLS settings (their own `tls`, else
- * `proxy.tls`): an undici `Pool` with those `connect` options, the forwarder's pool settings
- * otherwise. `undefined` when no region needs one (the forwarder's default pools then). Files are
- * read when the pipeline is built, so a configuration reload picks up rotated certificates.
+ * The forwarder's `tls` option for `regions` (a region's own `tls`, else `proxy.tls`), applied by
+ * the forwarder to `https://` region URLs and endpoints, over HTTP/1.1 and HTTP/2. `undefined`
+ * when no TLS setting is configured (Node's CAs then). Files are read when the forwarder is built,
+ * so a configuration reload picks up rotated certificates.
  */
-export function upstreamDispatcher(regions: readonly UpstreamRegion[], fallback: UpstreamTlsSettings | undefined): ((region: { name: string; url: string }, defaults: DispatcherDefaults) => Dispatcher) | undefined {
-  const byName = new Map<string, ConnectionOptions>();
+export function upstreamTls(regions: readonly UpstreamRegion[], fallback: UpstreamTlsSettings | undefined): ((region: { name: string }) => UpstreamTlsOptions | undefined) | undefined {
+  const byName = new Map<string, UpstreamTlsOptions>();
+  const shared = fallback === undefined ? undefined : upstreamTlsOptions(fallback);
   for (const region of regions) {
-    const settings = region.tls ?? fallback;
-    if (settings !== undefined && region.url.startsWith('https:')) byName.set(region.name, upstreamConnectOptions(settings));
+    const options = region.tls === undefined ? shared : upstreamTlsOptions(region.tls);
+    if (options !== undefined) byName.set(region.name, options);
   }
   if (byName.size === 0) return undefined;
-  return (region, defaults) =>
-    new Pool(new URL(region.url).origin, {
-      connections: defaults.connections,
-      headersTimeout: defaults.headersTimeout,
-      bodyTimeout: defaults.bodyTimeout,
-      keepAliveTimeout: defaults.keepAliveTimeout,
-      pipelining: 1,
-      connect: { timeout: defaults.connectTimeout, ...byName.get(region.name) },
-    });
+  return (region) => byName.get(region.name);
+}
+
+/** A health probe target with the TLS settings of its region, when it has any. */
+export function withTls<T extends object>(target: T, tls: UpstreamTlsOptions | undefined): T & { tls?: UpstreamTlsOptions } {
+  return tls === undefined ? target : { ...target, tls };
 }
 
 /** Startup warnings: upstream certificate verification turned off. */
@@ -72,6 +66,11 @@ export function upstreamTlsWarnings(config: GatewayConfig): Array<{ msg: string;
   if (insecure(config.proxy.tls)) warnings.push({ msg: 'upstream TLS certificates are not verified (proxy.tls.insecureSkipVerify)', fields: { setting: 'proxy.tls.insecureSkipVerify' } });
   config.regions.forEach((region, i) => {
     if (insecure(region.tls)) warnings.push({ msg: `upstream TLS certificates of region "${region.name}" are not verified`, fields: { setting: `regions[${i}].tls.insecureSkipVerify` } });
+  });
+  config.services.forEach((service, s) => {
+    service.regions.forEach((region, i) => {
+      if (insecure(region.tls)) warnings.push({ msg: `upstream TLS certificates of region "${region.name}" of service "${service.name}" are not verified`, fields: { setting: `services[${s}].regions[${i}].tls.insecureSkipVerify` } });
+    });
   });
   return warnings;
 }

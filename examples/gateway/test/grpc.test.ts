@@ -15,8 +15,8 @@ function loadEcho(): grpc.ServiceClientConstructor {
   return (grpc.loadPackageDefinition(definition) as unknown as { edgekit: { test: { Echo: grpc.ServiceClientConstructor } } }).edgekit.test.Echo;
 }
 
-/** A grpc-js server (h2c) echoing unary, server-streaming and bidirectional calls, with a trailer. */
-async function startGrpcServer(): Promise<{ url: string; calls: string[]; close(): Promise<void> }> {
+/** A grpc-js server (h2c, or TLS with `credentials`) echoing unary, server-streaming and bidirectional calls, with a trailer. */
+async function startGrpcServer(credentials = grpc.ServerCredentials.createInsecure()): Promise<{ url: string; calls: string[]; close(): Promise<void> }> {
   const server = new grpc.Server();
   const calls: string[] = [];
   const trailer = (): grpc.Metadata => {
@@ -44,8 +44,8 @@ async function startGrpcServer(): Promise<{ url: string; calls: string[]; close(
       call.on('end', () => call.end(trailer()));
     },
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
-  return { url: `http://127.0.0.1:${port}`, calls, close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())).then(() => server.forceShutdown()) };
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound))));
+  return { url: `${credentials._isSecure() ? 'https://localhost' : 'http://127.0.0.1'}:${port}`, calls, close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())).then(() => server.forceShutdown()) };
 }
 
 function unary(client: grpc.Client, request: Message): Promise<{ reply: Message; trailers: grpc.Metadata }> {
@@ -128,5 +128,54 @@ describe('gRPC through the gateway (grpc-js client and server)', () => {
     } finally {
       withCertificate.close();
     }
+  });
+});
+
+describe('gRPC through the gateway to a TLS gRPC server (grpc-js ServerCredentials.createSsl)', () => {
+  let pki: TestPki;
+  let origin: Awaited<ReturnType<typeof startGrpcServer>>;
+  let gateway: Gateway;
+  let client: grpc.Client;
+  const Echo = loadEcho();
+
+  beforeAll(async () => {
+    pki = createTestPki();
+    // The origin requires a client certificate from the gateway's CA: every relayed call proves upstream mTLS over h2.
+    origin = await startGrpcServer(grpc.ServerCredentials.createSsl(Buffer.from(pki.ca.cert), [{ cert_chain: Buffer.from(pki.server.cert), private_key: Buffer.from(pki.server.key) }], true));
+    const config = tlsConfig(origin.url, {
+      server: { tls: { certificates: [{ cert: pki.server.certFile, key: pki.server.keyFile }] } },
+      regionTls: { ca: [pki.ca.certFile], cert: pki.client.certFile, key: pki.client.keyFile },
+      proxy: { http2: true },
+    });
+    gateway = await startGateway({ ...config, health: { ...(config.health as object), openBreakers: false, unhealthyThreshold: 1_000 } });
+    client = new Echo(`localhost:${new URL(gateway.url).port}`, grpc.credentials.createSsl(Buffer.from(pki.ca.cert)));
+  }, 60_000);
+  afterAll(async () => {
+    client?.close();
+    await gateway?.close();
+    await origin?.close();
+    pki?.remove();
+  });
+
+  it('relays unary, server-streaming and bidirectional calls over h2 with TLS and a client certificate, trailers included', async () => {
+    const { reply, trailers } = await unary(client, { text: 'secure', count: 1 });
+    expect(reply).toEqual({ text: 'echo:secure', count: 1 });
+    expect(trailers.get('x-served-by-grpc')).toEqual(['origin']);
+
+    const stream = (client as unknown as Record<string, Function>).ServerStream!({ text: 'tick', count: 3 }) as grpc.ClientReadableStream<Message>;
+    const ticks: string[] = [];
+    stream.on('data', (message: Message) => ticks.push(message.text));
+    expect((await new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve))).code).toBe(grpc.status.OK);
+    expect(ticks).toEqual(['tick:0', 'tick:1', 'tick:2']);
+
+    const bidi = (client as unknown as Record<string, Function>).Bidi!() as grpc.ClientDuplexStream<Message, Message>;
+    const replies: string[] = [];
+    bidi.on('data', (message: Message) => replies.push(message.text));
+    const status = new Promise<grpc.StatusObject>((resolve) => bidi.on('status', resolve));
+    for (const text of ['x', 'y']) bidi.write({ text, count: 1 });
+    bidi.end();
+    expect((await status).code).toBe(grpc.status.OK);
+    expect(replies).toEqual(['echo:x', 'echo:y']);
+    expect(origin.calls).toEqual(['Unary', 'ServerStream', 'Bidi']);
   });
 });

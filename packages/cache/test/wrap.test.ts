@@ -120,8 +120,8 @@ describeRedis('wrap on two nodes over one Redis (the swr engine)', () => {
   it('computes once for concurrent calls on both nodes, and recomputes everywhere after a tag invalidation', async () => {
     const a = await node();
     const b = await node();
-    // Both nodes' buses subscribe before the first call.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Both nodes' buses are subscribed before the first call.
+    await until(() => [a, b].every((cache) => cache.stats().l1?.usable === true), 20_000, 'both buses connected');
     let calls = 0;
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));

@@ -352,7 +352,7 @@ class HealthCheckerImpl implements HealthChecker {
 }
 
 function sameTarget(a: ResolvedTarget, b: ResolvedTarget): boolean {
-  return a.url === b.url && a.path === b.path && a.probe === b.probe;
+  return a.url === b.url && a.path === b.path && a.probe === b.probe && a.http?.tlsKey === b.http?.tlsKey;
 }
 
 function passReason(previous: HealthState, successes: number): string {

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import { EdgekitError, describeValue } from '@edgekit/core';
 import { Agent, type Dispatcher } from 'undici';
 import { HealthCheckError } from './errors.js';
@@ -18,6 +19,9 @@ export interface HttpProbeTarget {
   readonly name: string;
   readonly origin: string;
   readonly path: string;
+  /** TLS options of an `https:` target with its own settings, and their identity (one agent each). */
+  readonly tls?: ConnectionOptions;
+  readonly tlsKey?: string;
 }
 
 /**
@@ -28,6 +32,8 @@ export interface HttpProbeTarget {
 export class HttpProber {
   readonly #settings: HttpProbeSettings;
   #agent: Agent | undefined;
+  /** Agents of targets with their own TLS settings, by {@link HttpProbeTarget.tlsKey}. */
+  readonly #tlsAgents = new Map<string, Agent>();
 
   constructor(settings: HttpProbeSettings) {
     this.#settings = settings;
@@ -36,14 +42,7 @@ export class HttpProber {
   /** Resolves with the status when the target passes; rejects with the reason it does not. */
   async probe(target: HttpProbeTarget, signal: AbortSignal): Promise<number> {
     const settings = this.#settings;
-    this.#agent ??= new Agent({
-      keepAliveTimeout: settings.keepAliveTimeout,
-      connections: settings.connections,
-      pipelining: 1,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    });
-    const response = await this.#agent.request({
+    const response = await this.#agentOf(target).request({
       origin: target.origin,
       path: target.path,
       method: settings.method,
@@ -72,11 +71,36 @@ export class HttpProber {
     return statusCode;
   }
 
-  /** Destroys the agent and its sockets; probes in flight must already be aborted. */
+  #agentOf(target: HttpProbeTarget): Agent {
+    const key = target.tlsKey;
+    if (key === undefined) return (this.#agent ??= this.#newAgent(undefined));
+    let agent = this.#tlsAgents.get(key);
+    if (agent === undefined) {
+      // undici sends each origin's own host name by SNI unless `servername` fixes one.
+      agent = this.#newAgent(target.tls);
+      this.#tlsAgents.set(key, agent);
+    }
+    return agent;
+  }
+
+  #newAgent(tls: ConnectionOptions | undefined): Agent {
+    const settings = this.#settings;
+    return new Agent({
+      keepAliveTimeout: settings.keepAliveTimeout,
+      connections: settings.connections,
+      pipelining: 1,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      ...(tls !== undefined && { connect: tls as Agent.Options['connect'] }),
+    });
+  }
+
+  /** Destroys the agents and their sockets; probes in flight must already be aborted. */
   async close(): Promise<void> {
-    const agent = this.#agent;
+    const agents = [this.#agent, ...this.#tlsAgents.values()];
     this.#agent = undefined;
-    if (agent !== undefined && !agent.destroyed) await agent.destroy();
+    this.#tlsAgents.clear();
+    await Promise.all(agents.map((agent) => (agent !== undefined && !agent.destroyed ? agent.destroy() : undefined)));
   }
 }
 

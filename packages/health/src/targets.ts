@@ -1,4 +1,4 @@
-import { describeValue } from '@edgekit/core';
+import { type UpstreamTlsOptions, describeValue, resolveUpstreamTls } from '@edgekit/core';
 import { HealthCheckError } from './errors.js';
 import { type HttpProbeTarget, messageOf } from './http-probe.js';
 
@@ -29,6 +29,8 @@ export interface HealthTarget {
   path?: string;
   /** A custom probe for this target, overriding the checker's `probe` and the HTTP probe. */
   probe?: HealthProbe;
+  /** TLS of the built-in HTTP probe to an `https:` URL (CAs, servername, client certificate, `insecureSkipVerify`), as the forwarder's `tls`. Default: Node's CAs, verified. */
+  tls?: UpstreamTlsOptions;
 }
 
 /** A validated target. */
@@ -61,7 +63,7 @@ export function resolveTargets(scope: string, targets: unknown, defaultPath: str
     if (target === null || typeof target !== 'object' || Array.isArray(target)) {
       throw new TypeError(`${scope}: option "${at}" must be an object like { name, url } (got ${describeValue(target)})`);
     }
-    const { name, url, path, probe } = target as Record<string, unknown>;
+    const { name, url, path, probe, tls } = target as Record<string, unknown>;
     if (typeof name !== 'string' || name.length === 0) {
       throw new TypeError(`${scope}: option "${at}.name" must be a non-empty string (got ${describeValue(name)})`);
     }
@@ -87,12 +89,18 @@ export function resolveTargets(scope: string, targets: unknown, defaultPath: str
     } else if (customProbe === undefined) {
       throw new TypeError(`${scope}: option "${at}.url" is required when no probe is given (target ${describeValue(name)})`);
     }
+    const connect = tls === undefined ? undefined : resolveUpstreamTls(scope, `${at}.tls`, tls);
     const http =
       customProbe === undefined && parsed !== undefined
-        ? { name, origin: parsed.origin, path: `${parsed.pathname.replace(/\/+$/, '')}${ownPath}` }
+        ? { name, origin: parsed.origin, path: `${parsed.pathname.replace(/\/+$/, '')}${ownPath}`, ...(connect !== undefined && parsed.protocol === 'https:' && { tls: connect, tlsKey: tlsKeyOf(connect) }) }
         : undefined;
     return { name, url: url as string | undefined, path: ownPath, probe: customProbe, http };
   });
+}
+
+/** The identity of a TLS setting (by content, so a reload that rereads the same files keeps the target). */
+function tlsKeyOf(connect: object): string {
+  return JSON.stringify(connect, (_key, value: unknown) => (value !== null && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' ? Buffer.from((value as { data: number[] }).data).toString('latin1') : value));
 }
 
 /** Runs a target's custom probe: `false` is a failure. */

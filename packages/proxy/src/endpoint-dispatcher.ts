@@ -1,9 +1,11 @@
 import type { Duplex } from 'node:stream';
 import { type AffinityKey, type AffinitySource, type Endpoint, type RegionBalancer, createAffinityKey } from '@edgekit/balancer';
 import { EdgekitError } from '@edgekit/core';
-import { Dispatcher, Pool } from 'undici';
+import type { ConnectionOptions } from 'node:tls';
+import { Dispatcher } from 'undici';
 import type { DispatcherDefaults } from './options.js';
-import { Http2Pools, type Http2Settings } from './http2-pools.js';
+import type { Http2Settings } from './http2-pools.js';
+import { createUpstreamPool } from './upstream-pool.js';
 
 /** What a request that may be retried inside a region keeps: the endpoints it tried. */
 export interface EndpointMemory {
@@ -53,6 +55,8 @@ export interface EndpointLimits {
   maxQueue: number;
   /** HTTP/2 to the endpoints (each connection then carries up to `maxConcurrentStreams` requests); `undefined`: HTTP/1.1. */
   http2?: Http2Settings | undefined;
+  /** TLS towards `https:` endpoints (Node's TLS options, verification on unless turned off); `undefined`: Node's defaults. */
+  tls?: ConnectionOptions | undefined;
 }
 
 interface EndpointPool {
@@ -186,19 +190,8 @@ export class EndpointDispatcher extends Dispatcher {
   #poolOf(endpoint: Endpoint): EndpointPool {
     let slot = this.#pools.get(endpoint.id);
     if (slot === undefined || slot.endpoint.url !== endpoint.url) {
-      const d = this.#defaults;
-      const http2 = this.#limits.http2;
-      const pool =
-        http2 === undefined
-          ? new Pool(endpoint.url, {
-              connections: this.#limits.connections,
-              connectTimeout: d.connectTimeout,
-              headersTimeout: d.headersTimeout,
-              bodyTimeout: d.bodyTimeout,
-              keepAliveTimeout: d.keepAliveTimeout,
-              pipelining: 1,
-            })
-          : new Http2Pools(new URL(endpoint.url).origin, { ...d, connections: this.#limits.connections }, http2);
+      const limits = this.#limits;
+      const pool = createUpstreamPool(endpoint.url, { ...this.#defaults, connections: limits.connections }, limits.http2, limits.tls);
       slot = { endpoint, pool, inflight: 0 };
       this.#pools.set(endpoint.id, slot);
     }

@@ -63,6 +63,8 @@ export abstract class Exchange extends AdmittedExchange {
     const request: Dispatcher.DispatchOptions = { path, method: this.method as Dispatcher.HttpMethod, headers, body, upgrade: this.upgradeProtocol };
     // A response that may be a long-lived stream is timed by the exchange (see `watchBody`), not by undici.
     if (this.mayStream) request.bodyTimeout = 0;
+    // The client waits for `100 Continue`: an HTTP/2 upstream is asked for its own (undici's HTTP/1.1 cannot send `Expect`).
+    if (this.continuePending && attempt.body !== undefined) request.expectContinue = true;
     attempt.request = request;
     const queue: ConnectionQueue = target.queue;
     attempt.connectionQueue = queue;

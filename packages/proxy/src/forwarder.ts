@@ -2,10 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Disposable, type Listener, TypedEmitter, checkNumber, toDisposable } from '@edgekit/core';
+import type { ConnectionOptions } from 'node:tls';
+import { type Disposable, type Listener, TypedEmitter, checkNumber, resolveUpstreamTls, toDisposable } from '@edgekit/core';
 import { type Region, type RequestLike, createClientIp, createRegionSelector, createTrustedProxies, normalizeIp } from '@edgekit/geo';
 import type { RegionBalancer } from '@edgekit/balancer';
-import { type Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ClientInFlight, PanicTrickle } from './client-limits.js';
 import { ConnectionQueue } from './connection-queue.js';
 import type { ForwarderEvents } from './events.js';
@@ -18,7 +19,7 @@ import { NodeExchange } from './node-handler.js';
 import { type ForwarderOptions, type RegionSelectorLike, SCOPE } from './options.js';
 import { type ResolvedOptions, checkHttp2Choice, resolveOptions } from './options-resolve.js';
 import { passesHealth } from './admission.js';
-import { Http2Pools } from './http2-pools.js';
+import { createUpstreamPool } from './upstream-pool.js';
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
 import type { ResponseHeaderSettings } from './response-headers.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -154,11 +155,17 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     return own === undefined ? options.http2 : checkHttp2Choice(`http2(${JSON.stringify(region.name)})`, own);
   }
 
+  #tlsOf(region: Region): ConnectionOptions | undefined {
+    const options = this.options;
+    const own = options.tlsOf?.(region);
+    return own === undefined ? options.tls : resolveUpstreamTls(SCOPE, `tls(${JSON.stringify(region.name)})`, own);
+  }
+
   #createTarget(region: Region, option: string): Target {
     if (region !== null && typeof region === 'object' && hasEndpoints(region) && region.url === undefined) {
       const http2 = this.#http2Of(region);
       const settings = http2 ? { maxConcurrentStreams: this.options.maxConcurrentStreams } : undefined;
-      const dispatcher = createEndpointDispatcher(region, this.options.pool, this.options.clock, option, settings);
+      const dispatcher = createEndpointDispatcher(region, this.options.pool, this.options.clock, option, settings, this.#tlsOf(region));
       const queue = new ConnectionQueue(Number.POSITIVE_INFINITY, this.options.queueTimeout, this.options.clock);
       const target: Target = { dispatcher, basePath: '', origin: `endpoints:${region.name}`, queue };
       this.#targets.set(region.name, target);
@@ -175,20 +182,12 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
       if (own !== undefined) connections = checkNumber(SCOPE, `connections(${JSON.stringify(region.name)})`, own, { min: 1, integer: true });
     }
     const http2 = this.#http2Of(region);
+    const h2 = http2 ? { maxConcurrentStreams: options.maxConcurrentStreams } : undefined;
     const dispatcher: Dispatcher = hasEndpoints(region)
-      ? createEndpointDispatcher(region, { ...options.pool, connections }, options.clock, option, http2 ? { maxConcurrentStreams: options.maxConcurrentStreams } : undefined)
+      ? createEndpointDispatcher(region, { ...options.pool, connections }, options.clock, option, h2, this.#tlsOf(region))
       : options.dispatcher !== undefined
         ? options.dispatcher(region, { ...options.pool, connections })
-        : http2
-          ? new Http2Pools(url.origin, { ...options.pool, connections }, { maxConcurrentStreams: options.maxConcurrentStreams })
-          : new Pool(url.origin, {
-              connections,
-              connectTimeout: options.pool.connectTimeout,
-              headersTimeout: options.pool.headersTimeout,
-              bodyTimeout: options.pool.bodyTimeout,
-              keepAliveTimeout: options.pool.keepAliveTimeout,
-            pipelining: 1,
-          });
+        : createUpstreamPool(url.origin, { ...options.pool, connections }, h2, this.#tlsOf(region));
     // A region with endpoints bounds each endpoint's connections and queue itself; HTTP/2 multiplexes.
     const capacity = hasEndpoints(region) ? Number.POSITIVE_INFINITY : http2 && options.dispatcher === undefined ? connections * options.maxConcurrentStreams : connections;
     const queue = new ConnectionQueue(capacity, options.queueTimeout, options.clock);

@@ -1,7 +1,10 @@
 import http2 from 'node:http2';
 import type { Readable } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
 import { Dispatcher } from 'undici';
 import type { DispatcherDefaults } from './options.js';
+import type { RequestTrailerSource } from './request-trailers.js';
+import { serverNameOf } from '@edgekit/core';
 
 /** Settings of the HTTP/2 connections to one upstream. */
 export interface Http2Settings {
@@ -28,7 +31,7 @@ const NOT_OVER_H2: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'p
 
 /**
  * The dispatcher of an HTTP/2 upstream (`http2` option): up to `connections` HTTP/2 sessions per
- * origin (TLS with ALPN `h2` for `https:`, prior knowledge for `http:`), each multiplexing up to
+ * origin (TLS with ALPN `h2` for `https:`, with the given TLS options, prior knowledge for `http:`), each multiplexing up to
  * `maxConcurrentStreams` requests, driving the forwarder's undici handlers (`onConnect`,
  * `onHeaders`, `onData`, `onComplete`, `onError`). undici 7's own HTTP/2 client completes a
  * response on its `end` event, which Node 20 emits before `trailers`, so gRPC trailers were lost,
@@ -42,15 +45,18 @@ export class Http2Pools extends Dispatcher {
   readonly #sessions: Session[] = [];
   readonly #scheme: string;
   readonly #authority: string;
+  readonly #connectOptions: http2.SecureClientSessionOptions;
   #closed = false;
 
-  constructor(origin: string, defaults: DispatcherDefaults, settings: Http2Settings) {
+  constructor(origin: string, defaults: DispatcherDefaults, settings: Http2Settings, tls?: ConnectionOptions) {
     super();
     this.#origin = new URL(origin);
     this.#defaults = defaults;
     this.#maxStreams = settings.maxConcurrentStreams;
     this.#scheme = this.#origin.protocol === 'https:' ? 'https' : 'http';
     this.#authority = this.#origin.host;
+    const servername = serverNameOf(this.#origin.hostname);
+    this.#connectOptions = this.#scheme === 'https' ? { ...(servername !== undefined && { servername }), ...tls, ALPNProtocols: ['h2'] } : {};
   }
 
   #pick(): Session {
@@ -66,7 +72,7 @@ export class Http2Pools extends Dispatcher {
 
   #open(): Session {
     const origin = this.#origin;
-    const session = http2.connect(origin, origin.protocol === 'https:' ? { ALPNProtocols: ['h2'], servername: origin.hostname } : {});
+    const session = http2.connect(origin, this.#connectOptions);
     const entry: Session = { session, active: 0, ready: false, draining: false, waiting: [] };
     this.#sessions.push(entry);
     const timer = setTimeout(() => session.destroy(coded(`connect timeout after ${this.#defaults.connectTimeout} ms`, 'UND_ERR_CONNECT_TIMEOUT')), this.#defaults.connectTimeout);
@@ -145,22 +151,29 @@ export class Http2Pools extends Dispatcher {
       headers[name] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [String(previous), value];
     }
     const body = options.body as Buffer | Readable | null | undefined;
+    // RFC 9110 §10.1.1: the client waits for `100 Continue`; so does its streamed body, for the origin's.
+    const expectContinue = options.expectContinue === true && body != null && !Buffer.isBuffer(body);
+    if (expectContinue) headers.expect = '100-continue';
     const exchange = new Exchange(this.#release, entry, handler, body, options.bodyTimeout ?? this.#defaults.bodyTimeout);
     handler.onConnect?.(exchange.abort);
     if (exchange.settled) return;
+    // A streamed body may end with the client's trailers: the stream then waits for them (RFC 9113 §8.1).
+    const trailing = body != null && !Buffer.isBuffer(body) && typeof (body as Partial<RequestTrailerSource>).requestTrailers === 'function';
     let s: http2.ClientHttp2Stream;
     try {
-      s = entry.session.request(headers, { endStream: body == null });
+      s = entry.session.request(headers, { endStream: body == null, waitForTrailers: trailing });
     } catch (error) {
       exchange.fail(error as Error);
       return;
     }
     exchange.stream = s;
     (s as StreamWithExchange)[EXCHANGE] = exchange;
+    if (trailing) s.once('wantTrailers', onStreamWantsTrailers);
     if (Buffer.isBuffer(body)) s.end(body);
     else if (body != null) {
       body.on('error', exchange.abort);
-      body.pipe(s);
+      if (expectContinue) exchange.awaitContinue(s);
+      else body.pipe(s);
     }
     s.setTimeout(options.headersTimeout ?? this.#defaults.headersTimeout);
     // Listeners shared by every stream (no closures per request); each finds its exchange on the stream.
@@ -189,6 +202,8 @@ export class Http2Pools extends Dispatcher {
 function noop(): void {}
 
 const EXCHANGE = Symbol('edgekit.http2.exchange');
+/** Milliseconds a body waits for the origin's `100 Continue` before it is sent anyway (RFC 9110 §10.1.1; curl waits 1 s too). */
+const CONTINUE_WAIT = 1_000;
 type StreamWithExchange = http2.ClientHttp2Stream & { [EXCHANGE]?: Exchange };
 
 /** One request on an upstream HTTP/2 stream: the state its stream's listeners share. */
@@ -199,6 +214,9 @@ class Exchange {
   stream: http2.ClientHttp2Stream | undefined;
   trailers: http2.IncomingHttpHeaders | undefined;
   lastError: Error | undefined;
+  /** The streamed body went out (at once, or after the origin's `100 Continue`). */
+  bodySent = true;
+  continueTimer: NodeJS.Timeout | undefined = undefined;
   /** Aborts the exchange (the handler's abort callback, the request body's error listener). */
   readonly abort = (error?: Error): void => this.fail(error ?? coded('request aborted', 'UND_ERR_ABORTED'));
   /** Resumes a paused response (the handler's resume callback). */
@@ -214,9 +232,27 @@ class Exchange {
     readonly bodyTimeout: number,
   ) {}
 
+  /** Sends the body once the origin answers `100 Continue`, or after {@link CONTINUE_WAIT} without an answer; never after a final one. */
+  awaitContinue(stream: http2.ClientHttp2Stream): void {
+    this.bodySent = false;
+    this.continueTimer = setTimeout(this.sendBody, CONTINUE_WAIT);
+    this.continueTimer.unref();
+    stream.once('continue', this.sendBody);
+  }
+
+  /** Starts the streamed request body (once). */
+  readonly sendBody = (): void => {
+    clearTimeout(this.continueTimer);
+    const stream = this.stream;
+    if (this.bodySent || this.responded || this.settled || stream === undefined || stream.destroyed) return;
+    this.bodySent = true;
+    (this.body as Readable).pipe(stream);
+  };
+
   fail(error: Error): void {
     if (this.settled) return;
     this.settled = true;
+    clearTimeout(this.continueTimer);
     this.release(this.entry);
     const stream = this.stream;
     if (stream !== undefined && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
@@ -233,6 +269,17 @@ function exchangeOf(stream: http2.ClientHttp2Stream): Exchange {
 function onStreamTimeout(this: http2.ClientHttp2Stream): void {
   const x = exchangeOf(this);
   x.fail(x.responded ? coded('body timeout', 'UND_ERR_BODY_TIMEOUT') : coded('headers timeout', 'UND_ERR_HEADERS_TIMEOUT'));
+}
+
+function onStreamWantsTrailers(this: http2.ClientHttp2Stream): void {
+  const trailers = (exchangeOf(this).body as unknown as RequestTrailerSource).requestTrailers();
+  try {
+    // No trailers: Node ends the stream with an empty DATA frame instead.
+    this.sendTrailers(trailers ?? {});
+  } catch {
+    // A field Node refuses in a HEADERS frame: the body still ends, without the trailers.
+    this.sendTrailers({});
+  }
 }
 
 function onStreamInformational(this: http2.ClientHttp2Stream, informational: http2.IncomingHttpHeaders): void {
@@ -258,7 +305,13 @@ function onStreamTrailers(this: http2.ClientHttp2Stream, received: http2.Incomin
 }
 
 function onStreamEnd(this: http2.ClientHttp2Stream): void {
-  exchangeOf(this).ended = true;
+  const x = exchangeOf(this);
+  x.ended = true;
+  // A final answer to `Expect: 100-continue` before the body went out: the body is never sent, the stream closes cleanly.
+  if (!x.bodySent) {
+    clearTimeout(x.continueTimer);
+    this.close(NGHTTP2_NO_ERROR);
+  }
 }
 
 function onStreamError(this: http2.ClientHttp2Stream, error: Error): void {

@@ -7,10 +7,13 @@ import {
   optionalFunction,
   optionalNumber,
   optionalOneOf,
+  resolveUpstreamTls,
   systemClock,
+  type UpstreamTlsOptions,
 } from '@edgekit/core';
 import type { IncomingMessage } from 'node:http';
 import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
+import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { type RetryBudget, type RetryBudgetOptions, createRetryBudget } from './retry-budget.js';
 import { type RetryPolicy, resolveRetryPolicy } from './retry-policy.js';
@@ -61,6 +64,9 @@ export interface ResolvedOptions {
   retryAfter: number;
   closeTimeout: number;
   dispatcher: ((region: Region, defaults: DispatcherDefaults) => Dispatcher) | undefined;
+  /** TLS options of every region (validated), or `undefined` for Node's defaults. */
+  tls: ConnectionOptions | undefined;
+  tlsOf: ((region: Region) => UpstreamTlsOptions | undefined) | undefined;
   clock: Clock;
   retryPolicy: RetryPolicy;
   http2: boolean;
@@ -236,6 +242,8 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
     retryAfter,
     closeTimeout,
     dispatcher,
+    tls: opts.tls === undefined || typeof opts.tls === 'function' ? undefined : resolveUpstreamTls(SCOPE, 'tls', opts.tls),
+    tlsOf: typeof opts.tls === 'function' ? opts.tls : undefined,
     clock,
     retryPolicy: resolveRetryPolicy(SCOPE, opts),
     http2: typeof opts.http2 === 'function' || opts.http2 === undefined ? FORWARDER_DEFAULTS.http2 : checkHttp2Choice('http2', opts.http2),

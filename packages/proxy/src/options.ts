@@ -4,6 +4,7 @@ import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
 import type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';
 import type { RetryBackoffOptions } from './retry-policy.js';
+import type { UpstreamTlsOptions } from '@edgekit/core';
 
 export const SCOPE = '@edgekit/proxy';
 
@@ -142,8 +143,15 @@ export interface ForwarderOptions {
   requestTimeout?: number;
   /** Random numbers in [0, 1) for backoff jitter. Default: `Math.random`. */
   random?: () => number;
-  /** Makes the dispatcher of a region (TLS settings, custom agents). Default: an undici `Pool` with the options above. */
+  /** Makes the dispatcher of a region with a URL (custom agents); regions with endpoints keep their own pools. Default: an undici `Pool` with the options above. */
   dispatcher?: (region: Region, defaults: DispatcherDefaults) => Dispatcher;
+  /**
+   * TLS towards `https:` region URLs and endpoints, over HTTP/1.1 and HTTP/2 (CAs, SNI name, client
+   * certificate for upstream mTLS, `insecureSkipVerify`). A function decides per region
+   * (`undefined`: the default). Not applied to dispatchers the `dispatcher` factory makes.
+   * Default: certificates verified against Node's CAs and the URL's host name.
+   */
+  tls?: UpstreamTlsOptions | ((region: Region) => UpstreamTlsOptions | undefined);
   /** Clock for durations, hedging delays, the retry budget and `Retry-After`. Default: `systemClock`. */
   clock?: Clock;
   /**

@@ -10,6 +10,7 @@ import {
 import { type Clock, optionalNumber } from '@edgekit/core';
 import type { Region } from '@edgekit/geo';
 import { EndpointDispatcher } from './endpoint-dispatcher.js';
+import type { ConnectionOptions } from 'node:tls';
 import type { Http2Settings } from './http2-pools.js';
 import { type DispatcherDefaults, SCOPE } from './options.js';
 
@@ -48,7 +49,7 @@ const isRegionBalancer = (value: unknown): value is RegionBalancer =>
   value !== null && typeof value === 'object' && typeof (value as RegionBalancer).pick === 'function' && typeof (value as RegionBalancer).onRequestEnd === 'function';
 
 /** Builds the dispatcher of a region with endpoints; `option` names the region in error messages. */
-export function createEndpointDispatcher(region: EndpointRegion, defaults: DispatcherDefaults, clock: Clock, option: string, http2?: Http2Settings): EndpointDispatcher {
+export function createEndpointDispatcher(region: EndpointRegion, defaults: DispatcherDefaults, clock: Clock, option: string, http2?: Http2Settings, tls?: ConnectionOptions): EndpointDispatcher {
   const scope = `${SCOPE}: ${option}`;
   const connections = optionalNumber(scope, 'connectionsPerEndpoint', region.connectionsPerEndpoint, defaults.connections, { min: 1, integer: true });
   const maxQueue = optionalNumber(scope, 'queuePerEndpoint', region.queuePerEndpoint, REGION_ENDPOINTS_DEFAULTS.queuePerEndpoint, { min: 0, integer: true });
@@ -70,5 +71,5 @@ export function createEndpointDispatcher(region: EndpointRegion, defaults: Dispa
     throw new TypeError(`${scope}: ${(error as Error).message}`, { cause: error });
   }
   // A region balancer passed in belongs to the caller (it may outlive this forwarder, across reloads).
-  return new EndpointDispatcher(balancer, defaults, { connections, maxQueue, http2 }, region.affinity, () => clock.now(), !given);
+  return new EndpointDispatcher(balancer, defaults, { connections, maxQueue, http2, tls }, region.affinity, () => clock.now(), !given);
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ProgressWatch } from './progress.js';
+import { type RequestTrailerSource, forwardableTrailers } from './request-trailers.js';
 
 /** Told when the client's request stream fails or ends early (the client went away mid-upload). */
 export interface ClientGoneListener {
@@ -15,7 +16,7 @@ export interface ClientGoneListener {
  * until the upstream connection pulls, so an attempt that never connected leaves the body
  * untouched for the next region; `started` tells whether any byte was taken.
  */
-export class StreamedBody extends Readable {
+export class StreamedBody extends Readable implements RequestTrailerSource {
   /** At least one chunk was taken from the client request: the body cannot be replayed. */
   started = false;
   readonly #req: IncomingMessage;
@@ -46,6 +47,11 @@ export class StreamedBody extends Readable {
     if (!this.started) return Buffer.alloc(0);
     if (!this.#ended || this.#kept === undefined) return undefined;
     return Buffer.concat(this.#kept, this.#keptBytes);
+  }
+
+  /** The client's trailers that may be forwarded, once the body ended (an HTTP/2 upstream sends them). */
+  requestTrailers(): Record<string, string | string[]> | undefined {
+    return this.#ended ? forwardableTrailers(this.#req) : undefined;
   }
 
   readonly #onData = (chunk: Buffer): void => {

@@ -53,15 +53,6 @@ export function crossReferenceIssues(input: Loose): Array<{ path: PropertyKey[];
     if (limit.mode === 'local' || limit.mode === 'strict') issues.push({ path: ['rateLimits', name, 'scope'], message: '"global" runs in edge mode: use mode auto or edge' });
   }
   const server = isObject(input.server) ? input.server : {};
-  const proxy = isObject(input.proxy) ? input.proxy : {};
-  if (Array.isArray(input.regions)) {
-    const upstreamTls = proxy.tls !== undefined || input.regions.some((region: unknown) => isObject(region) && region.tls !== undefined);
-    input.regions.forEach((region: unknown, index) => {
-      const http2 = isObject(region) && region.http2 !== undefined ? region.http2 === true : proxy.http2 === true;
-      // HTTP/2 upstreams use the forwarder's own sessions, which take no TLS settings.
-      if (http2 && upstreamTls) issues.push({ path: ['regions', index, 'http2'], message: 'HTTP/2 upstreams cannot be combined with upstream TLS settings (proxy.tls, regions[].tls) yet' });
-    });
-  }
   const clientCas = isObject(server.tls) && isObject(server.tls.clientCertificates);
   if (Array.isArray(input.routes)) {
     input.routes.forEach((route: unknown, index) => {
