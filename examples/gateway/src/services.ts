@@ -184,6 +184,7 @@ export async function buildServices(services: readonly ServiceConfig[], context:
         const key = (region: string): string => regionKey(service.name, region);
         const tls = upstreamTls(service.regions, proxy.tls);
         const created = createForwarder({
+          service: service.name,
           selector,
           health: { isHealthy: (region) => context.health.isHealthy(key(region)) },
           breakers: { get: (region) => context.breakers.get(key(region)) },

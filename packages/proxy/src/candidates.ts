@@ -65,6 +65,21 @@ export class Candidates {
     return false;
   }
 
+  /**
+   * Moves to the region of a retry after a failure in `from`: `from` again while it has endpoints
+   * the request did not try (`untried`), except that the request's last attempt (`last`) goes to
+   * another region when one is left, so a region whose every endpoint fails cannot use up the
+   * attempts; `from` still takes it when no other region's breaker would.
+   */
+  acquireRetry(from: Region, untried: boolean, last: boolean): boolean {
+    const elsewhere = untried && last && this.cursor < this.regions.length;
+    if (untried && !elsewhere) this.again = from;
+    if (this.acquireNext()) return true;
+    if (!elsewhere) return false;
+    this.again = from;
+    return this.acquireNext();
+  }
+
   #skipOpen(region: string, breaker: BreakerLike): void {
     (this.skipped ??= []).push({ region, reason: 'breaker-open' });
     try {

@@ -10,6 +10,15 @@ import { createUpstreamPool } from './upstream-pool.js';
 /** What a request that may be retried inside a region keeps: the endpoints it tried. */
 export interface EndpointMemory {
   triedEndpoints: Set<string> | undefined;
+  /** An endpoint picked ahead of the next attempt (for the decision event), taken by that attempt's dispatch. */
+  preselected: Preselection | undefined;
+}
+
+/** An endpoint picked before its attempt is dispatched, and the choice reported for it. */
+export interface Preselection {
+  readonly dispatcher: EndpointDispatcher;
+  readonly endpoint: Endpoint;
+  readonly choice: EndpointChoice;
 }
 
 /** Which endpoint an attempt went to and why, for request observers (tracing, endpoint metrics). */
@@ -144,6 +153,11 @@ export class EndpointDispatcher extends Dispatcher {
   readonly #subscription: { dispose(): void };
   readonly #draining = new Set<Promise<void>>();
   #closed = false;
+  /** Requests in flight on one endpoint at most: its connections (times HTTP/2 streams) plus its queue. */
+  readonly #limit: number;
+  /** What the last pick saw: endpoints found full, and the request's affinity key. */
+  #full: Set<string> | undefined = undefined;
+  #key: string | undefined = undefined;
   /** Whether closing this dispatcher closes the region balancer (one it created, not one it was given). */
   readonly #ownsRegion: boolean;
 
@@ -153,6 +167,7 @@ export class EndpointDispatcher extends Dispatcher {
     this.#ownsRegion = ownsRegion;
     this.#defaults = defaults;
     this.#limits = limits;
+    this.#limit = limits.connections * (limits.http2?.maxConcurrentStreams ?? 1) + limits.maxQueue;
     this.#affinity = affinity === undefined ? undefined : createAffinityKey(affinity, `region "${region.name}": affinity`);
     this.#now = now;
     this.#subscription = region.on('endpoints', ({ removed }) => {
@@ -204,17 +219,14 @@ export class EndpointDispatcher extends Dispatcher {
     return affinity({ headers: object });
   }
 
-  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    if (this.#closed) {
-      handler.onError?.(Object.assign(new Error('the region dispatcher is closed'), { code: 'UND_ERR_CLOSED' }));
-      return false;
-    }
-    const memory = (handler as { owner?: Partial<EndpointMemory> }).owner;
-    const tried = memory?.triedEndpoints;
-    const key = this.#keyOf(options.headers);
+  /**
+   * Picks the endpoint for one attempt (`undefined` when none is left), skipping the endpoints
+   * `memory` tried and those at their limit; `#full` and `#key` keep what the pick saw, for the choice.
+   */
+  #pickFor(headers: unknown, tried: Set<string> | undefined): Endpoint | undefined {
+    const key = this.#keyOf(headers);
     const region = this.region;
-    const limits = this.#limits;
-    const limit = limits.connections * (limits.http2?.maxConcurrentStreams ?? 1) + limits.maxQueue;
+    const limit = this.#limit;
     let full: Set<string> | undefined;
     let endpoint = region.pick({ key, exclude: tried });
     if (endpoint === undefined && tried !== undefined) endpoint = region.pick({ key });
@@ -223,20 +235,70 @@ export class EndpointDispatcher extends Dispatcher {
       (full ??= new Set(tried)).add(endpoint.id);
       endpoint = region.pick({ key, exclude: full });
     }
-    if (endpoint === undefined) {
-      if (full !== undefined) this.overflows++;
-      handler.onError?.(full !== undefined ? new EndpointOverflowError(region.name) : Object.assign(new Error(`region ${region.name} has no endpoints`), { code: 'ENOENDPOINT' }));
+    this.#full = full;
+    this.#key = key;
+    return endpoint;
+  }
+
+  /** Why the last `#pickFor` chose `endpoint`, for observers and decision events. */
+  #choiceOf(endpoint: Endpoint, tried: Set<string> | undefined): EndpointChoice {
+    const key = this.#key;
+    const reason = this.#full !== undefined ? 'overflow' : tried !== undefined && tried.size > 0 ? 'retry' : key !== undefined ? 'affinity' : 'balanced';
+    return { endpoint: endpoint.id, balancer: this.region.balancer.kind, reason, affinity: key === undefined ? undefined : reason === 'affinity' ? 'hit' : 'miss', ejected: this.region.ejectedCount() };
+  }
+
+  /**
+   * Picks the endpoint of the next attempt of the request `memory` belongs to, ahead of its dispatch,
+   * and returns why (for the decision event); `undefined` when the region has none to give.
+   */
+  preselect(headers: unknown, memory: EndpointMemory): EndpointChoice | undefined {
+    if (this.#closed) return undefined;
+    const tried = memory.triedEndpoints;
+    const endpoint = this.#pickFor(headers, tried);
+    this.#full = undefined;
+    if (endpoint === undefined) return undefined;
+    const choice = this.#choiceOf(endpoint, tried);
+    memory.preselected = { dispatcher: this, endpoint, choice };
+    return choice;
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.#closed) {
+      handler.onError?.(Object.assign(new Error('the region dispatcher is closed'), { code: 'UND_ERR_CLOSED' }));
       return false;
     }
-    if (memory !== undefined) (memory.triedEndpoints ??= new Set()).add(endpoint.id);
+    const memory = (handler as { owner?: Partial<EndpointMemory> }).owner;
+    const tried = memory?.triedEndpoints;
     const observed = handler as { observers?: unknown; endpoint?: EndpointChoice };
-    if (observed.observers !== undefined) {
-      const reason = full !== undefined ? 'overflow' : tried !== undefined && tried.size > 0 ? 'retry' : key !== undefined ? 'affinity' : 'balanced';
-      observed.endpoint = { endpoint: endpoint.id, balancer: region.balancer.kind, reason, affinity: key === undefined ? undefined : reason === 'affinity' ? 'hit' : 'miss', ejected: region.ejectedCount() };
+    const preselected = memory?.preselected;
+    let endpoint: Endpoint | undefined;
+    if (preselected !== undefined) {
+      memory!.preselected = undefined;
+      if (preselected.dispatcher === this && (this.#pools.get(preselected.endpoint.id)?.inflight ?? 0) < this.#limit) {
+        endpoint = preselected.endpoint;
+        if (observed.observers !== undefined) observed.endpoint = preselected.choice;
+      }
     }
+    if (endpoint === undefined) {
+      endpoint = this.#pickFor(options.headers, tried);
+      const full = this.#full;
+      this.#full = undefined;
+      if (endpoint === undefined) {
+        const region = this.region;
+        if (full !== undefined) this.overflows++;
+        handler.onError?.(full !== undefined ? new EndpointOverflowError(region.name) : Object.assign(new Error(`region ${region.name} has no endpoints`), { code: 'ENOENDPOINT' }));
+        return false;
+      }
+      if (observed.observers !== undefined) {
+        this.#full = full;
+        observed.endpoint = this.#choiceOf(endpoint, tried);
+        this.#full = undefined;
+      }
+    }
+    if (memory !== undefined) (memory.triedEndpoints ??= new Set()).add(endpoint.id);
     const slot = this.#poolOf(endpoint);
     slot.inflight++;
-    region.onRequestStart(endpoint);
+    this.region.onRequestStart(endpoint);
     return slot.pool.dispatch(options, new EndpointHandler(this, slot, handler, this.#now()));
   }
 

@@ -1,4 +1,5 @@
 import type { GeoLocation } from '@edgekit/geo';
+import type { EndpointChoice } from './endpoint-dispatcher.js';
 
 /** Why a region got no network attempt. */
 export type SkipReason = 'unhealthy' | 'breaker-open';
@@ -16,6 +17,8 @@ export type FailureKind = 'connect' | 'timeout' | 'reset' | 'protocol' | 'status
 
 /** Payload of the `decision` event: where a request is going and why. */
 export interface DecisionEvent {
+  /** The forwarder's `service` option, `undefined` without one. */
+  service: string | undefined;
   method: string;
   /** Client address as `@edgekit/geo`'s `clientIp` resolved it. */
   clientIp: string;
@@ -30,6 +33,13 @@ export interface DecisionEvent {
   healthIgnored: boolean;
   /** Every candidate's breaker was open and this request is part of the `panicFraction` sent to the primary anyway. */
   panic: boolean;
+  /** The region the first attempt goes to (the first candidate whose breaker let it through); `undefined` when none will be tried. */
+  region: string | undefined;
+  /**
+   * For a region with endpoints: the endpoint the first attempt goes to, the balancer and its reason,
+   * the affinity hit or miss and the ejections seen; `undefined` for a region with one URL.
+   */
+  endpoint: EndpointChoice | undefined;
 }
 
 /** Payload of the `skip` event: a region passed over without a network attempt after the first attempt. */

@@ -1,6 +1,8 @@
 import type { TLSSocket } from 'node:tls';
 import { EdgekitError } from '@edgekit/core';
-import type { GeoLocation } from '@edgekit/geo';
+import type { GeoLocation, Region } from '@edgekit/geo';
+import { type EndpointChoice, EndpointDispatcher } from './endpoint-dispatcher.js';
+import type { DecisionEvent } from './events.js';
 import { clientKeyOf, healthyCandidates, routeOf, targetPath } from './admission.js';
 import { ForwardError } from './errors.js';
 import { observeDecision } from './observer.js';
@@ -167,7 +169,9 @@ export abstract class AdmittedExchange extends ExchangeState {
     const events = this.core.events;
     const observers = this.observers;
     if (observers !== undefined || events.hasListeners('decision')) {
-      const event = {
+      const region = found ? this.regions.nextRegion : undefined;
+      const event: DecisionEvent = {
+        service: options.service,
         method: this.method,
         clientIp: ip,
         location,
@@ -176,6 +180,8 @@ export abstract class AdmittedExchange extends ExchangeState {
         skipped: this.regions.skipped === undefined ? [] : [...this.regions.skipped],
         healthIgnored,
         panic: this.panic,
+        region: region?.name,
+        endpoint: region === undefined ? undefined : this.preselectEndpoint(region),
       };
       events.emit('decision', event);
       if (observers !== undefined) observeDecision(observers, event);
@@ -187,4 +193,15 @@ export abstract class AdmittedExchange extends ExchangeState {
     this.launch(false);
   }
 
+  /** Picks the endpoint of the first attempt ahead of it, in a region with endpoints, and says why. */
+  protected preselectEndpoint(region: Region): EndpointChoice | undefined {
+    let dispatcher;
+    try {
+      dispatcher = this.core.targetOf(region).dispatcher;
+    } catch {
+      // The first attempt reports the unusable region.
+      return undefined;
+    }
+    return dispatcher instanceof EndpointDispatcher ? dispatcher.preselect(this.headers, this) : undefined;
+  }
 }

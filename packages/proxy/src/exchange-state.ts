@@ -1,11 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { passesHealth } from './admission.js';
 import { Attempt, DONE } from './attempt.js';
 import { Candidates } from './candidates.js';
 import { ForwardError, type ForwardErrorCode } from './errors.js';
 import type { FailureKind } from './events.js';
-import { EndpointDispatcher, type EndpointMemory, EndpointOverflowError } from './endpoint-dispatcher.js';
+import { EndpointDispatcher, type EndpointMemory, EndpointOverflowError, type Preselection } from './endpoint-dispatcher.js';
 import { GrpcStatusError, invalidDetail } from './failure.js';
 import type { ForwarderCore } from './forwarder-core.js';
 import { type RequestEnd, type RequestObserver, observeEnd } from './observer.js';
@@ -82,6 +81,8 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
   protected observers: RequestObserver[] | undefined = undefined;
   /** Endpoints tried so far, in regions that list endpoints (see `EndpointDispatcher`). */
   triedEndpoints: Set<string> | undefined = undefined;
+  /** The endpoint picked for the decision event, taken by the first attempt's dispatch. */
+  preselected: Preselection | undefined = undefined;
   /** Delay the next retry waits at least (a `Retry-After` within `maxRetryAfter`). */
   protected retryAfterWait = 0;
   protected retries = 0;
@@ -197,7 +198,7 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
     if (route !== undefined && kind !== 'connect' && attempt.connected) {
       const routes: RouteFailures = this.core.routeFailures;
       const region = attempt.region.name;
-      if (!routes.failure(region, route, this.core.options.clock.now(), this.routeFailed, passesHealth(this.core.options.health, region))) {
+      if (!routes.failure(region, route, this.core.options.clock.now(), this.routeFailed, this.core.healthVouchesFor(region))) {
         this.routeFailed = true;
         attempt.release();
         return;
@@ -239,8 +240,8 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
     if (this.attempts.length >= options.maxAttempts) return false;
     if (this.deadlineTimer !== undefined && options.clock.now() + this.retryAfterWait >= this.startedAt + this.deadline) return false;
     const dispatcher = this.core.targetOf(from.region).dispatcher;
-    if (dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this)) this.regions.again = from.region;
-    if (!this.regions.acquireNext()) return false;
+    const untried = dispatcher instanceof EndpointDispatcher && dispatcher.hasUntried(this);
+    if (!this.regions.acquireRetry(from.region, untried, this.attempts.length + 1 >= options.maxAttempts)) return false;
     const budget = options.retryBudget;
     if (budget !== undefined && !budget.tryRetry()) {
       const events = this.core.events;

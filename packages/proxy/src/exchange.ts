@@ -70,6 +70,8 @@ export abstract class Exchange extends AdmittedExchange {
     attempt.connectionQueue = queue;
     // Errors, even synchronous ones, arrive through attempt.onError.
     if (queue.enter(attempt)) target.dispatcher.dispatch(attempt.request, attempt);
+    // An endpoint picked for the decision event belongs to this first dispatch only.
+    this.preselected = undefined;
     if (options.hedgeDelay >= 0 && attempt.state === PENDING && !this.done && this.mayHedge()) {
       const clock = options.clock;
       clock.clearTimeout(this.hedgeTimer);

@@ -47,4 +47,9 @@ export interface ForwarderCore {
   readonly streams: Set<{ endStream(reason: string): void }>;
   /** Whether a request that found every breaker open goes to the primary anyway (`panicFraction`). */
   panicAdmit(): boolean;
+  /**
+   * Whether the configured health checks say `region` serves (evidence that a failure is a route's,
+   * not the region's). Never for a region with endpoints: its endpoints' own outcomes are the evidence.
+   */
+  healthVouchesFor(region: string): boolean;
 }

@@ -19,6 +19,7 @@ import { NodeExchange } from './node-handler.js';
 import { type ForwarderOptions, type RegionSelectorLike, SCOPE } from './options.js';
 import { type ResolvedOptions, checkHttp2Choice, resolveOptions } from './options-resolve.js';
 import { createUpstreamPool } from './upstream-pool.js';
+import { passesHealth } from './admission.js';
 import type { RequestHeaderSettings, RequestScan } from './request-headers.js';
 import type { ResponseHeaderSettings } from './response-headers.js';
 import type { RetryBudget } from './retry-budget.js';
@@ -104,11 +105,14 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
   readonly #clientInFlight: ClientInFlight;
   readonly #panic: PanicTrickle;
   readonly #targets = new Map<string, Target>();
+  /** The `health` option as given, without the endpoint share of regions with endpoints. */
+  readonly #checks: ResolvedOptions['health'];
   #closing: Promise<void> | undefined;
 
   constructor(options: ForwarderOptions) {
     const resolved = resolveOptions(options);
     this.options = resolved;
+    this.#checks = resolved.health;
     this.retryBudget = resolved.retryBudget;
     this.routeFailures = new RouteFailures(resolved.routeWindow);
     this.#clientInFlight = new ClientInFlight(resolved.maxInFlightPerClient);
@@ -222,6 +226,11 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
 
   panicAdmit(): boolean {
     return this.#panic.admit();
+  }
+
+  healthVouchesFor(region: string): boolean {
+    if (this.#targets.get(region)?.dispatcher instanceof EndpointDispatcher) return false;
+    return passesHealth(this.#checks, region);
   }
 
   targetOf(region: Region): Target {

@@ -31,6 +31,7 @@ import {
 /** Options after validation, with defaults applied. */
 export interface ResolvedOptions {
   regions: readonly Region[] | undefined;
+  service: string | undefined;
   selector: RegionSelectorLike | undefined;
   locate: ((ip: string, req: IncomingMessage) => GeoLocation | null | undefined) | undefined;
   trustedProxies: TrustedProxies | undefined;
@@ -81,6 +82,11 @@ export interface ResolvedOptions {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 9110 §7.6.3: a Via pseudonym is a token.
 const PSEUDONYM = TOKEN;
+
+function checkService(value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${SCOPE}: option "service" must be a non-empty string (got ${describeValue(value)})`);
+  return value;
+}
 
 function checkObject<T>(name: string, value: unknown, methods: string[]): T | undefined {
   if (value === undefined) return undefined;
@@ -203,6 +209,7 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
   const dispatcher = optionalFunction<(region: Region, defaults: DispatcherDefaults) => Dispatcher, undefined>(SCOPE, 'dispatcher', opts.dispatcher, undefined);
   return {
     regions: opts.regions,
+    service: opts.service === undefined ? undefined : checkService(opts.service),
     selector,
     locate,
     trustedProxies: trusted,

@@ -59,6 +59,8 @@ export interface HedgeOptions {
 export interface ForwarderOptions {
   /** Regions to forward to; a selector is created from them with `@edgekit/geo`. Give `regions` or `selector`. */
   regions?: readonly Region[];
+  /** Name of the service this forwarder serves, carried on its `decision` events (`users`, `orders`). Default: none. */
+  service?: string;
   /** Chooses the regions per client location: `@edgekit/geo`'s `createRegionSelector`, or anything shaped like it. */
   selector?: RegionSelectorLike;
   /**

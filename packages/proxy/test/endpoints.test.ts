@@ -1,5 +1,5 @@
 import { createStaticEndpoints } from '@edgekit/balancer';
-import { type Forwarder, type ForwarderOptions, createForwarder } from '@edgekit/proxy';
+import { type DecisionEvent, type Forwarder, type ForwarderOptions, createForwarder } from '@edgekit/proxy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Upstream, send, startFront, startUpstream, waitFor } from './helpers.js';
 
@@ -203,6 +203,66 @@ describe('regions with endpoints', () => {
     }
     for (const set of homes.values()) expect(set.size).toBe(1);
     expect(new Set([...homes.values()].map((s) => [...s][0])).size).toBeGreaterThan(1);
+  });
+
+  it('puts the service, region, endpoint, balancer reason, ejections and affinity hit on the decision event', async () => {
+    const [a, b, c, us] = await upstreams('eu-a', 'eu-b', 'eu-c', 'us');
+    b!.behaviour = { kind: 'ok', status: 503 };
+    const { url, forwarder } = await twoRegions([a!, b!, c!], us!, {
+      service: 'orders',
+      region: { balancer: 'maglev', affinity: { header: 'x-user-id' }, outlierDetection: { consecutive5xx: 1, maxEjectionPercent: 50 } },
+    });
+    const ejected: string[] = [];
+    forwarder.regionBalancer('eu')!.on('eject', (e) => ejected.push(e.id));
+    for (let user = 0; ejected.length === 0 && user < 200; user++) await send(`${url}/x`, { headers: { 'x-user-id': `warm-${user}` } });
+    expect(ejected).toEqual([b!.url]);
+
+    const decisions: DecisionEvent[] = [];
+    forwarder.on('decision', (event) => decisions.push(event));
+    const urlOf = new Map([a!, b!, c!, us!].map((u) => [u.name, u.url]));
+    const answeredBy: string[] = [];
+    for (let user = 0; user < 20; user++) {
+      const reply = await send(`${url}/x`, { headers: { 'x-user-id': `user-${user}` } });
+      expect(reply.status).toBe(200);
+      answeredBy.push(urlOf.get(reply.json().region)!);
+    }
+    const unkeyed = await send(`${url}/x`);
+    answeredBy.push(urlOf.get(unkeyed.json().region)!);
+
+    expect(decisions).toHaveLength(21);
+    decisions.forEach((decision, i) => {
+      expect(decision).toMatchObject({ service: 'orders', method: 'GET', region: 'eu', candidates: ['eu', 'us'], panic: false });
+      expect(decision.endpoint).toEqual(
+        i < 20
+          ? { endpoint: answeredBy[i], balancer: 'maglev', reason: 'affinity', affinity: 'hit', ejected: 1 }
+          : { endpoint: answeredBy[i], balancer: 'maglev', reason: 'balanced', affinity: undefined, ejected: 1 },
+      );
+    });
+    // The ejected endpoint is never chosen, and both others are.
+    expect(new Set(answeredBy.slice(0, 20))).toEqual(new Set([a!.url, c!.url]));
+  });
+
+  it('names the region but no endpoint on the decision of a region with one URL, and the endpoint once the first region is skipped', async () => {
+    const [a, b, us] = await upstreams('eu-a', 'eu-b', 'us');
+    const regions = [
+      { name: 'us', url: us!.url, location: US },
+      { name: 'eu', url: 'http://eu.invalid', location: EU, endpoints: [a!.url, b!.url] },
+    ];
+    let healthyUs = true;
+    const forwarder = createForwarder({
+      service: 'users',
+      selector: { regions, select: () => ({ primary: regions[0]!, regions, reason: 'default' }) },
+      health: { isHealthy: (name) => name !== 'us' || healthyUs },
+    });
+    const url = await front(forwarder);
+    const decisions: DecisionEvent[] = [];
+    forwarder.on('decision', (event) => decisions.push(event));
+    expect((await send(`${url}/x`)).json().region).toBe('us');
+    healthyUs = false;
+    const reply = await send(`${url}/x`);
+    expect(decisions[0]).toMatchObject({ service: 'users', region: 'us', endpoint: undefined });
+    expect(decisions[1]).toMatchObject({ service: 'users', region: 'eu', skipped: [{ region: 'us', reason: 'unhealthy' }] });
+    expect(decisions[1]!.endpoint).toEqual({ endpoint: reply.json().region === 'eu-a' ? a!.url : b!.url, balancer: 'least-request', reason: 'balanced', affinity: undefined, ejected: 0 });
   });
 
   it('rejects bad endpoint settings naming the region option', () => {

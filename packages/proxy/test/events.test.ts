@@ -29,7 +29,7 @@ describe('events', () => {
     });
     await send(`${front.url}/x`);
     expect(log).toEqual([
-      ['decision', { method: 'GET', clientIp: '127.0.0.1', location: PARIS, reason: 'nearest', candidates: ['eu', 'us'], skipped: [], healthIgnored: false, panic: false }],
+      ['decision', { service: undefined, method: 'GET', clientIp: '127.0.0.1', location: PARIS, reason: 'nearest', candidates: ['eu', 'us'], skipped: [], healthIgnored: false, panic: false, region: 'eu', endpoint: undefined }],
       ['attempt', { region: 'eu', attempt: 1, hedge: false }],
       ['failover', { from: 'eu', to: 'us', reason: 'reset' }],
       ['attempt', { region: 'us', attempt: 2, hedge: false }],

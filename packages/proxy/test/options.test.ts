@@ -11,6 +11,7 @@ function attempt(options: Record<string, unknown>): () => unknown {
 describe('options', () => {
   it.each([
     ['connectTimeout', -1, /"connectTimeout"/],
+    ['service', '', /"service"/],
     ['http2', 'h3', /"http2"/],
     ['maxConcurrentStreams', 0, /"maxConcurrentStreams"/],
     ['grpcRetryStatuses', [14, 17], /"grpcRetryStatuses\[1\]"/],

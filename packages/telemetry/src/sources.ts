@@ -23,6 +23,12 @@ export interface DecisionLike {
   candidates: readonly string[];
   skipped: ReadonlyArray<{ region: string; reason: string }>;
   healthIgnored: boolean;
+  /** The forwarder's service, when it names one. */
+  service?: string | undefined;
+  /** The region the first attempt goes to. */
+  region?: string | undefined;
+  /** For a region with endpoints, the endpoint the first attempt goes to and why. */
+  endpoint?: EndpointChoiceLike | undefined;
 }
 
 /** A network attempt starting: `@edgekit/proxy`'s `AttemptStart` fits. */

@@ -53,7 +53,7 @@ export const EDGE_ATTRIBUTES = Object.freeze({
   routingSkipped: 'routing_skipped',
   /** The client's continent code, when located. */
   clientContinent: 'client_continent',
-  /** The region that answered (server span) or was tried (client span). */
+  /** The region routed to, then the one that answered (server span); the one tried (client span). */
   region: 'edge_region',
   /** Network attempts the request took. */
   attempts: 'edge_attempts',
@@ -201,7 +201,13 @@ class TraceObserver implements RequestObserverLike {
 
   decision(event: DecisionLike): void {
     const span = this.server.span;
-    if (this.service !== undefined) span.setAttribute(EDGE_ATTRIBUTES.service, this.service);
+    // A span sampled out records nothing: no attribute is worth building for it.
+    if (!span.isRecording()) return;
+    const service = event.service ?? this.service;
+    if (service !== undefined) span.setAttribute(EDGE_ATTRIBUTES.service, service);
+    if (event.region !== undefined) span.setAttribute(EDGE_ATTRIBUTES.region, event.region);
+    // The endpoint of the first attempt; the attempt that answers sets its own when it completes.
+    if (event.endpoint !== undefined) setEndpointAttributes(span, event.endpoint);
     span.setAttribute(EDGE_ATTRIBUTES.routingDecision, event.reason);
     const primary = event.candidates[0];
     if (primary !== undefined) span.setAttribute(EDGE_ATTRIBUTES.routingPrimary, primary);

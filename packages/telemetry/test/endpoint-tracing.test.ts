@@ -45,3 +45,38 @@ describe('routing decision on spans', () => {
     expect(server.attributes).toMatchObject({ ...expected, [EDGE_ATTRIBUTES.service]: 'orders' });
   });
 });
+
+describe('routing decision on the server span', () => {
+  it('carries the service, region and first endpoint of the decision even when no attempt answers', async () => {
+    const [a, b] = await Promise.all([startUpstream('eu-west', 'reset'), startUpstream('eu-west', 'reset')]);
+    const regions: EndpointRegion[] = [{ name: 'eu-west', url: 'http://eu.internal', location: { lat: 53, lon: -6 }, endpoints: [a.url, b.url] }];
+    const forwarder = createForwarder({ regions, service: 'billing', retryBudget: false, maxAttempts: 1 });
+    const tracing = createEdgeTracing({ location: 'eu-west', nodeId: 'edge-eu-1', tracerProvider: provider });
+    tracing.observeForwarder(forwarder);
+    const front = await startFront(tracing.wrapHandler(forwarder.handler));
+    cleanup.push(async () => {
+      await front.close();
+      await tracing.close();
+      await forwarder.close();
+      await a.close();
+      await b.close();
+    });
+    const reply = await send(`${front.url}/api/invoices`);
+    expect(reply.status).toBe(502);
+    await waitFor(() => exporter.getFinishedSpans().length === 2, 5_000, 'two spans');
+    const client = exporter.getFinishedSpans().find((span) => span.kind === SpanKind.CLIENT)!;
+    const server = exporter.getFinishedSpans().find((span) => span.kind === SpanKind.SERVER)!;
+    const tried = a.received.length === 1 ? a.url : b.url;
+    expect(a.received.length + b.received.length).toBe(1);
+    expect(client.attributes[EDGE_ATTRIBUTES.endpoint]).toBe(tried);
+    expect(server.attributes).toMatchObject({
+      [EDGE_ATTRIBUTES.service]: 'billing',
+      [EDGE_ATTRIBUTES.region]: 'eu-west',
+      [EDGE_ATTRIBUTES.endpoint]: tried,
+      [EDGE_ATTRIBUTES.balancer]: 'least-request',
+      [EDGE_ATTRIBUTES.balancerReason]: 'balanced',
+      [EDGE_ATTRIBUTES.ejected]: 0,
+    });
+    expect(server.attributes[EDGE_ATTRIBUTES.affinity]).toBeUndefined();
+  });
+});
