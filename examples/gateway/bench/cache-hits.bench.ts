@@ -11,19 +11,16 @@
  * /proc, the process and its children) is reported too: on a shared machine it moves far less than
  * req/s, which depends on what else gets the cores.
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LoadResult, closeServer, cpuTimeMs, freePort, hasNginx, hasWrk, listen, markdownTable, runWrk, spawnTs, startNginx } from '@edgekit/test-utils/node';
-import { stringify } from 'yaml';
+import { closeServer, freePort, hasNginx, hasWrk, listen, markdownTable, runWrk, spawnTs, startNginx } from '@edgekit/test-utils/node';
+import { type GatewayProcess, type Sample, benchSettings, fmt, loadRange, measure, startGatewayProcess } from './harness.js';
 
-const duration = Number(process.env.BENCH_DURATION ?? 5);
-const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const { durationSeconds: duration, rounds, connections } = benchSettings();
 const cpuProfDir = process.env.BENCH_CPU_PROF;
-const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 if (!hasWrk() || !hasNginx()) {
   console.error(`skipped: ${hasWrk() ? '' : 'wrk '}${hasNginx() ? '' : 'nginx '}not installed`);
@@ -48,6 +45,10 @@ const nginx = await startNginx(
   upstream origin { server 127.0.0.1:${originPort}; keepalive 32; }
   server {
     listen 127.0.0.1:${nginxPort};
+    # Keep-alive as the gateway's: one connection serves any number of requests (nginx's default
+    # closes it after 1,000), idle for 65 s. access_log is off (startNginx); the gateway has none.
+    keepalive_requests 1000000;
+    keepalive_timeout 65s;
     location / {
       proxy_cache edge;
       proxy_cache_valid 200 10m;
@@ -61,26 +62,23 @@ const nginx = await startNginx(
 );
 chmodSync(nginx.dir, 0o755);
 
-const dir = mkdtempSync(join(tmpdir(), 'gateway-cache-bench-'));
-const file = join(dir, 'gateway.yaml');
-writeFileSync(
-  file,
-  stringify({
-    edge: { location: 'bench' },
-    server: { host: '127.0.0.1', port: 0, shutdownDelay: 0 },
-    regions: [{ name: 'us', url: originUrl, location: { lat: 39, lon: -77 } }],
-    health: { interval: 1_000, initialJitter: 0 },
-    cache: { routes: { 'GET /api/products/:id': { ttl: 600_000 } } },
-    telemetry: { defaultMetrics: false },
-  }),
-);
 // The node:http ceiling: the same bytes as a hit, from a bare server (no gateway work at all).
 const ceiling = spawnTs(fileURLToPath(new URL('./hit-ceiling.ts', import.meta.url)), [body.toString('base64')]);
-const gateway = spawnTs(fileURLToPath(new URL('../src/main.ts', import.meta.url)), ['--config', file], {}, cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []);
+let gateway: GatewayProcess | undefined;
 
 try {
-  const gatewayBase = JSON.parse(await gateway.waitForLine((line) => line.includes('"msg":"listening"'))).url as string;
-  for (let i = 0; i < 100 && (await fetch(`${gatewayBase}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
+  gateway = await startGatewayProcess(
+    {
+      edge: { location: 'bench' },
+      server: { host: '127.0.0.1', port: 0, shutdownDelay: 0 },
+      regions: [{ name: 'us', url: originUrl, location: { lat: 39, lon: -77 } }],
+      health: { interval: 1_000, initialJitter: 0 },
+      cache: { routes: { 'GET /api/products/:id': { ttl: 600_000 } } },
+      telemetry: { defaultMetrics: false },
+    },
+    { nodeArgs: cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [] },
+  );
+  const gatewayBase = gateway.url;
   const edgeUrl = `${gatewayBase}/api/products/42`;
   const nginxUrl = `http://127.0.0.1:${nginxPort}/api/products/42`;
   const ceilingUrl = `http://127.0.0.1:${(await ceiling.waitForLine((line) => line.startsWith('READY '))).slice(6).trim()}/api/products/42`;
@@ -96,40 +94,31 @@ try {
   await runWrk(edgeUrl, { ...settings, durationSeconds: 2 });
   await runWrk(nginxUrl, { ...settings, durationSeconds: 1 });
   await runWrk(ceilingUrl, { ...settings, durationSeconds: 1 });
-  type Run = LoadResult & { cpuUs: number };
-  const nginxRuns: Run[] = [];
-  const edgeRuns: Run[] = [];
-  const ceilingRuns: Run[] = [];
-  const loads: number[] = [];
-  const measure = async (url: string, pid: number | undefined): Promise<Run> => {
-    const before = cpuTimeMs(pid) ?? Number.NaN;
-    const result = await runWrk(url, settings);
-    const after = cpuTimeMs(pid) ?? Number.NaN;
-    loads.push(loadavg()[0]!);
-    return { ...result, cpuUs: ((after - before) * 1000) / Math.max(1, result.requests) };
-  };
-  const gatewayPid = gateway.child.pid;
+  const nginxRuns: Sample[] = [];
+  const edgeRuns: Sample[] = [];
+  const ceilingRuns: Sample[] = [];
+  const gatewayPid = gateway.child.child.pid;
   // Alternating rounds, median per target: loopback throughput on a shared machine is noisy.
   const ceilingPid = ceiling.child.pid;
   for (let round = 0; round < rounds; round++) {
     if (round % 2 === 0) {
-      nginxRuns.push(await measure(nginxUrl, nginx.pid));
-      edgeRuns.push(await measure(edgeUrl, gatewayPid));
-      ceilingRuns.push(await measure(ceilingUrl, ceilingPid));
+      nginxRuns.push(await measure(nginxUrl, nginx.pid, settings));
+      edgeRuns.push(await measure(edgeUrl, gatewayPid, settings));
+      ceilingRuns.push(await measure(ceilingUrl, ceilingPid, settings));
     } else {
-      ceilingRuns.push(await measure(ceilingUrl, ceilingPid));
-      edgeRuns.push(await measure(edgeUrl, gatewayPid));
-      nginxRuns.push(await measure(nginxUrl, nginx.pid));
+      ceilingRuns.push(await measure(ceilingUrl, ceilingPid, settings));
+      edgeRuns.push(await measure(edgeUrl, gatewayPid, settings));
+      nginxRuns.push(await measure(nginxUrl, nginx.pid, settings));
     }
   }
-  const median = (runs: Run[]): Run => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
-  const medianCpu = (runs: Run[]): number => [...runs].map((r) => r.cpuUs).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+  const median = (runs: Sample[]): Sample => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
+  const medianCpu = (runs: Sample[]): number => [...runs].map((r) => r.cpuUs).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
   // Contention only adds CPU per request: the lowest round is the closest to the cost itself.
-  const minCpu = (runs: Run[]): number => Math.min(...runs.map((r) => r.cpuUs));
+  const minCpu = (runs: Sample[]): number => Math.min(...runs.map((r) => r.cpuUs));
   const nginxRun = median(nginxRuns);
   const edgeRun = median(edgeRuns);
   const ceilingRun = median(ceilingRuns);
-  const row = (name: string, r: Run, all: Run[]): Array<string | number> => [
+  const row = (name: string, r: Sample, all: Sample[]): Array<string | number> => [
     name,
     fmt(r.rps),
     all.map((x) => fmt(x.rps)).join(' / '),
@@ -140,7 +129,8 @@ try {
     fmt(minCpu(all), 1),
     all.reduce((sum, x) => sum + x.errors, 0),
   ];
-  console.log(`\nwrk -t1 -c${connections} -d${duration}s x ${rounds} alternating rounds (median by req/s shown), ${body.length}-byte JSON body, Node ${process.version}, load average ${fmt(Math.min(...loads), 1)}–${fmt(Math.max(...loads), 1)} during the run\n`);
+  console.log(`\nwrk -t1 -c${connections} -d${duration}s x ${rounds} alternating rounds (median by req/s shown), ${body.length}-byte JSON body, Node ${process.version}, load average ${loadRange([...nginxRuns, ...edgeRuns, ...ceilingRuns])} during the run`);
+  console.log('nginx: 1 worker, keepalive_requests 1000000, keepalive_timeout 65s, access_log off; gateway and bare node:http: 1 process, keepAliveTimeout 65 s, no request limit per connection, no access log\n');
   console.log(
     markdownTable(
       ['target', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'p99 per round', 'CPU µs/req (median)', 'CPU µs/req (lowest round)', 'errors'],
@@ -159,10 +149,9 @@ try {
   const met = ratio >= 0.8 && p99Ratio <= 1.5 && errors === 0;
   console.log(`\ngateway / nginx: req/s ${fmt(ratio, 2)}x (bar >= 0.80x), p99 ${fmt(p99Ratio, 2)}x (bar <= 1.50x), errors ${errors} — ${met ? 'MET' : 'NOT MET'}`);
 } finally {
-  await gateway.stop();
+  await gateway?.stop();
   await ceiling.stop();
   await nginx.stop();
   rmSync(cacheDir, { recursive: true, force: true });
-  rmSync(dir, { recursive: true, force: true });
   await closeServer(origin);
 }

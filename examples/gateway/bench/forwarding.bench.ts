@@ -14,21 +14,14 @@
  * CPU time per request of each target process (from /proc) is printed beside req/s: it depends far
  * less than req/s on what else the machine runs.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LoadResult, type TsChild, cpuTimeMs, hasWrk, markdownTable, median, runWrk, spawnTs } from '@edgekit/test-utils/node';
-import { stringify } from 'yaml';
+import { type TsChild, hasWrk, markdownTable, median, runWrk, spawnTs } from '@edgekit/test-utils/node';
+import { type Sample, benchSettings, fmt, loadRange, measure, startGatewayProcess } from './harness.js';
 
-const durationSeconds = Number(process.env.BENCH_DURATION ?? 5);
-const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 2);
-const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const { durationSeconds, warmupSeconds, rounds, connections } = benchSettings();
 // Every target believes X-Forwarded-For from loopback and locates this public address (geoip-lite).
 const settings = { connections, durationSeconds, threads: 1, headers: { 'x-forwarded-for': '8.8.8.8' } };
 const PROXY_SERVER = fileURLToPath(new URL('../../../packages/proxy/bench/server.ts', import.meta.url));
-const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
 
 if (!hasWrk()) {
   console.error('wrk is not installed (apt-get install wrk)');
@@ -40,10 +33,10 @@ interface Target {
   name: string;
   url: string;
   child: TsChild;
-  samples: Array<LoadResult & { cpuUs: number }>;
+  samples: Sample[];
 }
 
-const children: TsChild[] = [];
+const children: Array<{ stop(): Promise<void> }> = [];
 async function started(file: string, args: string[]): Promise<{ child: TsChild; port: string }> {
   const child = spawnTs(file, args);
   children.push(child);
@@ -51,8 +44,7 @@ async function started(file: string, args: string[]): Promise<{ child: TsChild; 
   return { child, port: line.slice(6).trim() };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'gateway-forwarding-bench-'));
-const loads: number[] = [];
+const samples: Sample[] = [];
 try {
   const origin = await started(PROXY_SERVER, ['origin']);
   const originUrl = `http://127.0.0.1:${origin.port}`;
@@ -62,10 +54,8 @@ try {
     targets.push({ key, name, url: `http://127.0.0.1:${port}/api/item`, child, samples: [] });
   };
 
-  const file = join(dir, 'gateway.yaml');
-  writeFileSync(
-    file,
-    stringify({
+  const gateway = await startGatewayProcess(
+    {
       edge: { location: 'bench' },
       server: { host: '127.0.0.1', port: 0, shutdownDelay: 0 },
       regions: [
@@ -75,13 +65,11 @@ try {
       geo: { trustedProxies: ['loopback'], resolver: 'geoip-lite' },
       health: { interval: 5_000, initialJitter: 0 },
       telemetry: { defaultMetrics: false },
-    }),
+    },
+    { args: ['--no-watch'] },
   );
-  const gateway = spawnTs(fileURLToPath(new URL('../src/main.ts', import.meta.url)), ['--config', file, '--no-watch']);
   children.push(gateway);
-  const gatewayUrl = JSON.parse(await gateway.waitForLine((line) => line.includes('"msg":"listening"'), 60_000)).url as string;
-  for (let i = 0; i < 200 && (await fetch(`${gatewayUrl}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 50));
-  targets.push({ key: 'gateway', name: 'example gateway (geo, breakers, health, telemetry; no cache, auth or limits)', url: `${gatewayUrl}/api/item`, child: gateway, samples: [] });
+  targets.push({ key: 'gateway', name: 'example gateway (geo, breakers, health, telemetry; no cache, auth or limits)', url: `${gateway.url}/api/item`, child: gateway.child, samples: [] });
   await add('bare', 'bare forwarder as in the proxy README (geo, breakers, health)', fileURLToPath(new URL('./readme-forwarder.ts', import.meta.url)), [originUrl]);
   await add('fastify', '@fastify/http-proxy', PROXY_SERVER, ['fastify-http-proxy', originUrl]);
   await add('one', 'forwarder, region as 1 endpoint', PROXY_SERVER, ['endpoints-1', originUrl]);
@@ -97,12 +85,9 @@ try {
     // Alternate the order: no target always runs first or last in a round.
     const order = round % 2 === 0 ? targets : [...targets].reverse();
     for (const target of order) {
-      const pid = target.child.child.pid;
-      const before = cpuTimeMs(pid) ?? Number.NaN;
-      const result = await runWrk(target.url, settings);
-      const after = cpuTimeMs(pid) ?? Number.NaN;
-      target.samples.push({ ...result, cpuUs: ((after - before) * 1000) / Math.max(1, result.requests) });
-      loads.push(loadavg()[0]!);
+      const sample = await measure(target.url, target.child.child.pid, settings);
+      target.samples.push(sample);
+      samples.push(sample);
     }
   }
 
@@ -116,7 +101,7 @@ try {
   });
   const by = (key: string) => row(targets.find((t) => t.key === key)!);
   const fastify = by('fastify');
-  console.log(`\nwrk -t1 -c${connections} -d${durationSeconds}s x ${rounds} alternating rounds after ${warmupSeconds}s warm-up, X-Forwarded-For: 8.8.8.8, Node ${process.version}, load average ${fmt(Math.min(...loads), 1)}–${fmt(Math.max(...loads), 1)} during the run\n`);
+  console.log(`\nwrk -t1 -c${connections} -d${durationSeconds}s x ${rounds} alternating rounds after ${warmupSeconds}s warm-up, X-Forwarded-For: 8.8.8.8, Node ${process.version}, load average ${loadRange(samples)} during the run\n`);
   console.log(
     markdownTable(
       ['target', 'req/s (median)', 'req/s per round', 'p50 ms', 'p99 ms', 'CPU µs/req (median)', 'CPU µs/req (lowest round)', 'errors', 'vs @fastify/http-proxy'],
@@ -139,5 +124,4 @@ try {
   if (errors > 0) console.log(`errors: ${errors} (a bar with errors is not met)`);
 } finally {
   for (const child of children.reverse()) await child.stop();
-  rmSync(dir, { recursive: true, force: true });
 }

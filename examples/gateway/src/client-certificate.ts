@@ -98,22 +98,25 @@ export function forwardedClientCert(certificate: ClientCertificate): string {
  * Removes request headers that claim a client certificate (a client could write any certificate
  * there) and, on a connection with a verified certificate, sets `x-forwarded-client-cert` from it,
  * as Envoy's `SANITIZE_SET` does. Requests from a trusted proxy keep theirs: it terminated TLS.
+ * `fromTrustedProxy` is asked only when the request claims a certificate or its connection has one
+ * (for any other request both answers leave it unchanged).
  */
-export function sanitizeClientCertificateHeaders(req: IncomingMessage, names: readonly string[], fromTrustedProxy: boolean): void {
-  if (fromTrustedProxy) return;
+export function sanitizeClientCertificateHeaders(req: IncomingMessage, names: readonly string[], fromTrustedProxy: (req: IncomingMessage) => boolean): void {
   const headers = req.headers;
-  let found = false;
-  for (const name of names) {
-    if (headers[name] !== undefined) {
-      found = true;
-      delete headers[name];
+  let claimed = false;
+  for (let i = 0; i < names.length; i++) {
+    if (headers[names[i]!] !== undefined) {
+      claimed = true;
+      break;
     }
   }
-  if (found) {
+  const certificate = clientCertificateOf(req);
+  if ((!claimed && certificate === undefined) || fromTrustedProxy(req)) return;
+  if (claimed) {
+    for (const name of names) delete headers[name];
     const raw = req.rawHeaders;
     for (let i = raw.length - 2; i >= 0; i -= 2) if (names.includes(raw[i]!.toLowerCase())) raw.splice(i, 2);
   }
-  const certificate = clientCertificateOf(req);
   if (certificate !== undefined) {
     const value = forwardedClientCert(certificate);
     headers['x-forwarded-client-cert'] = value;

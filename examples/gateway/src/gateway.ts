@@ -189,11 +189,13 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   let edgeMap = createEdgeMapEndpoint(config, systemClock);
   // With a separate admin port, the public port claims only /health and /ready (and the edge map); everything else is proxied.
   const separateAdmin = config.server.adminPort !== undefined;
+  const fromTrustedProxy = (req: IncomingMessage): boolean => trustedPeer(req, config.geo.trustedProxies);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (tls !== undefined && misdirected(req, tls.current, res)) return;
-    sanitizeClientCertificateHeaders(req, config.server.clientCertificateHeaders, trustedPeer(req, config.geo.trustedProxies));
+    sanitizeClientCertificateHeaders(req, config.server.clientCertificateHeaders, fromTrustedProxy);
     if (!admit(req, res)) return;
-    if (lifecycle.handle(req, res) || edgeMap?.(req, res, pathOf(req.url)) || (!separateAdmin && serveOperator(operator, req, res, pathOf(req.url), false))) {
+    const path = pathOf(req.url);
+    if (lifecycle.handle(req, res) || edgeMap?.(req, res, path) || (!separateAdmin && serveOperator(operator, req, res, path, false))) {
       // An endpoint answered here (or reads the body itself): a client still waiting for 100 Continue may send it.
       releaseContinue(req, res);
       return;

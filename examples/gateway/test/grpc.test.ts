@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { echoProtoPath } from '@edgekit/test-utils/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
 import { type TestPki, createTestPki, startGateway, tlsConfig } from './tls-world.js';
@@ -10,10 +10,8 @@ interface Message {
   count: number;
 }
 
-const PROTO = fileURLToPath(new URL('./fixtures/echo.proto', import.meta.url));
-
 function loadEcho(): grpc.ServiceClientConstructor {
-  const definition = protoLoader.loadSync(PROTO, { keepCase: true, defaults: true });
+  const definition = protoLoader.loadSync(echoProtoPath(), { keepCase: true, defaults: true });
   return (grpc.loadPackageDefinition(definition) as unknown as { edgekit: { test: { Echo: grpc.ServiceClientConstructor } } }).edgekit.test.Echo;
 }
 

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
-import { type EchoOrigin, type TestPki, createTestPki, startEchoOrigin, startGateway, tlsConfig } from './tls-world.js';
+import { type EchoOrigin, type TestPki, createTestPki, h2request, portOf, startEchoOrigin, startGateway, tlsConfig } from './tls-world.js';
 
 const run = promisify(execFile);
 
@@ -17,27 +17,6 @@ async function curl(args: string[]): Promise<{ version: string; status: number; 
   const [version, status] = stdout.slice(cut + 1).split(' ');
   return { version: version!, status: Number(status), body: stdout.slice(0, cut) };
 }
-
-interface Answer {
-  status: number;
-  headers: http2.IncomingHttpHeaders;
-  body: string;
-}
-
-function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request(headers, { endStream: true });
-    let response: http2.IncomingHttpHeaders = {};
-    let body = '';
-    stream.setEncoding('utf8');
-    stream.on('response', (h) => (response = h));
-    stream.on('data', (chunk: string) => (body += chunk));
-    stream.once('end', () => resolve({ status: Number(response[':status']), headers: response, body }));
-    stream.once('error', reject);
-  });
-}
-
-const portOf = (gateway: Gateway): number => Number(new URL(gateway.url).port);
 
 describe('HTTP/2 over TLS', () => {
   let pki: TestPki;

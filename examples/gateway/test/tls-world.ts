@@ -1,4 +1,5 @@
 import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
+import type http2 from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -106,4 +107,28 @@ export async function startGateway(config: GatewayConfigInput, logs: Array<{ lev
   const gateway = await createGateway(config, { logger, env: {}, watchDebounce: 50 });
   await gateway.listen();
   return gateway;
+}
+
+/** The port a gateway listens on. */
+export const portOf = (gateway: Gateway): number => Number(new URL(gateway.url).port);
+
+/** An answer read whole. */
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One request on an HTTP/2 session, its body read as text. */
+export function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers, { endStream: true });
+    let response: http2.IncomingHttpHeaders = {};
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => (response = h));
+    stream.on('data', (chunk: string) => (body += chunk));
+    stream.once('end', () => resolve({ status: Number(response[':status']), headers: response as Answer['headers'], body }));
+    stream.once('error', reject);
+  });
 }

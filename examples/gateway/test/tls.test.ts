@@ -8,9 +8,7 @@ import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, type Gateway, parseConfig } from '../src/index.js';
 import { waitFor } from './helpers.js';
-import { type EchoOrigin, type TestPki, createTestPki, startEchoOrigin, startGateway, tlsConfig } from './tls-world.js';
-
-const portOf = (gateway: Gateway): number => Number(new URL(gateway.url).port);
+import { type Answer, type EchoOrigin, type TestPki, createTestPki, h2request, portOf, startEchoOrigin, startGateway, tlsConfig } from './tls-world.js';
 
 /** The fingerprint of the certificate a new handshake presents for `servername`. */
 function handshake(gateway: Gateway, pki: TestPki, servername?: string, extra: Record<string, unknown> = {}): Promise<TLSSocket> {
@@ -25,12 +23,6 @@ async function presented(gateway: Gateway, pki: TestPki, servername?: string): P
   const fingerprint = socket.getPeerCertificate().fingerprint256;
   socket.destroy();
   return fingerprint;
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
 }
 
 /** An HTTP/1.1 request over TLS with Node's https client. */
@@ -56,20 +48,6 @@ function get(gateway: Gateway, path: string, options: { servername?: string; hos
     );
     req.once('error', reject);
     req.end();
-  });
-}
-
-/** One request on an HTTP/2 session. */
-function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request(headers, { endStream: true });
-    let response: http2.IncomingHttpHeaders = {};
-    let body = '';
-    stream.setEncoding('utf8');
-    stream.on('response', (h) => (response = h));
-    stream.on('data', (chunk: string) => (body += chunk));
-    stream.once('end', () => resolve({ status: Number(response[':status']), headers: response as Answer['headers'], body }));
-    stream.once('error', reject);
   });
 }
 

@@ -1,40 +1,10 @@
 import { describeNats, useNatsServer, useNatsSupercluster } from '@edgekit/test-utils';
-import { type TcpRelay, startTcpRelay } from '@edgekit/test-utils/node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { BusGap } from '../src/index.js';
 import { type DurableBus, createJetStreamBus } from '../src/nats.js';
-
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function client(port: number): Promise<NatsConnection> {
-  const nc = await connect({ servers: `nats://127.0.0.1:${port}`, reconnectTimeWait: 100, maxReconnectAttempts: -1, ignoreClusterUpdates: true });
-  cleanups.push(() => nc.close());
-  return nc;
-}
-
-async function relay(port: number): Promise<TcpRelay> {
-  const r = await startTcpRelay({ port });
-  cleanups.push(() => r.close());
-  return r;
-}
-
-function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
+import { natsClient as client, onCleanup, regionNode, relay, waitOnNats as waitFor } from './nats-helpers.js';
 
 let streams = 0;
 describeNats('JetStream bus', () => {
@@ -42,7 +12,7 @@ describeNats('JetStream bus', () => {
 
   function bus(connection: NatsConnection, nodeId: string, stream: number, extra: { durable?: string } = {}): DurableBus {
     const b = createJetStreamBus({ connection, nodeId, stream: `JS_${stream}`, prefix: `js.s${stream}`, contactInterval: 100, ...extra });
-    cleanups.push(() => b.close());
+    onCleanup(() => b.close());
     return b;
   }
 
@@ -137,13 +107,11 @@ describeNats('JetStream bus across a supercluster (one cluster per region, joine
   it('delivers from us-east to every region, and after a partition of ap-south replays every revocation in order with none lost', async () => {
     const port = (region: string) => cluster.current.clusters.get(region)![0]!.port;
     const link = await relay(port('ap-south'));
-    let apConn!: NatsConnection;
     const nodes = {
-      'us-east': createJetStreamBus({ connection: await client(port('us-east')), nodeId: 'us-east', placement: 'us-east', contactInterval: 100, publishTimeout: 5_000 }),
-      'eu-west': createJetStreamBus({ connection: await client(port('eu-west')), nodeId: 'eu-west', placement: 'us-east', contactInterval: 100, publishTimeout: 5_000 }),
-      'ap-south': createJetStreamBus({ connection: (apConn = await client(link.port)), nodeId: 'ap-south', placement: 'us-east', contactInterval: 100, publishTimeout: 5_000 }),
+      'us-east': regionNode(await client(port('us-east')), 'us-east'),
+      'eu-west': regionNode(await client(port('eu-west')), 'eu-west'),
+      'ap-south': regionNode(await client(link.port), 'ap-south'),
     };
-    for (const node of Object.values(nodes)) cleanups.push(() => node.close());
     const seen: Record<string, number[]> = { 'eu-west': [], 'ap-south': [] };
     nodes['eu-west'].subscribe<number>('revoke', (n) => seen['eu-west']!.push(n));
     nodes['ap-south'].subscribe<number>('revoke', (n) => seen['ap-south']!.push(n));

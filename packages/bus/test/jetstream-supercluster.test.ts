@@ -1,40 +1,9 @@
 import { describeNats, useNatsSupercluster } from '@edgekit/test-utils';
 import { type NatsSuperclusterHandle, type TcpRelay, startNatsSupercluster, startTcpRelay } from '@edgekit/test-utils/node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isBusError } from '../src/index.js';
-import { type DurableBus, createJetStreamBus } from '../src/nats.js';
-
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function client(servers: string[]): Promise<NatsConnection> {
-  const nc = await connect({ servers, reconnectTimeWait: 100, maxReconnectAttempts: -1, ignoreClusterUpdates: true });
-  cleanups.push(() => nc.close());
-  return nc;
-}
-
-function node(connection: NatsConnection, nodeId: string, extra: { replicas?: number; stream?: string; prefix?: string } = {}): DurableBus {
-  const bus = createJetStreamBus({ connection, nodeId, placement: 'us-east', contactInterval: 100, publishTimeout: 5_000, ...extra });
-  cleanups.push(() => bus.close());
-  return bus;
-}
-
-function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(poll, 10);
-    };
-    poll();
-  });
-}
+import { natsClient as client, regionNode as node, waitOnNats as waitFor } from './nats-helpers.js';
 
 describeNats('JetStream bus when the link between two regions\u2019 clusters is cut (not a node\u2019s own link)', () => {
   // Every gateway connection to or from ap-south runs through a relay the test can cut.

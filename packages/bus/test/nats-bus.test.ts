@@ -1,30 +1,16 @@
-import { type TcpRelay, startTcpRelay } from '@edgekit/test-utils/node';
+import type { TcpRelay } from '@edgekit/test-utils/node';
 import { describeNats, useNatsServer } from '@edgekit/test-utils';
-import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { afterEach, expect, it } from 'vitest';
 import { createJetStreamBus, createNatsBus } from '../src/nats.js';
 import { describeBusConformance } from '../src/testing.js';
-
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-/** A client that reconnects quickly and forever, as a gateway's would. */
-async function client(port: number): Promise<NatsConnection> {
-  const nc = await connect({ servers: `nats://127.0.0.1:${port}`, reconnectTimeWait: 100, maxReconnectAttempts: -1, ignoreClusterUpdates: true });
-  cleanups.push(() => nc.close());
-  return nc;
-}
+import { natsClient, relay } from './nats-helpers.js';
 
 /** Connects through a relay that the test can cut, so one node is partitioned while the others are not. */
 const relays = new Map<string, TcpRelay>();
 async function relayedClient(port: number, nodeId: string): Promise<NatsConnection> {
-  const relay = await startTcpRelay({ port });
-  relays.set(nodeId, relay);
-  cleanups.push(() => relay.close());
-  return client(relay.port);
+  const link = await relay(port);
+  relays.set(nodeId, link);
+  return natsClient(link.port);
 }
 
 describeNats('NATS buses', () => {

@@ -1,37 +1,22 @@
 import { createManualClock } from '@edgekit/core/testing';
-import { describeRedis, useRedisCluster, useRedisServer } from '@edgekit/test-utils';
+import { describeRedis, useCleanups, useRedisCluster, useRedisServer, waitFor } from '@edgekit/test-utils';
 import { Cluster, Redis } from 'ioredis';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { type Bus, type BusError, type BusGap, createRedisBus } from '../src/index.js';
 import { describeBusConformance } from '../src/testing.js';
 
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const poll = (): void => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
+const onCleanup = useCleanups();
 
 function client(url: string): Redis {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  cleanups.push(() => redis.disconnect());
+  onCleanup(() => redis.disconnect());
   return redis;
 }
 
 function bus(redis: Redis | Cluster, nodeId: string): Bus {
   const b = createRedisBus({ redis, nodeId });
-  cleanups.push(() => b.close());
+  onCleanup(() => b.close());
   return b;
 }
 
@@ -100,10 +85,10 @@ describeRedis('Redis bus (standalone)', () => {
     const clock = createManualClock();
     const redis = client(server.current.url);
     const b = createRedisBus({ redis, nodeId: 'a', clock, publishTimeout: 250 });
-    cleanups.push(() => b.close());
+    onCleanup(() => b.close());
     const admin = client(server.current.url);
     await admin.call('CLIENT', 'PAUSE', '10000', 'WRITE');
-    cleanups.push(() => admin.call('CLIENT', 'UNPAUSE'));
+    onCleanup(() => admin.call('CLIENT', 'UNPAUSE'));
     const pending = b.publish('news', { n: 1 });
     let settled = false;
     const outcome = pending.then(
@@ -130,7 +115,7 @@ describeRedis(
       const mk = (): Cluster => {
         const c = new Cluster(cluster.current.nodes);
         c.on('error', () => {});
-        cleanups.push(() => c.disconnect());
+        onCleanup(() => c.disconnect());
         return c;
       };
       const a = bus(mk(), 'a');

@@ -14,7 +14,12 @@ export type CacheErrorCode =
    * An invalidation could not reach the shared store or the bus: it was applied on this node and
    * is retried until it reaches them.
    */
-  | 'EQUEUED';
+  | 'EQUEUED'
+  /**
+   * The origin answered 5xx while a response was fetched for storage; the client gets the origin's
+   * answer or a stale one, and a warm-up's `ECACHESTORE` carries this as its `cause`.
+   */
+  | 'EORIGINSTATUS';
 
 /** An error raised or reported by `@edgekit/cache`; store errors are reported on the `error` event, never thrown at clients. */
 export class CacheError extends EdgekitError {

@@ -4,6 +4,7 @@ import { writeInformational } from '@edgekit/core';
 import { discardBody, readBody } from './body.js';
 import type { CacheContext } from './context.js';
 import { CacheEntry } from './entry.js';
+import { CacheError } from './errors.js';
 import { formatHttpDate } from './http-date.js';
 import { createOriginRequest } from './origin-request.js';
 import type { CompiledRoute, ResolvedPolicy } from './routes.js';
@@ -25,11 +26,11 @@ export class PassThrough {
 }
 
 /**
- * An origin answer of 5xx, thrown so coalesced requests and stale-if-error see a failure. A small,
- * cookie-free error body is buffered and shared with coalesced requests; otherwise only the owner
- * may send it (the rest of `response.body` follows `prefix`).
+ * An origin answer of 5xx (code `EORIGINSTATUS`), thrown so coalesced requests and stale-if-error
+ * see a failure. A small, cookie-free error body is buffered and shared with coalesced requests;
+ * otherwise only the owner may send it (the rest of `response.body` follows `prefix`).
  */
-export class OriginStatusError extends Error {
+export class OriginStatusError extends CacheError {
   constructor(
     readonly status: number,
     readonly headers: string[],
@@ -39,7 +40,7 @@ export class OriginStatusError extends Error {
     readonly response: OriginResponse,
     readonly owner: FetchContext,
   ) {
-    super(`origin answered ${status}`);
+    super('EORIGINSTATUS', `origin answered ${status}`, { operation: 'fetch', key: owner.target.primary });
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Bus } from '@edgekit/bus';
-import { type Clock, checkOptionsObject, checkRedisClient, checkRedisPrefix, describeValue, optionalBoolean, optionalNumber, optionalOneOf, optionalString, systemClock, type RedisClientLike } from '@edgekit/core';
+import { type Clock, checkOptionsObject, checkRedisClient, checkRedisPrefix, describeValue, optionalBoolean, optionalNumber, optionalOneOf, optionalString, rejectRenamedOptions, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { isCacheStatusName } from './cache-status.js';
 import type { PathNormalizer, RoutePolicy } from './routes.js';
@@ -207,15 +207,13 @@ function checkInterface(name: string, value: unknown, methods: readonly string[]
   }
 }
 
-const RENAMED = [
-  ['storeTimeout', 'operationTimeout'],
-  ['storeCooldown', 'cooldown'],
-] as const;
+// One name across @edgekit/cache and @edgekit/swr.
+const RENAMED = { storeTimeout: 'operationTimeout', storeCooldown: 'cooldown' } as const;
 
 /** Validates {@link CacheOptions} and applies {@link CACHE_DEFAULTS}. */
 export function resolveOptions(options: CacheOptions | undefined): ResolvedOptions {
   const o = checkOptionsObject<CacheOptions>(SCOPE, options);
-  for (const [old, name] of RENAMED) if (old in o) throw new TypeError(`${SCOPE}: option "${old}" is named "${name}" (one name across @edgekit/cache and @edgekit/swr)`);
+  rejectRenamedOptions(SCOPE, o, RENAMED);
   const redis = o.redis === undefined ? undefined : checkRedisClient<Redis | Cluster>(SCOPE, o.redis);
   checkInterface('store', o.store, ['get', 'set', 'delete', 'deletePattern', 'clear', 'close']);
   checkInterface('tagStore', o.tagStore, ['generation', 'invalidate', 'generations', 'close']);

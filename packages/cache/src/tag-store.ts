@@ -1,4 +1,4 @@
-import { type Clock, checkOptionsObject, optionalNumber, systemClock } from '@edgekit/core';
+import { type Clock, checkOptionsObject, optionalNumber, rejectRenamedOptions, systemClock } from '@edgekit/core';
 import type { TagStore } from './store.js';
 
 const SCOPE = '@edgekit/cache memory tag store';
@@ -6,7 +6,7 @@ const SCOPE = '@edgekit/cache memory tag store';
 /** Options of {@link createMemoryTagStore}. */
 export interface MemoryTagStoreOptions {
   /** Most tag records kept; beyond it the oldest is forgotten safely (see {@link TagGenerations}). Default: 100000. */
-  maxTags?: number;
+  max?: number;
   /** How long a tag record must be kept: the longest lifetime of any entry. Default: 86400000 (one day). */
   ttl?: number;
   /** Time source. Default: the system clock. */
@@ -15,7 +15,7 @@ export interface MemoryTagStoreOptions {
 
 /** Defaults of {@link MemoryTagStoreOptions}. */
 export const MEMORY_TAG_STORE_DEFAULTS = {
-  maxTags: 100_000,
+  max: 100_000,
   ttl: 86_400_000,
 } as const;
 
@@ -33,7 +33,7 @@ interface TagRecord {
 export class TagGenerations implements TagStore {
   readonly name = 'memory';
   readonly #records = new Map<string, TagRecord>();
-  readonly #maxTags: number;
+  readonly #max: number;
   readonly #ttl: number;
   readonly #clock: Clock;
   #generation = 0;
@@ -41,7 +41,8 @@ export class TagGenerations implements TagStore {
 
   constructor(options: MemoryTagStoreOptions = {}) {
     const opts = checkOptionsObject<MemoryTagStoreOptions>(SCOPE, options);
-    this.#maxTags = optionalNumber(SCOPE, 'maxTags', opts.maxTags, MEMORY_TAG_STORE_DEFAULTS.maxTags, { min: 1, integer: true });
+    rejectRenamedOptions(SCOPE, opts, { maxTags: 'max' });
+    this.#max = optionalNumber(SCOPE, 'max', opts.max, MEMORY_TAG_STORE_DEFAULTS.max, { min: 1, integer: true });
     this.#ttl = optionalNumber(SCOPE, 'ttl', opts.ttl, MEMORY_TAG_STORE_DEFAULTS.ttl, { min: 1 });
     this.#clock = opts.clock ?? systemClock;
   }
@@ -97,7 +98,7 @@ export class TagGenerations implements TagStore {
   #trim(now: number): void {
     for (const [tag, record] of this.#records) {
       const expired = now - record.at >= this.#ttl;
-      if (!expired && this.#records.size <= this.#maxTags) break;
+      if (!expired && this.#records.size <= this.#max) break;
       this.#records.delete(tag);
       if (!expired) this.raiseFloor(record.gen);
     }

@@ -1,4 +1,4 @@
-import { describeValue } from '@edgekit/core';
+import { describeValue, rejectRenamedOptions } from '@edgekit/core';
 import { type Swr, type SwrEntry, type SwrStore, createSwr } from '@edgekit/swr';
 import type { Bus } from '@edgekit/bus';
 import type { CacheContext } from './context.js';
@@ -133,7 +133,7 @@ export async function wrap<T>(cx: CacheContext, engine: Swr, key: string, fn: (c
   if (typeof fn !== 'function') throw new TypeError(`${SCOPE}: wrap() needs a function (got ${describeValue(fn)})`);
   if (!options || typeof options !== 'object') throw new TypeError(`${SCOPE}: wrap() needs options with a ttl (got ${describeValue(options)})`);
   const scope = `${SCOPE}: wrap()`;
-  if ('staleTtl' in options) throw new TypeError(`${scope}: option "staleTtl" is named "staleWhileRevalidate"`);
+  rejectRenamedOptions(scope, options, { staleTtl: 'staleWhileRevalidate' });
   const { maxTtl } = cx.options;
   const ttl = Math.min(checkMs(scope, 'ttl', options.ttl, 1), maxTtl);
   const staleWhileRevalidate = Math.min(options.staleWhileRevalidate === undefined ? 0 : checkMs(scope, 'staleWhileRevalidate', options.staleWhileRevalidate, 0), maxTtl - ttl);

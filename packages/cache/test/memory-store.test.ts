@@ -43,8 +43,8 @@ describe('memory store of cache entries (the L1 tier)', () => {
 describe('memory tag store', () => {
   tagStoreConformance(async () => createMemoryTagStore());
 
-  it('forgets old tags beyond maxTags by raising the floor, so no invalidation is lost', () => {
-    const tags = createMemoryTagStore({ maxTags: 2 });
+  it('forgets old tags beyond max by raising the floor, so no invalidation is lost', () => {
+    const tags = createMemoryTagStore({ max: 2 });
     const entryGen = tags.current;
     tags.bump(['a']);
     tags.bump(['b']);
@@ -55,9 +55,13 @@ describe('memory tag store', () => {
     expect(tags.isValid(tags.current, ['a', 'b', 'c'])).toBe(true);
   });
 
+  it('refuses the former "maxTags" option, naming "max"', () => {
+    expect(() => createMemoryTagStore({ maxTags: 2 } as never)).toThrow(expect.objectContaining({ code: 'ERR_RENAMED_OPTION', message: expect.stringContaining('use "max"') }));
+  });
+
   it('drops records after their ttl without raising the floor', () => {
     const clock = createManualClock(0);
-    const tags = createMemoryTagStore({ maxTags: 1, ttl: 1_000, clock });
+    const tags = createMemoryTagStore({ max: 1, ttl: 1_000, clock });
     tags.bump(['a']);
     clock.advance(1_000);
     tags.bump(['b']);

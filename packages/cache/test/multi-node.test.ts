@@ -24,6 +24,7 @@ async function threeNodes(connect: () => Redis | Cluster, answer: (req: SeenRequ
   const { origin, calls } = testOrigin(answer);
   const prefix = `mn${process.pid}x${++prefixCounter}:`;
   const nodes: Node[] = [];
+  const arrivals = { count: 0 };
   for (let i = 0; i < 3; i++) {
     const client = connect();
     client.on('error', () => {});
@@ -43,6 +44,7 @@ async function threeNodes(connect: () => Redis | Cluster, answer: (req: SeenRequ
     cache.on('invalidate', (n) => invalidations.push(n));
     cache.on('error', () => {});
     const gateway = await startGateway(cache, origin);
+    gateway.server.on('request', () => arrivals.count++);
     cleanup.push(async () => {
       await gateway.close();
       await cache.close();
@@ -51,7 +53,7 @@ async function threeNodes(connect: () => Redis | Cluster, answer: (req: SeenRequ
     nodes.push({ cache, base: gateway.base, lookups, invalidations, client });
   }
   await until(() => nodes.every((n) => n.cache.stats().l1?.usable === true), 20_000, 'all buses connected');
-  return { nodes, calls };
+  return { nodes, calls, arrivals };
 }
 
 function sharedBehaviour(connect: () => Redis | Cluster): void {
@@ -67,7 +69,10 @@ function sharedBehaviour(connect: () => Redis | Cluster): void {
   });
 
   it('makes one origin call for concurrent misses of one key on three nodes (the swr lock)', async () => {
-    const { nodes, calls } = await threeNodes(connect, async () => {
+    // The origin answers once all fifteen requests are at the nodes (then 200 ms more for their
+    // lookups), so none can arrive after the entry is stored, however slow the machine.
+    const { nodes, calls, arrivals } = await threeNodes(connect, async () => {
+      await until(() => arrivals.count === 15, 10_000, 'fifteen requests at the nodes');
       await new Promise((resolve) => setTimeout(resolve, 200));
       return { body: 'slow product' };
     });
@@ -79,16 +84,21 @@ function sharedBehaviour(connect: () => Redis | Cluster): void {
 
   it('revalidates a stale entry with one origin call across three nodes, each answering stale meanwhile', async () => {
     let version = 1;
+    // The revalidation stays at the origin until every node has answered stale.
+    let releaseRevalidation: () => void = () => {};
+    const revalidationHeld = new Promise<void>((resolve) => (releaseRevalidation = resolve));
     const { nodes, calls } = await threeNodes(connect, async (_req, call) => {
-      if (call > 1) await new Promise((resolve) => setTimeout(resolve, 300));
+      if (call > 1) await revalidationHeld;
       return { body: `v${version}`, headers: { 'cache-control': 'max-age=1, stale-while-revalidate=60' } };
     });
+    cleanup.push(async () => releaseRevalidation());
     for (const node of nodes) expect((await get(node.base, '/api/products/3')).body).toBe('v1');
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     version = 2;
     const stale = await Promise.all(nodes.map((n) => get(n.base, '/api/products/3')));
     expect(stale.map((r) => r.body)).toEqual(['v1', 'v1', 'v1']);
     expect(stale.every((r) => /stale-while-revalidate/.test(String(r.headers['cache-status'])))).toBe(true);
+    releaseRevalidation();
     await until(async () => (await Promise.all(nodes.map((n) => get(n.base, '/api/products/3')))).every((r) => r.body === 'v2'), 10_000, 'every node serves v2');
     expect(calls).toHaveLength(2);
   });

@@ -1,8 +1,8 @@
 import { createMemoryBus, createMemoryBusHub } from '@edgekit/bus';
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '@edgekit/swr';
-import { CACHE_DEFAULTS, CACHE_ENTRY_CODEC, type InvalidationNotice, createCache } from '../src/index.js';
-import { until } from './helpers.js';
+import { CACHE_DEFAULTS, CACHE_ENTRY_CODEC, type InvalidationNotice, createCache, isCacheError } from '../src/index.js';
+import { testOrigin, until } from './helpers.js';
 
 describe('createCache options', () => {
   it('names the option and value in validation errors', () => {
@@ -19,6 +19,13 @@ describe('createCache options', () => {
     expect(() => createCache({ store: createMemoryStore({ codec: CACHE_ENTRY_CODEC }) })).toThrow(/needs a shared "tagStore"/);
   });
 
+  it('refuses former option names with a coded TypeError naming the current one', () => {
+    expect(() => createCache({ storeTimeout: 100 } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_RENAMED_OPTION', message: expect.stringContaining('option "storeTimeout" was renamed; use "operationTimeout"') }),
+    );
+    expect(() => createCache({ storeCooldown: 100 } as never)).toThrow(/"storeCooldown" was renamed; use "cooldown"/);
+  });
+
   it('exposes its defaults', () => {
     expect(CACHE_DEFAULTS.maxBodySize).toBe(4 * 1024 * 1024);
     expect(CACHE_DEFAULTS.requestCacheControl).toBe('ignore');
@@ -28,6 +35,19 @@ describe('createCache options', () => {
     const cache = createCache();
     expect(() => cache.handler()).toThrow(/origin/);
     await expect(cache.warm(['/x'])).rejects.toThrow(/origin/);
+  });
+
+  it('reports an origin 5xx met while warming as ECACHESTORE caused by an EORIGINSTATUS CacheError', async () => {
+    const { origin } = testOrigin(() => ({ status: 500, body: 'boom' }));
+    const cache = createCache({ routes: { 'GET /api/*': { ttl: 60_000 } } });
+    cache.handler(origin);
+    const report = await cache.warm(['/api/x'], { host: 'shop.example' });
+    await cache.close();
+    expect(report.warmed).toEqual([]);
+    const error = report.failed[0]?.error;
+    expect(error).toMatchObject({ code: 'ECACHESTORE', message: expect.stringContaining('origin answered 500') });
+    expect(isCacheError(error?.cause)).toBe(true);
+    expect(error?.cause).toMatchObject({ code: 'EORIGINSTATUS', status: 500, operation: 'fetch' });
   });
 
   it('closes idempotently', async () => {

@@ -94,6 +94,9 @@ describe('wrap', () => {
     await expect(cache.wrap('', async () => 1, { ttl: 1 })).rejects.toThrow(/non-empty string key/);
     await expect(cache.wrap('k', async () => 1, { ttl: -1 })).rejects.toThrow(/"ttl"/);
     await expect(cache.wrap('k', async () => 1, { ttl: 1, staleWhileRevalidate: Number.NaN })).rejects.toThrow(/"staleWhileRevalidate"/);
+    await expect(cache.wrap('k', async () => 1, { ttl: 1, staleTtl: 5 } as never)).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_RENAMED_OPTION', message: expect.stringContaining('option "staleTtl" was renamed; use "staleWhileRevalidate"') }),
+    );
   });
 });
 
@@ -117,8 +120,8 @@ describeRedis('wrap on two nodes over one Redis (the swr engine)', () => {
   it('computes once for concurrent calls on both nodes, and recomputes everywhere after a tag invalidation', async () => {
     const a = await node();
     const b = await node();
-    // Both nodes' buses subscribe before the first call.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Both nodes' buses are subscribed before the first call.
+    await until(() => [a, b].every((cache) => cache.stats().l1?.usable === true), 20_000, 'both buses connected');
     let calls = 0;
     let release: () => void = () => {};
     const gate = new Promise<void>((r) => (release = r));

@@ -24,6 +24,8 @@ export async function buildBrowserBundle(format: 'esm' | 'iife' = 'esm'): Promis
     minify: true,
     write: false,
     platform: 'browser',
+    // Workspace packages (`@edgekit/core/errors`) resolve to their sources, as in the tests.
+    conditions: ['@edgekit/source'],
     format,
     globalName: format === 'iife' ? 'EdgekitClient' : undefined,
     target: 'es2022',

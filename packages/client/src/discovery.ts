@@ -1,5 +1,5 @@
 import type { Clock, ClockTimer } from './clock.js';
-import type { EdgeMap } from './edge-map.js';
+import { type EdgeMap, badMap } from './edge-map.js';
 import { EdgeClientError, isEdgeClientError } from './errors.js';
 import { type EdgeMapKey, verifyEdgeMap } from './signing.js';
 
@@ -49,13 +49,13 @@ export class EdgeMapSource {
       try {
         response = await this.#s.fetch(this.#s.url, { cache: 'no-store', signal: this.#abort.signal } as RequestInit);
       } catch (cause) {
-        throw new EdgeClientError('EBADMAP', `edge map: fetch of ${this.#s.url} failed`, { cause });
+        throw badMap(`fetch of ${this.#s.url} failed`, cause);
       }
       const body = await response.text();
-      if (!response.ok) throw new EdgeClientError('EBADMAP', `edge map: ${this.#s.url} answered ${response.status}`);
+      if (!response.ok) throw badMap(`${this.#s.url} answered ${response.status}`);
       return await this.accept(body, response.headers.get(this.#s.regionHintHeader) ?? undefined);
     } catch (error) {
-      const coded = isEdgeClientError(error) ? error : new EdgeClientError('EBADMAP', 'edge map: unreadable', { cause: error });
+      const coded = isEdgeClientError(error) ? error : badMap('unreadable', error);
       if (!this.#closed) this.#s.onReject(coded);
       throw coded;
     }

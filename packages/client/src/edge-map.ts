@@ -33,29 +33,30 @@ export interface EdgeMap {
 
 const isFiniteNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 
-function bad(what: string): EdgeClientError {
-  return new EdgeClientError('EBADMAP', `edge map: ${what}`);
+/** The `EBADMAP` error for an edge map that is malformed or could not be fetched. */
+export function badMap(what: string, cause?: unknown): EdgeClientError {
+  return new EdgeClientError('EBADMAP', `edge map: ${what}`, { cause });
 }
 
 /** Checks a point; `where` names it in errors. */
 export function checkCoordinates(value: unknown, where: string): Coordinates {
   const { lat, lon } = (value ?? {}) as Partial<Coordinates>;
-  if (!isFiniteNumber(lat) || !isFiniteNumber(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) throw bad(`${where} must be { lat, lon } in degrees`);
+  if (!isFiniteNumber(lat) || !isFiniteNumber(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) throw badMap(`${where} must be { lat, lon } in degrees`);
   return { lat, lon };
 }
 
 /** Checks one edge and returns a copy with only known fields; `where` names it in errors. */
 export function checkEdge(value: unknown, where: string): Edge {
   const e = value as Partial<Edge> | null;
-  if (typeof e !== 'object' || e === null) throw bad(`${where} must be an object`);
+  if (typeof e !== 'object' || e === null) throw badMap(`${where} must be an object`);
   for (const key of ['id', 'region', 'url'] as const) {
-    if (typeof e[key] !== 'string' || !e[key]) throw bad(`${where}.${key} must be a non-empty string`);
+    if (typeof e[key] !== 'string' || !e[key]) throw badMap(`${where}.${key} must be a non-empty string`);
   }
-  if (!/^https?:\/\//i.test(e.url!)) throw bad(`${where}.url must be an http(s) URL`);
+  if (!/^https?:\/\//i.test(e.url!)) throw badMap(`${where}.url must be an http(s) URL`);
   const edge: Edge = { id: e.id!, region: e.region!, url: e.url!.replace(/\/+$/, '') };
   if (e.location !== undefined) edge.location = checkCoordinates(e.location, `${where}.location`);
   if (e.weight !== undefined) {
-    if (!isFiniteNumber(e.weight) || e.weight < 0) throw bad(`${where}.weight must be a number >= 0`);
+    if (!isFiniteNumber(e.weight) || e.weight < 0) throw badMap(`${where}.weight must be a number >= 0`);
     edge.weight = e.weight;
   }
   return edge;
@@ -63,11 +64,11 @@ export function checkEdge(value: unknown, where: string): Edge {
 
 /** Checks a list of edges: each edge valid, ids unique. */
 export function checkEdges(value: unknown, where: string): Edge[] {
-  if (!Array.isArray(value) || value.length === 0) throw bad(`${where} must be a non-empty array`);
+  if (!Array.isArray(value) || value.length === 0) throw badMap(`${where} must be a non-empty array`);
   const seen = new Set<string>();
   return value.map((item, i) => {
     const edge = checkEdge(item, `${where}[${i}]`);
-    if (seen.has(edge.id)) throw bad(`${where}[${i}].id is not unique`);
+    if (seen.has(edge.id)) throw badMap(`${where}[${i}].id is not unique`);
     seen.add(edge.id);
     return edge;
   });
@@ -76,10 +77,10 @@ export function checkEdges(value: unknown, where: string): Edge[] {
 /** Checks the shape of an {@link EdgeMap}; throws `EBADMAP` naming the field at fault. */
 export function checkEdgeMap(value: unknown): EdgeMap {
   const m = value as Partial<EdgeMap> | null;
-  if (typeof m !== 'object' || m === null) throw bad('not an object');
+  if (typeof m !== 'object' || m === null) throw badMap('not an object');
   for (const key of ['version', 'issuedAt', 'expiresAt'] as const) {
-    if (!isFiniteNumber(m[key]) || m[key]! < 0) throw bad(`"${key}" must be a number >= 0`);
+    if (!isFiniteNumber(m[key]) || m[key]! < 0) throw badMap(`"${key}" must be a number >= 0`);
   }
-  if (m.expiresAt! <= m.issuedAt!) throw bad('"expiresAt" must be after "issuedAt"');
+  if (m.expiresAt! <= m.issuedAt!) throw badMap('"expiresAt" must be after "issuedAt"');
   return { version: m.version!, issuedAt: m.issuedAt!, expiresAt: m.expiresAt!, edges: checkEdges(m.edges, 'edges') };
 }

@@ -1,3 +1,5 @@
+import { EdgekitError, brandError } from '@edgekit/core/errors';
+
 /**
  * Stable codes of {@link EdgeClientError}:
  * - `EBADSIGNATURE`: an edge map's signature does not verify with the configured key.
@@ -21,15 +23,12 @@ export interface EdgeClientErrorInit {
   retryAfter?: number | undefined;
 }
 
-const BRAND = Symbol.for('edgekit.client.error');
-
 /**
- * Every error the client throws on purpose. Same shape as `@edgekit/core`'s `EdgekitError`
- * (`code`, `message`, `cause`), defined here because the client imports nothing Node-only.
+ * Every error the client throws on purpose: an `EdgekitError` from `@edgekit/core`'s Node-free
+ * `errors` entry, so the browser build stays free of Node built-ins.
  */
-export class EdgeClientError extends Error {
-  /** Stable machine-readable code. */
-  readonly code: EdgeClientErrorCode;
+export class EdgeClientError extends EdgekitError {
+  declare readonly code: EdgeClientErrorCode;
   /** Edge ids a network attempt went to, in order. */
   readonly edgesTried: readonly string[];
   /** The pinned region, when one is set. */
@@ -38,17 +37,14 @@ export class EdgeClientError extends Error {
   readonly retryAfter: number | undefined;
 
   constructor(code: EdgeClientErrorCode, message: string, init: EdgeClientErrorInit = {}) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    super(code, message, init);
+    // Literal, not the class's own name: browser bundles are minified and rename classes.
     this.name = 'EdgeClientError';
-    this.code = code;
     this.edgesTried = init.edgesTried ?? [];
     this.region = init.region;
     this.retryAfter = init.retryAfter;
-    (this as unknown as Record<symbol, boolean>)[BRAND] = true;
   }
 }
 
 /** True for an {@link EdgeClientError}, also one from another copy of the package. */
-export function isEdgeClientError(error: unknown): error is EdgeClientError {
-  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
-}
+export const isEdgeClientError: (value: unknown) => value is EdgeClientError = brandError(EdgeClientError, 'edgekit.client.error');

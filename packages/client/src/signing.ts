@@ -1,4 +1,4 @@
-import { type EdgeMap, checkEdgeMap } from './edge-map.js';
+import { type EdgeMap, badMap, checkEdgeMap } from './edge-map.js';
 import { EdgeClientError } from './errors.js';
 
 /** A WebCrypto `CryptoKey`, as far as the client looks at it. */
@@ -69,7 +69,7 @@ export async function toCryptoKey(key: EdgeMapKey, algorithm: Algorithm, use: 's
  */
 export async function verifyEdgeMap(token: string, publicKey: EdgeMapKey, now: number): Promise<EdgeMap> {
   const parts = typeof token === 'string' ? token.trim().split('.') : [];
-  if (parts.length !== 3) throw new EdgeClientError('EBADMAP', 'edge map: not a JWS compact serialization');
+  if (parts.length !== 3) throw badMap('not a JWS compact serialization');
   const algorithm = algorithmOf(publicKey);
   let header: { alg?: unknown };
   let payload: unknown;
@@ -80,7 +80,7 @@ export async function verifyEdgeMap(token: string, publicKey: EdgeMapKey, now: n
     payload = decode(parts[1]!);
     signature = fromBase64url(parts[2]!);
   } catch (cause) {
-    throw new EdgeClientError('EBADMAP', 'edge map: undecodable JWS', { cause });
+    throw badMap('undecodable JWS', cause);
   }
   // The key decides the algorithm; a header naming another one is refused (no algorithm confusion).
   if (header.alg !== algorithm.jws) throw new EdgeClientError('EBADSIGNATURE', `edge map: algorithm "${String(header.alg)}" does not match the key (${algorithm.jws})`);

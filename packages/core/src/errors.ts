@@ -1,6 +1,5 @@
-// Registered symbols (`Symbol.for`), so an error made by one copy of a package (ESM and CJS builds,
-// or two installed versions) is recognised by the guards of another, where `instanceof` fails.
-const EDGEKIT_ERROR = Symbol.for('edgekit.error');
+// Brands are registered symbols (`Symbol.for`), so an error made by one copy of a package (ESM and
+// CJS builds, or two installed versions) is recognised by the guards of another, where `instanceof` fails.
 
 /** What every edgekit error may carry besides its code and message: the underlying `cause`. */
 export interface EdgekitErrorContext {
@@ -22,17 +21,6 @@ export class EdgekitError extends Error {
     this.code = code;
   }
 }
-Object.defineProperty(EdgekitError.prototype, EDGEKIT_ERROR, { value: true });
-
-function hasBrand(value: unknown, brand: symbol): boolean {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
-}
-
-/** True for any error an edgekit package raised, also one from another copy of that package. */
-export function isEdgekitError(value: unknown): value is EdgekitError {
-  return hasBrand(value, EDGEKIT_ERROR);
-}
-
 /**
  * Brands a package's error class with `Symbol.for(key)` and returns its guard, which recognises
  * instances made by any copy of the package (`isBusError`, `isCacheError`, ...).
@@ -43,5 +31,8 @@ export function isEdgekitError(value: unknown): value is EdgekitError {
 export function brandError<T extends EdgekitError>(errorClass: abstract new (...args: never[]) => T, key: string): (value: unknown) => value is T {
   const brand = Symbol.for(key);
   Object.defineProperty(errorClass.prototype, brand, { value: true });
-  return (value: unknown): value is T => hasBrand(value, brand);
+  return (value: unknown): value is T => (value as Record<symbol, unknown> | null | undefined)?.[brand] === true;
 }
+
+/** True for any error an edgekit package raised, also one from another copy of that package. */
+export const isEdgekitError: (value: unknown) => value is EdgekitError = brandError(EdgekitError, 'edgekit.error');

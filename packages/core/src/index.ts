@@ -20,6 +20,7 @@ export {
   optionalNumber,
   optionalOneOf,
   optionalString,
+  rejectRenamedOptions,
 } from './options.js';
 export { type RedisClientLike, type RedisScanNode, checkRedisClient, checkRedisPrefix, isRedisCluster, redisHashTag, redisScanTargets, scanRedisNode } from './redis.js';
 export { type UpstreamTlsOptions, resolveUpstreamTls, serverNameOf } from './upstream-tls.js';

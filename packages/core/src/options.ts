@@ -101,3 +101,19 @@ export function checkOptionsObject<T extends object>(scope: string, options: unk
   }
   return options as Partial<T>;
 }
+
+/**
+ * Refuses options that were renamed before 1.0 instead of ignoring them silently: when `options`
+ * holds one of the old names in `renamed` (old name → current name), throws a `TypeError` with code
+ * `ERR_RENAMED_OPTION` whose message names the scope, the old option and the one to use.
+ *
+ * @example
+ * rejectRenamedOptions('@edgekit/ratelimit local limiter', options, { maxKeys: 'max' });
+ */
+export function rejectRenamedOptions(scope: string, options: object, renamed: Readonly<Record<string, string>>): void {
+  for (const [oldName, newName] of Object.entries(renamed)) {
+    if (Object.hasOwn(options, oldName)) {
+      throw Object.assign(new TypeError(`${scope}: option "${oldName}" was renamed; use "${newName}" instead`), { code: 'ERR_RENAMED_OPTION' as const });
+    }
+  }
+}

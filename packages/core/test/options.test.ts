@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkNumber, describeValue, optionalBoolean, optionalOneOf } from '../src/index.js';
+import { checkNumber, describeValue, optionalBoolean, optionalOneOf, rejectRenamedOptions } from '../src/index.js';
 
 describe('option checks', () => {
   it('names the scope, the option and the value', () => {
@@ -11,6 +11,19 @@ describe('option checks', () => {
     expect(() => checkNumber('@edgekit/x', 'rate', 0, { min: 0, exclusiveMin: true })).toThrow(/> 0/);
     expect(() => checkNumber('@edgekit/x', 'n', Infinity)).toThrow(RangeError);
     expect(checkNumber('@edgekit/x', 'n', Infinity, { allowInfinity: true })).toBe(Infinity);
+  });
+
+  it('refuses a renamed option with a coded TypeError naming the old and the new name', () => {
+    let thrown: unknown;
+    try {
+      rejectRenamedOptions('@edgekit/x', { limit: 1, maxKeys: 5 }, { maxKeys: 'max' });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TypeError);
+    expect(thrown).toMatchObject({ code: 'ERR_RENAMED_OPTION', message: '@edgekit/x: option "maxKeys" was renamed; use "max" instead' });
+    expect(() => rejectRenamedOptions('@edgekit/x', { max: 5 }, { maxKeys: 'max' })).not.toThrow();
+    expect(() => rejectRenamedOptions('@edgekit/x', Object.create({ maxKeys: 5 }) as object, { maxKeys: 'max' })).not.toThrow();
   });
 
   it('checks booleans and enumerations', () => {

@@ -229,18 +229,22 @@ class LifecycleImpl implements Lifecycle {
     if (typeof handler !== 'function') throw new TypeError(`${SCOPE}: track(handler) needs a function (got ${describeValue(handler)})`);
     const tracked = this.#trackedKey;
     const onResponseClose = this.#onResponseClose;
-    return (...args: A): R => {
-      const res = args[1] as TrackedResponse;
-      if (res[tracked] === undefined) {
-        this.#inFlight++;
-        res[tracked] = true;
+    const lifecycle = this;
+    // A plain function over `arguments`: no rest array per request (Node's 'request' listener
+    // passes exactly two).
+    return function trackedHandler(req: IncomingMessage, res: ServerResponse): R {
+      const response = res as TrackedResponse;
+      if (response[tracked] === undefined) {
+        lifecycle.#inFlight++;
+        response[tracked] = true;
         res.on('close', onResponseClose);
       }
       // Once shutdown started, tell clients not to reuse the connection for a next request (HTTP/1.x;
       // HTTP/2 has no Connection header, its server sends GOAWAY).
-      if (this.#phase !== 'serving' && !res.headersSent && args[0].httpVersionMajor < 2) res.setHeader('connection', 'close');
-      return args.length === 2 ? (handler as unknown as (req: IncomingMessage, res: ServerResponse) => R)(args[0], res) : handler(...args);
-    };
+      if (lifecycle.#phase !== 'serving' && !res.headersSent && req.httpVersionMajor < 2) res.setHeader('connection', 'close');
+      // eslint-disable-next-line prefer-rest-params
+      return arguments.length === 2 ? (handler as unknown as (req: IncomingMessage, res: ServerResponse) => R)(req, res) : handler.apply(undefined, arguments as unknown as A);
+    } as unknown as (...args: A) => R;
   }
 
   /** Marks a response this lifecycle counts: a request any of its wrappers sees counts once. */

@@ -1,4 +1,4 @@
-import { type IncomingHttpHeaders, type Server, Agent as HttpAgent, createServer, get as httpGet } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse, Agent as HttpAgent, createServer, get as httpGet } from 'node:http';
 import { createManualClock } from '@edgekit/core/testing';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -58,6 +58,22 @@ function healthyChecker(regions: Record<string, boolean>) {
 }
 
 describe('createLifecycle: probes', () => {
+  it('passes a middleware\'s extra arguments (next) through unchanged, with no receiver', async () => {
+    const lifecycle = createLifecycle();
+    const seen: unknown[][] = [];
+    const middleware = lifecycle.track(function (this: unknown, req: IncomingMessage, res: ServerResponse, next: () => void, extra: string) {
+      seen.push([this, req.url, typeof next, extra]);
+      next();
+      res.end('ok');
+    });
+    const server = createServer((req, res) => middleware.call({ not: 'passed' }, req, res, () => seen.push(['next']), 'x'));
+    const port = await listen(server);
+    cleanup.push(() => closeServer(server));
+    expect((await get(`http://127.0.0.1:${port}/a`)).body).toBe('ok');
+    expect(seen).toEqual([[undefined, '/a', 'function', 'x'], ['next']]);
+    await vi.waitFor(() => expect(lifecycle.inFlight).toBe(0), wait);
+  });
+
   it('counts a request once however many of its wrappers see it, and in each lifecycle that tracks it', async () => {
     const outer = createLifecycle();
     const inner = createLifecycle();

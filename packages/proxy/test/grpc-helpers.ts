@@ -1,11 +1,8 @@
 import http2 from 'node:http2';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { closeServer, createTestCertificates, listen } from '@edgekit/test-utils';
+import { closeServer, createTestCertificates, echoProtoPath, listen } from '@edgekit/test-utils';
 import type { Forwarder } from '@edgekit/proxy';
-
-const PROTO = fileURLToPath(new URL('./fixtures/echo.proto', import.meta.url));
 
 export interface EchoMessage {
   text: string;
@@ -14,7 +11,7 @@ export interface EchoMessage {
 
 /** The `edgekit.test.Echo` service definition and client constructor. */
 export function loadEcho(): { service: grpc.ServiceDefinition; Client: grpc.ServiceClientConstructor } {
-  const definition = protoLoader.loadSync(PROTO, { keepCase: true, defaults: true });
+  const definition = protoLoader.loadSync(echoProtoPath(), { keepCase: true, defaults: true });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as { edgekit: { test: { Echo: grpc.ServiceClientConstructor } } };
   const Client = pkg.edgekit.test.Echo;
   return { service: Client.service, Client };

@@ -9,6 +9,7 @@ import {
   optionalBoolean,
   optionalNumber,
   optionalString,
+  rejectRenamedOptions,
   systemClock,
   type RedisClientLike,
 } from '@edgekit/core';
@@ -60,7 +61,7 @@ export interface EdgeLimiterOptions extends PolicyOptions {
   /** Prefix of every key (no braces); also the bus channel's, `<prefix><name>`. Default: `'edgekit:rl:'`. */
   prefix?: string;
   /** Most keys held at once; beyond it the least recently used is dropped (its increments still synced). Default: 100000. */
-  maxKeys?: number;
+  max?: number;
   /** Keys longer than this are replaced by a SHA-256 digest. Default: 256. */
   maxKeyLength?: number;
   /** Time source; windows are aligned to its `now()`, so nodes should keep NTP time. Default: the system clock. */
@@ -75,7 +76,7 @@ export const EDGE_DEFAULTS = {
   commandTimeout: 1000,
   failOpen: true,
   prefix: DEFAULT_PREFIX,
-  maxKeys: 100_000,
+  max: 100_000,
   maxKeyLength: DEFAULT_MAX_KEY_LENGTH,
 } as const;
 
@@ -120,7 +121,7 @@ class EdgeLimiter implements EdgeRateLimiter {
   readonly #predict: boolean;
   readonly #timeout: number;
   readonly #failOpen: boolean;
-  readonly #maxKeys: number;
+  readonly #max: number;
   readonly #maxKeyLength: number;
   readonly #clock: Clock;
   readonly #sliding: boolean;
@@ -138,6 +139,7 @@ class EdgeLimiter implements EdgeRateLimiter {
 
   constructor(options: EdgeLimiterOptions) {
     const o = checkOptionsObject<EdgeLimiterOptions>(SCOPE, options);
+    rejectRenamedOptions(SCOPE, o, { maxKeys: 'max' });
     if (o.redis === undefined && o.bus === undefined) throw new TypeError(`${SCOPE}: createEdgeLimiter needs option "redis" (an ioredis client), "bus" (a bus between regions) or both`);
     this.#redis = o.redis === undefined ? undefined : checkRedisClient<Redis | Cluster>(SCOPE, o.redis);
     const bus = o.bus === undefined ? undefined : checkBus(SCOPE, o.bus);
@@ -151,7 +153,7 @@ class EdgeLimiter implements EdgeRateLimiter {
     this.#predict = optionalBoolean(SCOPE, 'predict', o.predict, EDGE_DEFAULTS.predict);
     this.#timeout = optionalNumber(SCOPE, 'commandTimeout', o.commandTimeout, EDGE_DEFAULTS.commandTimeout, { min: 1 });
     this.#failOpen = optionalBoolean(SCOPE, 'failOpen', o.failOpen, EDGE_DEFAULTS.failOpen);
-    this.#maxKeys = optionalNumber(SCOPE, 'maxKeys', o.maxKeys, EDGE_DEFAULTS.maxKeys, { min: 1, integer: true });
+    this.#max = optionalNumber(SCOPE, 'max', o.max, EDGE_DEFAULTS.max, { min: 1, integer: true });
     this.#maxKeyLength = optionalNumber(SCOPE, 'maxKeyLength', o.maxKeyLength, EDGE_DEFAULTS.maxKeyLength, { min: 16, integer: true });
     this.#clock = o.clock ?? systemClock;
     this.#sliding = this.policy.algorithm === 'sliding-window';
@@ -160,7 +162,7 @@ class EdgeLimiter implements EdgeRateLimiter {
     this.#regions =
       bus === undefined
         ? undefined
-        : new RegionCountsSync(bus, `${this.#prefix}${this.policy.name}`, region, this.#maxKeyLength, this.#maxKeys, {
+        : new RegionCountsSync(bus, `${this.#prefix}${this.policy.name}`, region, this.#maxKeyLength, this.#max, {
             entry: (key, window) => this.#entry(key, window),
             window: () => Math.floor(this.#clock.now() / this.policy.window),
             markDirty: (entry) => this.#markDirty(entry),
@@ -185,7 +187,7 @@ class EdgeLimiter implements EdgeRateLimiter {
   #entry(k: string, window: number): EdgeEntry {
     let entry = this.#entries.get(k);
     if (entry === undefined) {
-      if (this.#entries.size >= this.#maxKeys) this.#evictOldest();
+      if (this.#entries.size >= this.#max) this.#evictOldest();
       entry = new EdgeEntry(k, keyBase(this.#prefix, this.policy, k), window, window * this.policy.window);
       this.#entries.set(k, entry);
     } else {
@@ -354,7 +356,7 @@ class EdgeLimiter implements EdgeRateLimiter {
       entry.inflight -= op.delta;
       entry.pending += op.delta;
       this.#markDirty(entry);
-    } else if (op.delta > 0 && this.#leftovers.length < this.#maxKeys) {
+    } else if (op.delta > 0 && this.#leftovers.length < this.#max) {
       this.#leftovers.push({ ...op, entry: undefined });
     }
   }

@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { EdgekitError, brandError } from '@edgekit/core';
 
 /** Codes of {@link RateLimitError}. */
 export type RateLimitErrorCode = 'ETIMEDOUT' | 'EREDIS' | 'EREDISDOWN' | 'EBUS' | 'EBADMESSAGE' | 'ECLOSED';
@@ -20,3 +20,6 @@ export class RateLimitError extends EdgekitError {
     this.key = options.key;
   }
 }
+
+/** True for a {@link RateLimitError}, also one raised by another copy of this package. */
+export const isRateLimitError: (value: unknown) => value is RateLimitError = brandError(RateLimitError, 'edgekit.ratelimit.error');

@@ -8,7 +8,7 @@ export type {
   SyncRateLimiter,
 } from './types.js';
 export { ALGORITHMS, type PolicyOptions } from './policy.js';
-export { RateLimitError, type RateLimitErrorCode } from './errors.js';
+export { RateLimitError, type RateLimitErrorCode, isRateLimitError } from './errors.js';
 export { LOCAL_DEFAULTS, type LocalLimiterOptions, type LocalRateLimiter, createLocalLimiter } from './local.js';
 export {
   REDIS_DEFAULTS,

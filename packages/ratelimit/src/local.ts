@@ -1,4 +1,4 @@
-import { type Clock, type ClockTimer, checkOptionsObject, optionalNumber, systemClock } from '@edgekit/core';
+import { type Clock, type ClockTimer, checkOptionsObject, optionalNumber, rejectRenamedOptions, systemClock } from '@edgekit/core';
 import { type AlgorithmCore, Slot, createCore } from './algorithms.js';
 import { RateLimitError } from './errors.js';
 import { DEFAULT_MAX_KEY_LENGTH, normalizeKey } from './keys.js';
@@ -10,7 +10,7 @@ const SCOPE = '@edgekit/ratelimit';
 /** Options for {@link createLocalLimiter}. */
 export interface LocalLimiterOptions extends PolicyOptions {
   /** Most keys held at once; beyond it the least recently used key is dropped. Default: 100000. */
-  maxKeys?: number;
+  max?: number;
   /** How often keys whose state has fully reset are swept, ms. Default: `min(window, 60000)`. */
   sweepInterval?: number;
   /** Keys longer than this are replaced by a SHA-256 digest. Default: 256. */
@@ -22,7 +22,7 @@ export interface LocalLimiterOptions extends PolicyOptions {
 /** Defaults of {@link LocalLimiterOptions}. */
 export const LOCAL_DEFAULTS = {
   algorithm: 'sliding-window',
-  maxKeys: 100_000,
+  max: 100_000,
   maxSweepInterval: 60_000,
   maxKeyLength: DEFAULT_MAX_KEY_LENGTH,
 } as const;
@@ -42,7 +42,7 @@ class LocalLimiter implements LocalRateLimiter {
   readonly #core: AlgorithmCore;
   readonly #slots = new Map<string, Slot>();
   readonly #clock: Clock;
-  readonly #maxKeys: number;
+  readonly #max: number;
   readonly #maxKeyLength: number;
   readonly #sweepInterval: number;
   #sweepTimer: ClockTimer | undefined;
@@ -50,9 +50,10 @@ class LocalLimiter implements LocalRateLimiter {
 
   constructor(options: LocalLimiterOptions) {
     const o = checkOptionsObject<LocalLimiterOptions>(SCOPE, options);
+    rejectRenamedOptions(SCOPE, o, { maxKeys: 'max' });
     this.policy = parsePolicy(SCOPE, o);
     this.#core = createCore(this.policy);
-    this.#maxKeys = optionalNumber(SCOPE, 'maxKeys', o.maxKeys, LOCAL_DEFAULTS.maxKeys, { min: 1, integer: true });
+    this.#max = optionalNumber(SCOPE, 'max', o.max, LOCAL_DEFAULTS.max, { min: 1, integer: true });
     this.#maxKeyLength = optionalNumber(SCOPE, 'maxKeyLength', o.maxKeyLength, LOCAL_DEFAULTS.maxKeyLength, { min: 16, integer: true });
     this.#sweepInterval = optionalNumber(SCOPE, 'sweepInterval', o.sweepInterval, Math.min(this.policy.window, LOCAL_DEFAULTS.maxSweepInterval), {
       min: 1,
@@ -73,7 +74,7 @@ class LocalLimiter implements LocalRateLimiter {
     const slots = this.#slots;
     let slot = slots.get(k);
     if (slot === undefined) {
-      if (slots.size >= this.#maxKeys) this.#evict(now);
+      if (slots.size >= this.#max) this.#evict(now);
       slot = new Slot();
       this.#core.init(slot, now);
       slots.set(k, slot);
@@ -130,7 +131,7 @@ class LocalLimiter implements LocalRateLimiter {
 
 /**
  * Creates an in-memory rate limiter: `limit(key, cost)` decides synchronously, with bounded memory
- * (`maxKeys`, least recently used dropped first, reset keys swept).
+ * (`max` keys, least recently used dropped first, reset keys swept).
  *
  * @example
  * const limiter = createLocalLimiter({ algorithm: 'gcra', limit: 100, window: 60_000 });

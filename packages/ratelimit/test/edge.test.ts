@@ -109,12 +109,12 @@ describeRedis('edge limiter on standalone Redis', () => {
     expect(a.size).toBe(HOSTILE_KEYS.length);
   });
 
-  it('holds at most maxKeys keys and still syncs the admissions of dropped keys', async () => {
+  it('holds at most max keys and still syncs the admissions of dropped keys', async () => {
     const redis = redisClient(server.current.url);
     await ready(redis);
     const clock = createManualClock(T0);
     const prefix = `e${run++}:`;
-    const a = edge({ redis, clock, prefix, maxKeys: 2 });
+    const a = edge({ redis, clock, prefix, max: 2 });
     for (let i = 0; i < 20; i++) a.limit(`k${i}`);
     expect(a.size).toBe(2);
     await a.sync();
@@ -126,6 +126,13 @@ describeRedis('edge limiter on standalone Redis', () => {
     const redis = { get() {}, evalsha() {}, publish() {} } as unknown as Redis;
     expect(() => createEdgeLimiter({ redis, limit: 1, window: 1, algorithm: 'gcra' as 'fixed-window' })).toThrow(/"algorithm"/);
     expect(() => createEdgeLimiter({ redis, limit: 1, window: 1, syncInterval: 0 })).toThrow(/"syncInterval"/);
+  });
+
+  it('refuses the former "maxKeys" option, naming "max" instead of ignoring it', () => {
+    const redis = { get() {}, evalsha() {}, publish() {} } as unknown as Redis;
+    const renamed = { redis, limit: 1, window: 1, maxKeys: 2 } as EdgeLimiterOptions;
+    expect(() => createEdgeLimiter(renamed)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_RENAMED_OPTION' }));
+    expect(() => createEdgeLimiter(renamed)).toThrow('option "maxKeys" was renamed; use "max" instead');
   });
 });
 

@@ -1,7 +1,7 @@
 import { createManualClock } from '@edgekit/core/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Algorithm, createLocalLimiter } from '../src/index.js';
+import { type Algorithm, type LocalLimiterOptions, createLocalLimiter } from '../src/index.js';
 
 describe('fixed window', () => {
   it('allows `limit` units per window, refuses the rest until the window ends, then starts over', () => {
@@ -159,9 +159,9 @@ describe.each(rateAlgorithms)('%s', (algorithm) => {
 });
 
 describe('local store', () => {
-  it('holds at most maxKeys keys, dropping the least recently used first', () => {
+  it('holds at most max keys, dropping the least recently used first', () => {
     const clock = createManualClock(0);
-    const limiter = createLocalLimiter({ algorithm: 'fixed-window', limit: 2, window: 60_000, maxKeys: 3, clock });
+    const limiter = createLocalLimiter({ algorithm: 'fixed-window', limit: 2, window: 60_000, max: 3, clock });
     limiter.limit('busy');
     limiter.limit('busy');
     for (let i = 0; i < 100; i++) {
@@ -198,7 +198,10 @@ describe('local store', () => {
     expect(() => createLocalLimiter({ limit: 10, window: -1 })).toThrow(/"window"/);
     expect(() => createLocalLimiter({ limit: 10, window: 1000, algorithm: 'leaky' as Algorithm })).toThrow(/"algorithm"/);
     expect(() => createLocalLimiter({ limit: 10, window: 1000, name: 'has "quotes"' })).toThrow(/"name"/);
-    expect(() => createLocalLimiter({ limit: 10, window: 1000, maxKeys: 0 })).toThrow(/"maxKeys"/);
+    expect(() => createLocalLimiter({ limit: 10, window: 1000, max: 0 })).toThrow(/"max"/);
+    const renamed = { limit: 10, window: 1000, maxKeys: 3 } as LocalLimiterOptions;
+    expect(() => createLocalLimiter(renamed)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_RENAMED_OPTION' }));
+    expect(() => createLocalLimiter(renamed)).toThrow('option "maxKeys" was renamed; use "max" instead');
     const limiter = createLocalLimiter({ limit: 10, window: 1000 });
     expect(() => limiter.limit('k', -1)).toThrow(/cost/);
     expect(() => limiter.limit('k', 11)).toThrow(/cost/);

@@ -1,11 +1,10 @@
-import type { Bus } from '@edgekit/bus';
-import { type Clock, type Disposable, TypedEmitter, checkOptionsObject, checkRedisClient, checkRedisPrefix, redisHashTag, describeValue, optionalNumber, systemClock, type RedisClientLike } from '@edgekit/core';
+import { type Clock, type Disposable, TypedEmitter, checkOptionsObject, checkRedisClient, checkRedisPrefix, redisHashTag, describeValue, optionalNumber, rejectRenamedOptions, systemClock, type RedisClientLike } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { type SwrEntry, type SwrPolicy, type SwrResult, makeEntry, retention } from './entry.js';
 import { SwrError } from './errors.js';
 import { createSingleFlight } from './flight.js';
-import { SINGLE_FLIGHT_DEFAULTS, type SingleFlight, type SingleFlightStats } from './single-flight.js';
+import { SINGLE_FLIGHT_DEFAULTS, type SingleFlight, type SingleFlightOptions, type SingleFlightStats } from './single-flight.js';
 import { createMemoryStore } from './memory-store.js';
 import { createRedisStore } from './redis-store.js';
 import { withTimeout } from './timeout.js';
@@ -13,28 +12,21 @@ import type { SwrStore } from './store.js';
 
 const SCOPE = '@edgekit/swr';
 
-/** Options of {@link createSwr}. Durations are milliseconds. */
-export interface SwrOptions {
+/**
+ * Options of {@link createSwr}. Durations are milliseconds. The lock and wake-up options are those
+ * of {@link SingleFlightOptions}: swr runs its fetches through a single flight built from them.
+ */
+export interface SwrOptions extends SingleFlightOptions {
   /** Where entries live. Default: a Redis store on `redis` when given, else a memory store (10000 entries). */
   store?: SwrStore;
   /** An ioredis client (standalone or Cluster): enables the cross-process lock, the wake-up bus and the default Redis store. Default: none. */
   redis?: RedisClientLike;
-  /** Carries "fetch done" notices between processes. Default: a Redis bus on `redis`, created and closed by swr. */
-  bus?: Bus;
   /** Time source for freshness, lock heartbeats and timeouts. Default: the system clock. */
   clock?: Clock;
-  /** Lifetime of the cross-process lock; the holder extends it while its fetch runs. Default: 10000. */
-  lockTtl?: number;
-  /** Longest a caller waits for another process's fetch before fetching itself. Default: 10000. */
-  waitTimeout?: number;
   /** Longest a store or lock operation may take before it counts as failed. Default: 1000. */
   operationTimeout?: number;
-  /** After a lock failure, how long calls skip the cross-process lock (in-process single flight only). Default: 1000. */
-  cooldown?: number;
   /** Prefix of Redis keys (`<prefix>{key}` for values, `<prefix>lock:{key}` for locks). Default: `'edgekit:swr:'`. */
   prefix?: string;
-  /** Bus channel of "fetch done" notices. Default: `'edgekit:swr:done'`. */
-  channel?: string;
   /**
    * A process-local copy of entries in front of a shared store, so fresh and stale hits cost no
    * round trip; `false` to disable. Copies are dropped when any process stores or deletes the key
@@ -54,12 +46,7 @@ export interface L1Options {
 
 /** Defaults of {@link SwrOptions}. */
 export const SWR_DEFAULTS = {
-  lockTtl: SINGLE_FLIGHT_DEFAULTS.lockTtl,
-  waitTimeout: SINGLE_FLIGHT_DEFAULTS.waitTimeout,
-  operationTimeout: 1_000,
-  cooldown: SINGLE_FLIGHT_DEFAULTS.cooldown,
-  prefix: SINGLE_FLIGHT_DEFAULTS.prefix,
-  channel: SINGLE_FLIGHT_DEFAULTS.channel,
+  ...SINGLE_FLIGHT_DEFAULTS,
   l1: { max: 10_000, ttl: 60_000 },
 } as const;
 
@@ -129,7 +116,7 @@ function checkPolicy(policy: unknown): ResolvedPolicy {
   const scope = `${SCOPE} policy`;
   const ttl = optionalNumber(scope, 'ttl', p.ttl, Number.NaN, { min: 0, exclusiveMin: true });
   if (Number.isNaN(ttl)) throw new TypeError(`${scope}: option "ttl" must be a number > 0 (got undefined)`);
-  if ('staleTtl' in p) throw new TypeError(`${scope}: option "staleTtl" is named "staleWhileRevalidate"`);
+  rejectRenamedOptions(scope, p, { staleTtl: 'staleWhileRevalidate' });
   return {
     ttl,
     staleWhileRevalidate: optionalNumber(scope, 'staleWhileRevalidate', p.staleWhileRevalidate, 0, { min: 0 }),

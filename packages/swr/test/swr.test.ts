@@ -249,7 +249,7 @@ describe('createSwr with the memory store', () => {
     await swr.close();
   });
 
-  it('validates options and policies, naming the option', () => {
+  it('validates options and policies, naming the option', async () => {
     expect(() => createSwr({ lockTtl: 0 })).toThrow(/"lockTtl"/);
     expect(() => createSwr({ waitTimeout: -1 })).toThrow(/"waitTimeout"/);
     expect(() => createSwr({ redis: {} as never })).toThrow(/"redis"/);
@@ -260,6 +260,9 @@ describe('createSwr with the memory store', () => {
     expect(() => swr.resolve('k', () => 1, {} as never)).rejects.toThrow(/"ttl"/);
     expect(() => swr.resolve('k', () => 1, { ttl: 1, staleWhileRevalidate: -1 })).rejects.toThrow(/"staleWhileRevalidate"/);
     expect(() => swr.resolve('', () => 1, { ttl: 1 })).rejects.toThrow(/key/);
+    await expect(swr.resolve('k', () => 1, { ttl: 1, staleTtl: 5 } as never)).rejects.toThrow(
+      expect.objectContaining({ code: 'ERR_RENAMED_OPTION', message: expect.stringContaining('option "staleTtl" was renamed; use "staleWhileRevalidate"') }),
+    );
     void swr.close();
   });
 });

@@ -8,7 +8,8 @@ export {
   type TelemetryClock,
 } from './edge-metrics.js';
 export { createEdgeMetrics } from './metrics.js';
-export { EDGE_ATTRIBUTES, type EdgeTracing, type EdgeTracingOptions, type ObserveForwarderOptions, TRACING_DEFAULTS, createEdgeTracing } from './tracing.js';
+export { EDGE_ATTRIBUTES } from './spans.js';
+export { type EdgeTracing, type EdgeTracingOptions, type ObserveForwarderOptions, TRACING_DEFAULTS, createEdgeTracing } from './tracing.js';
 export { ENDPOINT_METRICS, type EndpointMetrics, type EndpointMetricsOptions, createEndpointMetrics } from './endpoint-metrics.js';
 export { type EdgeTelemetry, type EdgeTelemetryOptions, createEdgeTelemetry } from './telemetry.js';
 export { formatTraceparent, parseTraceparent, w3cTraceContext } from './propagation.js';

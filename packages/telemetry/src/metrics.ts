@@ -237,15 +237,18 @@ class EdgeMetricsImpl implements EdgeMetrics {
     const key = this.#startKey;
     const onClose = this.#onResponseClose;
     const clock = this.#clock;
-    return (req: Req, res: Res, ...rest: A): R => {
+    const metrics = this;
+    // A plain function over `arguments`: no rest array per request.
+    return function measuredHandler(req: Req, res: Res): R {
       const tracked = res as unknown as ResponseWithStart;
-      if (tracked[key] === undefined && !this.#closed) {
+      if (tracked[key] === undefined && !metrics.#closed) {
         tracked[key] = clock.now();
         // `on`, not `once`: a response closes once, and `once` would wrap the listener per request.
         res.on('close', onClose);
       }
-      return rest.length === 0 ? (handler as unknown as (req: Req, res: Res) => R)(req, res) : handler(req, res, ...rest);
-    };
+      // eslint-disable-next-line prefer-rest-params
+      return arguments.length === 2 ? (handler as unknown as (req: Req, res: Res) => R)(req, res) : handler.apply(undefined, arguments as unknown as [Req, Res, ...A]);
+    } as unknown as (req: Req, res: Res, ...rest: A) => R;
   }
 
   #track(handle: DisposableLike): Disposable {

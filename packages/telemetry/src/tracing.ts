@@ -2,14 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toDisposable, type Disposable } from '@edgekit/core';
 import {
   type Attributes,
-  type Context,
   ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
   type TextMapPropagator,
-  type TextMapSetter,
   type Tracer,
   type TracerProvider,
   context as contextApi,
@@ -26,7 +24,6 @@ import {
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
   type OriginParts,
-  errorType,
   parseOrigin,
   pathOf,
   rawHeadersGetter,
@@ -35,54 +32,9 @@ import {
 } from './http-attributes.js';
 import { SCOPE, checkArgument, checkLabelValue, checkOptionsObject } from './options.js';
 import { w3cTraceContext } from './propagation.js';
-import type { AttemptEndLike, AttemptObserverLike, AttemptStartLike, DecisionLike, DisposableLike, EndpointChoiceLike, ObservableForwarder, RequestEndLike, RequestObserverLike } from './sources.js';
-
-/** Span attribute names of edgekit's own attributes. */
-export const EDGE_ATTRIBUTES = Object.freeze({
-  /** This gateway's location. */
-  location: 'edge_location',
-  /** This gateway node. */
-  nodeId: 'edge_node_id',
-  /** Why the primary region was chosen: `country`, `continent`, `nearest` or `default`. */
-  routingDecision: 'routing_decision',
-  /** The primary region of the decision. */
-  routingPrimary: 'routing_primary_region',
-  /** Regions in the order they would be tried. */
-  routingCandidates: 'routing_candidates',
-  /** Regions skipped before the first attempt (unhealthy, breaker open). */
-  routingSkipped: 'routing_skipped',
-  /** The client's continent code, when located. */
-  clientContinent: 'client_continent',
-  /** The region routed to, then the one that answered (server span); the one tried (client span). */
-  region: 'edge_region',
-  /** Network attempts the request took. */
-  attempts: 'edge_attempts',
-  /** The attempt was a hedge. */
-  hedge: 'edge_hedge',
-  /** How an attempt ended: `complete`, `failed`, `cancelled`. */
-  attemptOutcome: 'edge_attempt_outcome',
-  /** The service the forwarder serves (`observeForwarder(forwarder, { service })`). */
-  service: 'edge_service',
-  /** The endpoint an attempt went to (regions with endpoints). */
-  endpoint: 'edge_endpoint',
-  /** The region's balancer (`least-request`, `peak-ewma`, `ring-hash`, ...). */
-  balancer: 'edge_balancer',
-  /** Why the balancer chose the endpoint: `balanced`, `affinity`, `retry`, `overflow`. */
-  balancerReason: 'edge_balancer_reason',
-  /** With an affinity key: `hit` or `miss`. */
-  affinity: 'edge_affinity',
-  /** Endpoints of the region ejected by outlier detection when the attempt started. */
-  ejected: 'edge_region_ejected',
-});
-
-/** Sets the endpoint choice of an attempt as span attributes. */
-function setEndpointAttributes(span: Span, choice: EndpointChoiceLike): void {
-  span.setAttribute(EDGE_ATTRIBUTES.endpoint, choice.endpoint);
-  span.setAttribute(EDGE_ATTRIBUTES.balancer, choice.balancer);
-  span.setAttribute(EDGE_ATTRIBUTES.balancerReason, choice.reason);
-  if (choice.affinity !== undefined) span.setAttribute(EDGE_ATTRIBUTES.affinity, choice.affinity);
-  span.setAttribute(EDGE_ATTRIBUTES.ejected, choice.ejected);
-}
+import { type AttemptTracer, PropagationObserver, TraceObserver } from './observers.js';
+import type { AttemptStartLike, DisposableLike, ObservableForwarder } from './sources.js';
+import { AttemptSpan, EDGE_ATTRIBUTES, ServerSpan, recordSetter } from './spans.js';
 
 /** Options of `observeForwarder`. */
 export interface ObserveForwarderOptions {
@@ -134,137 +86,9 @@ export interface EdgeTracing {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const recordSetter: TextMapSetter<Record<string, string | undefined>> = {
-  set: (carrier, key, value) => {
-    carrier[key.toLowerCase()] = value;
-  },
-};
-
-/** The server span of one request. */
-class ServerSpan {
-  ended = false;
-  constructor(
-    readonly span: Span,
-    /** The context the request runs in: the extracted parent with this span set. */
-    readonly context: Context,
-  ) {}
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.span.end();
-  }
-}
-
-/** One attempt's client span and the header fields carrying its context upstream. */
-class AttemptSpan implements AttemptObserverLike {
-  constructor(
-    readonly span: Span,
-    readonly headers: Readonly<Record<string, string | undefined>>,
-    /** The request's server span: the endpoint of the attempt that answered goes there too. */
-    readonly server: Span,
-  ) {}
-
-  end(end: AttemptEndLike): void {
-    const span = this.span;
-    span.setAttribute(EDGE_ATTRIBUTES.attemptOutcome, end.outcome);
-    if (end.endpoint !== undefined) {
-      setEndpointAttributes(span, end.endpoint);
-      if (end.outcome === 'complete') setEndpointAttributes(this.server, end.endpoint);
-    }
-    if (end.status > 0) {
-      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, end.status);
-      // Semantic conventions: a client span with a 4xx or 5xx status is an error.
-      if (end.status >= 400) {
-        span.setAttribute(ATTR_ERROR_TYPE, String(end.status));
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-    }
-    if (end.outcome === 'failed') {
-      span.setAttribute(ATTR_ERROR_TYPE, errorType(end.error));
-      if (end.error instanceof Error) span.recordException(end.error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: end.error instanceof Error ? end.error.message : undefined });
-    }
-    span.end();
-  }
-}
-
-/** One request seen through `forwarder.observe`. */
-class TraceObserver implements RequestObserverLike {
-  constructor(
-    readonly tracing: EdgeTracingImpl,
-    readonly server: ServerSpan,
-    /** The server span was started here (no wrapped handler saw the request), so it ends here. */
-    readonly owned: boolean,
-    readonly service: string | undefined,
-  ) {}
-
-  decision(event: DecisionLike): void {
-    const span = this.server.span;
-    // A span sampled out records nothing: no attribute is worth building for it.
-    if (!span.isRecording()) return;
-    const service = event.service ?? this.service;
-    if (service !== undefined) span.setAttribute(EDGE_ATTRIBUTES.service, service);
-    if (event.region !== undefined) span.setAttribute(EDGE_ATTRIBUTES.region, event.region);
-    // The endpoint of the first attempt; the attempt that answers sets its own when it completes.
-    if (event.endpoint !== undefined) setEndpointAttributes(span, event.endpoint);
-    span.setAttribute(EDGE_ATTRIBUTES.routingDecision, event.reason);
-    const primary = event.candidates[0];
-    if (primary !== undefined) span.setAttribute(EDGE_ATTRIBUTES.routingPrimary, primary);
-    span.setAttribute(EDGE_ATTRIBUTES.routingCandidates, event.candidates as string[]);
-    if (event.skipped.length > 0) span.setAttribute(EDGE_ATTRIBUTES.routingSkipped, event.skipped.map((s) => `${s.region}:${s.reason}`));
-    const continent = event.location?.continent;
-    if (continent !== undefined) span.setAttribute(EDGE_ATTRIBUTES.clientContinent, continent);
-  }
-
-  attempt(start: AttemptStartLike): AttemptObserverLike {
-    return this.tracing.startAttempt(this.server, start);
-  }
-
-  end(end: RequestEndLike): void {
-    const span = this.server.span;
-    if (end.type === 'response') {
-      span.setAttribute(EDGE_ATTRIBUTES.region, end.event.region);
-      span.setAttribute(EDGE_ATTRIBUTES.attempts, end.event.attempts);
-    } else if (end.type === 'error') {
-      const tried = end.event.regionsTried;
-      if (tried.length > 0) span.setAttribute(EDGE_ATTRIBUTES.region, tried[tried.length - 1]!);
-      span.setAttribute(EDGE_ATTRIBUTES.attempts, tried.length);
-    }
-    if (!this.owned) return;
-    if (end.type === 'abort') {
-      span.setAttribute(ATTR_ERROR_TYPE, 'aborted');
-    } else {
-      const status = end.event.status;
-      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      // Semantic conventions: only 5xx marks a server span as an error.
-      if (status >= 500) {
-        span.setAttribute(ATTR_ERROR_TYPE, end.type === 'error' ? end.event.code : String(status));
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-    }
-    this.server.end();
-  }
-}
-
-/**
- * One forwarded request while no SDK is registered: no spans, only the incoming trace context
- * carried upstream (what a no-op tracer's spans would inject) and the client's own fields replaced.
- */
-class PropagationObserver implements RequestObserverLike {
-  constructor(
-    readonly tracing: EdgeTracingImpl,
-    readonly req: IncomingMessage,
-  ) {}
-
-  attempt(): AttemptObserverLike {
-    return { headers: this.tracing.passThroughHeaders(this.req) };
-  }
-}
-
 type TrackedResponse = ServerResponse & { [key: symbol]: ServerSpan | undefined };
 
-class EdgeTracingImpl implements EdgeTracing {
+class EdgeTracingImpl implements EdgeTracing, AttemptTracer {
   readonly tracer: Tracer;
   readonly #propagator: TextMapPropagator;
   readonly #location: string;

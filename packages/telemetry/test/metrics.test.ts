@@ -123,6 +123,23 @@ describe('routing metrics', () => {
     expect(text).toContain('edge_gateway_request_duration_seconds_bucket{le="0.5",location="eu-west"} 1');
     expect(text).toContain('edge_gateway_request_duration_seconds_sum{location="eu-west"} 0.3');
   });
+
+  it('passes a middleware\'s extra arguments (next) through the timing wrapper', async () => {
+    const registry = new Registry();
+    const metrics = createEdgeMetrics(options(registry));
+    cleanup.push(() => metrics.close());
+    const seen: unknown[] = [];
+    const middleware = metrics.wrapHandler((req: IncomingMessage, res: ServerResponse, next: (value: string) => void) => {
+      seen.push(req.url);
+      next('called');
+      res.end('ok');
+    });
+    const front = await startFront((req, res) => middleware(req, res, (value) => seen.push(value)));
+    cleanup.push(() => front.close());
+    await send(`${front.url}/a`);
+    expect(seen).toEqual(['/a', 'called']);
+    await metricsContaining(registry, 'edge_gateway_request_duration_seconds_count{location="eu-west"} 1');
+  });
 });
 
 describe('label cardinality', () => {

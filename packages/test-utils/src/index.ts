@@ -1,3 +1,3 @@
 export * from './node.js';
-export { describeNats, describeRedis, useNatsServer, useNatsSupercluster, useRedisCluster, useRedisServer } from './vitest.js';
+export { describeNats, describeRedis, useNatsServer, useNatsSupercluster, useCleanups, useRedisCluster, useRedisServer } from './vitest.js';
 export { type ErrorContract, describeErrorContract } from './error-contract.js';

@@ -22,3 +22,5 @@ export { type LoadResult, type LoadSettings, type NginxHandle, cpuTimeMs, hasNgi
 export { type IssueOptions, type TestCertificate, type TestCertificateAuthority, chromiumArgsTrusting, createTestCertificates } from './certificates.js';
 export { type LatencyProxy, type LatencyProxyOptions, startLatencyProxy } from './latency-proxy.js';
 export { declaredErrorCodes, raisedErrorCodes } from './error-codes.js';
+export { waitFor } from './wait.js';
+export { echoProtoPath } from './fixtures.js';

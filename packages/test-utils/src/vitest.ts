@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, it } from 'vitest';
 import { type NatsServerHandle, type NatsSuperclusterHandle, natsAvailability, startNatsServer, startNatsSupercluster } from './nats.js';
 import { type RedisClusterHandle, type RedisServerHandle, redisAvailability, startRedis, startRedisCluster } from './redis.js';
 
@@ -123,5 +123,24 @@ export function useNatsSupercluster(clusters: Record<string, number>): { readonl
       if (!holder.current) throw new Error('NATS supercluster not started yet');
       return holder.current;
     },
+  };
+}
+
+/**
+ * Cleanups for the tests of the calling file: register one with the returned function while a test
+ * runs; after each test they run, last registered first.
+ *
+ * @example
+ * const onCleanup = useCleanups();
+ * const server = await start();
+ * onCleanup(() => server.close());
+ */
+export function useCleanups(): (cleanup: () => Promise<unknown> | unknown) => void {
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return (cleanup) => {
+    cleanups.push(cleanup);
   };
 }

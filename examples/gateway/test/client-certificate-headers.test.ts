@@ -1,0 +1,42 @@
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { sanitizeClientCertificateHeaders } from '../src/client-certificate.js';
+
+const NAMES = ['x-client-cert', 'x-forwarded-client-cert'];
+
+/** A request as node:http builds it, on a plain (non-TLS) socket. */
+function request(headers: Record<string, string>): IncomingMessage {
+  const req = new IncomingMessage(new Socket());
+  req.rawHeaders = Object.entries(headers).flat();
+  req.headers = { ...headers };
+  return req;
+}
+
+describe('client certificate header sanitising', () => {
+  it('removes claimed certificate headers of a request that is not from a trusted proxy', () => {
+    const req = request({ host: 'a', 'x-client-cert': 'CN=admin', 'X-Forwarded-Client-Cert': 'Hash=forged' });
+    req.headers = { host: 'a', 'x-client-cert': 'CN=admin', 'x-forwarded-client-cert': 'Hash=forged' };
+    sanitizeClientCertificateHeaders(req, NAMES, () => false);
+    expect(req.headers).toEqual({ host: 'a' });
+    expect(req.rawHeaders).toEqual(['host', 'a']);
+  });
+
+  it('keeps the certificate headers a trusted proxy set', () => {
+    const req = request({ host: 'a', 'x-forwarded-client-cert': 'Hash=abc' });
+    sanitizeClientCertificateHeaders(req, NAMES, () => true);
+    expect(req.headers['x-forwarded-client-cert']).toBe('Hash=abc');
+    expect(req.rawHeaders).toEqual(['host', 'a', 'x-forwarded-client-cert', 'Hash=abc']);
+  });
+
+  it('does not ask whether the peer is trusted when nothing is claimed and the connection has no certificate', () => {
+    const req = request({ host: 'a' });
+    let asked = 0;
+    sanitizeClientCertificateHeaders(req, NAMES, () => {
+      asked++;
+      return false;
+    });
+    expect(asked).toBe(0);
+    expect(req.headers).toEqual({ host: 'a' });
+  });
+});
