@@ -1,4 +1,4 @@
-import { EdgekitError, type ProblemDetails } from '@edgekit/core';
+import { EdgekitError, type ProblemDetails, brandError } from '@edgekit/core';
 
 /**
  * Stable codes of {@link ForwardError}:
@@ -106,3 +106,6 @@ export class ForwardError extends EdgekitError {
     return this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter };
   }
 }
+
+/** True for a {@link ForwardError}, also one raised by another copy of this package (a registered `Symbol.for` brand, where `instanceof` fails). */
+export const isForwardError: (value: unknown) => value is ForwardError = brandError(ForwardError, 'edgekit.proxy.error');
