@@ -61,44 +61,58 @@ function unary(client: grpc.Client, request: Message): Promise<{ reply: Message;
   });
 }
 
-describe('gRPC through the gateway (grpc-js client and server)', () => {
-  let pki: TestPki;
-  let origin: Awaited<ReturnType<typeof startGrpcServer>>;
-  let gateway: Gateway;
-  let client: grpc.Client;
-  const Echo = loadEcho();
+/** What one describe block shares: a test PKI, a gRPC origin, the gateway on TLS in front of it and a grpc-js client trusting the test CA. */
+interface GrpcWorld {
+  pki: TestPki;
+  origin: Awaited<ReturnType<typeof startGrpcServer>>;
+  gateway: Gateway;
+  client: grpc.Client;
+}
 
+/** Starts the world of a describe block: `build` makes the origin and the gateway's configuration from the PKI. */
+function useGrpcWorld(build: (pki: TestPki) => Promise<{ origin: GrpcWorld['origin']; config: ReturnType<typeof tlsConfig> }>): GrpcWorld {
+  const world = {} as GrpcWorld;
   beforeAll(async () => {
-    pki = createTestPki();
-    origin = await startGrpcServer();
-    const config = tlsConfig(origin.url, {
-        server: { tls: { certificates: [{ cert: pki.server.certFile, key: pki.server.keyFile }], clientCertificates: { ca: [pki.ca.certFile] } } },
-        routes: [{ path: '/edgekit.test.Echo/Bidi', clientCertificate: 'required' }],
-        proxy: { http2: true },
-      });
+    world.pki = createTestPki();
+    const { origin, config } = await build(world.pki);
+    world.origin = origin;
     // The gRPC server answers no HTTP/1.1 health probe: its region must not be judged by one here.
-    gateway = await startGateway({ ...config, health: { ...(config.health as object), openBreakers: false, unhealthyThreshold: 1_000 } });
-    client = new Echo(`localhost:${new URL(gateway.url).port}`, grpc.credentials.createSsl(Buffer.from(pki.ca.cert)));
+    world.gateway = await startGateway({ ...config, health: { ...(config.health as object), openBreakers: false, unhealthyThreshold: 1_000 } });
+    world.client = new (loadEcho())(`localhost:${new URL(world.gateway.url).port}`, grpc.credentials.createSsl(Buffer.from(world.pki.ca.cert)));
   }, 60_000);
   afterAll(async () => {
-    client?.close();
-    await gateway?.close();
-    await origin?.close();
-    pki?.remove();
+    world.client?.close();
+    await world.gateway?.close();
+    await world.origin?.close();
+    world.pki?.remove();
   });
+  return world;
+}
+
+describe('gRPC through the gateway (grpc-js client and server)', () => {
+  const world = useGrpcWorld(async (pki) => {
+    const origin = await startGrpcServer();
+    const config = tlsConfig(origin.url, {
+      server: { tls: { certificates: [{ cert: pki.server.certFile, key: pki.server.keyFile }], clientCertificates: { ca: [pki.ca.certFile] } } },
+      routes: [{ path: '/edgekit.test.Echo/Bidi', clientCertificate: 'required' }],
+      proxy: { http2: true },
+    });
+    return { origin, config };
+  });
+  const Echo = loadEcho();
 
   it('relays a unary call over TLS with its trailers', async () => {
-    const { reply, trailers } = await unary(client, { text: 'hello', count: 3 });
+    const { reply, trailers } = await unary(world.client, { text: 'hello', count: 3 });
     expect(reply).toEqual({ text: 'echo:hello', count: 3 });
     expect(trailers.get('x-served-by-grpc')).toEqual(['origin']);
   });
 
   it('relays the origin\'s gRPC status', async () => {
-    await expect(unary(client, { text: 'fail', count: 0 })).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: 'refused by the origin' });
+    await expect(unary(world.client, { text: 'fail', count: 0 })).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: 'refused by the origin' });
   });
 
   it('relays a server-streaming call, every message then the status', async () => {
-    const call = (client as unknown as Record<string, Function>).ServerStream!({ text: 'tick', count: 4 }) as grpc.ClientReadableStream<Message>;
+    const call = (world.client as unknown as Record<string, Function>).ServerStream!({ text: 'tick', count: 4 }) as grpc.ClientReadableStream<Message>;
     const messages: Message[] = [];
     call.on('data', (message: Message) => messages.push(message));
     const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
@@ -117,10 +131,10 @@ describe('gRPC through the gateway (grpc-js client and server)', () => {
       call.end();
       return { status: await status, replies };
     };
-    const refused = await bidi(client);
+    const refused = await bidi(world.client);
     expect(refused.status.code).toBe(grpc.status.UNAUTHENTICATED);
-    expect(origin.calls).not.toContain('Bidi');
-    const withCertificate = new Echo(`localhost:${new URL(gateway.url).port}`, grpc.credentials.createSsl(Buffer.from(pki.ca.cert), Buffer.from(pki.client.key), Buffer.from(pki.client.cert)));
+    expect(world.origin.calls).not.toContain('Bidi');
+    const withCertificate = new Echo(`localhost:${new URL(world.gateway.url).port}`, grpc.credentials.createSsl(Buffer.from(world.pki.ca.cert), Buffer.from(world.pki.client.key), Buffer.from(world.pki.client.cert)));
     try {
       const relayed = await bidi(withCertificate);
       expect(relayed.status.code).toBe(grpc.status.OK);
@@ -132,43 +146,29 @@ describe('gRPC through the gateway (grpc-js client and server)', () => {
 });
 
 describe('gRPC through the gateway to a TLS gRPC server (grpc-js ServerCredentials.createSsl)', () => {
-  let pki: TestPki;
-  let origin: Awaited<ReturnType<typeof startGrpcServer>>;
-  let gateway: Gateway;
-  let client: grpc.Client;
-  const Echo = loadEcho();
-
-  beforeAll(async () => {
-    pki = createTestPki();
+  const world = useGrpcWorld(async (pki) => {
     // The origin requires a client certificate from the gateway's CA: every relayed call proves upstream mTLS over h2.
-    origin = await startGrpcServer(grpc.ServerCredentials.createSsl(Buffer.from(pki.ca.cert), [{ cert_chain: Buffer.from(pki.server.cert), private_key: Buffer.from(pki.server.key) }], true));
+    const origin = await startGrpcServer(grpc.ServerCredentials.createSsl(Buffer.from(pki.ca.cert), [{ cert_chain: Buffer.from(pki.server.cert), private_key: Buffer.from(pki.server.key) }], true));
     const config = tlsConfig(origin.url, {
       server: { tls: { certificates: [{ cert: pki.server.certFile, key: pki.server.keyFile }] } },
       regionTls: { ca: [pki.ca.certFile], cert: pki.client.certFile, key: pki.client.keyFile },
       proxy: { http2: true },
     });
-    gateway = await startGateway({ ...config, health: { ...(config.health as object), openBreakers: false, unhealthyThreshold: 1_000 } });
-    client = new Echo(`localhost:${new URL(gateway.url).port}`, grpc.credentials.createSsl(Buffer.from(pki.ca.cert)));
-  }, 60_000);
-  afterAll(async () => {
-    client?.close();
-    await gateway?.close();
-    await origin?.close();
-    pki?.remove();
+    return { origin, config };
   });
 
   it('relays unary, server-streaming and bidirectional calls over h2 with TLS and a client certificate, trailers included', async () => {
-    const { reply, trailers } = await unary(client, { text: 'secure', count: 1 });
+    const { reply, trailers } = await unary(world.client, { text: 'secure', count: 1 });
     expect(reply).toEqual({ text: 'echo:secure', count: 1 });
     expect(trailers.get('x-served-by-grpc')).toEqual(['origin']);
 
-    const stream = (client as unknown as Record<string, Function>).ServerStream!({ text: 'tick', count: 3 }) as grpc.ClientReadableStream<Message>;
+    const stream = (world.client as unknown as Record<string, Function>).ServerStream!({ text: 'tick', count: 3 }) as grpc.ClientReadableStream<Message>;
     const ticks: string[] = [];
     stream.on('data', (message: Message) => ticks.push(message.text));
     expect((await new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve))).code).toBe(grpc.status.OK);
     expect(ticks).toEqual(['tick:0', 'tick:1', 'tick:2']);
 
-    const bidi = (client as unknown as Record<string, Function>).Bidi!() as grpc.ClientDuplexStream<Message, Message>;
+    const bidi = (world.client as unknown as Record<string, Function>).Bidi!() as grpc.ClientDuplexStream<Message, Message>;
     const replies: string[] = [];
     bidi.on('data', (message: Message) => replies.push(message.text));
     const status = new Promise<grpc.StatusObject>((resolve) => bidi.on('status', resolve));
@@ -176,6 +176,6 @@ describe('gRPC through the gateway to a TLS gRPC server (grpc-js ServerCredentia
     bidi.end();
     expect((await status).code).toBe(grpc.status.OK);
     expect(replies).toEqual(['echo:x', 'echo:y']);
-    expect(origin.calls).toEqual(['Unary', 'ServerStream', 'Bidi']);
+    expect(world.origin.calls).toEqual(['Unary', 'ServerStream', 'Bidi']);
   });
 });

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { type AffinityKey, type AffinitySource, type Endpoint, type RegionBalancer, createAffinityKey } from '@edgekit/balancer';
-import { EdgekitError } from '@edgekit/core';
+import { ProxyError } from './errors.js';
 import type { ConnectionOptions } from 'node:tls';
 import { Dispatcher } from 'undici';
 import type { DispatcherDefaults } from './options.js';
@@ -41,9 +41,9 @@ export interface EndpointChoice {
 }
 
 /** Every endpoint of a region has `connections + maxQueue` requests in flight: answered 503 at once. */
-export class EndpointOverflowError extends EdgekitError {
+export class EndpointOverflowError extends ProxyError {
   constructor(readonly region: string) {
-    super('EOVERFLOW', `every endpoint of region ${region} is at its connection and queue limit`);
+    super('EOVERFLOW', `every endpoint of region ${region} is at its connection and queue limit`, { region });
   }
 }
 

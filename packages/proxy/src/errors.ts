@@ -1,4 +1,4 @@
-import { EdgekitError, type ProblemDetails } from '@edgekit/core';
+import { EdgekitError, type ProblemDetails, brandError } from '@edgekit/core';
 
 /**
  * Stable codes of {@link ForwardError}:
@@ -52,13 +52,11 @@ const STATUSES: Record<ForwardErrorCode, number> = {
 };
 
 /** Context of a {@link ForwardError}. */
-export interface ForwardErrorInit {
+export interface ForwardErrorContext {
   /** Region names a network attempt went to, in order. */
   regionsTried: readonly string[];
   /** Region names skipped without an attempt (unhealthy, breaker open). */
-  regionsSkipped?: readonly string[];
-  /** A sentence for the problem's `detail`; never upstream addresses or internal messages. */
-  detail: string;
+  regionsSkipped?: readonly string[] | undefined;
   /** Seconds the client should wait, for 503 and 429 answers (`Retry-After`). */
   retryAfter?: number | undefined;
   cause?: unknown;
@@ -82,21 +80,25 @@ export class ForwardError extends EdgekitError {
   /** The RFC 9457 body. */
   readonly problem: ProblemDetails;
 
-  constructor(code: ForwardErrorCode, init: ForwardErrorInit) {
-    super(code, `${TITLES[code]}: ${init.detail}`, init.cause === undefined ? undefined : { cause: init.cause });
+  /**
+   * @param message A sentence for the problem's `detail`, sent to the client: never upstream
+   *   addresses or internal messages.
+   */
+  constructor(code: ForwardErrorCode, message: string, context: ForwardErrorContext) {
+    super(code, message, context.cause === undefined ? undefined : { cause: context.cause });
     this.status = STATUSES[code];
-    this.regionsTried = init.regionsTried;
-    this.regionsSkipped = init.regionsSkipped ?? [];
-    this.retryAfter = init.retryAfter;
+    this.regionsTried = context.regionsTried;
+    this.regionsSkipped = context.regionsSkipped ?? [];
+    this.retryAfter = context.retryAfter;
     const problem: ProblemDetails = {
       type: PROBLEM_TYPES[code],
       title: TITLES[code],
       status: this.status,
-      detail: init.detail,
-      regionsTried: [...init.regionsTried],
+      detail: message,
+      regionsTried: [...context.regionsTried],
     };
     if (this.regionsSkipped.length > 0) problem.regionsSkipped = [...this.regionsSkipped];
-    if (init.retryAfter !== undefined) problem.retryAfter = init.retryAfter;
+    if (context.retryAfter !== undefined) problem.retryAfter = context.retryAfter;
     this.problem = problem;
   }
 
@@ -106,3 +108,28 @@ export class ForwardError extends EdgekitError {
     return this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter };
   }
 }
+
+/** True for a {@link ForwardError}, also one raised by another copy of this package (a registered `Symbol.for` brand, where `instanceof` fails). */
+export const isForwardError: (value: unknown) => value is ForwardError = brandError(ForwardError, 'edgekit.proxy.error');
+
+/**
+ * Stable codes of {@link ProxyError}, the errors the forwarder reports besides its answers:
+ * - `EUPSTREAMSTATUS`: a region answered a status (or gRPC status) counted as a failure; what its
+ *   breaker records, and the `cause` of a {@link ForwardError} when no region answered better.
+ * - `EOVERFLOW`: every endpoint of a region is at its connection and queue limit.
+ * - `EBODYCONSUMED`: the request body was read before the forwarder saw it (mount the forwarder
+ *   before body parsers); reported on `error` and answered 500.
+ */
+export type ProxyErrorCode = 'EUPSTREAMSTATUS' | 'EOVERFLOW' | 'EBODYCONSUMED';
+
+/** An attempt's failure or a misuse, as opposed to the forwarder's answers ({@link ForwardError}). */
+export class ProxyError extends EdgekitError {
+  declare readonly code: ProxyErrorCode;
+
+  constructor(code: ProxyErrorCode, message: string, context?: { region?: string | undefined; cause?: unknown }) {
+    super(code, message, context);
+  }
+}
+
+/** True for a {@link ProxyError}, also one raised by another copy of this package. */
+export const isProxyError: (value: unknown) => value is ProxyError = brandError(ProxyError, 'edgekit.proxy-attempt.error');

@@ -1,10 +1,9 @@
 import type { TLSSocket } from 'node:tls';
-import { EdgekitError } from '@edgekit/core';
 import type { GeoLocation, Region } from '@edgekit/geo';
 import { type EndpointChoice, EndpointDispatcher } from './endpoint-dispatcher.js';
 import type { DecisionEvent } from './events.js';
 import { clientKeyOf, healthyCandidates, routeOf, targetPath } from './admission.js';
-import { ForwardError } from './errors.js';
+import { ForwardError, ProxyError } from './errors.js';
 import { observeDecision } from './observer.js';
 import { SCOPE } from './options.js';
 import { ProgressWatch } from './progress.js';
@@ -113,7 +112,7 @@ export abstract class AdmittedExchange extends ExchangeState {
     const hasBody = this.chunked || this.contentLength > 0;
     this.idempotent = options.idempotentMethods.has(method);
     if (hasBody && req.readableEnded) {
-      this.internal(new EdgekitError('EBODYCONSUMED', `${SCOPE}: the request body was already read (mount the forwarder before body parsers)`));
+      this.internal(new ProxyError('EBODYCONSUMED', `${SCOPE}: the request body was already read (mount the forwarder before body parsers)`));
       return;
     }
 
@@ -142,7 +141,7 @@ export abstract class AdmittedExchange extends ExchangeState {
   /** The client sent its body too slowly: abort upstream and answer 408 (or cut a response already started). */
   protected clientBodyTimedOut(): void {
     if (this.done) return;
-    const error = new ForwardError('ECLIENTTIMEOUT', { regionsTried: this.tried(), detail: 'the request body arrived too slowly' });
+    const error = new ForwardError('ECLIENTTIMEOUT', 'the request body arrived too slowly', { regionsTried: this.tried() });
     if (this.winner !== undefined) {
       this.finish();
       this.cancelOthers(undefined);

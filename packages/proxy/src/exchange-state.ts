@@ -367,10 +367,9 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
     this.clearHedge();
     this.clearDeadline();
     this.clearRetry();
-    const error = new ForwardError(code, {
+    const error = new ForwardError(code, detail, {
       regionsTried: this.tried(),
       regionsSkipped: this.regions.skipped?.map((s) => s.region),
-      detail,
       retryAfter: code === 'EUNAVAILABLE' || code === 'ECLOSED' || code === 'EQUEUETIMEOUT' || code === 'EOVERLOADED' ? this.retryAfterSeconds() : code === 'ECLIENTLIMIT' ? 1 : undefined,
       cause,
     });

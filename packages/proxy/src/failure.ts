@@ -1,4 +1,4 @@
-import { EdgekitError } from '@edgekit/core';
+import { ProxyError } from './errors.js';
 import type { FailureKind } from './events.js';
 
 /** How an attempt's error is handled: a failure kind, or `invalid` when the request itself is at fault. */
@@ -67,15 +67,15 @@ export function invalidDetail(error: unknown): string {
 }
 
 /** A status the breaker or the failover logic treats as a failure, as an error for `permit.failure()`. */
-export class UpstreamStatusError extends EdgekitError {
+export class UpstreamStatusError extends ProxyError {
   constructor(readonly region: string, readonly status: number) {
-    super('EUPSTREAMSTATUS', `region ${region} answered ${status}`);
+    super('EUPSTREAMSTATUS', `region ${region} answered ${status}`, { region });
   }
 }
 
 /** A gRPC status the breaker or the failover logic treats as a failure (UNAVAILABLE by default). */
-export class GrpcStatusError extends EdgekitError {
+export class GrpcStatusError extends ProxyError {
   constructor(readonly region: string, readonly grpcStatus: number) {
-    super('EUPSTREAMSTATUS', `region ${region} answered grpc-status ${grpcStatus}`);
+    super('EUPSTREAMSTATUS', `region ${region} answered grpc-status ${grpcStatus}`, { region });
   }
 }

@@ -15,7 +15,7 @@ export {
 export { type EndpointRegion, REGION_ENDPOINTS_DEFAULTS } from './region-endpoints.js';
 export type { UpstreamTlsOptions } from '@edgekit/core';
 export { RETRY_POLICY_DEFAULTS, type RetryBackoffOptions } from './retry-policy.js';
-export { ForwardError, type ForwardErrorCode, type ForwardErrorInit, PROBLEM_TYPES } from './errors.js';
+export { ForwardError, type ForwardErrorCode, type ForwardErrorContext, PROBLEM_TYPES, ProxyError, type ProxyErrorCode, isForwardError, isProxyError } from './errors.js';
 export type {
   AbortEvent,
   AttemptEvent,

@@ -2,7 +2,8 @@ import http from 'node:http';
 import { type Server, Socket, createServer } from 'node:net';
 import { createBreakerRegistry } from '@edgekit/breaker';
 import { createManualClock } from '@edgekit/core/testing';
-import { ForwardError, type Forwarder, PROBLEM_TYPES, createForwarder } from '@edgekit/proxy';
+import { isEdgekitError } from '@edgekit/core';
+import { ForwardError, type Forwarder, PROBLEM_TYPES, createForwarder, isForwardError } from '@edgekit/proxy';
 import { closeServer, listen } from '@edgekit/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Upstream, rawExchange, send, startFront, startUpstream } from './helpers.js';
@@ -201,6 +202,16 @@ describe('forward()', () => {
     expect(error).toBeInstanceOf(ForwardError);
     expect(error).toMatchObject({ status: 502, code: 'EUPSTREAM', regionsTried: ['eu'], retryAfter: undefined });
     expect(error.problem).toMatchObject({ status: 502, regionsTried: ['eu'] });
+    expect(isForwardError(error)).toBe(true);
+    expect(isEdgekitError(error)).toBe(true);
+  });
+
+  it('recognises a ForwardError from another copy of the package by its brand, not a look-alike', () => {
+    class CopiedError extends Error {}
+    Object.defineProperty(CopiedError.prototype, Symbol.for('edgekit.proxy.error'), { value: true });
+    expect(isForwardError(new CopiedError('copy'))).toBe(true);
+    expect(isForwardError(Object.assign(new Error('look-alike'), { name: 'ForwardError', code: 'EUPSTREAM', status: 502 }))).toBe(false);
+    expect(isForwardError(undefined)).toBe(false);
   });
 
   it('rejects after close() with 503 ECLOSED', async () => {
