@@ -2,6 +2,7 @@ import type { Clock } from '@edgekit/core';
 import type { IncomingMessage } from 'node:http';
 import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
+import type { EndpointRegion } from './region-endpoints.js';
 import type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';
 import type { RetryBackoffOptions } from './retry-policy.js';
 import type { UpstreamTlsOptions } from '@edgekit/core';
@@ -57,8 +58,8 @@ export interface HedgeOptions {
 
 /** Options of {@link createForwarder}. Durations are milliseconds. */
 export interface ForwarderOptions {
-  /** Regions to forward to; a selector is created from them with `@edgekit/geo`. Give `regions` or `selector`. */
-  regions?: readonly Region[];
+  /** Regions to forward to, each with one URL or with `endpoints`; a selector is created from them with `@edgekit/geo`. Give `regions` or `selector`. */
+  regions?: readonly (Region | EndpointRegion)[];
   /** Name of the service this forwarder serves, carried on its `decision` events (`users`, `orders`). Default: none. */
   service?: string;
   /** Chooses the regions per client location: `@edgekit/geo`'s `createRegionSelector`, or anything shaped like it. */
