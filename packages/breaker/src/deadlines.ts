@@ -10,6 +10,8 @@ class Slot {
   entry: TimedEntry | undefined = undefined;
   timer: ClockTimer | undefined = undefined;
   done = false;
+  /** Whether the timer holds the process open (a native timer's `ref()` state). */
+  refed = true;
 
   constructor(readonly deadline: number) {}
 }
@@ -22,7 +24,9 @@ class Slot {
  * per millisecond instead of one per call, and each timeout still fires at opossum's time, on a
  * timer of its own (so promise callbacks run between two timeouts, as between opossum's timers),
  * created no later than opossum's would be. A pending timer keeps the process alive, as opossum's
- * do. Injected clocks get a timer per call, cleared when the call ends.
+ * do; an idle one is unref'd when the event loop next reaches its check phase (one `setImmediate`
+ * per idle period, not a ref/unref pair per call, each of which crosses into Node's C++ when it is
+ * the only timer). Injected clocks get a timer per call, cleared when the call ends.
  */
 export class CallTimers<T extends TimedEntry> {
   /** The last timer that became idle, for reuse. */
@@ -31,6 +35,7 @@ export class CallTimers<T extends TimedEntry> {
   readonly #timeout: number;
   readonly #onExpire: (entry: T) => void;
   readonly #native: boolean;
+  #releasing = false;
 
   constructor(clock: Clock, timeout: number, onExpire: (entry: T) => void) {
     this.#clock = clock;
@@ -45,7 +50,10 @@ export class CallTimers<T extends TimedEntry> {
     let slot = this.#idle;
     if (slot !== undefined && slot.deadline === deadline && !slot.done) {
       this.#idle = undefined;
-      (slot.timer as NodeJS.Timeout).ref();
+      if (!slot.refed) {
+        slot.refed = true;
+        (slot.timer as NodeJS.Timeout).ref();
+      }
     } else {
       const fresh = new Slot(deadline);
       fresh.timer = this.#native ? setTimeout(this.#fire, this.#timeout, fresh) : this.#clock.setTimeout(() => this.#fire(fresh), this.#timeout);
@@ -63,13 +71,26 @@ export class CallTimers<T extends TimedEntry> {
     slot.entry = undefined;
     if (slot.done) return;
     if (this.#native) {
-      (slot.timer as NodeJS.Timeout).unref();
+      const previous = this.#idle;
+      // Only the latest idle timer is reused: an older one stops holding the process now.
+      if (previous !== undefined && previous !== slot) unref(previous);
       this.#idle = slot;
+      if (!this.#releasing) {
+        this.#releasing = true;
+        setImmediate(this.#release);
+      }
     } else {
       this.#clock.clearTimeout(slot.timer);
       slot.done = true;
     }
   }
+
+  /** The idle timer, if still idle when the loop gets here, stops holding the process open. */
+  readonly #release = (): void => {
+    this.#releasing = false;
+    const idle = this.#idle;
+    if (idle !== undefined && !idle.done) unref(idle);
+  };
 
   readonly #fire = (slot: Slot): void => {
     slot.done = true;
@@ -80,4 +101,10 @@ export class CallTimers<T extends TimedEntry> {
     entry.batch = undefined;
     this.#onExpire(entry as T);
   };
+}
+
+function unref(slot: Slot): void {
+  if (!slot.refed) return;
+  slot.refed = false;
+  (slot.timer as NodeJS.Timeout).unref();
 }

@@ -76,4 +76,20 @@ describe('packaging: the built dist', () => {
     const { stdout } = await run(process.execPath, ['-e', script], { cwd: packageDir, timeout: 30_000 });
     expect(stdout.trim()).toBe('ETIMEDOUT');
   });
+
+  it.each([
+    ['opossum', require.resolve('opossum')],
+    ['@edgekit/breaker', '@edgekit/breaker'],
+  ])('lets the process exit once its calls ended, a long timeout notwithstanding (%s)', async (_, specifier) => {
+    // Kept call timers must not hold the process: it exits right after the last call, not 60 s later.
+    const script = `
+      const CircuitBreaker = require(${JSON.stringify(specifier)});
+      const breaker = new CircuitBreaker(async (x) => x + 1, { timeout: 60_000 });
+      (async () => {
+        for (let i = 0; i < 1000; i++) await breaker.fire(i);
+        console.log('done');
+      })();`;
+    const { stdout } = await run(process.execPath, ['-e', script], { cwd: packageDir, timeout: 30_000 });
+    expect(stdout.trim()).toBe('done');
+  });
 });
