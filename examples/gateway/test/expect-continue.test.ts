@@ -1,7 +1,6 @@
-import http2 from 'node:http2';
-import { type AddressInfo, connect } from 'node:net';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEchoOrigin, startGateway, tlsConfig } from './tls-world.js';
+import { startEchoOrigin, startGateway, startH2Origin, tlsConfig } from './tls-world.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -10,17 +9,8 @@ afterEach(async () => {
 
 /** An h2c origin that refuses every expectation with 401, or accepts it with 100 and counts the body. */
 async function startH2cOrigin(mode: 'refuse' | 'accept'): Promise<{ url: string; seen: Array<{ expect: unknown; bytes: number }> }> {
-  const server = http2.createServer();
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (session) => sessions.add(session));
   const seen: Array<{ expect: unknown; bytes: number }> = [];
-  server.on('stream', (stream, headers) => {
-    stream.on('error', () => undefined);
-    if (headers[':path'] === '/health') {
-      stream.respond({ ':status': 200 });
-      stream.end();
-      return;
-    }
+  const origin = await startH2Origin((stream, headers) => {
     const entry = { expect: headers.expect, bytes: 0 };
     seen.push(entry);
     stream.on('data', (chunk: Buffer) => (entry.bytes += chunk.length));
@@ -35,12 +25,8 @@ async function startH2cOrigin(mode: 'refuse' | 'accept'): Promise<{ url: string;
       stream.end(`stored ${entry.bytes}`);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanup.push(async () => {
-    for (const session of sessions) session.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+  cleanup.push(() => origin.close());
+  return { url: origin.url, seen };
 }
 
 /** Raw HTTP/1.1 with `Expect: 100-continue`: the body goes only after a `100 Continue`. */

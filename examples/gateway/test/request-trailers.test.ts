@@ -1,8 +1,7 @@
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/index.js';
-import { type TestPki, createTestPki, startGateway, tlsConfig } from './tls-world.js';
+import { type TestPki, createTestPki, startGateway, startH2Origin, tlsConfig } from './tls-world.js';
 
 interface Received {
   body: string;
@@ -12,34 +11,20 @@ interface Received {
 /** An HTTP/2 origin over TLS that answers once the request ended, with what it received. */
 async function startTrailerOrigin(pki: TestPki): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
-  const server = http2.createSecureServer({ cert: pki.server.cert, key: pki.server.key });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (session) => sessions.add(session));
-  server.on('stream', (stream, headers) => {
-    stream.on('error', () => undefined);
-    if (headers[':path'] === '/health') {
-      stream.respond({ ':status': 200 });
-      stream.end();
-      return;
-    }
-    const entry: Received = { body: '', trailers: undefined };
-    received.push(entry);
-    stream.on('data', (chunk: Buffer) => (entry.body += chunk.toString()));
-    stream.on('trailers', (trailers: http2.IncomingHttpHeaders) => (entry.trailers = Object.fromEntries(Object.entries(trailers).filter(([name]) => !name.startsWith(':')))));
-    stream.on('end', () => {
-      stream.respond({ ':status': 200 });
-      stream.end('stored');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `https://localhost:${(server.address() as AddressInfo).port}`,
-    received,
-    async close() {
-      for (const session of sessions) session.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+  const origin = await startH2Origin(
+    (stream) => {
+      const entry: Received = { body: '', trailers: undefined };
+      received.push(entry);
+      stream.on('data', (chunk: Buffer) => (entry.body += chunk.toString()));
+      stream.on('trailers', (trailers: http2.IncomingHttpHeaders) => (entry.trailers = Object.fromEntries(Object.entries(trailers).filter(([name]) => !name.startsWith(':')))));
+      stream.on('end', () => {
+        stream.respond({ ':status': 200 });
+        stream.end('stored');
+      });
     },
-  };
+    { cert: pki.server.cert, key: pki.server.key },
+  );
+  return { ...origin, received };
 }
 
 describe('request trailers through the gateway', () => {

@@ -1,5 +1,5 @@
 import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
-import type http2 from 'node:http2';
+import http2 from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -131,4 +131,32 @@ export function h2request(session: http2.ClientHttp2Session, headers: http2.Outg
     stream.once('end', () => resolve({ status: Number(response[':status']), headers: response as Answer['headers'], body }));
     stream.once('error', reject);
   });
+}
+
+/** An HTTP/2 origin: h2c, or TLS with `tls`. It answers `/health` itself and hands every other stream to `onStream`. */
+export async function startH2Origin(
+  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
+  tls?: { cert: string; key: string },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = tls === undefined ? http2.createServer() : http2.createSecureServer(tls);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (session) => sessions.add(session));
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => undefined);
+    if (headers[':path'] === '/health') {
+      stream.respond({ ':status': 200 });
+      stream.end();
+      return;
+    }
+    onStream(stream, headers);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: tls === undefined ? `http://127.0.0.1:${port}` : `https://localhost:${port}`,
+    async close() {
+      for (const session of sessions) session.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
