@@ -29,6 +29,25 @@ export type EndpointHealthListener = (event: { region: string; endpoint: string;
  * the region is in panic (too few healthy endpoints), where the balancer ignores failed checks.
  * Targets follow discovery: endpoints added or removed by DNS or a reload are probed or dropped.
  */
+/**
+ * The checker settings of `health` shared by the region checker and the endpoint checker, and the
+ * key their components are kept by across reloads (`openBreakers` and `endpoints` change neither).
+ */
+export function probeSettings(health: GatewayConfig['health']): { options: Omit<HealthCheckerOptions, 'targets'>; key: object } {
+  return {
+    options: {
+      path: health.path,
+      interval: health.interval,
+      timeout: health.timeout,
+      jitter: health.jitter,
+      initialJitter: health.initialJitter,
+      healthyThreshold: health.healthyThreshold,
+      unhealthyThreshold: health.unhealthyThreshold,
+    },
+    key: { ...health, openBreakers: undefined, endpoints: undefined },
+  };
+}
+
 export class EndpointHealth {
   readonly checker: HealthChecker;
   readonly #regions = new Map<string, { region: ProbedRegion; subscription: Disposable }>();
@@ -116,16 +135,8 @@ export async function useEndpointHealth(components: ComponentSet, config: Gatewa
     });
     return undefined;
   }
-  const settings = { ...config.health, openBreakers: undefined, endpoints: undefined };
-  const { value } = await components.use('endpoint-health', settings, 'health', () => new EndpointHealth({
-    path: config.health.path,
-    interval: config.health.interval,
-    timeout: config.health.timeout,
-    jitter: config.health.jitter,
-    initialJitter: config.health.initialJitter,
-    healthyThreshold: config.health.healthyThreshold,
-    unhealthyThreshold: config.health.unhealthyThreshold,
-  }, (event) => log(event.healthy ? 'info' : 'warn', 'endpoint health changed', event)), (checker) => checker.close());
+  const { options, key } = probeSettings(config.health);
+  const { value } = await components.use('endpoint-health', key, 'health', () => new EndpointHealth(options, (event) => log(event.healthy ? 'info' : 'warn', 'endpoint health changed', event)), (checker) => checker.close());
   components.onCommit(() => value.watch(regions));
   return value;
 }

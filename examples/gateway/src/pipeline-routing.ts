@@ -4,6 +4,7 @@ import { type HealthChecker, createHealthChecker, linkBreakers } from '@edgekit/
 import { type Forwarder, createForwarder } from '@edgekit/proxy';
 import { type ComponentSet, identity } from './components.js';
 import type { GatewayConfig } from './config.js';
+import { probeSettings } from './endpoint-health.js';
 import { routingKey } from './endpoints-config.js';
 import { type PipelineContext, type SharedLayer, observe } from './pipeline-shared.js';
 import { buildSelector, useRegions } from './region-routing.js';
@@ -58,22 +59,13 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
     await registry.close();
   });
 
-  const healthSettings = { ...config.health, openBreakers: undefined, endpoints: undefined };
+  const probe = probeSettings(config.health);
   // A region with endpoints is healthy by its endpoints' share (outlier ejection), not by probing its url.
   // Probes of https regions verify (and present client certificates) as the forwarder does.
   const tls = upstreamTls(config.regions, config.proxy.tls);
   const targets = [...config.regions.filter((region) => region.endpoints === undefined).map((region) => withTls({ name: region.name, url: region.url }, tls?.(region))), ...serviceHealthTargets(config.services, config.proxy.tls)];
-  const { value: health, reused: healthReused } = await components.use('health', healthSettings, 'health', () => {
-    const checker = createHealthChecker({
-      targets,
-      path: config.health.path,
-      interval: config.health.interval,
-      timeout: config.health.timeout,
-      jitter: config.health.jitter,
-      initialJitter: config.health.initialJitter,
-      healthyThreshold: config.health.healthyThreshold,
-      unhealthyThreshold: config.health.unhealthyThreshold,
-    });
+  const { value: health, reused: healthReused } = await components.use('health', probe.key, 'health', () => {
+    const checker = createHealthChecker({ ...probe.options, targets });
     const change = checker.on('change', (event) => {
       log(event.healthy ? 'info' : 'warn', 'region health changed', { region: event.name, state: event.state, reason: event.reason });
     });
