@@ -13,21 +13,26 @@ afterEach(async () => {
   exporter.reset();
 });
 
+/** A forwarder traced by `tracing` behind a front server; every piece closed after the test. */
+async function tracedFront(forwarderOptions: Parameters<typeof createForwarder>[0], observe: { service?: string }, upstreams: Array<{ close(): Promise<void> }>): Promise<{ url: string }> {
+  const forwarder = createForwarder(forwarderOptions);
+  const tracing = createEdgeTracing({ location: 'eu-west', nodeId: 'edge-eu-1', tracerProvider: provider });
+  tracing.observeForwarder(forwarder, observe);
+  const front = await startFront(tracing.wrapHandler(forwarder.handler));
+  cleanup.push(async () => {
+    await front.close();
+    await tracing.close();
+    await forwarder.close();
+    for (const upstream of upstreams) await upstream.close();
+  });
+  return front;
+}
+
 describe('routing decision on spans', () => {
   it('puts the service, endpoint, balancer, reason, affinity and ejection count on the client and server spans', async () => {
     const [a, b] = await Promise.all([startUpstream('eu-west'), startUpstream('eu-west')]);
     const regions: EndpointRegion[] = [{ name: 'eu-west', url: 'http://eu.internal', location: { lat: 53, lon: -6 }, endpoints: [a.url, b.url], balancer: 'maglev', affinity: { header: 'x-user-id' } }];
-    const forwarder = createForwarder({ regions, retryBudget: false });
-    const tracing = createEdgeTracing({ location: 'eu-west', nodeId: 'edge-eu-1', tracerProvider: provider });
-    tracing.observeForwarder(forwarder, { service: 'orders' });
-    const front = await startFront(tracing.wrapHandler(forwarder.handler));
-    cleanup.push(async () => {
-      await front.close();
-      await tracing.close();
-      await forwarder.close();
-      await a.close();
-      await b.close();
-    });
+    const front = await tracedFront({ regions, retryBudget: false }, { service: 'orders' }, [a, b]);
     const reply = await send(`${front.url}/api/items`, { headers: { 'x-user-id': 'user-7' } });
     expect(reply.status).toBe(200);
     await waitFor(() => exporter.getFinishedSpans().length === 2, 5_000, 'two spans');
@@ -50,17 +55,7 @@ describe('routing decision on the server span', () => {
   it('carries the service, region and first endpoint of the decision even when no attempt answers', async () => {
     const [a, b] = await Promise.all([startUpstream('eu-west', 'reset'), startUpstream('eu-west', 'reset')]);
     const regions: EndpointRegion[] = [{ name: 'eu-west', url: 'http://eu.internal', location: { lat: 53, lon: -6 }, endpoints: [a.url, b.url] }];
-    const forwarder = createForwarder({ regions, service: 'billing', retryBudget: false, maxAttempts: 1 });
-    const tracing = createEdgeTracing({ location: 'eu-west', nodeId: 'edge-eu-1', tracerProvider: provider });
-    tracing.observeForwarder(forwarder);
-    const front = await startFront(tracing.wrapHandler(forwarder.handler));
-    cleanup.push(async () => {
-      await front.close();
-      await tracing.close();
-      await forwarder.close();
-      await a.close();
-      await b.close();
-    });
+    const front = await tracedFront({ regions, service: 'billing', retryBudget: false, maxAttempts: 1 }, {}, [a, b]);
     const reply = await send(`${front.url}/api/invoices`);
     expect(reply.status).toBe(502);
     await waitFor(() => exporter.getFinishedSpans().length === 2, 5_000, 'two spans');
