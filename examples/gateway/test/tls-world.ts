@@ -3,6 +3,7 @@ import http2 from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { afterAll, beforeAll } from 'vitest';
 import { type TestCertificateAuthority, createTestCertificates } from '@edgekit/test-utils/node';
 import { type Gateway, type GatewayConfigInput, type GatewayLogger, createGateway } from '../src/index.js';
 
@@ -136,11 +137,13 @@ export function h2request(session: http2.ClientHttp2Session, headers: http2.Outg
 /** An HTTP/2 origin: h2c, or TLS with `tls`. It answers `/health` itself and hands every other stream to `onStream`. */
 export async function startH2Origin(
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void,
-  tls?: { cert: string; key: string },
+  tls?: http2.SecureServerOptions,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = tls === undefined ? http2.createServer() : http2.createSecureServer(tls);
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (session) => sessions.add(session));
+  // A client refused during the handshake is the test's subject, not the origin's failure.
+  server.on('tlsClientError', () => undefined);
   server.on('stream', (stream, headers) => {
     stream.on('error', () => undefined);
     if (headers[':path'] === '/health') {
@@ -159,4 +162,18 @@ export async function startH2Origin(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A test PKI and an HTTPS echo origin that asks for client certificates, started once for the tests of one describe block. */
+export function useMtlsEchoOrigin(): { pki: TestPki; origin: EchoOrigin } {
+  const world = {} as { pki: TestPki; origin: EchoOrigin };
+  beforeAll(async () => {
+    world.pki = createTestPki();
+    world.origin = await startEchoOrigin({ cert: world.pki.server.cert, key: world.pki.server.key, ca: world.pki.ca.cert, requestCert: true });
+  });
+  afterAll(async () => {
+    await world.origin?.close();
+    world.pki?.remove();
+  });
+  return world;
 }

@@ -8,7 +8,7 @@ import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, type Gateway, parseConfig } from '../src/index.js';
 import { waitFor } from './helpers.js';
-import { type Answer, type EchoOrigin, type TestPki, createTestPki, h2request, portOf, startEchoOrigin, startGateway, tlsConfig } from './tls-world.js';
+import { type Answer, type EchoOrigin, type TestPki, createTestPki, h2request, portOf, startEchoOrigin, startGateway, tlsConfig, useMtlsEchoOrigin } from './tls-world.js';
 
 /** The fingerprint of the certificate a new handshake presents for `servername`. */
 function handshake(gateway: Gateway, pki: TestPki, servername?: string, extra: Record<string, unknown> = {}): Promise<TLSSocket> {
@@ -297,19 +297,10 @@ describe('TLS configuration', () => {
 });
 
 describe('TLS to upstreams', () => {
-  let pki: TestPki;
-  let origin: EchoOrigin;
-  beforeAll(async () => {
-    pki = createTestPki();
-    origin = await startEchoOrigin({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, requestCert: true });
-  });
-  afterAll(async () => {
-    await origin?.close();
-    pki?.remove();
-  });
+  const world = useMtlsEchoOrigin();
 
   const through = async (config: Parameters<typeof tlsConfig>[1], logs: Array<{ level: string; msg: string }> = []): Promise<{ status: number; body: string }> => {
-    const gateway = await startGateway(tlsConfig(origin.url, config), logs);
+    const gateway = await startGateway(tlsConfig(world.origin.url, config), logs);
     try {
       const response = await fetch(`${gateway.url}/upstream`);
       return { status: response.status, body: await response.text() };
@@ -319,20 +310,20 @@ describe('TLS to upstreams', () => {
   };
 
   it('verifies the upstream certificate by default: an origin signed by an unknown CA is not reached', async () => {
-    const answer = await through({ regionTls: { cert: pki.client.certFile, key: pki.client.keyFile } });
+    const answer = await through({ regionTls: { cert: world.pki.client.certFile, key: world.pki.client.keyFile } });
     expect(answer.status).toBeGreaterThanOrEqual(500);
   });
 
   it('reaches an origin whose certificate chains to the configured CA, presenting the client certificate (upstream mTLS)', async () => {
-    const before = origin.seen.length;
-    const answer = await through({ regionTls: { ca: [pki.ca.certFile], cert: pki.client.certFile, key: pki.client.keyFile } });
+    const before = world.origin.seen.length;
+    const answer = await through({ regionTls: { ca: [world.pki.ca.certFile], cert: world.pki.client.certFile, key: world.pki.client.keyFile } });
     expect(answer.status).toBe(200);
-    expect(origin.seen.slice(before).map((seen) => seen.clientCn)).toEqual(['alice']);
+    expect(world.origin.seen.slice(before).map((seen) => seen.clientCn)).toEqual(['alice']);
   });
 
   it('takes proxy.tls for every https region, and skips verification only with insecureSkipVerify, with a warning at startup', async () => {
     const logs: Array<{ level: string; msg: string }> = [];
-    const answer = await through({ proxy: { tls: { insecureSkipVerify: true, cert: pki.client.certFile, key: pki.client.keyFile } } }, logs);
+    const answer = await through({ proxy: { tls: { insecureSkipVerify: true, cert: world.pki.client.certFile, key: world.pki.client.keyFile } } }, logs);
     expect(answer.status).toBe(200);
     expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'upstream TLS certificates are not verified (proxy.tls.insecureSkipVerify)' }));
   });
