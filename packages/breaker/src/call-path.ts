@@ -2,7 +2,9 @@ import { type CacheTransport, MemoryCache } from './cache.js';
 import { BreakerCore } from './core.js';
 import type { CoalesceResetEvent, ResolvedBreakerOptions } from './options.js';
 import { Attempt } from './permit.js';
-import { REFUSE } from './state-machine.js';
+import { UntimedCall, UntimedCallPool } from './untimed-call.js';
+import { CLOSED, REFUSE } from './state-machine.js';
+import { HOT_FIRE } from './emitter.js';
 import type { Status } from './status.js';
 
 type Fn = (...args: any[]) => any;
@@ -17,6 +19,9 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
   /** @internal */ protected readonly _cache: CacheTransport | undefined;
   /** @internal */ protected readonly _coalesce: MemoryCache | undefined;
   /** @internal */ protected _fallback: Fn | undefined = undefined;
+  /** @internal No cache, coalescing, timeout or appended signal: closed calls may take {@link BreakerCallPath._fireLean}. */
+  protected readonly _lean: boolean;
+  readonly #pool = new UntimedCallPool();
   readonly #captured: [((value: unknown) => void) | undefined, ((error: unknown) => void) | undefined] = [undefined, undefined];
   readonly #capture = (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
     this.#captured[0] = resolve;
@@ -28,6 +33,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     this._action = action;
     this._cache = options.cache ? (options.cacheTransport ?? new MemoryCache(options.cacheSize, options.clock)) : undefined;
     this._coalesce = options.coalesce ? new MemoryCache(options.coalesceSize, options.clock) : undefined;
+    this._lean = this._cache === undefined && this._coalesce === undefined && this._timers === undefined && !options.appendSignal;
   }
 
   /** Empties the result cache and the coalescing cache. */
@@ -109,10 +115,59 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
   }
 
   /**
+   * @internal Whether a call of `argc` arguments can take {@link BreakerCallPath._fireLean}: closed
+   * (so admitted, not as a probe), enabled, no `fire` listener, no cache, coalescing, timeout or
+   * appended signal, and below `capacity`.
+   */
+  protected _leanReady(argc: number): boolean {
+    return this._lean && argc <= 3 && this._machine.state === CLOSED && this._enabled && (this._hot & HOT_FIRE) === 0 && this._inFlight < this._options.capacity;
+  }
+
+  /**
+   * @internal {@link BreakerCallPath._invoke} for a call that {@link BreakerCallPath._leanReady}
+   * allows, with up to three arguments passed as they came: the same statistics and outcome, and
+   * no arguments array unless the call fails.
+   */
+  protected _fireLean(context: unknown, argc: number, a0: unknown, a1: unknown, a2: unknown): Promise<unknown> {
+    const status = this._status;
+    let now = status.timerDriven ? Number.NaN : this._clock.now();
+    if (!this._machine.detached) status.at(now).fires++;
+    const sampled = status.shouldTime();
+    if (now !== now && (sampled || this._latencyWanted())) now = this._clock.now();
+    this._inFlight++;
+    const action = this._action;
+    let result: unknown;
+    try {
+      result =
+        argc === 0
+          ? action.call(context)
+          : argc === 1
+            ? action.call(context, a0)
+            : argc === 2
+              ? action.call(context, a0, a1)
+              : action.call(context, a0, a1, a2);
+    } catch (error) {
+      this._inFlight--;
+      const args = argc === 0 ? [] : argc === 1 ? [a0] : argc === 2 ? [a0, a1] : [a0, a1, a2];
+      return this.#thrown(error, this.#attempt(args, '', now, -1, sampled));
+    }
+    const promise = result instanceof Promise ? result : Promise.resolve(result);
+    const call = this.#untimedCall(promise);
+    call.argc = argc;
+    call.a0 = a0;
+    call.a1 = a1;
+    call.a2 = a2;
+    call.start = now;
+    call.sampled = sampled;
+    return promise.then(call.onFulfilled, call.onRejected);
+  }
+
+  /**
    * Without a timeout, only the action's outcome settles the call, so the call can be the promise
    * derived from the action's with opossum's timing: a success settles it on the same turn as
    * opossum's, and a failure is handed to a thenable whose `then` the promise machinery calls one
-   * turn later, exactly when opossum's `.catch` runs.
+   * turn later, exactly when opossum's `.catch` runs. The two reactions come from a pool of
+   * {@link UntimedCall}s, so a call allocates no closures.
    */
   #startUntimed(context: unknown, args: unknown[], key: string, start: number, probeEpoch: number, sampled: boolean): Promise<unknown> {
     this._inFlight++;
@@ -121,41 +176,71 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
       result = this._action.apply(context, this._options.appendSignal ? [...args, this._idleSignal()] : args);
     } catch (error) {
       this._inFlight--;
-      const attempt = this.#attempt(args, key, start, probeEpoch, sampled);
-      const call = new Promise(this.#capture);
-      attempt.resolve = this.#captured[0];
-      attempt.reject = this.#captured[1];
-      try {
-        this.#handleError(error, start === start ? this._clock.now() - start : 0, attempt);
-        this.#coalesceReset(key, 'error');
-      } catch (listenerError) {
-        (attempt.reject as (error: unknown) => void)(listenerError);
-      }
-      return call;
+      return this.#thrown(error, this.#attempt(args, key, start, probeEpoch, sampled));
     }
     const promise = result instanceof Promise ? result : Promise.resolve(result);
-    // The success path allocates no Attempt: the two reactions share one closure context.
-    return promise.then(
-      (value) => {
-        try {
-          // Beyond the latency sample, with nobody asking for the latency, the clock is not read
-          // again (it is slow on some hosts): the success is counted in the slice the call started in.
-          const now = start === start && (sampled || this._latencyWanted()) ? this._clock.now() : start;
-          this._recordSuccess(value, start === start ? now - start : 0, sampled, now);
-          this.#coalesceReset(key, 'success');
-        } catch (listenerError) {
-          return this.#deferredFailure(this.#attempt(args, key, start, probeEpoch, sampled), listenerError);
-        }
-        this._inFlight--;
-        const cache = this._cache;
-        if (cache !== undefined) {
-          const ttl = this._options.cacheTTL;
-          cache.set(key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
-        }
-        return value;
-      },
-      (error: unknown) => this.#deferredFailure(this.#attempt(args, key, start, probeEpoch, sampled), error),
-    );
+    const call = this.#untimedCall(promise);
+    call.args = args;
+    call.key = key;
+    call.start = start;
+    call.probeEpoch = probeEpoch;
+    call.sampled = sampled;
+    call.promise = promise;
+    return promise.then(call.onFulfilled, call.onRejected);
+  }
+
+  /** A pooled call may be reused once a reaction has run: only a native promise, whose `then` runs exactly one reaction once, may hold one. */
+  #untimedCall(promise: Promise<unknown>): UntimedCall {
+    return promise.constructor === Promise ? this.#pool.take(this) : new UntimedCall(this, undefined);
+  }
+
+  /** The action threw instead of returning: the call rejects (or falls back) through its own promise. */
+  #thrown(error: unknown, attempt: Attempt): Promise<unknown> {
+    const call = new Promise(this.#capture);
+    attempt.resolve = this.#captured[0];
+    attempt.reject = this.#captured[1];
+    try {
+      this.#handleError(error, attempt.start === attempt.start ? this._clock.now() - attempt.start : 0, attempt);
+      this.#coalesceReset(attempt.key, 'error');
+    } catch (listenerError) {
+      (attempt.reject as (error: unknown) => void)(listenerError);
+    }
+    return call;
+  }
+
+  /** @internal The action of an untimed call resolved. */
+  _untimedFulfilled(call: UntimedCall, value: unknown): unknown {
+    const start = call.start;
+    const sampled = call.sampled;
+    try {
+      // Beyond the latency sample, with nobody asking for the latency, the clock is not read
+      // again (it is slow on some hosts): the success is counted in the slice the call started in.
+      const now = start === start && (sampled || this._latencyWanted()) ? this._clock.now() : start;
+      this._recordSuccess(value, start === start ? now - start : 0, sampled, now);
+      this.#coalesceReset(call.key, 'success');
+    } catch (listenerError) {
+      const attempt = this.#attempt(call.argsArray(), call.key, start, call.probeEpoch, sampled);
+      call.release();
+      return this.#deferredFailure(attempt, listenerError);
+    }
+    const key = call.key;
+    const promise = call.promise;
+    // Released only now: a listener above may have started a call, which must not get this one.
+    call.release();
+    this._inFlight--;
+    const cache = this._cache;
+    if (cache !== undefined) {
+      const ttl = this._options.cacheTTL;
+      cache.set(key, promise as Promise<unknown>, ttl > 0 ? this._clock.now() + ttl : 0);
+    }
+    return value;
+  }
+
+  /** @internal The action of an untimed call rejected. */
+  _untimedRejected(call: UntimedCall, error: unknown): PromiseLike<unknown> {
+    const attempt = this.#attempt(call.argsArray(), call.key, call.start, call.probeEpoch, call.sampled);
+    call.release();
+    return this.#deferredFailure(attempt, error);
   }
 
   #deferredFailure(attempt: Attempt, error: unknown): PromiseLike<unknown> {

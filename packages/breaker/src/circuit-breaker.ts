@@ -54,11 +54,25 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
   }
 
   /** Calls the action with `args` under the breaker's protection; resolves with its result or the fallback's. */
-  fire(...args: FireArgs<TI>): Promise<TR> {
-    // opossum's fire(...args) is call(action, ...args): the action is its own `this`.
+  fire(...args: FireArgs<TI>): Promise<TR>;
+  fire(): Promise<TR> {
+    // opossum's fire(...args) is call(action, ...args): the action is its own `this`. Up to three
+    // arguments travel as they came (no rest array) on the path of a closed breaker.
+    const argc = arguments.length;
+    if (this._leanReady(argc)) {
+      return this._fireLean(
+        this._action,
+        argc,
+        argc > 0 ? arguments[0] : undefined,
+        argc > 1 ? arguments[1] : undefined,
+        argc > 2 ? arguments[2] : undefined,
+      ) as Promise<TR>;
+    }
+    const args: unknown[] = new Array(argc);
+    for (let i = 0; i < argc; i++) args[i] = arguments[i];
     if (this._machine.state === SHUTDOWN) return Promise.reject(new ShutdownError(this._name));
     try {
-      return this._invoke(this._action, args as unknown[]) as Promise<TR>;
+      return this._invoke(this._action, args) as Promise<TR>;
     } catch (error) {
       return Promise.reject(error);
     }

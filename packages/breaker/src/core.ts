@@ -1,5 +1,6 @@
 import { CallTimers } from './deadlines.js';
 import { BreakerBase } from './breaker-base.js';
+import { HOT_FIRE, HOT_FAILURE, HOT_SUCCESS } from './emitter.js';
 import { OpenCircuitError, SemaphoreLockedError, TimeoutError } from './errors.js';
 import type { ResolvedBreakerOptions } from './options.js';
 import { Attempt, type BreakerPermit, type Outcome, RELEASE, SUCCESS } from './permit.js';
@@ -111,7 +112,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<T
   /** @internal */
   protected _countFire(args: unknown[], now: number): void {
     if (!this._machine.detached) this._status.at(now).fires++;
-    if (this._listening('fire')) this.emit('fire', args);
+    if ((this._hot & HOT_FIRE) !== 0) this.emit('fire', args);
   }
 
   /** @internal */
@@ -142,7 +143,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<T
       if (sampled) status.recordLatency(latency);
     }
     machine.succeeded(latency);
-    if (this._listening('success')) this.emit('success', result, latency);
+    if ((this._hot & HOT_SUCCESS) !== 0) this.emit('success', result, latency);
   }
 
   /** @internal */
@@ -195,6 +196,6 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<T
 
   /** @internal Whether a call's latency is used beyond the statistics sample: by a listener or the strategy. */
   protected _latencyWanted(): boolean {
-    return this._latencyStrategy || this._listening('success') || this._listening('failure');
+    return this._latencyStrategy || (this._hot & (HOT_SUCCESS | HOT_FAILURE)) !== 0;
   }
 }

@@ -1,53 +1,64 @@
 import { EventEmitter } from 'node:events';
 
+/** Bits of {@link HotEmitter._hot}: which hot events have listeners. */
+export const HOT_FIRE = 1;
+export const HOT_SUCCESS = 2;
+export const HOT_FAILURE = 4;
+
 /**
- * An `EventEmitter` that knows cheaply whether its hot events (`fire`, `success`) are listened to.
+ * An `EventEmitter` that knows cheaply whether its hot events (`fire`, `success`, `failure`) are
+ * listened to.
  */
 export class HotEmitter extends EventEmitter {
   // ---------------------------------------------------------------- listener bookkeeping
   // `emit(name, ...args)` allocates its arguments even without listeners: the hot events are only
-  // emitted when listened to, known from flags refreshed when listeners change.
+  // emitted when listened to, known from one bit field refreshed whenever listeners change (`once`
+  // and `prependOnceListener` add, and their wrappers remove, through the methods below).
 
-  #hot = 0;
-  #hotDirty = true;
+  /** @internal {@link HOT_FIRE} | {@link HOT_SUCCESS} | {@link HOT_FAILURE}, for the events that have listeners. */
+  protected _hot = 0;
 
-  /** @internal Whether a hot event has listeners. */
-  protected _listening(event: 'fire' | 'success' | 'failure'): boolean {
-    if (this.#hotDirty) {
-      this.#hot =
-        (this.listenerCount('fire') > 0 ? 1 : 0) | (this.listenerCount('success') > 0 ? 2 : 0) | (this.listenerCount('failure') > 0 ? 4 : 0);
-      this.#hotDirty = false;
-    }
-    return (this.#hot & (event === 'fire' ? 1 : event === 'success' ? 2 : 4)) !== 0;
+  #refresh(): void {
+    this._hot =
+      (this.listenerCount('fire') > 0 ? HOT_FIRE : 0) |
+      (this.listenerCount('success') > 0 ? HOT_SUCCESS : 0) |
+      (this.listenerCount('failure') > 0 ? HOT_FAILURE : 0);
   }
 
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.on(event, listener);
+    super.on(event, listener);
+    this.#refresh();
+    return this;
   }
 
   override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.addListener(event, listener);
+    super.addListener(event, listener);
+    this.#refresh();
+    return this;
   }
 
   override prependListener(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.prependListener(event, listener);
+    super.prependListener(event, listener);
+    this.#refresh();
+    return this;
   }
 
   override removeListener(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.removeListener(event, listener);
+    super.removeListener(event, listener);
+    this.#refresh();
+    return this;
   }
 
   override off(event: string | symbol, listener: (...args: any[]) => void): this {
-    this.#hotDirty = true;
-    return super.off(event, listener);
+    super.off(event, listener);
+    this.#refresh();
+    return this;
   }
 
   override removeAllListeners(event?: string | symbol): this {
-    this.#hotDirty = true;
-    return event === undefined ? super.removeAllListeners() : super.removeAllListeners(event);
+    if (event === undefined) super.removeAllListeners();
+    else super.removeAllListeners(event);
+    this.#refresh();
+    return this;
   }
 }
