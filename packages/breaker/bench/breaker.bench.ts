@@ -7,9 +7,11 @@
  * Method: every target awaits the same trivial async action, one call at a time. Each target runs
  * in a process of its own (so one library's garbage or timers never slow another), alternating
  * batches of the bare action and of the breaker; the overhead of a round is the breaker batch
- * minus the bare batch, which cancels slow moments of a shared machine. A child reports medians
- * over its measured rounds; the whole set of children runs several passes in rotating order and
- * the table shows the median of the passes.
+ * minus the bare batch, which cancels slow moments of a shared machine. The batch size is
+ * calibrated on a warm target (after ~WARM_MS of calls), so that every target is sized, and measured,
+ * at the speed of its optimized code rather than of its first, interpreted calls. A child reports
+ * medians over its measured rounds; the whole set of children runs several passes in rotating order
+ * and the table shows the median of the passes.
  */
 import { fileURLToPath } from 'node:url';
 import { markdownTable, median, spawnTs } from '@edgekit/test-utils/node';
@@ -22,6 +24,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 5);
 /** Target duration of one batch; the iteration count is calibrated per target. */
 const BATCH_MS = Number(process.env.BENCH_BATCH_MS ?? 5);
+/** Calls made to each target (and to the bare action) before its batch size is calibrated. */
+const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 100);
 
 const TARGETS = ['@edgekit/breaker', 'opossum', 'cockatiel'] as const;
 type TargetName = (typeof TARGETS)[number];
@@ -86,7 +90,12 @@ async function runChild(spec: string): Promise<void> {
   const config = CONFIGS.find((c) => c.id === configId) as Config;
   const bare = (i: number): Promise<number> => action(i);
   const target = makeTarget(name, config.timeout);
-  const probe = await batch(target, 2000);
+  let probe = await batch(target, 1000);
+  const warmUntil = performance.now() + WARM_MS;
+  while (performance.now() < warmUntil) {
+    await batch(bare, 1000);
+    probe = await batch(target, 1000);
+  }
   const iterations = Math.max(1000, Math.min(50_000, Math.round((BATCH_MS * 1e6) / probe)));
   const bareNs: number[] = [];
   const targetNs: number[] = [];
@@ -123,7 +132,7 @@ async function measure(config: Config, name: TargetName): Promise<Measured> {
 async function runParent(): Promise<void> {
   console.log(
     `## @edgekit/breaker benchmark\n\nNode ${process.version}, ${PASSES} passes. Per target and pass, in a process of its own: ` +
-      `${WARMUP_ROUNDS} warm-up + ${ROUNDS} measured rounds, each a batch (~${BATCH_MS} ms) of sequential awaited calls of the bare ` +
+      `${WARM_MS} ms of calls to calibrate on, then ${WARMUP_ROUNDS} warm-up + ${ROUNDS} measured rounds, each a batch (~${BATCH_MS} ms) of sequential awaited calls of the bare ` +
       'action then as many through the breaker. Action: `async (x) => x + 1`, every call succeeds (closed path). ' +
       'Overhead = breaker − bare: median of per-round differences, then median over passes.',
   );

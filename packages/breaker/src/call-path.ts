@@ -2,7 +2,7 @@ import { type CacheTransport, MemoryCache } from './cache.js';
 import { BreakerCore } from './core.js';
 import type { CoalesceResetEvent, ResolvedBreakerOptions } from './options.js';
 import { Attempt } from './permit.js';
-import { UntimedCall, UntimedCallPool } from './untimed-call.js';
+import { UntimedCall, UntimedCallPool, argsOf, callWith } from './untimed-call.js';
 import { CLOSED, REFUSE } from './state-machine.js';
 import { HOT_FIRE } from './emitter.js';
 import type { Status } from './status.js';
@@ -19,21 +19,16 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
   /** @internal */ protected readonly _cache: CacheTransport | undefined;
   /** @internal */ protected readonly _coalesce: MemoryCache | undefined;
   /** @internal */ protected _fallback: Fn | undefined = undefined;
-  /** @internal No cache, coalescing, timeout or appended signal: closed calls may take {@link BreakerCallPath._fireLean}. */
+  /** @internal No cache, coalescing or appended signal: closed calls may take {@link BreakerCallPath._fireLean}. */
   protected readonly _lean: boolean;
   readonly #pool = new UntimedCallPool();
-  readonly #captured: [((value: unknown) => void) | undefined, ((error: unknown) => void) | undefined] = [undefined, undefined];
-  readonly #capture = (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
-    this.#captured[0] = resolve;
-    this.#captured[1] = reject;
-  };
 
   constructor(name: string, options: ResolvedBreakerOptions<TI>, status: Status, action: Fn) {
     super(name, options, status);
     this._action = action;
     this._cache = options.cache ? (options.cacheTransport ?? new MemoryCache(options.cacheSize, options.clock)) : undefined;
     this._coalesce = options.coalesce ? new MemoryCache(options.coalesceSize, options.clock) : undefined;
-    this._lean = this._cache === undefined && this._coalesce === undefined && this._timers === undefined && !options.appendSignal;
+    this._lean = this._cache === undefined && this._coalesce === undefined && !options.appendSignal;
   }
 
   /** Empties the result cache and the coalescing cache. */
@@ -100,12 +95,18 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     return attempt;
   }
 
+  /** A promise settled through `attempt.resolve` and `attempt.reject`. */
+  #outer(attempt: Attempt): Promise<unknown> {
+    // An executor written here is inlined by the optimizing compiler, and its closure elided.
+    return new Promise((resolve, reject) => {
+      attempt.resolve = resolve;
+      attempt.reject = reject;
+    });
+  }
+
   /** The call's own promise, settled by the breaker (opossum's `new Promise` around the call). */
   #withOuter(context: unknown, attempt: Attempt): Promise<unknown> {
-    // One executor per breaker hands over the settle functions: no closure per call.
-    const call = new Promise(this.#capture);
-    attempt.resolve = this.#captured[0];
-    attempt.reject = this.#captured[1];
+    const call = this.#outer(attempt);
     try {
       this.#start(context, attempt);
     } catch (error) {
@@ -116,8 +117,8 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
 
   /**
    * @internal Whether a call of `argc` arguments can take {@link BreakerCallPath._fireLean}: closed
-   * (so admitted, not as a probe), enabled, no `fire` listener, no cache, coalescing, timeout or
-   * appended signal, and below `capacity`.
+   * (so admitted, not as a probe), enabled, no `fire` listener, no cache, coalescing or appended
+   * signal, and below `capacity`.
    */
   protected _leanReady(argc: number): boolean {
     return this._lean && argc <= 3 && this._machine.state === CLOSED && this._enabled && (this._hot & HOT_FIRE) === 0 && this._inFlight < this._options.capacity;
@@ -133,6 +134,10 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     let now = status.timerDriven ? Number.NaN : this._clock.now();
     if (!this._machine.detached) status.at(now).fires++;
     const sampled = status.shouldTime();
+    if (this._timers !== undefined) {
+      if (now !== now) now = this._clock.now();
+      return this.#withOuter(context, this.#attempt(argsOf(argc, a0, a1, a2), '', now, -1, sampled));
+    }
     if (now !== now && (sampled || this._latencyWanted())) now = this._clock.now();
     this._inFlight++;
     const action = this._action;
@@ -148,8 +153,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
               : action.call(context, a0, a1, a2);
     } catch (error) {
       this._inFlight--;
-      const args = argc === 0 ? [] : argc === 1 ? [a0] : argc === 2 ? [a0, a1] : [a0, a1, a2];
-      return this.#thrown(error, this.#attempt(args, '', now, -1, sampled));
+      return this.#thrown(error, this.#attempt(argsOf(argc, a0, a1, a2), '', now, -1, sampled));
     }
     const promise = result instanceof Promise ? result : Promise.resolve(result);
     const call = this.#untimedCall(promise);
@@ -196,9 +200,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
 
   /** The action threw instead of returning: the call rejects (or falls back) through its own promise. */
   #thrown(error: unknown, attempt: Attempt): Promise<unknown> {
-    const call = new Promise(this.#capture);
-    attempt.resolve = this.#captured[0];
-    attempt.reject = this.#captured[1];
+    const call = this.#outer(attempt);
     try {
       this.#handleError(error, attempt.start === attempt.start ? this._clock.now() - attempt.start : 0, attempt);
       this.#coalesceReset(attempt.key, 'error');
@@ -217,30 +219,35 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
       // again (it is slow on some hosts): the success is counted in the slice the call started in.
       const now = start === start && (sampled || this._latencyWanted()) ? this._clock.now() : start;
       this._recordSuccess(value, start === start ? now - start : 0, sampled, now);
-      this.#coalesceReset(call.key, 'success');
+      if (this._coalesce !== undefined) this.#coalesceReset(call.key, 'success');
     } catch (listenerError) {
-      const attempt = this.#attempt(call.argsArray(), call.key, start, call.probeEpoch, sampled);
-      call.release();
-      return this.#deferredFailure(attempt, listenerError);
+      return this.#deferredFailure(this.#releaseAsAttempt(call), listenerError);
     }
-    const key = call.key;
-    const promise = call.promise;
-    // Released only now: a listener above may have started a call, which must not get this one.
-    call.release();
     this._inFlight--;
-    const cache = this._cache;
-    if (cache !== undefined) {
-      const ttl = this._options.cacheTTL;
-      cache.set(key, promise as Promise<unknown>, ttl > 0 ? this._clock.now() + ttl : 0);
-    }
+    // Released only now: a listener above may have started a call, which must not get this one.
+    if (this._cache === undefined) call.release();
+    else this.#cacheResult(call);
     return value;
+  }
+
+  #cacheResult(call: UntimedCall): void {
+    const key = call.key;
+    const promise = call.promise as Promise<unknown>;
+    call.release();
+    const ttl = this._options.cacheTTL;
+    (this._cache as CacheTransport).set(key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
+  }
+
+  /** The failed call as an {@link Attempt}, the pooled call being released. */
+  #releaseAsAttempt(call: UntimedCall): Attempt {
+    const attempt = this.#attempt(call.argsArray(), call.key, call.start, call.probeEpoch, call.sampled);
+    call.release();
+    return attempt;
   }
 
   /** @internal The action of an untimed call rejected. */
   _untimedRejected(call: UntimedCall, error: unknown): PromiseLike<unknown> {
-    const attempt = this.#attempt(call.argsArray(), call.key, call.start, call.probeEpoch, call.sampled);
-    call.release();
-    return this.#deferredFailure(attempt, error);
+    return this.#deferredFailure(this.#releaseAsAttempt(call), error);
   }
 
   #deferredFailure(attempt: Attempt, error: unknown): PromiseLike<unknown> {
@@ -267,7 +274,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     if (o.appendSignal) args = [...args, this.signalOf(attempt)];
     let result: unknown;
     try {
-      result = this._action.apply(context, args);
+      result = callWith(this._action, context, args);
     } catch (error) {
       this._inFlight--;
       this.#handleError(error, this._clock.now() - attempt.start, attempt);
@@ -387,3 +394,4 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     if (coalesce !== undefined && (event === undefined || this._options.coalesceResetOn.includes(event))) coalesce.delete(key);
   }
 }
+

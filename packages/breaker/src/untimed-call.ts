@@ -42,8 +42,7 @@ export class UntimedCall {
   /** The call's arguments, as one array (the same array on every use). */
   argsArray(): unknown[] {
     if (this.args !== undefined) return this.args;
-    const n = this.argc;
-    const args = n === 0 ? [] : n === 1 ? [this.a0] : n === 2 ? [this.a0, this.a1] : [this.a0, this.a1, this.a2];
+    const args = argsOf(this.argc, this.a0, this.a1, this.a2);
     this.args = args;
     return args;
   }
@@ -80,5 +79,26 @@ export class UntimedCallPool {
     call.next = this.#head;
     this.#head = call;
     this.#size++;
+  }
+}
+
+/** The first `argc` (at most three) of `a0`, `a1`, `a2`, as an array. */
+export function argsOf(argc: number, a0: unknown, a1: unknown, a2: unknown): unknown[] {
+  return argc === 0 ? [] : argc === 1 ? [a0] : argc === 2 ? [a0, a1] : [a0, a1, a2];
+}
+
+/** `action.apply(context, args)`, without the generic spread for the usual short argument lists. */
+export function callWith(action: (...args: any[]) => unknown, context: unknown, args: unknown[]): unknown {
+  switch (args.length) {
+    case 0:
+      return action.call(context);
+    case 1:
+      return action.call(context, args[0]);
+    case 2:
+      return action.call(context, args[0], args[1]);
+    case 3:
+      return action.call(context, args[0], args[1], args[2]);
+    default:
+      return action.apply(context, args);
   }
 }
