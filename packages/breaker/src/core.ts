@@ -1,6 +1,6 @@
 import { CallTimers } from './deadlines.js';
 import { BreakerBase } from './breaker-base.js';
-import { HOT_FIRE, HOT_FAILURE, HOT_SUCCESS } from './emitter.js';
+import { HOT_FAILURE, HOT_FIRE, HOT_LATENCY, HOT_SUCCESS } from './emitter.js';
 import { OpenCircuitError, SemaphoreLockedError, TimeoutError } from './errors.js';
 import type { ResolvedBreakerOptions } from './options.js';
 import { Attempt, type BreakerPermit, type Outcome, RELEASE, SUCCESS } from './permit.js';
@@ -13,14 +13,14 @@ import type { Status } from './status.js';
  * `fire()`, fallback, cache and coalescing on top.
  */
 export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<TI> {
-  /** @internal The strategy reads latencies (a slow-call rule, or a custom one). */ protected readonly _latencyStrategy: boolean;
   /** @internal Call timeouts; `undefined` when `timeout` is off. */ protected readonly _timers: CallTimers<Attempt> | undefined;
   #idle: AbortSignal | undefined = undefined;
   #noopPermit: BreakerPermit | undefined = undefined;
 
   constructor(name: string, options: ResolvedBreakerOptions<TI>, status: Status) {
     super(name, options, status);
-    this._latencyStrategy = options.strategy !== undefined || options.mode === 'slowCallRate';
+    // The strategy reads latencies (a slow-call rule, or a custom one).
+    if (options.strategy !== undefined || options.mode === 'slowCallRate') this._pinHot(HOT_LATENCY);
     if (options.allowWarmUp) this._machine.startWarmUp(options.rollingCountTimeout);
     this._timers = options.timeout > 0 ? new CallTimers<Attempt>(options.clock, options.timeout, (attempt) => this._expire(attempt)) : undefined;
   }
@@ -196,6 +196,6 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<T
 
   /** @internal Whether a call's latency is used beyond the statistics sample: by a listener or the strategy. */
   protected _latencyWanted(): boolean {
-    return this._latencyStrategy || (this._hot & (HOT_SUCCESS | HOT_FAILURE)) !== 0;
+    return (this._hot & (HOT_SUCCESS | HOT_FAILURE | HOT_LATENCY)) !== 0;
   }
 }

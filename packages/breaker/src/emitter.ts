@@ -4,6 +4,8 @@ import { EventEmitter } from 'node:events';
 export const HOT_FIRE = 1;
 export const HOT_SUCCESS = 2;
 export const HOT_FAILURE = 4;
+/** Set for good by {@link HotEmitter._pinHot}: a call's latency is wanted whoever listens. */
+export const HOT_LATENCY = 8;
 
 /**
  * An `EventEmitter` that knows cheaply whether its hot events (`fire`, `success`, `failure`) are
@@ -15,11 +17,19 @@ export class HotEmitter extends EventEmitter {
   // emitted when listened to, known from one bit field refreshed whenever listeners change (`once`
   // and `prependOnceListener` add, and their wrappers remove, through the methods below).
 
-  /** @internal {@link HOT_FIRE} | {@link HOT_SUCCESS} | {@link HOT_FAILURE}, for the events that have listeners. */
+  /** @internal {@link HOT_FIRE} | {@link HOT_SUCCESS} | {@link HOT_FAILURE}, for the events that have listeners, and pinned bits. */
   protected _hot = 0;
+  #pinned = 0;
+
+  /** @internal Sets `bits` in {@link HotEmitter._hot} whatever the listeners. */
+  protected _pinHot(bits: number): void {
+    this.#pinned |= bits;
+    this.#refresh();
+  }
 
   #refresh(): void {
     this._hot =
+      this.#pinned |
       (this.listenerCount('fire') > 0 ? HOT_FIRE : 0) |
       (this.listenerCount('success') > 0 ? HOT_SUCCESS : 0) |
       (this.listenerCount('failure') > 0 ? HOT_FAILURE : 0);
