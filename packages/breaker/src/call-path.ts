@@ -2,12 +2,15 @@ import { type CacheTransport, MemoryCache } from './cache.js';
 import { BreakerCore } from './core.js';
 import type { CoalesceResetEvent, ResolvedBreakerOptions } from './options.js';
 import { Attempt } from './permit.js';
-import { UntimedCall, UntimedCallPool, argsOf, callWith } from './untimed-call.js';
+import { UntimedCall, UntimedCallPool, argsOf, callUpTo3, callWith } from './untimed-call.js';
 import { CLOSED, REFUSE } from './state-machine.js';
-import { HOT_FIRE } from './emitter.js';
+import { HOT_FAILURE, HOT_FIRE, HOT_LATENCY, HOT_SUCCESS, HOT_TIMEOUT } from './emitter.js';
 import type { Status } from './status.js';
 
 type Fn = (...args: any[]) => any;
+
+/** Listeners or a strategy that would see a timed call's latency. */
+const START_WANTED = HOT_SUCCESS | HOT_FAILURE | HOT_LATENCY | HOT_TIMEOUT;
 
 /**
  * opossum's call path over {@link BreakerCore}: the result cache, request coalescing, the action
@@ -134,8 +137,10 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     let now = status.timerDriven ? Number.NaN : this._clock.now();
     if (!this._machine.detached) status.at(now).fires++;
     const sampled = status.shouldTime();
-    if (this._timers !== undefined) {
-      if (now !== now) now = this._clock.now();
+    const timers = this._timers;
+    if (timers !== undefined) {
+      // The start time is read when a latency may be reported or the timer needs it (see CallTimers).
+      if (now !== now && (sampled || (this._hot & START_WANTED) !== 0 || timers.needsStart())) now = this._clock.now();
       return this.#withOuter(context, this.#attempt(argsOf(argc, a0, a1, a2), '', now, -1, sampled));
     }
     if (now !== now && (sampled || this._latencyWanted())) now = this._clock.now();
@@ -143,26 +148,14 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     const action = this._action;
     let result: unknown;
     try {
-      result =
-        argc === 0
-          ? action.call(context)
-          : argc === 1
-            ? action.call(context, a0)
-            : argc === 2
-              ? action.call(context, a0, a1)
-              : action.call(context, a0, a1, a2);
+      result = argc === 0 ? action.call(context) : argc === 1 ? action.call(context, a0) : callUpTo3(action, context, argc, a0, a1, a2);
     } catch (error) {
       this._inFlight--;
       return this.#thrown(error, this.#attempt(argsOf(argc, a0, a1, a2), '', now, -1, sampled));
     }
     const promise = result instanceof Promise ? result : Promise.resolve(result);
     const call = this.#untimedCall(promise);
-    call.argc = argc;
-    call.a0 = a0;
-    call.a1 = a1;
-    call.a2 = a2;
-    call.start = now;
-    call.sampled = sampled;
+    call.hold(argc, a0, a1, a2, now, sampled);
     return promise.then(call.onFulfilled, call.onRejected);
   }
 
@@ -277,7 +270,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
       result = callWith(this._action, context, args);
     } catch (error) {
       this._inFlight--;
-      this.#handleError(error, this._clock.now() - attempt.start, attempt);
+      this.#handleError(error, attempt.start === attempt.start ? this._clock.now() - attempt.start : 0, attempt);
       this.#coalesceReset(attempt.key, 'error');
       return;
     }
@@ -295,8 +288,9 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     if (attempt.settled) return;
     try {
       this._timers?.remove(attempt);
-      const now = attempt.sampled || this._latencyWanted() ? this._clock.now() : attempt.start;
-      this._recordSuccess(value, now - attempt.start, attempt.sampled, now);
+      const start = attempt.start;
+      const now = start === start && (attempt.sampled || this._latencyWanted()) ? this._clock.now() : start;
+      this._recordSuccess(value, start === start ? now - start : 0, attempt.sampled, now);
       this.#coalesceReset(attempt.key, 'success');
       attempt.settled = true;
       this._inFlight--;
@@ -334,10 +328,12 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     attempt.settled = true;
     attempt.timedOut = true;
     const error = this._timeoutError();
-    const latency = this._clock.now() - attempt.start;
+    const now = this._clock.now();
+    // A call that did not read its start time (nobody was to see its latency) reports the timeout.
+    const latency = attempt.start === attempt.start ? now - attempt.start : this._options.timeout;
     this._inFlight--;
     try {
-      this._countTimeout(error, latency, attempt.sampled, attempt.args, attempt.start + latency);
+      this._countTimeout(error, latency, attempt.sampled, attempt.args, now);
       this.#handleError(error, latency, attempt);
       this.#coalesceReset(attempt.key, 'timeout');
     } catch (listenerError) {

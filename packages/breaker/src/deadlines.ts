@@ -13,7 +13,12 @@ class Slot {
   /** Whether the timer holds the process open (a native timer's `ref()` state). */
   refed = true;
 
-  constructor(readonly deadline: number) {}
+  constructor(
+    /** Clock time the timer fires, `NaN` when armed for a call whose start was not read. */
+    readonly deadline: number,
+    /** The event-loop turn it was armed in (see {@link CallTimers.add}). */
+    readonly turn: number,
+  ) {}
 }
 
 /**
@@ -27,6 +32,12 @@ class Slot {
  * do; an idle one is unref'd when the event loop next reaches its check phase (one `setImmediate`
  * per idle period, not a ref/unref pair per call, each of which crosses into Node's C++ when it is
  * the only timer). Injected clocks get a timer per call, cleared when the call ends.
+ *
+ * A call need not read the clock (a slow call on some hosts) to be timed: without a start time it
+ * reuses the idle timer if that timer was armed in the same event-loop turn (before the loop next
+ * reaches its check phase). Node arms a timer from the loop's cached time, the same for every
+ * timer armed in that turn, so such a call gets the very deadline a timer of its own would have.
+ * A replaced `Date.now` (fake timers) does not follow the event loop: calls then read the clock.
  */
 export class CallTimers<T extends TimedEntry> {
   /** The last timer that became idle, for reuse. */
@@ -36,6 +47,11 @@ export class CallTimers<T extends TimedEntry> {
   readonly #onExpire: (entry: T) => void;
   readonly #native: boolean;
   #releasing = false;
+  /** Event-loop turns seen to end (each at a check phase). */
+  #turn = 0;
+  /** `Date.now` when last checked, and whether it was the engine's own. */
+  #dateNow: unknown = undefined;
+  #nativeDate = false;
 
   constructor(clock: Clock, timeout: number, onExpire: (entry: T) => void) {
     this.#clock = clock;
@@ -44,19 +60,35 @@ export class CallTimers<T extends TimedEntry> {
     this.#native = clock === systemClock;
   }
 
-  /** Times `entry`, started at clock time `now`. */
+  /** Whether a call must read its start time for {@link CallTimers.add} (else it may pass `NaN`). */
+  needsStart(): boolean {
+    if (!this.#native) return true;
+    const dateNow = Date.now;
+    if (dateNow !== this.#dateNow) {
+      this.#dateNow = dateNow;
+      this.#nativeDate = NATIVE_CODE.test(Function.prototype.toString.call(dateNow));
+    }
+    return !this.#nativeDate;
+  }
+
+  /** Times `entry`, started at clock time `now` (`NaN` when not read, see {@link CallTimers.needsStart}). */
   add(entry: T, now: number): void {
     const deadline = now + this.#timeout;
     let slot = this.#idle;
-    if (slot !== undefined && slot.deadline === deadline && !slot.done) {
+    if (slot !== undefined && !slot.done && (deadline === deadline ? slot.deadline === deadline : slot.turn === this.#turn)) {
       this.#idle = undefined;
       if (!slot.refed) {
         slot.refed = true;
         (slot.timer as NodeJS.Timeout).ref();
       }
     } else {
-      const fresh = new Slot(deadline);
-      fresh.timer = this.#native ? setTimeout(this.#fire, this.#timeout, fresh) : this.#clock.setTimeout(() => this.#fire(fresh), this.#timeout);
+      const fresh = new Slot(deadline, this.#turn);
+      if (this.#native) {
+        fresh.timer = setTimeout(this.#fire, this.#timeout, fresh);
+        this.#endTurnSoon();
+      } else {
+        fresh.timer = this.#clock.setTimeout(() => this.#fire(fresh), this.#timeout);
+      }
       slot = fresh;
     }
     slot.entry = entry;
@@ -75,19 +107,23 @@ export class CallTimers<T extends TimedEntry> {
       // Only the latest idle timer is reused: an older one stops holding the process now.
       if (previous !== undefined && previous !== slot) unref(previous);
       this.#idle = slot;
-      if (!this.#releasing) {
-        this.#releasing = true;
-        setImmediate(this.#release);
-      }
+      this.#endTurnSoon();
     } else {
       this.#clock.clearTimeout(slot.timer);
       slot.done = true;
     }
   }
 
-  /** The idle timer, if still idle when the loop gets here, stops holding the process open. */
+  #endTurnSoon(): void {
+    if (this.#releasing) return;
+    this.#releasing = true;
+    setImmediate(this.#release);
+  }
+
+  /** The turn ends; the idle timer, if still idle when the loop gets here, stops holding the process open. */
   readonly #release = (): void => {
     this.#releasing = false;
+    this.#turn++;
     const idle = this.#idle;
     if (idle !== undefined && !idle.done) unref(idle);
   };
@@ -102,6 +138,9 @@ export class CallTimers<T extends TimedEntry> {
     this.#onExpire(entry as T);
   };
 }
+
+/** How the engine prints a function of its own. */
+const NATIVE_CODE = /\{\s*\[native code\]\s*\}\s*$/;
 
 function unref(slot: Slot): void {
   if (!slot.refed) return;

@@ -6,10 +6,11 @@ export const HOT_SUCCESS = 2;
 export const HOT_FAILURE = 4;
 /** Set for good by {@link HotEmitter._pinHot}: a call's latency is wanted whoever listens. */
 export const HOT_LATENCY = 8;
+export const HOT_TIMEOUT = 16;
 
 /**
- * An `EventEmitter` that knows cheaply whether its hot events (`fire`, `success`, `failure`) are
- * listened to.
+ * An `EventEmitter` that knows cheaply whether its hot events (`fire`, `success`, `failure`,
+ * `timeout`) are listened to.
  */
 export class HotEmitter extends EventEmitter {
   // ---------------------------------------------------------------- listener bookkeeping
@@ -17,7 +18,7 @@ export class HotEmitter extends EventEmitter {
   // emitted when listened to, known from one bit field refreshed whenever listeners change (`once`
   // and `prependOnceListener` add, and their wrappers remove, through the methods below).
 
-  /** @internal {@link HOT_FIRE} | {@link HOT_SUCCESS} | {@link HOT_FAILURE}, for the events that have listeners, and pinned bits. */
+  /** @internal One `HOT_*` bit per hot event that has listeners, and pinned bits. */
   protected _hot = 0;
   #pinned = 0;
 
@@ -32,7 +33,8 @@ export class HotEmitter extends EventEmitter {
       this.#pinned |
       (this.listenerCount('fire') > 0 ? HOT_FIRE : 0) |
       (this.listenerCount('success') > 0 ? HOT_SUCCESS : 0) |
-      (this.listenerCount('failure') > 0 ? HOT_FAILURE : 0);
+      (this.listenerCount('failure') > 0 ? HOT_FAILURE : 0) |
+      (this.listenerCount('timeout') > 0 ? HOT_TIMEOUT : 0);
   }
 
   override on(event: string | symbol, listener: (...args: any[]) => void): this {

@@ -39,6 +39,16 @@ export class UntimedCall {
     this.onRejected = (error) => owner._untimedRejected(this, error);
   }
 
+  /** Holds a call of up to three arguments, started at clock time `start` (`NaN` when not read). */
+  hold(argc: number, a0: unknown, a1: unknown, a2: unknown, start: number, sampled: boolean): void {
+    this.argc = argc;
+    this.a0 = a0;
+    this.a1 = a1;
+    this.a2 = a2;
+    this.start = start;
+    this.sampled = sampled;
+  }
+
   /** The call's arguments, as one array (the same array on every use). */
   argsArray(): unknown[] {
     if (this.args !== undefined) return this.args;
@@ -101,4 +111,9 @@ export function callWith(action: (...args: any[]) => unknown, context: unknown, 
     default:
       return action.apply(context, args);
   }
+}
+
+/** `action.call(context, a0, a1)` or `action.call(context, a0, a1, a2)`, as `argc` says. */
+export function callUpTo3(action: (...args: any[]) => unknown, context: unknown, argc: number, a0: unknown, a1: unknown, a2: unknown): unknown {
+  return argc === 2 ? action.call(context, a0, a1) : action.call(context, a0, a1, a2);
 }

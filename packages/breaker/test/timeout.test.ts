@@ -1,6 +1,6 @@
 import { systemClock } from '@edgekit/core';
 import { createManualClock } from '@edgekit/core/testing';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker, TimeoutError, isOurError } from '../src/index.js';
 import { deferred, flush, outcome, recordEvents } from './helpers.js';
 
@@ -103,6 +103,54 @@ describe('timeout', () => {
     await breaker.fire();
     await clock.advanceAsync(20_000);
     expect(clock.pendingTimers()).toBe(0);
+  });
+});
+
+describe('timeout on the system clock, for calls that read no start time', () => {
+  // Without listeners or percentiles nobody sees a call's latency, so a call reads no clock and
+  // times out on a timer shared with the calls of its event-loop turn.
+  const options = { timeout: 50, rollingPercentilesEnabled: false, volumeThreshold: 1000 } as const;
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('gives a call started in a later turn a full timeout of its own', async () => {
+    let calls = 0;
+    const breaker = new CircuitBreaker(() => (++calls === 1 ? Promise.resolve('fast') : never()), options);
+    expect(await breaker.fire()).toBe('fast');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const started = performance.now();
+    expect(await outcome(breaker.fire())).toBe('err:ETIMEDOUT');
+    // A timer reused from the first call's turn would have fired about 20 ms after this start.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(48);
+    breaker.shutdown();
+  });
+
+  it('times out every call of one turn, each on time', async () => {
+    const breaker = new CircuitBreaker(never, options);
+    const started = performance.now();
+    const results = await Promise.all([outcome(breaker.fire()), outcome(breaker.fire()), outcome(breaker.fire())]);
+    expect(results).toEqual(['err:ETIMEDOUT', 'err:ETIMEDOUT', 'err:ETIMEDOUT']);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(48);
+    expect(breaker.stats.timeouts).toBe(3);
+    breaker.shutdown();
+  });
+
+  it('reads the clock when Date.now is replaced (fake timers), whose time moves without the event loop', async () => {
+    vi.useFakeTimers({ now: 0, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    let calls = 0;
+    const breaker = new CircuitBreaker(() => (++calls === 1 ? Promise.resolve('fast') : never()), options);
+    expect(await breaker.fire()).toBe('fast');
+    vi.advanceTimersByTime(30);
+    const pending = outcome(breaker.fire());
+    let settled = false;
+    void pending.then(() => (settled = true));
+    await vi.advanceTimersByTimeAsync(49);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await pending).toBe('err:ETIMEDOUT');
+    breaker.shutdown();
   });
 });
 
