@@ -88,20 +88,27 @@ export function withHeaderFields(headers: readonly string[], fields: Readonly<Re
 
 /** Tells each request observer of the routing decision. */
 export function observeDecision(observers: readonly RequestObserver[], event: DecisionEvent): void {
-  notify(observers, 'decision', event);
+  // One loop per member, each calling it by name: the call site stays monomorphic per observer class.
+  for (let i = 0; i < observers.length; i++) {
+    const observer = observers[i]!;
+    if (observer.decision === undefined) continue;
+    try {
+      observer.decision(event);
+    } catch (error) {
+      reportObserverError(error, 'decision');
+    }
+  }
 }
 
 /** Tells each request observer how the request ended. */
 export function observeEnd(observers: readonly RequestObserver[], end: RequestEnd): void {
-  notify(observers, 'end', end);
-}
-
-function notify<K extends 'decision' | 'end'>(observers: readonly RequestObserver[], member: K, value: Parameters<NonNullable<RequestObserver[K]>>[0]): void {
-  for (const observer of observers) {
+  for (let i = 0; i < observers.length; i++) {
+    const observer = observers[i]!;
+    if (observer.end === undefined) continue;
     try {
-      (observer[member] as ((value: Parameters<NonNullable<RequestObserver[K]>>[0]) => void) | undefined)?.call(observer, value);
+      observer.end(end);
     } catch (error) {
-      reportObserverError(error, member);
+      reportObserverError(error, 'end');
     }
   }
 }

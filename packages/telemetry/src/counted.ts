@@ -106,21 +106,52 @@ export class CountedHistogram {
 
 /**
  * Increments of a prom-client `Counter` kept in plain numbers per label set, added to the counter
- * when the registry reads it (call {@link PendingCounts.flush} from the counter's `collect`).
- * Label values must come from a bounded set.
+ * when the registry reads it (call {@link PendingCounts.flush} from the counter's `collect`). Label
+ * values must come from a bounded set; they are looked up as given (one map per label, in `names`
+ * order), so counting builds no key string and allocates nothing once a label set was seen.
  */
 export class PendingCounts<L extends string> {
-  readonly #pending = new Map<string, { labels: Partial<Record<L, string>>; n: number }>();
+  readonly #names: readonly L[];
+  readonly #root = new Map<string, unknown>();
+  readonly #entries: Array<{ labels: Partial<Record<L, string>>; n: number }> = [];
 
-  /** Adds one to the label set `key` names; `labels` is called only the first time `key` is seen. */
-  add(key: string, labels: () => Partial<Record<L, string>>): void {
-    const entry = this.#pending.get(key);
-    if (entry === undefined) this.#pending.set(key, { labels: labels(), n: 1 });
-    else entry.n++;
+  /** `names`: the counter's label names, in the order {@link add} takes their values. */
+  constructor(names: readonly L[]) {
+    if (names.length < 1 || names.length > 3) throw new RangeError(`PendingCounts takes one to three label names (got ${names.length})`);
+    this.#names = names;
+  }
+
+  /** Adds one to the label set whose values, in `names` order, are `a`, `b`, `c` (up to three labels). */
+  add(a: string, b?: string, c?: string): void {
+    const depth = this.#names.length;
+    let level: Map<string, unknown> = this.#root;
+    if (depth > 1) level = PendingCounts.#child(level, a);
+    if (depth > 2) level = PendingCounts.#child(level, b!);
+    const last = depth === 1 ? a : depth === 2 ? b! : c!;
+    const entry = level.get(last) as { n: number } | undefined;
+    if (entry !== undefined) {
+      entry.n++;
+      return;
+    }
+    const values = [a, b, c];
+    const labels: Partial<Record<L, string>> = {};
+    this.#names.forEach((name, i) => (labels[name] = values[i]));
+    const created = { labels, n: 1 };
+    this.#entries.push(created);
+    level.set(last, created);
+  }
+
+  static #child(level: Map<string, unknown>, value: string): Map<string, unknown> {
+    let next = level.get(value) as Map<string, unknown> | undefined;
+    if (next === undefined) {
+      next = new Map();
+      level.set(value, next);
+    }
+    return next;
   }
 
   flush(counter: Counter<L>): void {
-    for (const entry of this.#pending.values()) {
+    for (const entry of this.#entries) {
       if (entry.n === 0) continue;
       counter.inc(entry.labels, entry.n);
       entry.n = 0;

@@ -79,7 +79,7 @@ class EdgeMetricsImpl implements EdgeMetrics {
   readonly #backendDuration: CountedHistogram;
   /** The backend histogram's series per `backend_region` label value (a bounded set). */
   readonly #backendSeries = new Map<string, HistogramSeries>();
-  readonly #routingPending = new PendingCounts<'target_region' | 'client_region' | 'status'>();
+  readonly #routingPending = new PendingCounts<'target_region' | 'client_region' | 'status'>(['target_region', 'client_region', 'status']);
   readonly #cacheRequests: Counter<'location'>;
   readonly #cacheHits: Counter<'location'>;
   readonly #breakerState: Gauge<'region' | 'state'>;
@@ -184,7 +184,7 @@ class EdgeMetricsImpl implements EdgeMetrics {
     const status: StatusLabel = record.status === 'aborted' ? 'aborted' : statusClass(record.status);
     const client = record.clientRegion === undefined ? UNKNOWN : record.clientRegion === UNKNOWN || this.#clientRegions.has(record.clientRegion) ? record.clientRegion : OTHER;
     const target = this.#regions.of(record.targetRegion);
-    this.#routingPending.add(`${target}\n${client}\n${status}`, () => ({ target_region: target, client_region: client, status }));
+    this.#routingPending.add(target, client, status);
   }
 
   recordFailover(from: string, to: string): void {

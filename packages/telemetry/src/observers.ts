@@ -7,7 +7,8 @@ import { type AttemptSpan, EDGE_ATTRIBUTES, type ServerSpan, setEndpointAttribut
 /** What the observers need of the tracing: client spans under a server span, and the headers of requests it does not trace. */
 export interface AttemptTracer {
   startAttempt(server: ServerSpan, start: AttemptStartLike): AttemptSpan;
-  passThroughHeaders(req: IncomingMessage): Record<string, string | undefined>;
+  /** `undefined` when the request goes upstream with its headers unchanged. */
+  passThroughHeaders(req: IncomingMessage): Record<string, string | undefined> | undefined;
 }
 
 /** One request seen through `forwarder.observe`. */
@@ -78,8 +79,9 @@ export class PropagationObserver implements RequestObserverLike {
     readonly req: IncomingMessage,
   ) {}
 
-  attempt(): AttemptObserverLike {
-    return { headers: this.tracing.passThroughHeaders(this.req) };
+  attempt(): AttemptObserverLike | undefined {
+    const headers = this.tracing.passThroughHeaders(this.req);
+    return headers === undefined ? undefined : { headers };
   }
 }
 

@@ -117,7 +117,7 @@ class EdgeTracingImpl implements EdgeTracing, AttemptTracer {
       // A provider with no delegate answers with the API's no-op provider.
       this.#noop = new ProxyTracerProvider().getDelegate();
     }
-    this.#fields = this.#propagator.fields();
+    this.#fields = this.#propagator.fields().map((field) => field.toLowerCase());
     this.#location = location;
     this.#nodeId = nodeId;
     const key = this.#spanKey;
@@ -148,10 +148,15 @@ class EdgeTracingImpl implements EdgeTracing, AttemptTracer {
     return this.#global !== undefined && this.#global.getDelegate() === this.#noop;
   }
 
-  /** The propagation fields of an upstream request with no span of ours: the incoming context, the client's other fields dropped. */
-  passThroughHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  /**
+   * The propagation fields of an upstream request with no span of ours: the incoming context, the
+   * client's other fields dropped. `undefined` when nothing changes: the W3C propagator reads and
+   * writes only `traceparent` and `tracestate`, so a request without either goes upstream as it came.
+   */
+  passThroughHeaders(req: IncomingMessage): Record<string, string | undefined> | undefined {
+    if (this.#propagator === w3cTraceContext && req.headers.traceparent === undefined && req.headers.tracestate === undefined) return undefined;
     const headers: Record<string, string | undefined> = {};
-    for (const field of this.#fields) headers[field.toLowerCase()] = undefined;
+    for (const field of this.#fields) headers[field] = undefined;
     this.#propagator.inject(this.#propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeadersGetter), headers, recordSetter);
     return headers;
   }
