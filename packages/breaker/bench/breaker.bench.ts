@@ -52,7 +52,7 @@ const CONFIGS: Config[] = [
     timeout: 10_000,
     description:
       'Same breakers with a 10 s call timeout that rejects the caller when it elapses. @edgekit/breaker and opossum: `{ timeout: 10_000 }` ' +
-      '(opossum arms a timer per call; @edgekit/breaker reuses the timer of a call that ended in the same millisecond). cockatiel: `wrap(timeout(10_000, TimeoutStrategy.Aggressive), breaker)`.',
+      '(opossum arms a timer per call; @edgekit/breaker reuses the kept timer of a call that ended in time for the next call with the same deadline: same millisecond, or same event-loop turn when the call reads no clock). cockatiel: `wrap(timeout(10_000, TimeoutStrategy.Aggressive), breaker)`.',
   },
 ];
 
