@@ -24,7 +24,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 5);
 /** Target duration of one batch; the iteration count is calibrated per target. */
 const BATCH_MS = Number(process.env.BENCH_BATCH_MS ?? 5);
-/** Calls made to each target (and to the bare action) before its batch size is calibrated. */
+/** How long (ms) a child calls its target and the bare action before sizing its batches on the last probe. */
 const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 100);
 
 const TARGETS = ['@edgekit/breaker', 'opossum', 'cockatiel'] as const;
