@@ -8,8 +8,9 @@
  * in a process of its own (so one library's garbage or timers never slow another), alternating
  * batches of the bare action and of the breaker; the overhead of a round is the breaker batch
  * minus the bare batch, which cancels slow moments of a shared machine. The batch size is
- * calibrated on a warm target (after ~WARM_MS of calls), so that every target is sized, and measured,
- * at the speed of its optimized code rather than of its first, interpreted calls. A child reports
+ * calibrated on a warm target (the median of probe batches over the second half of ~WARM_MS of
+ * calls), so that every target is sized, and measured, at the speed of its optimized code rather
+ * than of its first, interpreted calls or of one probe that met a collection. A child reports
  * medians over its measured rounds; the whole set of children runs several passes in rotating order
  * and the table shows the median of the passes.
  */
@@ -24,7 +25,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 21);
 const WARMUP_ROUNDS = Number(process.env.BENCH_WARMUP_ROUNDS ?? 5);
 /** Target duration of one batch; the iteration count is calibrated per target. */
 const BATCH_MS = Number(process.env.BENCH_BATCH_MS ?? 5);
-/** How long (ms) a child calls its target and the bare action before sizing its batches on the last probe. */
+/** How long (ms) a child calls its target and the bare action before sizing its batches (on the median of the later probes). */
 const WARM_MS = Number(process.env.BENCH_WARM_MS ?? 100);
 
 const TARGETS = ['@edgekit/breaker', 'opossum', 'cockatiel'] as const;
@@ -90,12 +91,14 @@ async function runChild(spec: string): Promise<void> {
   const config = CONFIGS.find((c) => c.id === configId) as Config;
   const bare = (i: number): Promise<number> => action(i);
   const target = makeTarget(name, config.timeout);
-  let probe = await batch(target, 1000);
+  const probes = [await batch(target, 1000)];
   const warmUntil = performance.now() + WARM_MS;
   while (performance.now() < warmUntil) {
     await batch(bare, 1000);
-    probe = await batch(target, 1000);
+    probes.push(await batch(target, 1000));
   }
+  // The median of the later probes: one probe alone may catch a collection and size batches far off.
+  const probe = median(probes.slice(Math.floor(probes.length / 2)));
   const iterations = Math.max(1000, Math.min(50_000, Math.round((BATCH_MS * 1e6) / probe)));
   const bareNs: number[] = [];
   const targetNs: number[] = [];

@@ -1,5 +1,6 @@
 import { type CacheTransport, MemoryCache } from './cache.js';
 import { BreakerCore } from './core.js';
+import type { CallTimers } from './deadlines.js';
 import type { CoalesceResetEvent, ResolvedBreakerOptions } from './options.js';
 import { Attempt } from './permit.js';
 import { UntimedCall, UntimedCallPool, argsOf, callUpTo3, callWith } from './untimed-call.js';
@@ -11,6 +12,8 @@ type Fn = (...args: any[]) => any;
 
 /** Listeners or a strategy that would see a timed call's latency. */
 const START_WANTED = HOT_SUCCESS | HOT_FAILURE | HOT_LATENCY | HOT_TIMEOUT;
+/** `HOT_FIRE` as a module-local constant, which the compiler folds (an imported binding is read each time). */
+const FIRE_LISTENED = HOT_FIRE;
 
 /**
  * opossum's call path over {@link BreakerCore}: the result cache, request coalescing, the action
@@ -124,7 +127,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
    * signal, and below `capacity`.
    */
   protected _leanReady(argc: number): boolean {
-    return this._lean && argc <= 3 && this._machine.state === CLOSED && this._enabled && (this._hot & HOT_FIRE) === 0 && this._inFlight < this._options.capacity;
+    return this._lean && argc <= 3 && this._machine.state === CLOSED && this._enabled && (this._hot & FIRE_LISTENED) === 0 && this._inFlight < this._options.capacity;
   }
 
   /**
@@ -137,12 +140,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     let now = status.timerDriven ? Number.NaN : this._clock.now();
     if (!this._machine.detached) status.at(now).fires++;
     const sampled = status.shouldTime();
-    const timers = this._timers;
-    if (timers !== undefined) {
-      // The start time is read when a latency may be reported or the timer needs it (see CallTimers).
-      if (now !== now && (sampled || (this._hot & START_WANTED) !== 0 || timers.needsStart())) now = this._clock.now();
-      return this.#withOuter(context, this.#attempt(argsOf(argc, a0, a1, a2), '', now, -1, sampled));
-    }
+    if (this._timers !== undefined) return this.#fireLeanTimed(context, argsOf(argc, a0, a1, a2), now, sampled);
     if (now !== now && (sampled || this._latencyWanted())) now = this._clock.now();
     this._inFlight++;
     const action = this._action;
@@ -157,6 +155,12 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     const call = this.#untimedCall(promise);
     call.hold(argc, a0, a1, a2, now, sampled);
     return promise.then(call.onFulfilled, call.onRejected);
+  }
+
+  #fireLeanTimed(context: unknown, args: unknown[], now: number, sampled: boolean): Promise<unknown> {
+    // The start time is read when a latency may be reported or the timer needs it (see CallTimers).
+    if (now !== now && (sampled || (this._hot & START_WANTED) !== 0 || (this._timers as CallTimers<Attempt>).needsStart())) now = this._clock.now();
+    return this.#withOuter(context, this.#attempt(args, '', now, -1, sampled));
   }
 
   /**

@@ -7,6 +7,11 @@ import { Attempt, type BreakerPermit, type Outcome, RELEASE, SUCCESS } from './p
 import { ADMIT_PROBE, HALF_OPEN, REFUSE, SHUTDOWN } from './state-machine.js';
 import type { Status } from './status.js';
 
+// Module-local constants, which the optimizing compiler folds (an imported binding is read each time).
+const LATENCY_WANTED = HOT_SUCCESS | HOT_FAILURE | HOT_LATENCY;
+const FIRE_LISTENED = HOT_FIRE;
+const SUCCESS_LISTENED = HOT_SUCCESS;
+
 /**
  * The hot path of a breaker: the statistics and the events of each outcome, and `tryAcquire()`
  * permits for callers that run calls themselves (the forwarder). `CircuitBreaker` adds opossum's
@@ -112,7 +117,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<T
   /** @internal */
   protected _countFire(args: unknown[], now: number): void {
     if (!this._machine.detached) this._status.at(now).fires++;
-    if ((this._hot & HOT_FIRE) !== 0) this.emit('fire', args);
+    if ((this._hot & FIRE_LISTENED) !== 0) this.emit('fire', args);
   }
 
   /** @internal */
@@ -143,7 +148,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<T
       if (sampled) status.recordLatency(latency);
     }
     machine.succeeded(latency);
-    if ((this._hot & HOT_SUCCESS) !== 0) this.emit('success', result, latency);
+    if ((this._hot & SUCCESS_LISTENED) !== 0) this.emit('success', result, latency);
   }
 
   /** @internal */
@@ -196,6 +201,6 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<T
 
   /** @internal Whether a call's latency is used beyond the statistics sample: by a listener or the strategy. */
   protected _latencyWanted(): boolean {
-    return (this._hot & (HOT_SUCCESS | HOT_FAILURE | HOT_LATENCY)) !== 0;
+    return (this._hot & LATENCY_WANTED) !== 0;
   }
 }

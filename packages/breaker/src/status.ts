@@ -159,14 +159,18 @@ export class Status extends EventEmitter {
    */
   shouldTime(): boolean {
     if (--this.#skip > 0 || !this.#percentilesEnabled) return false;
-    const size = this.#sampleSize;
-    if (++this.#sampled < size) {
+    if (++this.#sampled < this.#sampleSize) {
       this.#skip = 1;
       return true;
     }
+    this.#skipAhead();
+    return true;
+  }
+
+  #skipAhead(): void {
+    const size = this.#sampleSize;
     this.#weight = (this.#weight === 0 ? 1 : this.#weight) * Math.exp(Math.log(1 - Math.random()) / size);
     this.#skip = Math.floor(Math.log(1 - Math.random()) / Math.log(1 - this.#weight)) + 1;
-    return true;
   }
 
   /** @internal Stores the latency of a sampled call: appended while the slice has room, else over a random sample. */
