@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { type ProblemDetails, sendProblem } from '@edgekit/core';
+import { type HeaderNameSet, type ProblemDetails, sendProblem } from '@edgekit/core';
 import { GRPC_STATUS, isGrpcContentType, sendGrpcStatus } from '@edgekit/proxy';
 import { type CertificateSet, certificateCovers, certificateFor } from './tls.js';
 
@@ -101,21 +101,15 @@ export function forwardedClientCert(certificate: ClientCertificate): string {
  * `fromTrustedProxy` is asked only when the request claims a certificate or its connection has one
  * (for any other request both answers leave it unchanged).
  */
-export function sanitizeClientCertificateHeaders(req: IncomingMessage, names: readonly string[], fromTrustedProxy: (req: IncomingMessage) => boolean): void {
-  const headers = req.headers;
-  let claimed = false;
-  for (let i = 0; i < names.length; i++) {
-    if (headers[names[i]!] !== undefined) {
-      claimed = true;
-      break;
-    }
-  }
+export function sanitizeClientCertificateHeaders(req: IncomingMessage, names: HeaderNameSet, fromTrustedProxy: (req: IncomingMessage) => boolean): void {
+  const claimed = names.firstIn(req.rawHeaders) !== undefined;
   const certificate = clientCertificateOf(req);
   if ((!claimed && certificate === undefined) || fromTrustedProxy(req)) return;
+  const headers = req.headers;
   if (claimed) {
-    for (const name of names) delete headers[name];
+    for (const name of names.names) delete headers[name];
     const raw = req.rawHeaders;
-    for (let i = raw.length - 2; i >= 0; i -= 2) if (names.includes(raw[i]!.toLowerCase())) raw.splice(i, 2);
+    for (let i = raw.length - 2; i >= 0; i -= 2) if (names.match(raw[i]!) !== undefined) raw.splice(i, 2);
   }
   if (certificate !== undefined) {
     const value = forwardedClientCert(certificate);

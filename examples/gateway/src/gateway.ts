@@ -192,7 +192,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   const fromTrustedProxy = (req: IncomingMessage): boolean => trustedPeer(req, config.geo.trustedProxies);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (tls !== undefined && misdirected(req, tls.current, res)) return;
-    sanitizeClientCertificateHeaders(req, config.server.clientCertificateHeaders, fromTrustedProxy);
+    sanitizeClientCertificateHeaders(req, pipeline.ingress.clientCertificateHeaders, fromTrustedProxy);
     if (!admit(req, res)) return;
     const path = pathOf(req.url);
     if (lifecycle.handle(req, res) || edgeMap?.(req, res, path) || (!separateAdmin && serveOperator(operator, req, res, path, false))) {
@@ -240,6 +240,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    sanitizeClientCertificateHeaders(req, pipeline.ingress.clientCertificateHeaders, fromTrustedProxy);
     const refusal = admitRequest(req, ingress());
     if (refusal !== undefined) {
       sendProblem(responseOnSocket(req, socket), refusal.problem, refusal.headers);

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { type ProblemDetails, RequestTargetError, canonicalizeRequestTarget } from '@edgekit/core';
+import { type HeaderNameSet, type ProblemDetails, RequestTargetError, canonicalizeRequestTarget } from '@edgekit/core';
 
 /** How requests are admitted before any rule sees them. */
 export interface IngressSettings {
@@ -7,8 +7,10 @@ export interface IngressSettings {
   readonly pathParameters: 'keep' | 'refuse';
   /** Methods answered 501 at the edge (TRACE echoes credentials back, RFC 9110 §9.3.8). */
   readonly refusedMethods: ReadonlySet<string>;
-  /** Lower-case header names answered 400: method and URL overrides some origin frameworks obey. */
-  readonly refusedHeaders: readonly string[];
+  /** Header names answered 400: method and URL overrides some origin frameworks obey. */
+  readonly refusedHeaders: HeaderNameSet;
+  /** Header names that claim a client certificate: removed unless a trusted proxy set them. */
+  readonly clientCertificateHeaders: HeaderNameSet;
 }
 
 /** A refusal at ingress: the answer and its extra headers. */
@@ -33,14 +35,12 @@ export function admitRequest(req: IncomingMessage, settings: IngressSettings): I
       headers: {},
     };
   }
-  const headers = req.headers;
-  for (const name of settings.refusedHeaders) {
-    if (headers[name] !== undefined) {
-      return {
-        problem: { title: 'Bad Request', status: 400, detail: `the ${name} header is not accepted: route rules apply to the request's own method and path` },
-        headers: {},
-      };
-    }
+  const refused = settings.refusedHeaders.firstIn(req.rawHeaders);
+  if (refused !== undefined) {
+    return {
+      problem: { title: 'Bad Request', status: 400, detail: `the ${refused} header is not accepted: route rules apply to the request's own method and path` },
+      headers: {},
+    };
   }
   try {
     const canonical = canonicalizeRequestTarget(req.url ?? '/', { method, pathParameters: settings.pathParameters });

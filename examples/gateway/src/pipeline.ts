@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { AuthRequest } from '@edgekit/auth';
 import type { createBreakerRegistry } from '@edgekit/breaker';
 import type { EdgeCache } from '@edgekit/cache';
-import { responseOnSocket, sendProblem } from '@edgekit/core';
+import { HeaderNameSet, responseOnSocket, sendProblem } from '@edgekit/core';
 import type { HealthChecker } from '@edgekit/health';
 import { type Forwarder, isGrpcContentType } from '@edgekit/proxy';
 import type { Redis } from 'ioredis';
@@ -84,7 +84,8 @@ export class Pipeline {
     this.ingress = {
       pathParameters: init.config.server.pathParameters,
       refusedMethods: new Set(init.config.server.refusedMethods),
-      refusedHeaders: init.config.server.refusedHeaders,
+      refusedHeaders: new HeaderNameSet(init.config.server.refusedHeaders),
+      clientCertificateHeaders: new HeaderNameSet(init.config.server.clientCertificateHeaders),
     };
     this.#routes = init.routes;
     this.services = init.services;

@@ -1,9 +1,10 @@
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
+import { HeaderNameSet } from '@edgekit/core';
 import { describe, expect, it } from 'vitest';
 import { sanitizeClientCertificateHeaders } from '../src/client-certificate.js';
 
-const NAMES = ['x-client-cert', 'x-forwarded-client-cert'];
+const NAMES = new HeaderNameSet(['x-client-cert', 'X-Forwarded-Client-Cert']);
 
 /** A request as node:http builds it, on a plain (non-TLS) socket. */
 function request(headers: Record<string, string>): IncomingMessage {

@@ -2,7 +2,10 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENTS, type World, startWorld } from './helpers.js';
+import { listen } from '@edgekit/test-utils/node';
+import { createGateway } from '../src/index.js';
+import type { DemoOrigin } from '../src/origin.js';
+import { CLIENTS, type World, baseConfig, startWorld } from './helpers.js';
 
 type Outcome = { kind: 'upgrade'; res: http.IncomingMessage; socket: Socket } | { kind: 'response'; res: http.IncomingMessage; body: string };
 
@@ -86,5 +89,33 @@ describe('upgrade tunnels through the gateway', () => {
     const result = await world.gateway.shutdown();
     expect(result.drained).toBe(true);
     await closed;
+  });
+});
+
+describe('upgrade requests and client-certificate headers', () => {
+  it('removes the certificate headers a client (not a trusted proxy) claims before the upgrade reaches the origin', async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const origin = http.createServer((_req, res) => res.end('ok'));
+    origin.on('upgrade', (req: http.IncomingMessage, socket: Socket) => {
+      seen.push(req.headers);
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n');
+    });
+    const url = `http://127.0.0.1:${await listen(origin)}`;
+    const one = { url } as DemoOrigin;
+    const gateway = await createGateway(baseConfig({ us: one, eu: one, ap: one }, { cache: { routes: {} }, geo: { trustedProxies: [], resolver: { static: [] } } }), { logger: () => {}, env: {} });
+    try {
+      const outcome = await upgrade(await gateway.listen(), '/echo', { 'X-Client-Cert': 'CN=admin', 'x-forwarded-client-cert': 'Hash=forged;Subject="CN=admin"', 'x-ssl-client-verify': 'SUCCESS' });
+      expect(outcome.kind).toBe('upgrade');
+      (outcome as Extract<Outcome, { kind: 'upgrade' }>).socket.destroy();
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!['x-client-cert']).toBeUndefined();
+      expect(seen[0]!['x-forwarded-client-cert']).toBeUndefined();
+      expect(seen[0]!['x-ssl-client-verify']).toBeUndefined();
+      expect(seen[0]!.upgrade).toBe('echo');
+    } finally {
+      await gateway.close();
+      origin.closeAllConnections();
+      await new Promise((resolve) => origin.close(resolve));
+    }
   });
 });

@@ -3,6 +3,7 @@ export { type Disposable, toDisposable } from './disposable.js';
 export { EdgekitError, type EdgekitErrorContext, brandError, isEdgekitError } from './errors.js';
 export { type EventMap, type Listener, TypedEmitter, type TypedEmitterOptions } from './events.js';
 export { type ProblemDetails, firstHeader, responseOnSocket, sendProblem, writeInformational } from './http.js';
+export { HeaderNameSet } from './header-names.js';
 export {
   type CanonicalRequestTarget,
   type CanonicalizeOptions,
