@@ -64,7 +64,8 @@ describe('fire() on a closed breaker', () => {
     const breaker = new CircuitBreaker((tag: string) => {
       const id = ++n;
       if (id > 6) return Promise.reject(new Error(tag));
-      return id % 2 === 0 ? TwiceThen.resolve(`odd${id}`) : { then: (resolve: (v: string) => void) => resolve(`thenable${id}`) };
+      const thenable = { then: (resolve: (v: string) => void) => resolve(`thenable${id}`) } as unknown as PromiseLike<string>;
+      return id % 2 === 0 ? TwiceThen.resolve(`odd${id}`) : thenable;
     }, lean);
     const results = await Promise.all(Array.from({ length: 6 }, (_, i) => breaker.fire(`a${i}`)));
     expect(results).toEqual(['thenable1', 'odd2', 'thenable3', 'odd4', 'thenable5', 'odd6']);
