@@ -8,7 +8,7 @@ import { capConnectionsPerClient } from './connections.js';
 import { ConfigError, type GatewayConfig, type GatewayConfigInput, loadConfigFile, parseConfig } from './config.js';
 import { type ConfigWatcher, watchConfigFile } from './watch.js';
 import { type ConfigBucketWatch, watchConfigBucket } from './config-bucket.js';
-import { type IngressSettings, admitRequest, pathOf } from './ingress.js';
+import { type IngressRefusal, type IngressSettings, admitRequest, pathOf } from './ingress.js';
 import { createEdgeMapEndpoint } from './edge-map.js';
 import { createDownstream } from './h2-listener.js';
 import { listenOn, urlOf } from './listener.js';
@@ -178,22 +178,29 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
   const proxied = telemetry.wrap((req, res) => pipeline.handle(req, res));
   const operator: OperatorContext = { config: () => config, pipeline: () => pipeline, telemetry, streams, status, log };
   const ingress = (): IngressSettings => pipeline.ingress;
-  /** Refuses what the edge does not take and makes `req.url` canonical; false when it answered. */
-  const admit = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const refusal = admitRequest(req, ingress());
-    if (refusal === undefined) return true;
+  const fromTrustedProxy = (req: IncomingMessage): boolean => trustedPeer(req, config.geo.trustedProxies);
+  /**
+   * What every request and upgrade on the public port goes through first: the client-certificate
+   * headers a client (not a trusted proxy) sent are removed, then the request is admitted, its
+   * `req.url` made canonical, or refused.
+   */
+  const screen = (req: IncomingMessage): IngressRefusal | undefined => {
+    sanitizeClientCertificateHeaders(req, ingress().clientCertificateHeaders, fromTrustedProxy);
+    return admitRequest(req, ingress());
+  };
+  /** Answers a refusal; false when there is none. */
+  const refused = (res: ServerResponse, refusal: IngressRefusal | undefined): boolean => {
+    if (refusal === undefined) return false;
     sendProblem(res, refusal.problem, refusal.headers);
-    return false;
+    return true;
   };
   // Signed with wall-clock time: clients compare issuedAt and expiresAt with their own clocks.
   let edgeMap = createEdgeMapEndpoint(config, systemClock);
   // With a separate admin port, the public port claims only /health and /ready (and the edge map); everything else is proxied.
   const separateAdmin = config.server.adminPort !== undefined;
-  const fromTrustedProxy = (req: IncomingMessage): boolean => trustedPeer(req, config.geo.trustedProxies);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (tls !== undefined && misdirected(req, tls.current, res)) return;
-    sanitizeClientCertificateHeaders(req, pipeline.ingress.clientCertificateHeaders, fromTrustedProxy);
-    if (!admit(req, res)) return;
+    if (refused(res, screen(req))) return;
     const path = pathOf(req.url);
     if (lifecycle.handle(req, res) || edgeMap?.(req, res, path) || (!separateAdmin && serveOperator(operator, req, res, path, false))) {
       // An endpoint answered here (or reads the body itself): a client still waiting for 100 Continue may send it.
@@ -206,7 +213,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
     proxied(req, res);
   };
   const adminHandler = (req: IncomingMessage, res: ServerResponse): void => {
-    if (!admit(req, res)) return;
+    if (refused(res, admitRequest(req, ingress()))) return;
     if (lifecycle.handle(req, res)) return;
     if (!serveOperator(operator, req, res, pathOf(req.url), true)) sendProblem(res, { title: 'Not Found', status: 404, detail: 'the admin port serves /health, /ready, /metrics, /status and /admin/purge' });
   };
@@ -240,8 +247,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n');
       return;
     }
-    sanitizeClientCertificateHeaders(req, pipeline.ingress.clientCertificateHeaders, fromTrustedProxy);
-    const refusal = admitRequest(req, ingress());
+    const refusal = screen(req);
     if (refusal !== undefined) {
       sendProblem(responseOnSocket(req, socket), refusal.problem, refusal.headers);
       return;
