@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toDisposable, type Disposable } from '@edgekit/core';
 import {
   type Attributes,
+  type Context,
   ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
@@ -155,9 +156,14 @@ class EdgeTracingImpl implements EdgeTracing, AttemptTracer {
    */
   passThroughHeaders(req: IncomingMessage): Record<string, string | undefined> | undefined {
     if (this.#propagator === w3cTraceContext && req.headers.traceparent === undefined && req.headers.tracestate === undefined) return undefined;
+    return this.#propagated(this.#propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeadersGetter));
+  }
+
+  /** Every propagation field, replaced by what `context` injects (fields it does not set removed). */
+  #propagated(context: Context): Record<string, string | undefined> {
     const headers: Record<string, string | undefined> = {};
     for (const field of this.#fields) headers[field] = undefined;
-    this.#propagator.inject(this.#propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeadersGetter), headers, recordSetter);
+    this.#propagator.inject(context, headers, recordSetter);
     return headers;
   }
 
@@ -231,10 +237,7 @@ class EdgeTracingImpl implements EdgeTracing, AttemptTracer {
     if (start.hedge) attributes[EDGE_ATTRIBUTES.hedge] = true;
     const span = this.tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, server.context);
     // Every propagation field is replaced: a client's own tracestate must not ride along with our traceparent.
-    const headers: Record<string, string | undefined> = {};
-    for (const field of this.#fields) headers[field.toLowerCase()] = undefined;
-    this.#propagator.inject(trace.setSpan(server.context, span), headers, recordSetter);
-    return new AttemptSpan(span, headers, server.span);
+    return new AttemptSpan(span, this.#propagated(trace.setSpan(server.context, span)), server.span);
   }
 
   #originParts(origin: string): OriginParts {
