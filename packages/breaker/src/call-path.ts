@@ -199,7 +199,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
   #thrown(error: unknown, attempt: Attempt): Promise<unknown> {
     const call = this.#outer(attempt);
     try {
-      this.#handleError(error, attempt.start === attempt.start ? this._clock.now() - attempt.start : 0, attempt);
+      this.#handleError(error, this.#elapsed(attempt.start), attempt);
       this.#coalesceReset(attempt.key, 'error');
     } catch (listenerError) {
       (attempt.reject as (error: unknown) => void)(listenerError);
@@ -209,13 +209,8 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
 
   /** @internal The action of an untimed call resolved. */
   _untimedFulfilled(call: UntimedCall, value: unknown): unknown {
-    const start = call.start;
-    const sampled = call.sampled;
     try {
-      // Beyond the latency sample, with nobody asking for the latency, the clock is not read
-      // again (it is slow on some hosts): the success is counted in the slice the call started in.
-      const now = start === start && (sampled || this._latencyWanted()) ? this._clock.now() : start;
-      this._recordSuccess(value, start === start ? now - start : 0, sampled, now);
+      this.#countSuccess(value, call.start, call.sampled);
       if (this._coalesce !== undefined) this.#coalesceReset(call.key, 'success');
     } catch (listenerError) {
       return this.#deferredFailure(this.#releaseAsAttempt(call), listenerError);
@@ -231,8 +226,24 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     const key = call.key;
     const promise = call.promise as Promise<unknown>;
     call.release();
+    this.#store(key, promise);
+  }
+
+  /** Keeps a successful call's promise in the result cache for `cacheTTL`. */
+  #store(key: string, promise: Promise<unknown>): void {
     const ttl = this._options.cacheTTL;
     (this._cache as CacheTransport).set(key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
+  }
+
+  /** Counts a success; with nobody asking for its latency beyond the sample, the clock is not read again (slow on some hosts). */
+  #countSuccess(value: unknown, start: number, sampled: boolean): void {
+    const now = start === start && (sampled || this._latencyWanted()) ? this._clock.now() : start;
+    this._recordSuccess(value, start === start ? now - start : 0, sampled, now);
+  }
+
+  /** Time since `start`, 0 for a call that did not read its start time (`NaN`). */
+  #elapsed(start: number): number {
+    return start === start ? this._clock.now() - start : 0;
   }
 
   /** The failed call as an {@link Attempt}, the pooled call being released. */
@@ -274,7 +285,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
       result = callWith(this._action, context, args);
     } catch (error) {
       this._inFlight--;
-      this.#handleError(error, attempt.start === attempt.start ? this._clock.now() - attempt.start : 0, attempt);
+      this.#handleError(error, this.#elapsed(attempt.start), attempt);
       this.#coalesceReset(attempt.key, 'error');
       return;
     }
@@ -292,18 +303,12 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     if (attempt.settled) return;
     try {
       this._timers?.remove(attempt);
-      const start = attempt.start;
-      const now = start === start && (attempt.sampled || this._latencyWanted()) ? this._clock.now() : start;
-      this._recordSuccess(value, start === start ? now - start : 0, attempt.sampled, now);
+      this.#countSuccess(value, attempt.start, attempt.sampled);
       this.#coalesceReset(attempt.key, 'success');
       attempt.settled = true;
       this._inFlight--;
       (attempt.resolve as (value: unknown) => void)(value);
-      const cache = this._cache;
-      if (cache !== undefined) {
-        const ttl = this._options.cacheTTL;
-        cache.set(attempt.key, promise, ttl > 0 ? this._clock.now() + ttl : 0);
-      }
+      if (this._cache !== undefined) this.#store(attempt.key, promise);
     } catch (listenerError) {
       queueMicrotask(() => this.#rejected(attempt, listenerError));
     }
@@ -314,7 +319,7 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     attempt.settled = true;
     this._inFlight--;
     try {
-      this.#handleError(error, attempt.start === attempt.start ? this._clock.now() - attempt.start : 0, attempt);
+      this.#handleError(error, this.#elapsed(attempt.start), attempt);
       this.#coalesceReset(attempt.key, 'error');
     } catch (listenerError) {
       // A throwing `failure` listener: the call rejects with its error rather than never settling.
@@ -394,4 +399,3 @@ export abstract class BreakerCallPath<TI extends unknown[] = unknown[]> extends 
     if (coalesce !== undefined && (event === undefined || this._options.coalesceResetOn.includes(event))) coalesce.delete(key);
   }
 }
-
