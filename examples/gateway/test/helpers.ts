@@ -1,3 +1,4 @@
+import { waitFor as waitUntil } from '@edgekit/test-utils/node';
 import { type Gateway, type GatewayConfigInput, type GatewayLogger, createGateway } from '../src/index.js';
 import { type DemoOrigin, startDemoOrigin } from '../src/origin.js';
 
@@ -67,18 +68,19 @@ export async function startWorld(extra: Partial<GatewayConfigInput> = {}, option
   };
 }
 
-/** Polls `check` every 20 ms until it holds, or fails after `timeout` ms. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeout = 5_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** `waitFor` of `@edgekit/test-utils` with a 5 s default, where a `check` that throws has not held yet. */
+export function waitFor(check: () => boolean | Promise<boolean>, timeout = 5_000, what = 'condition'): Promise<void> {
+  return waitUntil(
+    async () => {
+      try {
+        return await check();
+      } catch {
+        return false;
+      }
+    },
+    timeout,
+    what,
+  );
 }
 
 export function from(ip: string, headers: Record<string, string> = {}): Record<string, string> {

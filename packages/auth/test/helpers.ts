@@ -87,14 +87,7 @@ export async function call(url: string, headers: Record<string, string> = {}, me
   return { status: response.status, body: await response.text(), challenge: response.headers.get('www-authenticate'), contentType: response.headers.get('content-type') };
 }
 
-/** Polls `predicate` on real I/O until it holds or the deadline passes. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor } from '@edgekit/test-utils/node';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;

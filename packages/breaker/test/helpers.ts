@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { waitFor as waitUntil } from '@edgekit/test-utils/node';
 
 /** Every event a breaker can emit, in a fixed order (for recording sequences). */
 export const BREAKER_EVENTS = [
@@ -59,11 +60,5 @@ export async function outcome(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-/** Polls `condition` until it holds or `timeoutMs` passes (for tests driven by real timers). */
-export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** `waitFor` of `@edgekit/test-utils` with this suite's default timeout (5 s). */
+export const waitFor = (condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> => waitUntil(condition, timeoutMs, what);

@@ -170,14 +170,7 @@ export function rawExchange(port: number, text: string | Buffer, untilMs = 5_000
   });
 }
 
-/** Polls `condition` until it holds or `timeoutMs` passes (for real I/O, never as a fixed sleep). */
-export async function waitFor(condition: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { waitFor } from '@edgekit/test-utils/node';
 
 /** Names of the regions each recorded attempt went to, from `attempt` events. */
 export function recordAttempts(forwarder: Forwarder): string[] {

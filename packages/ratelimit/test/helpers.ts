@@ -40,14 +40,7 @@ export async function ready(client: Redis | Cluster): Promise<void> {
   });
 }
 
-/** Polls `predicate` on real time. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { waitFor } from '@edgekit/test-utils/node';
 
 /** Keys no sane client sends: braces that would break a hash tag, empty, control characters, huge. */
 export const HOSTILE_KEYS = ['', '}', '{', '{}', '}{', 'a}b', '%7D', '%', '{user}:1', '\r\nFLUSHALL\r\n', '__proto__', 'ключ🔑', 'x'.repeat(100_000)];

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { closeServer, listen } from '@edgekit/test-utils';
 import type { Region } from '@edgekit/geo';
 import type { Registry } from 'prom-client';
+import { waitFor as waitUntil } from '@edgekit/test-utils/node';
 
 /** A request an upstream received. */
 export interface Received {
@@ -94,14 +95,8 @@ export function send(url: string, options: { method?: string; headers?: http.Out
   });
 }
 
-/** Polls `condition` until it holds or `timeoutMs` passes (for real I/O, never as a fixed sleep). */
-export async function waitFor(condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** `waitFor` of `@edgekit/test-utils` with this suite's default timeout (5 s). */
+export const waitFor = (condition: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> => waitUntil(condition, timeoutMs, what);
 
 /** The sample lines of one metric in Prometheus text format (no HELP/TYPE lines). */
 export function samples(text: string, name: string): string[] {
