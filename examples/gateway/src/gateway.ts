@@ -166,6 +166,7 @@ export async function createGateway(input: GatewayConfigInput | GatewayConfig, o
         bypasses: counters.cacheBypasses,
         hitRate: lookups === 0 ? 0 : (counters.cacheHits + counters.cacheStale) / lookups,
       },
+      rateLimits: { countsFrom: Object.fromEntries(counters.countsFrom) },
       requests: { inFlight: lifecycle.inFlight },
     };
   };

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthRequest } from '@edgekit/auth';
 import { createClientIp, createTrustedProxies } from '@edgekit/geo';
 import { createNatsBus } from '@edgekit/bus/nats';
-import { type RateLimitBus, type RateLimiter, createEdgeLimiter, createLocalLimiter, createRateLimitMiddleware, createRedisLimiter } from '@edgekit/ratelimit';
+import { type EdgeRateLimiter, type RateLimitBus, type RateLimiter, createEdgeLimiter, createLocalLimiter, createRateLimitMiddleware, createRedisLimiter } from '@edgekit/ratelimit';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Redis } from 'ioredis';
 import { clientCertificateOf } from './client-certificate.js';
@@ -55,6 +55,8 @@ export function createRateLimits(
     redis: Redis | undefined;
     prefix: string;
     trustedProxies: readonly string[];
+    /** Called with the region of each counts message a `scope: global` limit applies. */
+    onCounts?: (region: string) => void;
     /** The NATS connection of `bus.driver: nats`, this node's id and region, for `scope: global` limits. */
     nats?: { connection: NatsConnection; nodeId: string; region: string };
   },
@@ -73,6 +75,8 @@ export function createRateLimits(
     for (const [name, limit] of Object.entries(limits)) {
       const limiter = limiterFor(name, limit, options.redis, options.prefix, regions);
       limiters.push(limiter);
+      const onCounts = options.onCounts;
+      if (onCounts !== undefined && limiter.mode === 'edge') (limiter as EdgeRateLimiter).on('counts', (event) => onCounts(event.region));
       const key =
         limit.by === 'ip'
           ? (req: IncomingMessage) => `ip:${clientIp(req)}`

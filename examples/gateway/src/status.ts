@@ -43,6 +43,8 @@ export interface StatusSnapshot {
   /** The NATS event stream, when it carries invalidations and revocations. */
   events: EventStreamStatus | undefined;
   cache: { enabled: boolean; hits: number; misses: number; stale: number; bypasses: number; hitRate: number };
+  /** Counts messages of `scope: global` limits received from each other region since the gateway started. */
+  rateLimits: { countsFrom: Record<string, number> };
   requests: { inFlight: number };
 }
 
@@ -56,10 +58,15 @@ export class StatusCounters {
   cacheMisses = 0;
   cacheStale = 0;
   cacheBypasses = 0;
+  readonly countsFrom = new Map<string, number>();
 
   recordResponse(region: string): void {
     this.forwarded++;
     this.byRegion.set(region, (this.byRegion.get(region) ?? 0) + 1);
+  }
+
+  recordCounts(region: string): void {
+    this.countsFrom.set(region, (this.countsFrom.get(region) ?? 0) + 1);
   }
 
   recordLookup(status: 'hit' | 'miss' | 'stale' | 'bypass'): void {

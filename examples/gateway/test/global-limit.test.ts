@@ -6,6 +6,8 @@ import { type Gateway, type GatewayConfigInput, createGateway } from '../src/ind
 import type { DemoOrigin } from '../src/origin.js';
 import { CLIENTS, baseConfig, from, startOrigins, waitFor } from './helpers.js';
 
+const ADMIN_TOKEN = 'global-limit-admin-token-0123456789abcdef';
+
 describeNats('a rate limit with scope global, across two regions of a NATS supercluster', () => {
   const cluster = useNatsSupercluster({ 'us-east': 1, 'ap-south': 1 });
   let origins: Record<'us' | 'eu' | 'ap', DemoOrigin>;
@@ -20,7 +22,7 @@ describeNats('a rate limit with scope global, across two regions of a NATS super
     });
     // No Redis: each gateway is its own region, and counts reach the other through the supercluster.
     for (const region of ['us-east', 'ap-south']) {
-      const env = { EDGE_NODE_ID: `${region}-1`, EDGE_LOCATION: region, NATS_URL: cluster.current.urls(region)[0]! };
+      const env = { EDGE_NODE_ID: `${region}-1`, EDGE_LOCATION: region, NATS_URL: cluster.current.urls(region)[0]!, EDGE_ADMIN_TOKEN: ADMIN_TOKEN };
       const gateway = await createGateway(config, { env, logger: () => {} });
       nodes.push({ gateway, url: await gateway.listen() });
     }
@@ -42,21 +44,28 @@ describeNats('a rate limit with scope global, across two regions of a NATS super
     const nc = await connect({ servers: cluster.current.urls('ap-south')[0]!, ignoreClusterUpdates: true });
     const listener = createNatsBus({ connection: nc, nodeId: 'observer', prefix: 'edgekit.limits' });
     let arrived = 0;
+    let messages = 0;
     const channel = `${nodes[1]!.gateway.config.redis.prefix}rl:global-ip`;
     // Only us-east's gateway admits anything before the check, so every count seen is its own.
     const subscription = listener.subscribe<{ c?: Array<[string, number]> }>(channel, (payload) => {
+      messages++;
       for (const [, count] of payload.c ?? []) arrived = Math.max(arrived, count);
     });
     try {
       for (let i = 1; i <= 3; i++) expect((await get(0, `/api/products/${i}`)).status).toBe(200);
       await waitFor(async () => arrived >= 3, 20_000, 'us-east counts at ap-south');
-      // The gateway's own subscription on the same server gets the same message; let its loop turn.
-      await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
       subscription.dispose();
       await listener.close();
       await nc.close();
     }
+    // ap-south's gateway subscribed before the listener, on the same server: it gets every message
+    // the listener got, and its status counts each one (by region; without Redis a node is its own
+    // region) once its limiter has applied it.
+    await waitFor(async () => {
+      const status = (await (await fetch(`${nodes[1]!.url}/status.json`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { rateLimits: { countsFrom: Record<string, number> } };
+      return (status.rateLimits.countsFrom['us-east-1'] ?? 0) >= messages;
+    }, 20_000, 'ap-south applying us-east counts');
     const answers = [await get(1, '/api/products/4'), await get(1, '/api/products/5'), await get(1, '/api/products/6')];
     expect(answers.map((a) => a.status)).toEqual([200, 200, 429]);
     expect(answers[0]!.rateLimit).toContain('r=1');

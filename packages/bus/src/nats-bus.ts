@@ -30,7 +30,7 @@ export const NATS_BUS_DEFAULTS = {
 /**
  * A {@link Bus} over core NATS publish/subscribe: at most once, in publish order per channel. The
  * bus follows the connection's status: `gap` with `disconnected` when the client loses its server,
- * `reconnected` once the client has reconnected and re-sent its subscriptions.
+ * `reconnected` once the client has reconnected and the server has confirmed its re-sent subscriptions.
  */
 export function createNatsBus(options: NatsBusOptions): Bus {
   if (!options || typeof options !== 'object') throw new TypeError(`${SCOPE}: createNatsBus needs an options object with "connection"`);
@@ -45,15 +45,28 @@ export function createNatsBus(options: NatsBusOptions): Bus {
   const decoder = new TextDecoder();
   let connected = !nc.isClosed();
   let closed = false;
+  let reconnects = 0;
 
   const stopWatching = watchStatus(nc, (status) => {
     if (closed) return;
-    if (status.type === 'disconnect' && connected) {
+    if (status.type === 'disconnect') {
+      reconnects++;
+      if (!connected) return;
       connected = false;
       local.events.emit('gap', { kind: 'disconnected', at: clock.now() });
     } else if (status.type === 'reconnect' && !connected) {
-      connected = true;
-      local.events.emit('gap', { kind: 'reconnected', at: clock.now() });
+      // The client re-sends its subscriptions on reconnect without waiting for the server; a flush
+      // round trip after them confirms the server has them, so delivery is restored when we say so.
+      const reconnect = ++reconnects;
+      nc.flush().then(
+        () => {
+          if (closed || connected || reconnect !== reconnects) return;
+          connected = true;
+          local.events.emit('gap', { kind: 'reconnected', at: clock.now() });
+        },
+        // The connection dropped again before confirming: its next reconnect reports instead.
+        () => {},
+      );
     } else if (status.type === 'close' && connected) {
       connected = false;
       local.events.emit('gap', { kind: 'disconnected', at: clock.now() });

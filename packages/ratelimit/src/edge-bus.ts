@@ -3,6 +3,18 @@ import type { EdgeEntry } from './edge-entry.js';
 import { RateLimitError } from './errors.js';
 import { type RateLimitBus, RemoteCounts, countsMessages, parseCountsMessage } from './remote.js';
 
+/** Counts another region published on the bus, applied to this limiter. */
+export interface EdgeCountsEvent {
+  /** The publishing node's bus id. */
+  origin: string;
+  /** The publishing node's region. */
+  region: string;
+  /** Index of the window the counts belong to (`floor(time / window)`). */
+  window: number;
+  /** Keys the message carried. */
+  keys: number;
+}
+
 /** What the cross-region layer needs of its limiter. */
 export interface RegionSyncHost {
   /** The entry of normalized `key` in `window`, created or rolled over as needed. */
@@ -12,6 +24,8 @@ export interface RegionSyncHost {
   /** Makes the entry part of the next round. */
   markDirty(entry: EdgeEntry): void;
   report(error: RateLimitError): void;
+  /** Another region's message was recorded. */
+  applied(event: EdgeCountsEvent): void;
 }
 
 /** Counts of a window that ended before they were published: [window, key, count]. */
@@ -65,6 +79,7 @@ export class RegionCountsSync {
       entry.remote ??= new RemoteCounts();
       entry.remote.record(message.w, origin, count);
     }
+    this.host.applied({ origin, region: message.r, window: message.w, keys: message.c.length });
   }
 
   /** Publishes the own count of every entry in `dirty` that grew since it was last published, and the leftovers; never rejects. */

@@ -15,7 +15,7 @@ import {
 } from '@edgekit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { fixedResult, slidingResult } from './algorithms.js';
-import { RegionCountsSync } from './edge-bus.js';
+import { type EdgeCountsEvent, RegionCountsSync } from './edge-bus.js';
 import { EdgeEntry, observeRegional, regionalEstimate, rollOver } from './edge-entry.js';
 import { type SyncOp, redisFailure, sendSyncRound, syncOp } from './edge-redis.js';
 import { RateLimitError } from './errors.js';
@@ -93,6 +93,8 @@ export interface EdgeSyncEvent {
 export interface EdgeLimiterEvents {
   [event: string]: unknown[];
   sync: [event: EdgeSyncEvent];
+  /** Another region's counts arrived on the bus and now weigh in this node's decisions. */
+  counts: [event: EdgeCountsEvent];
   /** A sync or a publish failed, or a malformed message arrived; decisions continue locally. */
   error: [error: RateLimitError];
   /** Redis became unreachable (`false`) or reachable again (`true`). */
@@ -167,6 +169,7 @@ class EdgeLimiter implements EdgeRateLimiter {
             window: () => Math.floor(this.#clock.now() / this.policy.window),
             markDirty: (entry) => this.#markDirty(entry),
             report: (error) => this.#events.emit('error', error),
+            applied: (event) => this.#events.hasListeners('counts') && this.#events.emit('counts', event),
           }, SCOPE);
     this.#schedule();
   }

@@ -25,6 +25,7 @@ export {
   type EdgeSyncEvent,
   createEdgeLimiter,
 } from './edge.js';
+export type { EdgeCountsEvent } from './edge-bus.js';
 export type { RateLimitBus } from './remote.js';
 export {
   QUOTA_EXCEEDED_TYPE,

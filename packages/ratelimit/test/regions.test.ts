@@ -49,6 +49,8 @@ describe('edge limiter across regions over a bus', () => {
     const a = limiter({ bus: bus(hub, 'a'), clock });
     const other = bus(hub, 'b');
     const window = T0 / 10_000;
+    const heard: unknown[] = [];
+    a.on('counts', (event) => heard.push(event));
     await other.publish('edgekit:rl:default', { r: 'b', w: window, c: [['k', 3]] });
     await other.publish('edgekit:rl:default', { r: 'b', w: window, c: [['k', 5]] });
     await other.publish('edgekit:rl:default', { r: 'b', w: window, c: [['k', 5]] });
@@ -57,6 +59,8 @@ describe('edge limiter across regions over a bus', () => {
     // Counts of a window far from this node's are not kept.
     await other.publish('edgekit:rl:default', { r: 'b', w: window + 5, c: [['k', 9]] });
     expect(a.limit('k', 0).remaining).toBe(5);
+    // Each applied message is reported once it weighs in decisions; the far window's is not.
+    expect(heard).toEqual(Array.from({ length: 4 }, () => ({ origin: 'b', region: 'b', window, keys: 1 })));
   });
 
   it('republishes counts a failed publish did not deliver, and reports EBUS', async () => {

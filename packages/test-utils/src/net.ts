@@ -49,6 +49,8 @@ export interface TcpRelay {
   cut(): void;
   /** Accepts connections again. */
   heal(): void;
+  /** Holds what clients send for `ms` before passing it on, in order, standing in for a slow uplink. 0 turns it off. */
+  delayUpstream(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export interface TcpRelay {
 export async function startTcpRelay(target: { host?: string; port: number }): Promise<TcpRelay> {
   const sockets = new Set<Socket>();
   let isCut = false;
+  let upstreamDelay = 0;
   const server = createServer((inbound) => {
     if (isCut) {
       inbound.destroy();
@@ -72,7 +75,11 @@ export async function startTcpRelay(target: { host?: string; port: number }): Pr
     };
     inbound.on('error', drop).on('close', drop);
     outbound.on('error', drop).on('close', drop);
-    inbound.pipe(outbound);
+    // Equal delays on timers armed in order fire in order, so a delayed stream keeps its byte order.
+    inbound.on('data', (chunk: Buffer) => {
+      if (upstreamDelay === 0) outbound.write(chunk);
+      else setTimeout(() => outbound.destroyed || outbound.write(chunk), upstreamDelay);
+    });
     outbound.pipe(inbound);
   });
   const port = await listen(server);
@@ -88,6 +95,9 @@ export async function startTcpRelay(target: { host?: string; port: number }): Pr
     },
     heal() {
       isCut = false;
+    },
+    delayUpstream(ms) {
+      upstreamDelay = ms;
     },
     async close() {
       isCut = true;
