@@ -256,13 +256,13 @@ describe('createSwr with the memory store', () => {
     expect(() => createSwr({ prefix: 'a{b}' })).toThrow(/"prefix"/);
     expect(() => createSwr({ store: {} as never })).toThrow(/"store"/);
     const swr = createSwr();
-    expect(() => swr.resolve('k', () => 1, { ttl: 0 })).rejects.toThrow(/"ttl"/);
-    expect(() => swr.resolve('k', () => 1, {} as never)).rejects.toThrow(/"ttl"/);
-    expect(() => swr.resolve('k', () => 1, { ttl: 1, staleWhileRevalidate: -1 })).rejects.toThrow(/"staleWhileRevalidate"/);
-    expect(() => swr.resolve('', () => 1, { ttl: 1 })).rejects.toThrow(/key/);
+    await expect(() => swr.resolve('k', () => 1, { ttl: 0 })).rejects.toThrow(/"ttl"/);
+    await expect(() => swr.resolve('k', () => 1, {} as never)).rejects.toThrow(/"ttl"/);
+    await expect(() => swr.resolve('k', () => 1, { ttl: 1, staleWhileRevalidate: -1 })).rejects.toThrow(/"staleWhileRevalidate"/);
+    await expect(() => swr.resolve('', () => 1, { ttl: 1 })).rejects.toThrow(/key/);
     await expect(swr.resolve('k', () => 1, { ttl: 1, staleTtl: 5 } as never)).rejects.toThrow(
       expect.objectContaining({ code: 'ERR_RENAMED_OPTION', message: expect.stringContaining('option "staleTtl" was renamed; use "staleWhileRevalidate"') }),
     );
-    void swr.close();
+    await swr.close();
   });
 });
