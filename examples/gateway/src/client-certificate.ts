@@ -109,7 +109,11 @@ export function sanitizeClientCertificateHeaders(req: IncomingMessage, names: He
   if (claimed) {
     for (const name of names.names) delete headers[name];
     const raw = req.rawHeaders;
-    for (let i = raw.length - 2; i >= 0; i -= 2) if (names.match(raw[i]!) !== undefined) raw.splice(i, 2);
+    for (let i = raw.length - 2; i >= 0; i -= 2) {
+      if (names.match(raw[i]!) === undefined) continue;
+      delete headers[raw[i]!.toLowerCase()]; // an `_` spelling is its own key in req.headers
+      raw.splice(i, 2);
+    }
   }
   if (certificate !== undefined) {
     const value = forwardedClientCert(certificate);

@@ -19,6 +19,14 @@ export interface IngressRefusal {
   readonly headers: Record<string, string>;
 }
 
+function hasLowerCase(method: string): boolean {
+  for (let i = 0; i < method.length; i++) {
+    const code = method.charCodeAt(i);
+    if (code >= 97 && code <= 122) return true;
+  }
+  return false;
+}
+
 /**
  * Admits a request: refuses the methods the edge does not forward and the headers that would make
  * an origin act on another method or path (`X-HTTP-Method-Override`, `X-Original-URL`), then rewrites `req.url` to its
@@ -29,6 +37,12 @@ export interface IngressRefusal {
  */
 export function admitRequest(req: IncomingMessage, settings: IngressSettings): IngressRefusal | undefined {
   const method = req.method ?? 'GET';
+  // Node's HTTP/1 parser admits only upper-case methods, its HTTP/2 server any token. Rules (and
+  // `refusedMethods`) compare methods exactly, as RFC 9110 §9.1 says, but origins that compare them
+  // ignoring case would run `post` as a POST no rule saw: such a method is not forwarded.
+  if (req.httpVersionMajor === 2 && hasLowerCase(method)) {
+    return { problem: { title: 'Not Implemented', status: 501, detail: 'a method with lower-case letters is not served by this gateway' }, headers: {} };
+  }
   if (settings.refusedMethods.has(method)) {
     return {
       problem: { title: 'Not Implemented', status: 501, detail: `the ${method} method is not served by this gateway` },

@@ -85,13 +85,14 @@ export async function buildRouting(config: GatewayConfig, context: PipelineConte
   const poolSizes = new Map(config.regions.flatMap((region) => (region.connections === undefined ? [] : [[region.name, region.connections] as const])));
   const { value: forwarder } = await components.use(
     'forwarder',
-    { proxy: config.proxy, trusted: config.geo.trustedProxies, pools: [...poolSizes], deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
+    { proxy: config.proxy, trusted: config.geo.trustedProxies, header: config.geo.header, pools: [...poolSizes], deps: [identity(selector), identity(locator), identity(health), identity(breakers)] },
     'proxy',
     () => {
       const created = createForwarder({
         selector,
         locate: locateFor(config, locator),
         trustedProxies: createTrustedProxies(config.geo.trustedProxies),
+        forwardedHeader: config.geo.header,
         health,
         breakers,
         connectTimeout: config.proxy.connectTimeout,

@@ -221,11 +221,12 @@ export class Pipeline {
     const { redis, events, locator } = shared;
 
     const authenticators = await buildAuthenticators(config, components, redis, log, events);
-    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, location: config.edge.location }, 'rateLimits', () =>
+    const limits = await components.use('ratelimits', { limits: config.rateLimits, redis: identity(redis), events: identity(events), prefix: config.redis.prefix, trusted: config.geo.trustedProxies, header: config.geo.header, location: config.edge.location }, 'rateLimits', () =>
       createRateLimits(config.rateLimits, {
         redis,
         prefix: `${config.redis.prefix}rl:`,
         trustedProxies: config.geo.trustedProxies,
+        header: config.geo.header,
         onCounts: (region) => counters.recordCounts(region),
         ...(events === undefined ? {} : { nats: { connection: events.connection, nodeId: config.edge.nodeId, region: config.edge.location } }),
       }), (value) => value.close());

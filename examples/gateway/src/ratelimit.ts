@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthRequest } from '@edgekit/auth';
-import { createClientIp, createTrustedProxies } from '@edgekit/geo';
+import { type ForwardedHeaderMode, createClientIp, createTrustedProxies } from '@edgekit/geo';
 import { createNatsBus } from '@edgekit/bus/nats';
 import { type EdgeRateLimiter, type RateLimitBus, type RateLimiter, createEdgeLimiter, createLocalLimiter, createRateLimitMiddleware, createRedisLimiter } from '@edgekit/ratelimit';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -55,13 +55,15 @@ export function createRateLimits(
     redis: Redis | undefined;
     prefix: string;
     trustedProxies: readonly string[];
+    /** Which forwarding header carries the client chain (`geo.header`). */
+    header?: ForwardedHeaderMode;
     /** Called with the region of each counts message a `scope: global` limit applies. */
     onCounts?: (region: string) => void;
     /** The NATS connection of `bus.driver: nats`, this node's id and region, for `scope: global` limits. */
     nats?: { connection: NatsConnection; nodeId: string; region: string };
   },
 ): RateLimits {
-  const clientIp = createClientIp({ trustedProxies: createTrustedProxies([...options.trustedProxies]) });
+  const clientIp = createClientIp({ trustedProxies: createTrustedProxies([...options.trustedProxies]), ...(options.header === undefined ? {} : { header: options.header }) });
   const limiters: RateLimiter[] = [];
   const middlewares = new Map<string, RateLimitMiddleware>();
   // Counts are totals, so core NATS (at most once) carries them; they stay out of the durable stream.

@@ -32,8 +32,26 @@ function prefixMatches(prefix: string, path: string): boolean {
   return next === 47 || next === 59; // '/' or ';'
 }
 
+// Dots and spaces (`%20`, no-break space `%C2%A0`) that end a segment: origins on Windows paths
+// (IIS, ASP.NET) and some Java matchers trim them, so `/api/admin./x` is their `/api/admin/x`.
+const SEGMENT_TAIL = /(?:\.|%20|%C2%A0)+(?=[/;]|$)/gi;
+const DOUBLE_SLASH = /\/{2,}/g;
+
+/**
+ * The path rules are matched against: `path` (already canonical) with the dots and spaces that end
+ * its segments removed, and the `//` that removal leaves merged, so a rule covers every spelling
+ * such an origin reads as its path. Only matching uses it; the request keeps its path.
+ */
+export function rulePath(path: string): string {
+  if (path.indexOf('.') === -1 && path.indexOf('%') === -1) return path;
+  const trimmed = path.replace(SEGMENT_TAIL, '');
+  return trimmed === path ? path : trimmed.replace(DOUBLE_SLASH, '/') || '/';
+}
+
 /** The middleware of the first route rule that matches, or none. */
 export function chainFor(routes: readonly CompiledRoute[], method: string, path: string): Middleware[] {
+  if (routes.length === 0) return NO_MIDDLEWARE;
+  path = rulePath(path);
   for (const route of routes) {
     if (!prefixMatches(route.prefix, path)) continue;
     if (route.methods !== undefined && !route.methods.has(method)) continue;

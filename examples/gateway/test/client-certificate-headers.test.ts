@@ -3,6 +3,7 @@ import { Socket } from 'node:net';
 import { HeaderNameSet } from '@edgekit/core';
 import { describe, expect, it } from 'vitest';
 import { sanitizeClientCertificateHeaders } from '../src/client-certificate.js';
+import { clientCertificateHeaders } from '../src/config-schema/tls.js';
 
 const NAMES = new HeaderNameSet(['x-client-cert', 'X-Forwarded-Client-Cert']);
 
@@ -21,6 +22,19 @@ describe('client certificate header sanitising', () => {
     sanitizeClientCertificateHeaders(req, NAMES, () => false);
     expect(req.headers).toEqual({ host: 'a' });
     expect(req.rawHeaders).toEqual(['host', 'a']);
+  });
+
+  it('removes the "_" spellings too, which CGI-style origins read as the "-" names', () => {
+    const req = request({ host: 'a', X_Forwarded_Client_Cert: 'Hash=evil;Subject="CN=admin"', 'x-client_cert': 'CN=admin', x_other: 'kept' });
+    req.headers = { host: 'a', x_forwarded_client_cert: 'Hash=evil;Subject="CN=admin"', 'x-client_cert': 'CN=admin', x_other: 'kept' };
+    sanitizeClientCertificateHeaders(req, NAMES, () => false);
+    expect(req.headers).toEqual({ host: 'a', x_other: 'kept' });
+    expect(req.rawHeaders).toEqual(['host', 'a', 'x_other', 'kept']);
+  });
+
+  it('claims RFC 9440 and the common vendors\' certificate headers by default', () => {
+    const defaults = clientCertificateHeaders.parse(undefined);
+    for (const name of ['client-cert', 'client-cert-chain', 'x-forwarded-client-cert', 'x-arr-clientcert', 'x-amzn-mtls-clientcert', 'x-ssl-client-s-dn']) expect(defaults).toContain(name);
   });
 
   it('keeps the certificate headers a trusted proxy set', () => {

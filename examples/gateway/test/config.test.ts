@@ -35,7 +35,7 @@ describe('configuration', () => {
       refusedHeaders: ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-url', 'x-rewrite-url'],
       http2: { enabled: true, cleartext: false },
       maxConcurrentStreams: 100,
-      clientCertificateHeaders: ['x-forwarded-client-cert', 'x-client-cert', 'x-ssl-client-cert', 'ssl-client-cert', 'x-client-verify', 'x-ssl-client-verify', 'x-ssl-client-s-dn', 'x-client-dn'],
+      clientCertificateHeaders: ['x-forwarded-client-cert', 'x-client-cert', 'x-ssl-client-cert', 'ssl-client-cert', 'x-client-verify', 'x-ssl-client-verify', 'x-ssl-client-s-dn', 'x-client-dn', 'client-cert', 'client-cert-chain', 'x-ssl-client-dn', 'x-client-cert-subject', 'x-arr-clientcert', 'x-amzn-mtls-clientcert', 'x-amzn-mtls-clientcert-leaf'],
     });
     expect(config.cache.enabled).toBe(true);
     expect(config.redis.url).toBeNull();

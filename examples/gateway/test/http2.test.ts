@@ -167,6 +167,23 @@ describe('h2c (HTTP/2 with prior knowledge) beside HTTP/1.1 on a plain port', ()
     }
   });
 
+  it('does not forward HTTP/2 methods with lower-case letters, which rules compare exactly and some origins do not', async () => {
+    const session = http2.connect(gateway.url);
+    try {
+      const before = origin.seen.length;
+      for (const method of ['post', 'Delete', 'trace']) {
+        const answer = await h2request(session, { ':method': method, ':path': `/api/lower-${method}` });
+        expect(answer.status).toBe(501);
+        expect(JSON.parse(answer.body).detail).toMatch(/lower-case/);
+      }
+      // The same session still forwards an upper-case method.
+      expect((await h2request(session, { ':method': 'GET', ':path': '/api/upper' })).status).toBe(200);
+      expect(origin.seen.slice(before).map((request) => request.url)).toEqual(['/api/upper']);
+    } finally {
+      session.close();
+    }
+  });
+
   it('keeps answering HTTP/2 requests while readiness fails during the shutdown delay, without a Connection header', async () => {
     const draining = await startGateway(tlsConfig(origin.url, { server: { http2: { cleartext: true }, shutdownDelay: 2_000 } }));
     const warnings: Error[] = [];

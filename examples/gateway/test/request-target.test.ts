@@ -27,6 +27,18 @@ const PROTECTED_SPELLINGS = [
   '/api/x/..%5cadmin/secret',
   'http://anything/api/x/%2e%2e/admin/secret',
   '/api/x/%2e%2e%2fadmin/secret',
+  // Segment ends that Windows-path origins (IIS, ASP.NET) trim: `admin.` is their `admin`.
+  '/api/admin./secret',
+  '/api/admin%2e/secret',
+  '/api/admin.../secret',
+  '/api/admin%20/secret',
+  '/api/admin%C2%A0/secret',
+  '/api/admin.%20./secret',
+  '/api/.../admin/secret',
+  // Overlong UTF-8 and compatibility forms of "." and "/" that loose decoders turn into path syntax.
+  '/api/x/%E0%80%AE%E0%80%AE/admin/secret',
+  '/api/x/%EF%BC%8E%EF%BC%8E/admin/secret',
+  '/api/x/%EF%BC%8E%EF%BC%8E%EF%BC%8Fadmin/secret',
 ];
 
 describe('request targets at the gateway', () => {
@@ -120,6 +132,9 @@ describe('request targets at the gateway', () => {
       ['X-HTTP-Method-Override', 'DELETE'],
       ['X-HTTP-Method', 'DELETE'],
       ['X-Method-Override', 'DELETE'],
+      // The same names with "_", which CGI-style origins (WSGI, Rack, PHP) read as the "-" ones.
+      ['X_Original_URL', '/api/admin/secret'],
+      ['x_http_method_override', 'DELETE'],
     ] as const) {
       const raw = await rawExchange(port, requestHead('GET', '/api/public', { [name]: value }));
       expect(statusOf(raw), name).toBe(400);

@@ -120,6 +120,8 @@ export class StorageFetcher {
     for (const name in headers) {
       if (FETCH_DROPPED.has(name)) continue;
       if (unkeyed.has(name) && !keyed.includes(name) && !(name === 'cookie' && !policy.shared)) continue;
+      // `X_Forwarded_Host` is `X-Forwarded-Host` to CGI-style origins (WSGI, Rack, PHP): no spelling of an unkeyed name is kept.
+      if (name.includes('_') && unkeyed.has(name.replaceAll('_', '-'))) continue;
       out[name] = headers[name];
     }
     if (stale !== undefined) {

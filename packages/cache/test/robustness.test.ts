@@ -141,6 +141,14 @@ describe('cache poisoning through unkeyed headers', () => {
     expect(f.calls[0]?.headers['x-original-url']).toBeUndefined();
   });
 
+  it('strips the "_" spellings of unkeyed headers and the scheme claims from fetches for storage', async () => {
+    const f = await setup(reflecting);
+    await get(f.base, '/api/page', { x_forwarded_host: 'evil.example', 'X_Original_URL': '/admin', 'x-forwarded-ssl': 'on', 'front-end-https': 'on', 'x-url-scheme': 'https', 'x-forwarded-protocol': 'https', 'x-kept': '1' });
+    const sent = f.calls[0]!.headers;
+    for (const name of ['x_forwarded_host', 'x_original_url', 'x-forwarded-ssl', 'front-end-https', 'x-url-scheme', 'x-forwarded-protocol']) expect(sent, name).not.toHaveProperty(name);
+    expect(sent['x-kept']).toBe('1');
+  });
+
   it('does not send the client cookie to the origin for a shared entry', async () => {
     const f = await setup(reflecting);
     await get(f.base, '/api/page', { cookie: 'session=alice' });

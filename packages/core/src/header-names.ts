@@ -1,7 +1,8 @@
 /**
  * A set of header field names looked up in a request's raw header list (`req.rawHeaders`): one
  * pass over the names the client sent, each compared only with the names of its length, ASCII
- * case-insensitively, with no allocation per request. Checking a handful of absent names on
+ * case-insensitively, with `_` matching `-` (CGI-style origins such as WSGI, Rack and PHP read
+ * `X_Original_URL` as `X-Original-URL`), with no allocation per request. Checking a handful of absent names on
  * `req.headers` instead costs one generic property lookup per name on every request.
  */
 export class HeaderNameSet {
@@ -39,12 +40,15 @@ export class HeaderNameSet {
   }
 }
 
-/** Whether `name` equals `lower` (already lower-case) ignoring ASCII case; lengths are equal. */
+/** Whether `name` equals `lower` (already lower-case) ignoring ASCII case, `_` matching `-` on either side; lengths are equal. */
 function equalsLowerCase(name: string, lower: string): boolean {
   for (let i = 0; i < name.length; i++) {
     let c = name.charCodeAt(i);
     if (c >= 65 && c <= 90) c |= 0x20;
-    if (c !== lower.charCodeAt(i)) return false;
+    else if (c === 0x5f) c = 0x2d;
+    let d = lower.charCodeAt(i);
+    if (d === 0x5f) d = 0x2d;
+    if (c !== d) return false;
   }
   return true;
 }

@@ -13,8 +13,10 @@ export type RequestTargetRefusal =
   | 'backslash'
   /** A raw or percent-encoded control byte (`%00`-`%1F`, `%7F`). */
   | 'control'
-  /** `%C0` / `%C1`: bytes that only occur in overlong UTF-8 (`%C0%AE` for `.`). */
+  /** Overlong UTF-8: `%C0` / `%C1` (`%C0%AE` for `.`), `%E0` before `%80`-`%9F`, `%F0` before `%80`-`%8F`. */
   | 'overlong'
+  /** A character whose compatibility form (Unicode NFKC) adds `.`, `/` or `\` (fullwidth `%EF%BC%8E` is `.`), which origins that normalise read as path syntax. */
+  | 'compatibility-form'
   /** A `#` in a request target (RFC 9112 §3.2 has no fragment). */
   | 'fragment'
   /** A dot segment with parameters (`..;x`), which some origins resolve as `..`. */
@@ -111,6 +113,44 @@ function refuse(reason: RequestTargetRefusal, message: string): never {
   throw new RequestTargetError(reason, message);
 }
 
+/** The byte at `i`: a `%XY` escape or a raw code unit below 256; -1 otherwise (or at the end). */
+function byteAt(path: string, i: number): number {
+  const code = path.charCodeAt(i);
+  if (code === 0x25) {
+    const high = hexValue(path.charCodeAt(i + 1));
+    const low = hexValue(path.charCodeAt(i + 2));
+    return high < 0 || low < 0 ? -1 : high * 16 + low;
+  }
+  return code < 256 ? code : -1;
+}
+
+/** Whether `lead` followed by `next` starts an overlong UTF-8 sequence (RFC 3629 §3: never valid). */
+function isOverlong(lead: number, next: number): boolean {
+  if (lead === 0xc0 || lead === 0xc1) return true;
+  if (lead === 0xe0) return next >= 0x80 && next < 0xa0;
+  if (lead === 0xf0) return next >= 0x80 && next < 0x90;
+  return false;
+}
+
+const PATH_SYNTAX = /[./\\]/g;
+
+/**
+ * Whether the path's decoded characters gain `.`, `/` or `\` under Unicode NFKC (`．` U+FF0E is `.`,
+ * `‥` U+2025 is `..`, `／` U+FF0F is `/`): an origin that normalises would see other segments.
+ * Paths that are not UTF-8 have no such form.
+ */
+function hasCompatibilitySyntax(path: string): boolean {
+  if (!/%[C-F][0-9A-F]/.test(path)) return false;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return false;
+  }
+  const normal = decoded.normalize('NFKC');
+  return normal !== decoded && (normal.match(PATH_SYNTAX)?.length ?? 0) !== (decoded.match(PATH_SYNTAX)?.length ?? 0);
+}
+
 function escapeByte(byte: number): string {
   return `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
 }
@@ -132,7 +172,7 @@ function normalizeEscapes(path: string): string {
       if (byte === 0x2f) refuse('encoded-slash', 'an encoded "/" (%2F) in the path');
       if (byte === 0x5c) refuse('backslash', 'an encoded "\\" (%5C) in the path');
       if (byte < 0x20 || byte === 0x7f) refuse('control', 'an encoded control byte in the path');
-      if (byte === 0xc0 || byte === 0xc1) refuse('overlong', 'an overlong UTF-8 byte (%C0/%C1) in the path');
+      if (isOverlong(byte, byteAt(path, i + 3))) refuse('overlong', 'an overlong UTF-8 sequence in the path');
       out += UNRESERVED[byte] === 1 ? String.fromCharCode(byte) : escapeByte(byte);
       i += 2;
     } else if (kind === BACKSLASH) {
@@ -143,7 +183,7 @@ function normalizeEscapes(path: string): string {
       refuse('fragment', 'a "#" in the request target');
     } else if (code < 256) {
       // Node hands the request line over as latin1: one code unit per byte.
-      if (code === 0xc0 || code === 0xc1) refuse('overlong', 'an overlong UTF-8 byte (0xC0/0xC1) in the path');
+      if (isOverlong(code, byteAt(path, i + 1))) refuse('overlong', 'an overlong UTF-8 sequence in the path');
       out += escapeByte(code);
     } else {
       const bytes = Buffer.from(path.slice(i, i + (code >= 0xd800 && code <= 0xdbff ? 2 : 1)), 'utf8');
@@ -152,7 +192,9 @@ function normalizeEscapes(path: string): string {
     }
     from = i + 1;
   }
-  return from === 0 ? path : out + path.slice(from);
+  const normalized = from === 0 ? path : out + path.slice(from);
+  if (hasCompatibilitySyntax(normalized)) refuse('compatibility-form', 'a character whose compatibility form (NFKC) is ".", "/" or "\\" in the path');
+  return normalized;
 }
 
 /**
@@ -225,7 +267,8 @@ function checkQuery(query: string): void {
  *   characters a path may not hold are encoded;
  * - dot segments are removed (RFC 3986 §5.2.4), after decoding, so `%2e%2e` climbs like `..`;
  *   runs of `/` become one;
- * - refused: `%2F`, `%5C`, raw `\`, control bytes (raw or encoded), `%C0`/`%C1`, `#`, dot segments
+ * - refused: `%2F`, `%5C`, raw `\`, control bytes (raw or encoded), overlong UTF-8, characters
+ *   whose NFKC form is `.`, `/` or `\` (fullwidth `．`), `#`, dot segments
  *   with `;` parameters (and every `;` parameter when `pathParameters` is `refuse`), `*` except for
  *   OPTIONS, anything but authority-form for CONNECT;
  * - case is kept (paths are case-sensitive) and the query is not rewritten.

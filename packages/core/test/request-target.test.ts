@@ -81,6 +81,21 @@ describe('canonicalizeRequestTarget', () => {
     expect(refusal('http://a\\b/x')).toBe('backslash');
   });
 
+  it('refuses every overlong UTF-8 form and characters whose compatibility form is path syntax', () => {
+    // "." as two, three and four bytes; "/" as three bytes.
+    for (const target of ['/%c0%ae/x', '/%E0%80%AE%E0%80%AE/admin', '/%e0%80%af/admin', '/%F0%80%80%AE/x', '/\u00e0\u0080\u00ae/x']) {
+      expect(refusal(target), target).toBe('overlong');
+    }
+    // Fullwidth "．" "／" "＼", two-dot leader "‥", small full stop "﹒", raw (as Node hands them over) or escaped.
+    for (const target of ['/api/%EF%BC%8E%EF%BC%8E/admin', '/api%EF%BC%8Fadmin', '/api/%ef%bc%bcadmin', '/api/%E2%80%A5/admin', '/api/%EF%B9%92%EF%B9%92/x', '/api/\u00ef\u00bc\u008e\u00ef\u00bc\u008e/admin']) {
+      expect(refusal(target), target).toBe('compatibility-form');
+    }
+    // Valid UTF-8 that NFKC leaves without new path syntax is kept: "é", "ｱ" (fullwidth katakana), "ﬁ", "€".
+    for (const target of ['/caf%C3%A9', '/%EF%BD%B1', '/%EF%AC%81le', '/%E2%82%AC', '/%E0%A4%95', '/%F0%9F%98%80', '/latin1-%FF']) {
+      expect(canonical(target), target).toBe(target);
+    }
+  });
+
   it('keeps ";" parameters by default and refuses them when told to', () => {
     expect(canonical('/api;v=1/items')).toBe('/api;v=1/items');
     expect(refusal('/api;v=1/items', { pathParameters: 'refuse' })).toBe('path-parameter');

@@ -29,6 +29,7 @@ export abstract class ExchangeState implements RequestScan, EndpointMemory {
   forwarded: string | undefined = undefined;
   xForwardedProto: string | undefined = undefined;
   xForwardedHost: string | undefined = undefined;
+  clientClaims: string[] | undefined = undefined;
   via: string | undefined = undefined;
   contentType: string | undefined = undefined;
   /** The request is a gRPC call (`content-type: application/grpc*`): errors are answered as gRPC statuses. */

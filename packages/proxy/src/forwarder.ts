@@ -119,12 +119,12 @@ class ForwarderImpl implements Forwarder, ForwarderCore {
     this.#panic = new PanicTrickle(resolved.panicFraction);
     this.selector = resolved.selector ?? createRegionSelector({ regions: resolved.regions!, clock: resolved.clock });
     try {
-      this.#clientIp = createClientIp({ trustedProxies: resolved.trustedProxies ?? [] });
+      this.#clientIp = createClientIp({ trustedProxies: resolved.trustedProxies ?? [], header: resolved.forwardedHeader });
       this.isTrusted = resolved.trustedProxies === undefined ? undefined : createTrustedProxies(resolved.trustedProxies);
     } catch (error) {
       throw new TypeError(`${SCOPE}: option "trustedProxies" is invalid: ${(error as Error).message}`, { cause: error });
     }
-    this.requestHeaders = { via: resolved.via, preserveHost: resolved.preserveHost };
+    this.requestHeaders = { via: resolved.via, preserveHost: resolved.preserveHost, forwardedHeader: resolved.forwardedHeader };
     this.responseHeaders = { viaEntry: resolved.via === undefined ? undefined : `1.1 ${resolved.via}`, servedByHeader: resolved.servedByHeader };
     const regions = this.selector.regions ?? [];
     regions.forEach((region, i) => this.#createTarget(region, `regions[${i}]`));

@@ -12,7 +12,7 @@ import {
   type UpstreamTlsOptions,
 } from '@edgekit/core';
 import type { IncomingMessage } from 'node:http';
-import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
+import type { ForwardedHeaderMode, GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
 import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { type RetryBudget, type RetryBudgetOptions, createRetryBudget } from './retry-budget.js';
@@ -35,6 +35,7 @@ export interface ResolvedOptions {
   selector: RegionSelectorLike | undefined;
   locate: ((ip: string, req: IncomingMessage) => GeoLocation | null | undefined) | undefined;
   trustedProxies: TrustedProxies | undefined;
+  forwardedHeader: ForwardedHeaderMode;
   health: HealthSource | undefined;
   breakers: BreakerSource | undefined;
   via: string | undefined;
@@ -205,6 +206,7 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
   }
   const retryAfter = optionalNumber(SCOPE, 'retryAfter', opts.retryAfter, FORWARDER_DEFAULTS.retryAfter, { min: 0 });
   const closeTimeout = optionalNumber(SCOPE, 'closeTimeout', opts.closeTimeout, FORWARDER_DEFAULTS.closeTimeout, { min: 0 });
+  const forwardedHeader = optionalOneOf(SCOPE, 'forwardedHeader', opts.forwardedHeader, ['prefer-x-forwarded-for', 'prefer-forwarded', 'x-forwarded-for', 'forwarded'] as const, FORWARDER_DEFAULTS.forwardedHeader);
   const nonCanonicalTarget = optionalOneOf(SCOPE, 'nonCanonicalTarget', opts.nonCanonicalTarget, ['refuse', 'normalize'] as const, FORWARDER_DEFAULTS.nonCanonicalTarget);
   const dispatcher = optionalFunction<(region: Region, defaults: DispatcherDefaults) => Dispatcher, undefined>(SCOPE, 'dispatcher', opts.dispatcher, undefined);
   return {
@@ -213,6 +215,7 @@ export function resolveOptions(options: ForwarderOptions): ResolvedOptions {
     selector,
     locate,
     trustedProxies: trusted,
+    forwardedHeader,
     health,
     breakers,
     via,

@@ -1,6 +1,6 @@
 import type { Clock } from '@edgekit/core';
 import type { IncomingMessage } from 'node:http';
-import type { GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
+import type { ForwardedHeaderMode, GeoLocation, Region, TrustedProxies } from '@edgekit/geo';
 import type { Dispatcher } from 'undici';
 import type { EndpointRegion } from './region-endpoints.js';
 import type { RetryBudget, RetryBudgetOptions } from './retry-budget.js';
@@ -72,6 +72,13 @@ export interface ForwarderOptions {
   locate?: (ip: string, req: IncomingMessage) => GeoLocation | null | undefined;
   /** Peers whose forwarding headers are believed, for the client address and for extending `X-Forwarded-For`/`Forwarded`. Default: none. */
   trustedProxies?: TrustedProxies;
+  /**
+   * Which forwarding header of a trusted peer carries the client chain, as `@edgekit/geo`'s `header`
+   * (use the same value): it decides the client address (admission, `maxInFlightPerClient`,
+   * `locate`), and with `x-forwarded-for` or `forwarded` the other header from the peer is replaced
+   * upstream instead of extended. Default: `prefer-x-forwarded-for`.
+   */
+  forwardedHeader?: ForwardedHeaderMode;
   /** Region health; unhealthy regions are skipped without a network attempt. Default: all healthy. */
   health?: HealthSource;
   /** Breakers by region name; a region whose breaker refuses a permit is skipped without a network attempt. Default: none. */
@@ -204,6 +211,7 @@ export const FORWARDER_DEFAULTS = Object.freeze({
   via: 'edgekit',
   servedByHeader: 'x-served-by',
   preserveHost: false,
+  forwardedHeader: 'prefer-x-forwarded-for' as ForwardedHeaderMode,
   connectTimeout: 5_000,
   headersTimeout: 30_000,
   bodyTimeout: 30_000,

@@ -1,4 +1,5 @@
 import { util as undiciUtil } from 'undici';
+import type { ForwardedHeaderMode } from '@edgekit/geo';
 import { HOP_BY_HOP_HEADERS, connectionTokens, removeNamedHeaders } from './hop-by-hop.js';
 
 const lowerName = undiciUtil.headerNameToString as (name: string | Buffer) => string;
@@ -18,6 +19,12 @@ export interface RequestScan {
   xForwardedProto: string | undefined;
   xForwardedHost: string | undefined;
   via: string | undefined;
+  /**
+   * Incoming claims about the client other than `X-Forwarded-*`/`Forwarded` (`X-Real-IP`,
+   * `True-Client-IP`, `X-Forwarded-Port`, ...), as `name, value` pairs, or `undefined` when there are
+   * none: forwarded only from a trusted peer.
+   */
+  clientClaims: string[] | undefined;
   /** `Content-Type`, to recognise gRPC (`application/grpc*`). */
   contentType: string | undefined;
   /** `grpc-timeout`, the gRPC deadline as sent (see `parseGrpcTimeout`). */
@@ -34,6 +41,13 @@ export interface RequestHeaderSettings {
   readonly via: string | undefined;
   /** Forward the client's `Host` instead of letting the upstream URL decide it. */
   readonly preserveHost: boolean;
+  /**
+   * Which chain a trusted peer's `X-Forwarded-For` and `Forwarded` are believed for (`@edgekit/geo`'s
+   * `header`): with `x-forwarded-for` or `forwarded` only that header is extended and the other is
+   * replaced, as from an untrusted peer, so a client's own line passed through by the proxy is not
+   * vouched for. The `prefer-*` modes extend both.
+   */
+  readonly forwardedHeader: ForwardedHeaderMode;
 }
 
 /** The client side of one request, as the forwarding headers describe it (see {@link appendForwardingHeaders}). */
@@ -76,6 +90,22 @@ export function forwardedNode(address: string): string {
 
 const CH_COLON = 58;
 
+// Fields this hop writes or vouches for. An `_` spelling of one (`X_Forwarded_Host`) is the same
+// `HTTP_*` variable to CGI-style origins (WSGI, Rack, PHP), so it is dropped, as nginx drops every
+// name with `_` by default.
+const CLIENT_CLAIMS: ReadonlySet<string> = new Set([
+  'x-real-ip', 'true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip', 'x-original-forwarded-for',
+  'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-forwarded-protocol', 'x-forwarded-server', 'x-url-scheme', 'front-end-https',
+]);
+const MANAGED_FIELDS: ReadonlySet<string> = new Set(['x-forwarded-for', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host', 'via', ...CLIENT_CLAIMS]);
+
+/** Whether `lower` is an `_` spelling of a field this hop manages or removes. */
+function isUnderscoreSpelling(lower: string): boolean {
+  if (!lower.includes('_')) return false;
+  const dashed = lower.replaceAll('_', '-');
+  return MANAGED_FIELDS.has(dashed) || HOP_BY_HOP_HEADERS.has(dashed);
+}
+
 function append(previous: string | undefined, value: string): string {
   return previous === undefined ? value : `${previous}, ${value}`;
 }
@@ -98,6 +128,7 @@ export function scanRequestHeaders(rawHeaders: readonly string[], settings: Requ
   scan.xForwardedProto = undefined;
   scan.xForwardedHost = undefined;
   scan.via = undefined;
+  scan.clientClaims = undefined;
   scan.contentType = undefined;
   scan.grpcTimeout = undefined;
   scan.accept = undefined;
@@ -111,6 +142,7 @@ export function scanRequestHeaders(rawHeaders: readonly string[], settings: Requ
       continue;
     }
     const lower = lowerName(name);
+    if (isUnderscoreSpelling(lower)) continue;
     if (HOP_BY_HOP_HEADERS.has(lower)) {
       if (lower === 'connection') connection = append(connection, value);
       else if (lower === 'transfer-encoding') scan.chunked = true;
@@ -154,6 +186,11 @@ export function scanRequestHeaders(rawHeaders: readonly string[], settings: Requ
         scan.contentLength = Number.isSafeInteger(length) && length >= 0 ? length : -1;
         break;
       }
+      default:
+        if (CLIENT_CLAIMS.has(lower)) {
+          (scan.clientClaims ??= []).push(name, value);
+          continue;
+        }
     }
     out.push(name, value);
   }
@@ -171,7 +208,8 @@ export function scanRequestHeaders(rawHeaders: readonly string[], settings: Requ
 /**
  * Second half: writes `X-Forwarded-For/Proto/Host`, `Forwarded` (RFC 7239) and `Via` (RFC 9110
  * §7.6.3) to `out`. A trusted peer's forwarding chain is extended; an untrusted peer's is replaced,
- * because a client can write anything there.
+ * because a client can write anything there. Other claims about the client (`X-Real-IP`, ...) are
+ * passed on from a trusted peer only.
  */
 export function appendForwardingHeaders(out: string[], scan: RequestScan, client: ClientSide, settings: RequestHeaderSettings): void {
   const trusted = client.peerTrusted;
@@ -179,14 +217,18 @@ export function appendForwardingHeaders(out: string[], scan: RequestScan, client
   const host = scan.host;
   const proto = client.encrypted ? 'https' : 'http';
   const xff = scan.xForwardedFor;
-  out.push('x-forwarded-for', trusted && xff !== undefined ? `${xff}, ${peer || 'unknown'}` : peer || 'unknown');
+  const chain = settings.forwardedHeader;
+  out.push('x-forwarded-for', trusted && xff !== undefined && chain !== 'forwarded' ? `${xff}, ${peer || 'unknown'}` : peer || 'unknown');
   out.push('x-forwarded-proto', trusted && scan.xForwardedProto !== undefined ? scan.xForwardedProto : proto);
   const forwardedHost = trusted && scan.xForwardedHost !== undefined ? scan.xForwardedHost : host;
   if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
   let element = `for=${forwardedNode(peer)}`;
   if (host !== undefined) element += `;host=${forwardedValue(host)}`;
   element += `;proto=${proto}`;
-  out.push('forwarded', trusted && scan.forwarded !== undefined ? `${scan.forwarded}, ${element}` : element);
+  out.push('forwarded', trusted && scan.forwarded !== undefined && chain !== 'x-forwarded-for' ? `${scan.forwarded}, ${element}` : element);
+  // Claims about the client's address, scheme, port or prefix are a proxy's to make, not a client's.
+  const claims = scan.clientClaims;
+  if (trusted && claims !== undefined) for (let i = 0; i < claims.length; i++) out.push(claims[i]!);
   if (settings.via !== undefined) out.push('via', append(scan.via, `${client.protocolVersion} ${settings.via}`));
   else if (scan.via !== undefined) out.push('via', scan.via);
 }

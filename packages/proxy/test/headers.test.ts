@@ -117,6 +117,44 @@ describe('forwarding headers', () => {
     expect(located).toEqual(['198.51.100.7', '127.0.0.1']);
   });
 
+  it('passes claims about the client other than the forwarding chain (X-Real-IP, ...) on from a trusted peer only', async () => {
+    const claims = { 'x-real-ip': '6.6.6.6', 'true-client-ip': '6.6.6.6', 'cf-connecting-ip': '6.6.6.6', 'x-forwarded-port': '8443', 'x-forwarded-ssl': 'on', 'x-url-scheme': 'https', 'front-end-https': 'on' };
+    const direct = await setup();
+    await send(`${direct.url}/x`, { headers: { ...claims, 'x-kept': 'yes' } });
+    const seen = direct.eu.received[0]!.headers;
+    for (const name of Object.keys(claims)) expect(seen, name).not.toHaveProperty(name);
+    expect(seen['x-kept']).toBe('yes');
+    const behindProxy = await setup({ trustedProxies: ['loopback'] });
+    await send(`${behindProxy.url}/x`, { headers: claims });
+    const vouched = behindProxy.eu.received[0]!.headers;
+    for (const [name, value] of Object.entries(claims)) expect(vouched[name], name).toBe(value);
+  });
+
+  it('drops "_" spellings of the fields it manages, which CGI-style origins read as the "-" ones', async () => {
+    const { eu, port } = await setup({ trustedProxies: ['loopback'] });
+    const response = await rawExchange(
+      port,
+      'GET /x HTTP/1.1\r\nHost: shop.example\r\nX_Forwarded_Host: evil.example\r\nX_Forwarded_For: 6.6.6.6\r\nX_Real_IP: 6.6.6.6\r\n' +
+        'Proxy_Authorization: Basic c2VjcmV0\r\nX_Custom_Field: kept\r\nConnection: close\r\n\r\n',
+    );
+    expect(response).toMatch(/^HTTP\/1\.1 200/);
+    const names = Object.keys(eu.received[0]!.headers);
+    expect(names.filter((name) => name.includes('_'))).toEqual(['x_custom_field']);
+    expect(eu.received[0]!.headers['x-forwarded-host']).toBe('shop.example');
+  });
+
+  it('with forwardedHeader "forwarded" extends only a trusted peer\'s Forwarded chain and locates from it', async () => {
+    const located: string[] = [];
+    const { eu, url } = await setup({ trustedProxies: ['loopback'], forwardedHeader: 'forwarded', locate: (ip) => (located.push(ip), null) });
+    // The proxy writes Forwarded; a client's own X-Forwarded-For came through it untouched.
+    await send(`${url}/x`, { headers: { forwarded: 'for=203.0.113.9', 'x-forwarded-for': '6.6.6.6', host: 'shop.example' } });
+    const h = eu.received[0]!.headers;
+    expect(located).toEqual(['203.0.113.9']);
+    expect(h.forwarded).toBe('for=203.0.113.9, for=127.0.0.1;host=shop.example;proto=http');
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
+    expect(() => createForwarder({ regions: [eu.region()], forwardedHeader: 'x-real-ip' as never })).toThrow(/forwardedHeader/);
+  });
+
   it('appends its Via entry to requests and responses', async () => {
     const eu = await startUpstream('eu', { kind: 'ok', headers: { via: '1.1 origin-cache' } });
     const { url } = await setup({ via: 'edge-fra' }, eu);

@@ -40,7 +40,7 @@ export const serverTlsSection = z
  */
 export const clientCertificateHeaders = z
   .array(z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name'))
-  .default(['x-forwarded-client-cert', 'x-client-cert', 'x-ssl-client-cert', 'ssl-client-cert', 'x-client-verify', 'x-ssl-client-verify', 'x-ssl-client-s-dn', 'x-client-dn']);
+  .default(['x-forwarded-client-cert', 'x-client-cert', 'x-ssl-client-cert', 'ssl-client-cert', 'x-client-verify', 'x-ssl-client-verify', 'x-ssl-client-s-dn', 'x-client-dn', 'client-cert', 'client-cert-chain', 'x-ssl-client-dn', 'x-client-cert-subject', 'x-arr-clientcert', 'x-amzn-mtls-clientcert', 'x-amzn-mtls-clientcert-leaf']);
 
 /** `server.http2`: which listeners speak HTTP/2. */
 export const serverHttp2Section = z
