@@ -108,7 +108,7 @@ export interface EdgeMetrics {
   ): (req: Req, res: Res, ...rest: A) => R;
   /** Records routed requests, failovers and backend durations from a forwarder (`@edgekit/proxy`). */
   observeForwarder(forwarder: ObservableForwarder): Disposable;
-  /** Keeps `edge_breaker_state` current from a breaker registry (`@edgekit/breaker`). */
+  /** Keeps `edge_breaker_state` current from a breaker registry (`@edgekit/breaker`); configured regions whose breaker the registry has not made yet show `closed`. */
   observeBreakers(registry: BreakerRegistryLike): Disposable;
   /** Keeps `edge_region_healthy` current from a health checker (`@edgekit/health`). */
   observeHealth(checker: HealthCheckerLike): Disposable;

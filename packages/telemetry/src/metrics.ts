@@ -282,7 +282,10 @@ class EdgeMetricsImpl implements EdgeMetrics {
     this.#checkOpen();
     checkArgument<BreakerRegistryLike>('observeBreakers(registry)', registry, ['snapshot', 'onStateChange']);
     const handle = registry.onStateChange((change) => this.setBreakerState(change.key, change.to));
-    for (const [region, snapshot] of Object.entries(registry.snapshot())) this.setBreakerState(region, snapshot.state);
+    const known = registry.snapshot();
+    // A registry makes a region's breaker on its first use; until then the region is closed.
+    for (const region of this.#regions.values()) if (!Object.hasOwn(known, region)) this.setBreakerState(region, 'closed');
+    for (const [region, snapshot] of Object.entries(known)) this.setBreakerState(region, snapshot.state);
     return this.#track(handle);
   }
 
