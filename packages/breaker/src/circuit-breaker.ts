@@ -88,13 +88,16 @@ export class CircuitBreaker<TI extends unknown[] = unknown[], TR = unknown> exte
     }
   }
 
-  /** Sets what to return instead of failing: a function `(...args, error)` or another breaker fired with the same arguments. */
+  /** Sets what to return instead of failing: a function `(...args, error)` or another breaker fired with the same arguments (at run time, as in opossum, `null` removes it). */
   fallback(func: BreakerFallback<TI, TR>): this {
     if (func instanceof CircuitBreaker) {
       const other = func;
       this._fallback = (...args: unknown[]) => other.fire(...args);
     } else if (typeof func === 'function') {
       this._fallback = func;
+    } else if (func === null || func === undefined) {
+      // opossum stores whatever it is given: a nullish fallback means none.
+      this._fallback = undefined;
     } else {
       throw new TypeError(`${SCOPE}: fallback must be a function or a CircuitBreaker (got ${typeof func})`);
     }

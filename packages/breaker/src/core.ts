@@ -27,7 +27,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<T
     // The strategy reads latencies (a slow-call rule, or a custom one).
     if (options.strategy !== undefined || options.mode === 'slowCallRate') this._pinHot(HOT_LATENCY);
     if (options.allowWarmUp) this._machine.startWarmUp(options.rollingCountTimeout);
-    this._timers = options.timeout > 0 ? new CallTimers<Attempt>(options.clock, options.timeout, (attempt) => this._expire(attempt)) : undefined;
+    this._timers = options.timeout !== 0 ? new CallTimers<Attempt>(options.clock, options.timeout, (attempt) => this._expire(attempt)) : undefined;
   }
 
   // ---------------------------------------------------------------- permits (the forwarder's path)
@@ -84,7 +84,7 @@ export class BreakerCore<TI extends unknown[] = unknown[]> extends BreakerBase<T
 
   /** @internal The signal of an attempt: aborted when its timeout elapses. */
   signalOf(attempt: Attempt): AbortSignal {
-    if (this._options.timeout <= 0) return this._idleSignal();
+    if (this._options.timeout === 0) return this._idleSignal();
     if (attempt.controller === undefined) {
       attempt.controller = new AbortController();
       if (attempt.timedOut) attempt.controller.abort(this._timeoutError());

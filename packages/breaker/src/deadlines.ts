@@ -12,6 +12,8 @@ class Slot {
   done = false;
   /** Whether the timer holds the process open (a native timer's `ref()` state). */
   refed = true;
+  /** Kept for reuse once its call ends; else cleared then, as opossum clears its timer. */
+  reusable = false;
 
   constructor(
     /** Clock time the timer fires, `NaN` when armed for a call whose start was not read. */
@@ -31,7 +33,8 @@ class Slot {
  * created no later than opossum's would be. A pending timer keeps the process alive, as opossum's
  * do; an idle one is unref'd when the event loop next reaches its check phase (one `setImmediate`
  * per idle period, not a ref/unref pair per call, each of which crosses into Node's C++ when it is
- * the only timer). Injected clocks get a timer per call, cleared when the call ends.
+ * the only timer). Injected clocks, and fake timers (a replaced `Date.now`), get a timer per call,
+ * cleared when the call ends, so timers due at the same time fire in the order they were created.
  *
  * A call need not read the clock (a slow call on some hosts) to be timed: without a start time it
  * reuses the idle timer if that timer was armed in the same event-loop turn (before the loop next
@@ -55,9 +58,10 @@ export class CallTimers<T extends TimedEntry> {
 
   constructor(clock: Clock, timeout: number, onExpire: (entry: T) => void) {
     this.#clock = clock;
-    this.#timeout = timeout;
-    this.#onExpire = onExpire;
     this.#native = clock === systemClock;
+    // Node waits at least 1 ms whatever the delay; an injected clock is given what Node would wait.
+    this.#timeout = this.#native ? timeout : Math.max(1, timeout);
+    this.#onExpire = onExpire;
   }
 
   /** Whether a call must read its start time for {@link CallTimers.add} (else it may pass `NaN`). */
@@ -74,7 +78,10 @@ export class CallTimers<T extends TimedEntry> {
   /** Times `entry`, started at clock time `now` (`NaN` when not read, see {@link CallTimers.needsStart}). */
   add(entry: T, now: number): void {
     const deadline = now + this.#timeout;
-    let slot = this.#idle;
+    // Under fake timers (a replaced `Date.now`) every call gets a fresh timer, cleared when it ends,
+    // as opossum's: a reused, older timer would fire before timers created since for the same time.
+    const reuse = this.#native && !this.needsStart();
+    let slot = reuse ? this.#idle : undefined;
     if (slot !== undefined && !slot.done && (deadline === deadline ? slot.deadline === deadline : slot.turn === this.#turn)) {
       this.#idle = undefined;
       if (!slot.refed) {
@@ -83,9 +90,12 @@ export class CallTimers<T extends TimedEntry> {
       }
     } else {
       const fresh = new Slot(deadline, this.#turn);
-      if (this.#native) {
+      if (reuse) {
+        fresh.reusable = true;
         fresh.timer = setTimeout(this.#fire, this.#timeout, fresh);
         this.#endTurnSoon();
+      } else if (this.#native) {
+        fresh.timer = setTimeout(this.#fire, this.#timeout, fresh);
       } else {
         fresh.timer = this.#clock.setTimeout(() => this.#fire(fresh), this.#timeout);
       }
@@ -102,14 +112,15 @@ export class CallTimers<T extends TimedEntry> {
     entry.batch = undefined;
     slot.entry = undefined;
     if (slot.done) return;
-    if (this.#native) {
+    if (slot.reusable) {
       const previous = this.#idle;
       // Only the latest idle timer is reused: an older one stops holding the process now.
       if (previous !== undefined && previous !== slot) unref(previous);
       this.#idle = slot;
       this.#endTurnSoon();
     } else {
-      this.#clock.clearTimeout(slot.timer);
+      if (this.#native) clearTimeout(slot.timer as NodeJS.Timeout);
+      else this.#clock.clearTimeout(slot.timer);
       slot.done = true;
     }
   }

@@ -1,4 +1,4 @@
-import type { Clock, ClockTimer } from '@edgekit/core';
+import { type Clock, type ClockTimer, systemClock } from '@edgekit/core';
 
 /** A running `healthCheck()`. */
 export interface HealthCheck {
@@ -34,6 +34,13 @@ export function startHealthCheck<B extends Checked>(breaker: B, clock: Clock, fu
     }
     Promise.resolve(result).then(undefined, fail);
   };
+  if (clock === systemClock) {
+    // opossum's unref'd interval: one timer for good, which keeps its place among timers due at the same time.
+    const interval = setInterval(check, ms);
+    interval.unref();
+    check();
+    return { stop: () => clearInterval(interval) };
+  }
   let timer: ClockTimer | undefined;
   const tick = (): void => {
     timer = clock.setTimeout(tick, ms);

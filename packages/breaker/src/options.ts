@@ -177,7 +177,7 @@ export const BREAKER_DEFAULTS = Object.freeze({
 
 /** Options after validation and defaults, as exposed by `breaker.options`. */
 export interface ResolvedBreakerOptions<TI extends unknown[] = unknown[]> {
-  /** `0` when disabled. */
+  /** `0` when disabled; any other number (even negative or below 1) arms a timer of at least 1 ms. */
   readonly timeout: number;
   readonly resetTimeout: number;
   readonly errorThresholdPercentage: number;
@@ -243,10 +243,10 @@ function checkClock(value: unknown): Clock {
 
 function checkTimeout(value: unknown): number {
   if (value === undefined) return BREAKER_DEFAULTS.timeout;
+  // opossum arms any truthy timeout and reports it as given, `-5` or `0.5` included; the timer
+  // itself waits at least 1 ms, as a Node timer does.
   if (value === false) return 0;
-  // opossum arms any truthy timeout; below 1 ms a Node timer waits 1 ms.
-  const ms = checkNumber(SCOPE, 'timeout', value);
-  return ms === 0 ? 0 : Math.max(1, ms);
+  return checkNumber(SCOPE, 'timeout', value);
 }
 
 /** Any number, as opossum accepts (its code gives each value a meaning); only other types are refused. */
@@ -313,7 +313,8 @@ export function resolveBreakerOptions<TI extends unknown[]>(options: unknown): R
   const windowSize = optionalNumber(SCOPE, 'windowSize', o.windowSize, BREAKER_DEFAULTS.windowSize, { min: 1, integer: true });
   const resolved: ResolvedBreakerOptions<TI> = {
     timeout,
-    resetTimeout: Math.max(0, anyNumber('resetTimeout', o.resetTimeout, BREAKER_DEFAULTS.resetTimeout)),
+    // As given, negative included: the `halfOpen` event reports it (the timer waits at least 0 ms).
+    resetTimeout: anyNumber('resetTimeout', o.resetTimeout, BREAKER_DEFAULTS.resetTimeout),
     errorThresholdPercentage: anyNumber('errorThresholdPercentage', o.errorThresholdPercentage, BREAKER_DEFAULTS.errorThresholdPercentage),
     volumeThreshold: integerOr('volumeThreshold', o.volumeThreshold, BREAKER_DEFAULTS.volumeThreshold),
     rollingCountTimeout: anyNumber('rollingCountTimeout', o.rollingCountTimeout, BREAKER_DEFAULTS.rollingCountTimeout),

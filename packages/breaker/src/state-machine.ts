@@ -137,7 +137,7 @@ export class BreakerStateMachine {
     this.#hintUntil = 0;
     if (!this.detached) {
       this.#clock.clearTimeout(this.#resetTimer);
-      this.#resetTimer = this.#clock.setTimeout(this.#toHalfOpen, this.#resetTimeout);
+      this.#resetTimer = this.#clock.setTimeout(this.#toHalfOpen, Math.max(0, this.#resetTimeout));
     }
     this.#hooks.opened(from);
   }

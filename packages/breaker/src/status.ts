@@ -96,6 +96,11 @@ export class Status extends EventEmitter {
     if (opts.stats !== undefined) this.#seed(opts.stats);
     if (controller !== undefined) {
       this.attachController();
+      // opossum's snapshot interval runs from construction whatever drives the window.
+      if (this.#clock === systemClock && this.#enableSnapshots) {
+        this.#interval = setInterval(this.#snapshotTick, this.#bucketMs);
+        this.#interval.unref();
+      }
     } else if (this.#clock === systemClock) {
       // opossum's own design, with its timing: an interval from construction advances the window,
       // so recording a call needs no clock read. (An injected clock advances it lazily instead.)
@@ -158,7 +163,8 @@ export class Status extends EventEmitter {
    * random subset is (Li's algorithm L), so under load only a few calls read the clock.
    */
   shouldTime(): boolean {
-    if (--this.#skip > 0 || !this.#percentilesEnabled) return false;
+    // Sampled even without percentiles: opossum's buckets keep every latency (only `stats` omits them).
+    if (--this.#skip > 0) return false;
     if (++this.#sampled < this.#sampleSize) {
       this.#skip = 1;
       return true;
@@ -175,7 +181,6 @@ export class Status extends EventEmitter {
 
   /** @internal Stores the latency of a sampled call: appended while the slice has room, else over a random sample. */
   recordLatency(ms: number): void {
-    if (!this.#percentilesEnabled) return;
     const samples = this.bucket.latencyTimes;
     if (samples.length < this.#sampleSize) samples.push(ms);
     else samples[Math.floor(Math.random() * this.#sampleSize)] = ms;
@@ -211,11 +216,10 @@ export class Status extends EventEmitter {
   };
 
   #armSnapshots(): void {
-    if (this.timerDriven) return;
+    if (this.#interval !== undefined) return;
     if (this.#timer !== undefined || this.#shutdown || !this.#wantsSnapshots()) return;
     const now = this.#clock.now();
-    const next = this.#controller === undefined ? this.#nextBoundaryAfter(now) : now + this.#bucketMs;
-    this.#timer = this.#clock.setTimeout(this.#tick, next - now);
+    this.#timer = this.#clock.setTimeout(this.#tick, this.#nextBoundaryAfter(now) - now);
   }
 
   #nextBoundaryAfter(now: number): number {
@@ -285,8 +289,12 @@ export class Status extends EventEmitter {
     if (this.#wantsSnapshots()) this.emit('snapshot', this.stats);
   }
 
+  // As opossum's: a `rotate` event advances the window; snapshots keep to their own interval.
   readonly #onRotate = (): void => {
     this.rotate();
+  };
+
+  readonly #snapshotTick = (): void => {
     this.#snapshot();
   };
 
