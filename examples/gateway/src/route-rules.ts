@@ -86,6 +86,7 @@ export function compileRoute<S>(rule: RouteRule, authenticators: Partial<Record<
   }
   // HEAD is GET without a body (RFC 9110 §9.3.2): origins answer it with the GET handler.
   const methods = rule.methods === undefined ? undefined : new Set(rule.methods.includes('GET') ? [...rule.methods, 'HEAD'] : rule.methods);
-  // Stored without a trailing slash: a rule on `/api/admin/` also covers `/api/admin` itself.
-  return { prefix: rule.path.toLowerCase().replace(/\/+$/, '') || '/', methods, chain };
+  // Stored without a trailing slash (a rule on `/api/admin/` also covers `/api/admin` itself) and
+  // in the form paths are matched in (see `rulePath`).
+  return { prefix: rulePath(rule.path.toLowerCase()).replace(/\/+$/, '') || '/', methods, chain };
 }
