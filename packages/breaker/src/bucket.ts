@@ -72,20 +72,23 @@ export class Slot {
   semaphoreRejections = 0;
   latencyTimes: number[] = [];
   isCircuitBreakerOpen: boolean | undefined = undefined;
+  /** Other fields of restored `stats` (`percentiles`, `latencyMean`, ...), shown in this slice until it rotates out, as opossum shows them. */
+  extras: Record<string, unknown> | undefined = undefined;
 
   reset(): void {
     for (const counter of COUNTERS) this[counter] = 0;
     this.latencyTimes = [];
     this.isCircuitBreakerOpen = undefined;
+    this.extras = undefined;
   }
 
   isEmpty(): boolean {
     for (const counter of COUNTERS) if (this[counter] !== 0) return false;
-    return this.isCircuitBreakerOpen === undefined;
+    return this.isCircuitBreakerOpen === undefined && this.extras === undefined;
   }
 
   toBucket(): Bucket {
-    const bucket = emptyBucket();
+    const bucket = this.extras === undefined ? emptyBucket() : Object.assign(emptyBucket(), this.extras);
     for (const counter of COUNTERS) bucket[counter] = this[counter];
     bucket.latencyTimes = this.latencyTimes.slice();
     if (this.isCircuitBreakerOpen !== undefined) bucket.isCircuitBreakerOpen = this.isCircuitBreakerOpen;

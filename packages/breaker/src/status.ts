@@ -319,7 +319,16 @@ export class Status extends EventEmitter {
     if (Array.isArray(stats.latencyTimes)) {
       slot.latencyTimes = stats.latencyTimes.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
     }
+    // opossum's first slice is `{ ...bucket(), ...stats }`: the restored percentiles and mean show in `window` too.
+    let extras: Record<string, unknown> | undefined;
+    for (const key of Object.keys(stats)) {
+      if (SEEDED.has(key) || key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+      (extras ??= {})[key] = (stats as Record<string, unknown>)[key];
+    }
+    slot.extras = extras;
   }
 }
+
+const SEEDED: ReadonlySet<string> = new Set<string>([...COUNTERS, 'latencyTimes', 'isCircuitBreakerOpen']);
 
 export type { Bucket, BucketCounter, Stats } from './bucket.js';

@@ -121,3 +121,23 @@ describe('differential: fallback and buckets', () => {
     });
   });
 });
+
+describe('differential: a window restored from exported stats', () => {
+  it('shows the restored percentiles and mean in the first slice until it rotates out', async () => {
+    await expectSame(async ({ B, log, advance }) => {
+      const source = new B((x: number) => Promise.resolve(x), { rollingCountTimeout: 1_000, rollingCountBuckets: 4 });
+      await source.fire(1);
+      await advance(3);
+      await source.fire(2);
+      const saved = JSON.parse(JSON.stringify(source.toJSON().status));
+      source.shutdown();
+      const restored = new B((x: number) => Promise.resolve(x), { rollingCountTimeout: 1_000, rollingCountBuckets: 4, status: saved });
+      log(restored.status.window, restored.stats);
+      await restored.fire(3);
+      log(restored.status.window[0]);
+      await advance(250);
+      log(restored.status.window);
+      restored.shutdown();
+    });
+  });
+});
