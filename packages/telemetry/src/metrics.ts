@@ -70,6 +70,8 @@ class EdgeMetricsImpl implements EdgeMetrics {
   readonly names: Readonly<Record<keyof typeof METRIC_NAMES, string>>;
   readonly #registry: Registry;
   #regions: BoundedLabel;
+  /** Breaker registries being observed, to show regions added by `setRegions` at once. */
+  readonly #breakerRegistries = new Set<BreakerRegistryLike>();
   readonly #clientRegions: BoundedLabel;
   readonly #clientRegion: (location: GeoLocationLike | null) => string;
   readonly #clock: TelemetryClock;
@@ -161,12 +163,22 @@ class EdgeMetricsImpl implements EdgeMetrics {
 
   setRegions(regions: ReadonlyArray<string | { name: string }>): void {
     const next = new BoundedLabel(checkNames('regions', regions));
-    for (const region of this.#regions.values()) {
+    const previous = this.#regions;
+    for (const region of previous.values()) {
       if (next.has(region)) continue;
       this.#regionHealthy.remove({ region });
       for (const state of BREAKER_STATE_LABELS) this.#breakerState.remove({ region, state });
     }
     this.#regions = next;
+    for (const registry of this.#breakerRegistries) this.#seedBreakerStates(registry, (region) => !previous.has(region));
+  }
+
+  /** Sets `edge_breaker_state` of the configured regions `which` selects from `registry`: a region it has no breaker for yet is closed. */
+  #seedBreakerStates(registry: BreakerRegistryLike, which: (region: string) => boolean): void {
+    const known = registry.snapshot();
+    for (const region of this.#regions.values()) {
+      if (which(region)) this.setBreakerState(region, Object.hasOwn(known, region) ? known[region]!.state : 'closed');
+    }
   }
 
   clientRegionOf(location: GeoLocationLike | null | undefined): string {
@@ -281,12 +293,16 @@ class EdgeMetricsImpl implements EdgeMetrics {
   observeBreakers(registry: BreakerRegistryLike): Disposable {
     this.#checkOpen();
     checkArgument<BreakerRegistryLike>('observeBreakers(registry)', registry, ['snapshot', 'onStateChange']);
-    const handle = registry.onStateChange((change) => this.setBreakerState(change.key, change.to));
-    const known = registry.snapshot();
+    const changes = registry.onStateChange((change) => this.setBreakerState(change.key, change.to));
     // A registry makes a region's breaker on its first use; until then the region is closed.
-    for (const region of this.#regions.values()) if (!Object.hasOwn(known, region)) this.setBreakerState(region, 'closed');
-    for (const [region, snapshot] of Object.entries(known)) this.setBreakerState(region, snapshot.state);
-    return this.#track(handle);
+    this.#seedBreakerStates(registry, () => true);
+    this.#breakerRegistries.add(registry);
+    return this.#track({
+      dispose: () => {
+        this.#breakerRegistries.delete(registry);
+        changes.dispose();
+      },
+    });
   }
 
   observeHealth(checker: HealthCheckerLike): Disposable {

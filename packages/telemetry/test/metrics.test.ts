@@ -339,6 +339,23 @@ describe('lifecycle and options', () => {
     expect(() => metrics.setRegions([])).toThrow(/option "regions"/);
   });
 
+  it('shows the breaker state of a region added by setRegions at once, closed until its breaker exists', async () => {
+    const registry = new Registry();
+    const metrics = createEdgeMetrics(options(registry));
+    const breakers = createBreakerRegistry({ clock: createManualClock() });
+    cleanup.push(async () => {
+      await metrics.close();
+      await breakers.close();
+    });
+    metrics.observeBreakers(breakers);
+    breakers.get('eu-central').open();
+    metrics.setRegions([{ name: 'eu-west' }, { name: 'ap-south' }, { name: 'eu-central' }]);
+    const text = await registry.metrics();
+    expect(samples(text, 'edge_breaker_state')).toContain('edge_breaker_state{region="ap-south",state="closed"} 1');
+    expect(samples(text, 'edge_breaker_state')).toContain('edge_breaker_state{region="eu-central",state="open"} 1');
+    expect(samples(text, 'edge_breaker_state').some((line) => line.includes('us-east'))).toBe(false);
+  });
+
   it('prefixes every metric name', async () => {
     const registry = new Registry();
     const metrics = createEdgeMetrics(options(registry, { prefix: 'shop_' }));
