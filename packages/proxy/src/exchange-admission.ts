@@ -159,8 +159,11 @@ export abstract class AdmittedExchange extends ExchangeState {
     let found = this.regions.acquireNext();
     if (!found && this.regions.regions.length > 0 && options.breakers !== undefined && this.core.panicAdmit()) {
       // Every candidate's breaker is open: a bounded trickle still reaches the primary, so its recovery shows at once.
-      this.regions.nextRegion = this.regions.regions[0];
+      const primary = this.regions.regions[0]!;
+      this.regions.nextRegion = primary;
       this.regions.nextPermit = undefined;
+      // It is tried after all: only the others stay skipped (in the decision and a 502's regionsSkipped).
+      this.regions.skipped = this.regions.skipped?.filter((skip) => skip.region !== primary.name);
       this.panic = true;
       found = true;
     }

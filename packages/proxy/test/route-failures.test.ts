@@ -162,13 +162,19 @@ describe('panic trickle', () => {
     breakers.get('us').open();
     const forwarder = createForwarder({ regions: [eu.region(), us.region()], breakers, panicFraction: 0.25, clock });
     const panics: boolean[] = [];
-    forwarder.on('decision', (event) => panics.push(event.panic));
+    const skipped: string[][] = [];
+    forwarder.on('decision', (event) => {
+      panics.push(event.panic);
+      skipped.push(event.skipped.map((skip) => skip.region));
+    });
     const url = await front(forwarder);
     const statuses: number[] = [];
     for (let i = 0; i < 8; i++) statuses.push((await send(`${url}/x`)).status);
     // The first request of a run goes through at once (recovery is seen), then one in four.
     expect(statuses).toEqual([200, 503, 503, 503, 200, 503, 503, 503]);
     expect(panics).toEqual([true, false, false, false, true, false, false, false]);
+    // A panic request is sent to the primary: only the other region counts as skipped.
+    expect(skipped).toEqual(panics.map((panic) => (panic ? ['us'] : ['eu', 'us'])));
     expect(eu.received).toHaveLength(2);
     expect(us.received).toHaveLength(0);
   });
