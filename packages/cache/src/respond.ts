@@ -112,12 +112,23 @@ export function streamResponse(res: ServerResponse, response: OriginResponse, he
   // The response ends here rather than when the body does, so that the origin's trailers (known
   // only once its body ended) are relayed first (RFC 9110 §6.5; gRPC's status travels in them).
   const body = response.body;
-  body.pipe(res, { end: false });
-  body.once('end', () => {
+  const finish = (): void => {
     const trailers = response.trailers;
     if (trailers !== undefined && Object.keys(trailers).length > 0) res.addTrailers(trailers);
     res.end();
-  });
+  };
+  // The body may have ended, or failed, while nobody listened: its last bytes came with the chunk
+  // that went over `maxBodySize` (see readBody), so 'end' was emitted before this point.
+  if (body.readableEnded) {
+    finish();
+    return;
+  }
+  if (body.errored !== null || body.destroyed) {
+    res.destroy(body.errored ?? undefined);
+    return;
+  }
+  body.pipe(res, { end: false });
+  body.once('end', finish);
   // An origin error truncates the answer; a client gone aborts the origin's body.
   body.once('error', (error) => res.destroy(error));
   res.once('close', () => {

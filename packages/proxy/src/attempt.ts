@@ -123,6 +123,14 @@ export class Attempt implements Dispatcher.DispatchHandler, QueueEntry {
   onError(error: Error): void {
     const state = this.state;
     if (state === DONE) return;
+    // A 204 or 304 ends with its header section whatever Content-Length says (RFC 9112 §6.3;
+    // RFC 9110 §8.6 lets a 304 carry the selected representation's length). undici still counts
+    // the body against it and fails the response, then closes the connection (good: no bogus body
+    // byte is read as the next response); the message itself was complete.
+    if (state === STREAMING && (this.status === 204 || this.status === 304) && (error as { code?: unknown }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+      this.onComplete(null);
+      return;
+    }
     this.state = DONE;
     this.#leaveQueue();
     if (this.observers !== undefined) this.#notify('failed', error);

@@ -13,6 +13,9 @@ import { AdmittedExchange } from './exchange-admission.js';
 import { GRPC_STATUS, encodeGrpcMessage, grpcStatusIn, grpcStatusInRaw } from './grpc.js';
 import { isStreamingResponse, trailerList } from './response-headers.js';
 import { BODY_BUFFERED, BODY_STREAMED } from './exchange-state.js';
+import { removeNamedHeaders } from './hop-by-hop.js';
+
+const CONTENT_LENGTH = ['content-length'];
 
 /**
  * One client request on its way upstream: picks candidates, runs attempts with failover and hedging,
@@ -189,6 +192,8 @@ export abstract class Exchange extends AdmittedExchange {
       }
     }
     const headers = buildResponseHeaders(rawHeaders, region, core.responseHeaders);
+    // RFC 9110 §8.6: a 204 carries no Content-Length (an origin's is bogus: the message has no body).
+    if (statusCode === 204) removeNamedHeaders(headers, CONTENT_LENGTH);
     this.clearDeadline();
     this.winner = attempt;
     attempt.state = STREAMING;

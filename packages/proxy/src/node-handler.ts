@@ -5,7 +5,7 @@ import { Exchange } from './exchange.js';
 import type { ForwarderCore } from './forwarder-core.js';
 import { GRPC_STATUS, grpcStatusOf, sendGrpcStatus } from './grpc.js';
 import { headersToObject, trailerPairs } from './response-headers.js';
-import type { Http2ServerResponse } from 'node:http2';
+import { type Http2ServerResponse, constants as http2Constants } from 'node:http2';
 
 const kExchange = Symbol('edgekit.proxy.exchange');
 
@@ -127,6 +127,13 @@ export class NodeExchange extends Exchange {
       // A gRPC client reads the failure from trailers: the call ends UNAVAILABLE, not as a reset stream.
       res.addTrailers({ 'grpc-status': String(GRPC_STATUS.UNAVAILABLE), 'grpc-message': 'the upstream response failed' });
       res.end();
+      return;
+    }
+    const stream = (res as unknown as Partial<Http2ServerResponse>).stream;
+    if (stream !== undefined && !stream.destroyed) {
+      // HTTP/2: a stream reset with NO_ERROR (what destroy() sends) reads as a complete response
+      // to curl and Node; INTERNAL_ERROR tells the client the response is cut (RFC 9113 §5.4.2, §7).
+      stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
       return;
     }
     // The status line is gone; cutting the connection is the only way to tell the client.
