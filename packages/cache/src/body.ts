@@ -8,6 +8,8 @@ export interface BufferedBody {
   complete: boolean;
 }
 
+function ignoreError(): void {}
+
 /**
  * Reads `body` into memory until it ends or exceeds `max` bytes. On overflow the stream is left
  * paused so the caller can stream the rest after the chunks already read.
@@ -28,6 +30,9 @@ export function readBody(body: Readable, max: number): Promise<BufferedBody> {
       if (size > max) {
         body.pause();
         cleanup();
+        // Until the caller streams the rest, an error must not go unheard (an 'error' without a
+        // listener throws); it stays in `body.errored` for the caller to see.
+        body.on('error', ignoreError);
         resolve({ chunks, size, complete: false });
       }
     };
