@@ -125,12 +125,18 @@ export function analyzeResponse(
   const connectionListed = new Set<string>();
   for (const v of headers.connection ?? []) for (const token of v.split(',')) connectionListed.add(token.trim().toLowerCase());
 
+  const { requestTime, responseTime } = times;
+  const first = (name: string): string | undefined => headers[name]?.[0];
+  const dateValue = parseHttpDate(first('date'), responseTime);
+
   const tagSet = new Set<string>();
   const clientHeaders: string[] = [];
   const storedHeaders: string[] = [];
   const tagHeaderNames = new Set(settings.tagHeaders);
   for (const [name, values] of Object.entries(headers)) {
     if (HOP_BY_HOP.has(name) || connectionListed.has(name) || name === 'age' || name === 'content-length') continue;
+    // An invalid Date is replaced below, not kept beside the cache's: Date is a singleton field.
+    if (name === 'date' && dateValue === undefined) continue;
     if (tagHeaderNames.has(name)) {
       for (const v of values) parseTags(v, tagSet, settings);
       if (!settings.exposeTagHeaders) continue;
@@ -142,12 +148,9 @@ export function analyzeResponse(
       storedHeaders.push(name, value);
     }
   }
-  const first = (name: string): string | undefined => headers[name]?.[0];
-
-  const { requestTime, responseTime } = times;
-  const dateValue = parseHttpDate(first('date'), responseTime);
   if (dateValue === undefined) {
-    // RFC 9110 §6.6.1: a cache adds Date when the origin sent none.
+    // RFC 9110 §6.6.1: a cache adds Date when the origin sent none, and may replace an invalid one;
+    // it must not send both (§5.3: Date is not a list).
     const date = formatHttpDate(responseTime);
     clientHeaders.push('date', date);
     storedHeaders.push('date', date);

@@ -76,6 +76,17 @@ describe('misses, hits and Age', () => {
     expect(res.headers.date).toBe(httpDate(EPOCH));
   });
 
+  it('replaces an invalid Date instead of adding a second one (RFC 9110 §6.6.1, §5.3)', async () => {
+    const f = await setup((req) => (req.headers['if-none-match'] ? { status: 304, headers: { etag: '"v1"' } } : json({}, { 'cache-control': 'max-age=60', date: 'yesterday', etag: '"v1"' })));
+    const miss = await get(f.base, '/api/products/1');
+    expect(miss.headers.date).toBe(httpDate(EPOCH));
+    f.clock.advance(10_000);
+    const hit = await get(f.base, '/api/products/1');
+    expect(hit.headers['cache-status']).toMatch(/; hit;/);
+    expect(hit.headers.date).toBe(httpDate(EPOCH));
+    expect(hit.headers.age).toBe('10');
+  });
+
   it('gives the same entry for reordered query parameters and percent-encoding variants', async () => {
     const f = await setup(() => json({}));
     await get(f.base, '/api/search?q=laptop&sort=price');
