@@ -151,20 +151,23 @@ export class Lookup {
       }
       if (entry !== undefined) {
         const age = entry.age(clock.now());
-        if (!forced && age < entry.fresh && (directives === undefined || this.#freshEnough(directives, entry, age))) {
+        // In 'honor' mode the client's max-age and min-fresh bound fresh and stale answers alike.
+        const acceptable = directives === undefined || this.#freshEnough(directives, entry, age);
+        if (!forced && age < entry.fresh && acceptable) {
           sendStored(req, res, entry, clock.now(), hitStatus(cx.name, entry.fresh - age));
           cx.lookupEvent('hit', route.name, tier, undefined);
           return;
         }
         const staleness = age - entry.fresh;
-        if (!forced && !entry.mustRevalidate && (staleness < entry.swr || this.#staleAllowed(directives, staleness))) {
+        // Only a stale entry is served within its stale windows: a fresh one the client refused goes to the origin.
+        if (!forced && acceptable && staleness >= 0 && !entry.mustRevalidate && (staleness < entry.swr || this.#staleAllowed(directives, staleness))) {
           const detail = staleness < entry.swr ? 'stale-while-revalidate' : 'max-stale';
           sendStored(req, res, entry, clock.now(), hitStatus(cx.name, entry.fresh - age, detail));
           cx.lookupEvent('stale', route.name, tier, detail);
           this.#revalidator.inBackground(keyHeaders, target, route, origin, entry, record);
           return;
         }
-        fwd = forced ? 'request' : 'stale';
+        fwd = forced || staleness < 0 ? 'request' : 'stale';
       }
       if (directives?.onlyIfCached) {
         // RFC 9111 §5.2.1.7

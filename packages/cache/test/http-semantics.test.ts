@@ -546,6 +546,33 @@ describe('requests the cache does not answer', () => {
     expect((await get(honoring.base, '/api/products/1', { pragma: 'no-cache' })).headers['cache-status']).toMatch(/fwd=request/);
   });
 
+  it('in honor mode, does not answer from a fresh entry older than the client\'s max-age or with less than its min-fresh left', async () => {
+    const f = await setup((req, n) => (req.headers['if-none-match'] ? { status: 304, headers: { etag: '"v1"' } } : json({ n }, { 'cache-control': 'max-age=3600', etag: '"v1"' })), { requestCacheControl: 'honor' });
+    await get(f.base, '/api/products/1');
+    f.clock.advance(120_000);
+    const tooOld = await get(f.base, '/api/products/1', { 'cache-control': 'max-age=60' });
+    expect(tooOld.headers['cache-status']).toMatch(/fwd=request/);
+    expect(tooOld.headers.age).toBe('0');
+    expect(f.calls).toHaveLength(2);
+    expect(f.calls[1]?.headers['if-none-match']).toBe('"v1"');
+    f.clock.advance(3_590_000);
+    const notFreshEnough = await get(f.base, '/api/products/1', { 'cache-control': 'min-fresh=30' });
+    expect(notFreshEnough.headers['cache-status']).toMatch(/fwd=request/);
+    expect(f.calls).toHaveLength(3);
+  });
+
+  it('in honor mode, max-stale does not override the client\'s max-age (RFC 9111 §5.2.1.1)', async () => {
+    const f = await setup((_req, n) => json({ n }, { 'cache-control': 'max-age=10', etag: `"v${n}"` }), { requestCacheControl: 'honor' });
+    await get(f.base, '/api/products/1');
+    f.clock.advance(30_000);
+    const res = await get(f.base, '/api/products/1', { 'cache-control': 'max-age=5, max-stale=100' });
+    expect(res.headers['cache-status']).toMatch(/fwd=stale/);
+    expect(JSON.parse(res.body)).toEqual({ n: 2 });
+    f.clock.advance(30_000);
+    const stale = await get(f.base, '/api/products/1', { 'cache-control': 'max-stale=100' });
+    expect(stale.headers['cache-status']).toMatch(/; hit; ttl=-20; detail=max-stale/);
+  });
+
   it('answers only-if-cached with 504 when nothing is stored', async () => {
     const f = await setup(() => json({}));
     const res = await get(f.base, '/api/products/1', { 'cache-control': 'only-if-cached' });
