@@ -197,7 +197,11 @@ export class StorageFetcher {
     if (!dated) delete merged.date;
     const analysis = analyzeResponse(stale.status, merged, ctx.route.policy, this.#cx.settings, { requestTime, responseTime });
     if (analysis.notStorable !== undefined) {
-      // The origin no longer allows storage: answer from the validated body once, store nothing.
+      // The origin no longer allows storage: answer from the validated body once, store nothing,
+      // and forget the stored response. RFC 9111 §4.3.4 updates it with the 304's fields, and once
+      // updated it may not be stored (§3): kept, it would still answer others (fresh, or within
+      // its stale windows) under the directives the origin has just withdrawn.
+      this.#cx.invalidation.invalidateKeys([ctx.target.storeKey]).catch((error: unknown) => this.#cx.report(error));
       const entry = this.#buildEntry(ctx, analysis, stale.status, stale.body, gen ?? 0, responseTime);
       ctx.leader = { headers: analysis.clientHeaders, status: 304, stored: false, detail: analysis.notStorable };
       return entry;

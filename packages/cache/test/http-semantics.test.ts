@@ -351,6 +351,38 @@ describe('Vary', () => {
 describe('conditional requests', () => {
   const tagged = (): Reply => json({ v: 1 }, { etag: '"v1"', 'last-modified': httpDate(EPOCH - 60_000) });
 
+  it('drops the stored response when a 304 makes it unstorable (RFC 9111 §4.3.4), so it is not served stale-if-error afterwards', async () => {
+    let down = false;
+    const f = await setup((req) => {
+      if (down) return { status: 503, body: 'down' };
+      if (req.headers['if-none-match'] === '"v1"') return { status: 304, headers: { etag: '"v1"', 'cache-control': 'no-store' } };
+      return json({ v: 1 }, { etag: '"v1"', 'cache-control': 'max-age=10, stale-if-error=600' });
+    });
+    await get(f.base, '/api/products/1');
+    f.clock.advance(20_000);
+    const revalidated = await get(f.base, '/api/products/1');
+    expect(revalidated.status).toBe(200);
+    expect(revalidated.headers['cache-status']).toMatch(/^edgekit; fwd=stale; fwd-status=304; .*detail=no-store$/);
+    down = true;
+    f.clock.advance(5_000);
+    const afterwards = await get(f.base, '/api/products/1');
+    expect(afterwards.status).toBe(503);
+    expect(afterwards.headers['cache-status']).toMatch(/fwd=uri-miss/);
+  });
+
+  it('stops answering from a fresh entry once a 304 marks it private (honor mode, RFC 9111 §4.3.4, §3)', async () => {
+    const f = await setup(
+      (req, n) => (req.headers['if-none-match'] === '"v1"' ? { status: 304, headers: { etag: '"v1"', 'cache-control': 'private' } } : json({ n }, { etag: '"v1"', 'cache-control': 'max-age=3600' })),
+      { requestCacheControl: 'honor' },
+    );
+    await get(f.base, '/api/products/1');
+    const validated = await get(f.base, '/api/products/1', { 'cache-control': 'no-cache' });
+    expect(validated.headers['cache-status']).toMatch(/fwd=request; fwd-status=304; .*detail=private/);
+    const next = await get(f.base, '/api/products/1');
+    expect(next.headers['cache-status']).toMatch(/fwd=uri-miss/);
+    expect(f.calls).toHaveLength(3);
+  });
+
   it('answers a matching If-None-Match with 304 from the cache, with weak comparison', async () => {
     const f = await setup(tagged);
     await get(f.base, '/api/products/1');
