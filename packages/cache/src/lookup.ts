@@ -52,6 +52,12 @@ export class Lookup {
     if (targets.perPrincipalPossible) {
       const principal = this.#principalOf(req);
       if (principal !== undefined && (principal === UNKNOWN_PRINCIPAL || (policy.shared && policy.authenticated !== 'per-principal'))) {
+        if (headers['cache-control'] !== undefined && parseCacheControl(headers['cache-control']).onlyIfCached) {
+          // RFC 9111 §5.2.1.7: nothing stored may answer this request, and it must not reach the origin.
+          sendOriginFailure(res, { status: 504, problem: { title: 'Gateway Timeout', status: 504, detail: 'only-if-cached and nothing usable is stored' } }, forwardStatus(cx.name, 'bypass', { detail: 'only-if-cached' }));
+          cx.lookupEvent('bypass', route.name, undefined, 'only-if-cached');
+          return;
+        }
         void bypass(cx, req, res, origin, target, 'bypass', 'authenticated');
         return;
       }

@@ -612,6 +612,14 @@ describe('requests the cache does not answer', () => {
     expect(f.calls).toHaveLength(0);
   });
 
+  it('answers only-if-cached with 504 for authenticated requests too, without asking the origin', async () => {
+    const f = await setup(() => json({}));
+    const res = await get(f.base, '/api/products/1', { 'cache-control': 'only-if-cached', authorization: 'Bearer t' });
+    expect(res.status).toBe(504);
+    expect(res.headers['cache-status']).toBe('edgekit; fwd=bypass; detail=only-if-cached');
+    expect(f.calls).toHaveLength(0);
+  });
+
   it('strips tag headers from client responses and invalidates by them', async () => {
     const f = await setup((_r, n) => json({ n }, { 'surrogate-key': 'cat:shoes brand:acme', 'cache-tag': 'promo' }));
     const first = await get(f.base, '/api/list');
