@@ -27,7 +27,7 @@ export interface EntryData {
   readonly swr: number;
   /** stale-if-error window after `fresh`. */
   readonly sie: number;
-  /** Must not be served stale (`must-revalidate`, `proxy-revalidate`, `no-cache`). */
+  /** Must not be served stale (`must-revalidate`, `proxy-revalidate`, `no-cache`), or, for `s-maxage`, only within the origin's own stale windows. */
   readonly mustRevalidate: boolean;
   readonly etag: string | undefined;
   /** `Last-Modified` (or `Date`) in ms, for `If-Modified-Since`. */

@@ -166,7 +166,9 @@ export class Lookup {
         }
         const staleness = age - entry.fresh;
         // Only a stale entry is served within its stale windows: a fresh one the client refused goes to the origin.
-        if (!forced && acceptable && staleness >= 0 && !entry.mustRevalidate && (staleness < entry.swr || this.#staleAllowed(directives, staleness))) {
+        // must-revalidate, proxy-revalidate and no-cache entries have no stale windows; s-maxage ones keep
+        // the origin's explicit windows, but neither is served stale on the client's max-stale.
+        if (!forced && acceptable && staleness >= 0 && (staleness < entry.swr || (!entry.mustRevalidate && this.#staleAllowed(directives, staleness)))) {
           const detail = staleness < entry.swr ? 'stale-while-revalidate' : 'max-stale';
           sendStored(req, res, entry, clock.now(), hitStatus(cx.name, entry.fresh - age, detail));
           cx.lookupEvent('stale', route.name, tier, detail);

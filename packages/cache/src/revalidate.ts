@@ -101,7 +101,8 @@ export class Revalidator {
   #answerFailure(req: IncomingMessage, res: ServerResponse, origin: Origin, target: Target, route: CompiledRoute, ctx: FetchContext, stale: CacheEntry | undefined, fwd: ForwardReason, error: unknown): void {
     const cx = this.#cx;
     const failed = error instanceof OriginStatusError ? error : undefined;
-    if (stale !== undefined && !stale.mustRevalidate) {
+    // A must-revalidate entry has no stale-if-error window; an s-maxage one only the origin's own.
+    if (stale !== undefined && (!stale.mustRevalidate || stale.sie > 0)) {
       const age = stale.age(cx.clock.now());
       if (age - stale.fresh < staleIfErrorFor(req, stale.sie)) {
         if (failed?.owner === ctx && !failed.complete) discardBody(failed.response.body);

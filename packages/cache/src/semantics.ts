@@ -240,7 +240,9 @@ export function analyzeResponse(
     fresh,
     swr,
     sie,
-    mustRevalidate,
+    // RFC 9111 §5.2.2.10: s-maxage incorporates proxy-revalidate for a shared cache, so nothing but
+    // the origin's own stale-while-revalidate/stale-if-error windows (kept above) serves it stale.
+    mustRevalidate: mustRevalidate || (cc.sMaxAge !== undefined && !policy.override),
     initialAge,
     etag,
     lastModified,

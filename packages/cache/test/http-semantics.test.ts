@@ -605,6 +605,15 @@ describe('requests the cache does not answer', () => {
     expect(stale.headers['cache-status']).toMatch(/; hit; ttl=-20; detail=max-stale/);
   });
 
+  it('in honor mode, max-stale does not serve an s-maxage response stale: s-maxage implies proxy-revalidate (RFC 9111 §5.2.2.10)', async () => {
+    const f = await setup((_req, n) => json({ n }, { 'cache-control': 's-maxage=10', etag: '"v1"' }), { requestCacheControl: 'honor' });
+    await get(f.base, '/api/products/1');
+    f.clock.advance(15_000);
+    const res = await get(f.base, '/api/products/1', { 'cache-control': 'max-stale=100' });
+    expect(res.headers['cache-status']).toMatch(/fwd=stale/);
+    expect(JSON.parse(res.body)).toEqual({ n: 2 });
+  });
+
   it('answers only-if-cached with 504 when nothing is stored', async () => {
     const f = await setup(() => json({}));
     const res = await get(f.base, '/api/products/1', { 'cache-control': 'only-if-cached' });
