@@ -1,6 +1,6 @@
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { createForwarder } from '@edgekit/proxy';
-import { closeServer, listen } from '@edgekit/test-utils';
+import { type RawOrigin, startRawOrigin } from '@edgekit/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCache } from '../src/index.js';
 import { startGateway } from './helpers.js';
@@ -10,30 +10,11 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-/** An origin on raw TCP: answers each request head with exactly `bytes`, in one write. */
-async function rawOrigin(bytes: string): Promise<{ url: string; requests: () => number }> {
-  const sockets = new Set<Socket>();
-  let requests = 0;
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    let head = '';
-    socket.on('data', (chunk: Buffer) => {
-      head += chunk.toString('latin1');
-      while (head.includes('\r\n\r\n')) {
-        head = head.slice(head.indexOf('\r\n\r\n') + 4);
-        requests++;
-        socket.write(bytes);
-      }
-    });
-  });
-  const port = await listen(server);
-  cleanup.push(async () => {
-    for (const socket of sockets) socket.destroy();
-    await closeServer(server);
-  });
-  return { url: `http://127.0.0.1:${port}`, requests: () => requests };
+/** An origin on raw TCP answering each request head with exactly `bytes`, in one write. */
+async function rawOrigin(bytes: string): Promise<RawOrigin> {
+  const origin = await startRawOrigin(bytes);
+  cleanup.push(() => origin.close());
+  return origin;
 }
 
 /** Sends `text` and resolves with what came back once the server closes (or '' + TIMEOUT after `ms`). */

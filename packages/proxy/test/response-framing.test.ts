@@ -1,7 +1,6 @@
 import http2 from 'node:http2';
-import { type Server, type Socket, createServer } from 'node:net';
 import { createForwarder } from '@edgekit/proxy';
-import { closeServer, listen } from '@edgekit/test-utils';
+import { type RawOrigin, closeServer, listen, startRawOrigin } from '@edgekit/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rawExchange, startFront } from './helpers.js';
 
@@ -10,29 +9,11 @@ afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-/** An origin on raw TCP: answers each request head with exactly `bytes`, then closes when `close`. */
-async function rawOrigin(bytes: string, close = false): Promise<{ url: string }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    let head = '';
-    socket.on('data', (chunk: Buffer) => {
-      head += chunk.toString('latin1');
-      while (head.includes('\r\n\r\n')) {
-        head = head.slice(head.indexOf('\r\n\r\n') + 4);
-        socket.write(bytes);
-        if (close) setTimeout(() => socket.end(), 50);
-      }
-    });
-  });
-  const port = await listen(server);
-  cleanup.push(async () => {
-    for (const socket of sockets) socket.destroy();
-    await closeServer(server);
-  });
-  return { url: `http://127.0.0.1:${port}` };
+/** An origin on raw TCP answering each request head with exactly `bytes`; with `close`, it ends the connection 50 ms later. */
+async function rawOrigin(bytes: string, close = false): Promise<RawOrigin> {
+  const origin = await startRawOrigin(bytes, close ? { closeAfter: 50 } : {});
+  cleanup.push(() => origin.close());
+  return origin;
 }
 
 async function front(bytes: string) {

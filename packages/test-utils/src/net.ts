@@ -106,3 +106,47 @@ export async function startTcpRelay(target: { host?: string; port: number }): Pr
     },
   };
 }
+
+/** An origin on raw TCP (see {@link startRawOrigin}). */
+export interface RawOrigin {
+  url: string;
+  port: number;
+  /** Request heads received so far. */
+  requests(): number;
+  /** Destroys open connections and stops listening. */
+  close(): Promise<void>;
+}
+
+/**
+ * An origin on raw TCP for framing tests: answers each request head it reads with exactly `bytes`
+ * in one write, and with `closeAfter` ends the connection that many milliseconds later.
+ */
+export async function startRawOrigin(bytes: string, options: { closeAfter?: number } = {}): Promise<RawOrigin> {
+  const sockets = new Set<Socket>();
+  let requests = 0;
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let head = '';
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      while (head.includes('\r\n\r\n')) {
+        head = head.slice(head.indexOf('\r\n\r\n') + 4);
+        requests++;
+        socket.write(bytes);
+        if (options.closeAfter !== undefined) setTimeout(() => socket.end(), options.closeAfter).unref();
+      }
+    });
+  });
+  const port = await listen(server);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests: () => requests,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await closeServer(server);
+    },
+  };
+}

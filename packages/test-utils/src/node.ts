@@ -1,5 +1,5 @@
 // Helpers usable outside Vitest: benchmarks and child processes import this entry.
-export { type TcpRelay, closeServer, freePort, isPortFree, listen, startTcpRelay } from './net.js';
+export { type RawOrigin, type TcpRelay, closeServer, freePort, isPortFree, listen, startRawOrigin, startTcpRelay } from './net.js';
 export {
   type NatsAvailability,
   type NatsServerHandle,
