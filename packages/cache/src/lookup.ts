@@ -52,10 +52,9 @@ export class Lookup {
     if (targets.perPrincipalPossible) {
       const principal = this.#principalOf(req);
       if (principal !== undefined && (principal === UNKNOWN_PRINCIPAL || (policy.shared && policy.authenticated !== 'per-principal'))) {
+        // Nothing stored may answer this request, and only-if-cached keeps it from the origin too.
         if (headers['cache-control'] !== undefined && parseCacheControl(headers['cache-control']).onlyIfCached) {
-          // RFC 9111 §5.2.1.7: nothing stored may answer this request, and it must not reach the origin.
-          sendOriginFailure(res, { status: 504, problem: { title: 'Gateway Timeout', status: 504, detail: 'only-if-cached and nothing usable is stored' } }, forwardStatus(cx.name, 'bypass', { detail: 'only-if-cached' }));
-          cx.lookupEvent('bypass', route.name, undefined, 'only-if-cached');
+          this.#onlyIfCachedMiss(res, route, 'bypass');
           return;
         }
         void bypass(cx, req, res, origin, target, 'bypass', 'authenticated');
@@ -104,6 +103,13 @@ export class Lookup {
   }
 
   /** Request directives that matter under the configured `requestCacheControl`. */
+  /** RFC 9111 §5.2.1.7: a request with `only-if-cached` that nothing stored answers gets 504, without the origin. */
+  #onlyIfCachedMiss(res: ServerResponse, route: CompiledRoute, fwd: ForwardReason): void {
+    const cx = this.#cx;
+    sendOriginFailure(res, { status: 504, problem: { title: 'Gateway Timeout', status: 504, detail: 'only-if-cached and nothing usable is stored' } }, forwardStatus(cx.name, fwd, { detail: 'only-if-cached' }));
+    cx.lookupEvent(fwd === 'bypass' ? 'bypass' : 'miss', route.name, undefined, 'only-if-cached');
+  }
+
   #requestDirectives(headers: IncomingHttpHeaders): CacheControl {
     const cc = parseCacheControl(headers['cache-control']);
     if (this.#cx.honorRequest && cc.noCache === false && headers['cache-control'] === undefined) {
@@ -178,9 +184,7 @@ export class Lookup {
         fwd = forced || staleness < 0 ? 'request' : 'stale';
       }
       if (directives?.onlyIfCached) {
-        // RFC 9111 §5.2.1.7
-        sendOriginFailure(res, { status: 504, problem: { title: 'Gateway Timeout', status: 504, detail: 'only-if-cached and nothing usable is stored' } }, forwardStatus(cx.name, fwd, { detail: 'only-if-cached' }));
-        cx.lookupEvent('miss', route.name, undefined, 'only-if-cached');
+        this.#onlyIfCachedMiss(res, route, fwd);
         return;
       }
       await this.#revalidator.fetchAndRespond(req, res, keyHeaders, origin, target, route, entry, record, fwd, directives, false);
